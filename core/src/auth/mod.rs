@@ -1,0 +1,195 @@
+//! Password authentication shared by every front door: who is this, and did they prove it?
+//!
+//! [`Authenticator::verify_password`] checks a username and cleartext password (HTTP basic auth
+//! now; MySQL and PostgreSQL cleartext flows later) and answers a [`UserAuth`] or an
+//! [`AuthError`]. It is built so that:
+//! - an unknown user and a wrong password give the same answer after the same work (argon2id
+//!   against a dummy hash);
+//! - argon2id runs on a bounded pool of blocking threads (`auth.hash_workers`), with at most
+//!   `auth.hash_queue` callers waiting: a flood of logins gets "overloaded" instead of starving
+//!   the proxies' reactor threads;
+//! - a verified (user, password) pair is remembered for `auth.credential_cache_ttl`, keyed by an
+//!   HMAC of the user, password and current hash under a per-process key, so a password change
+//!   invalidates it at once and nothing in memory reveals the password;
+//! - failures are throttled per (user, client address) ([`throttle`]), so nobody can lock an
+//!   account out from somewhere else.
+//!
+//! The password is verified before anything else about the user (enabled, permissions, grants)
+//! is revealed to the caller.
+
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::Sha256;
+use tokio::sync::Semaphore;
+
+use crate::config::AuthConfig;
+use crate::crypto::{password, random_bytes};
+use crate::model::UserKind;
+use crate::store::{Store, StoreError, UserAuth};
+pub use throttle::Throttle;
+
+/// Why authentication failed. `InvalidCredentials` deliberately covers unknown users, wrong
+/// passwords and users without a local password alike.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user or wrong password.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The password was right but the account is disabled.
+    #[error("account disabled")]
+    Disabled,
+    /// Too many recent failures from this address for this user.
+    #[error("too many failed attempts; retry in {} s", retry_after.as_secs().max(1))]
+    Throttled {
+        /// When a new attempt will be considered.
+        retry_after: Duration,
+    },
+    /// Too many logins waiting for a hashing worker.
+    #[error("too many concurrent logins; retry shortly")]
+    Overloaded,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies passwords; one per process, shared by every front door.
+pub struct Authenticator {
+    store: Store,
+    config: AuthConfig,
+    workers: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    cache_key: [u8; 32],
+    cache: std::sync::Mutex<HashMap<[u8; 32], Instant>>,
+    throttle: Throttle,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+/// Entries beyond which the credential cache drops expired ones.
+const CACHE_PRUNE_AT: usize = 10_000;
+
+impl Authenticator {
+    /// Builds the authenticator.
+    #[must_use]
+    pub fn new(store: Store, config: AuthConfig) -> Self {
+        Self {
+            store,
+            workers: Arc::new(Semaphore::new(config.hash_workers)),
+            waiting: AtomicUsize::new(0),
+            cache_key: random_bytes(),
+            cache: std::sync::Mutex::new(HashMap::new()),
+            throttle: Throttle::new(&config),
+            config,
+        }
+    }
+
+    /// The failure throttle, for flows that verify passwords another way (SCRAM).
+    #[must_use]
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// Checks `username`/`password` from `client`.
+    pub async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<UserAuth, AuthError> {
+        if let Some(retry_after) = self.throttle.locked_for(username, client) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let user = self.store.user_auth(username).await?;
+        let hash = user
+            .as_ref()
+            .filter(|u| u.kind == UserKind::Local)
+            .and_then(|u| u.password_hash.clone());
+        let ok = match &hash {
+            Some(h) if self.cached(username, password, h) => true,
+            Some(h) => self.argon2_verify(password, h.clone()).await?,
+            None => {
+                // Same work as a real check, then the same answer as a wrong password.
+                self.argon2_verify(password, password::dummy_hash().to_owned())
+                    .await?;
+                false
+            }
+        };
+        let (true, Some(user), Some(h)) = (ok, user, hash) else {
+            self.throttle.record_failure(username, client);
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.throttle.record_success(username, client);
+        self.remember(username, password, &h);
+        if !user.enabled {
+            return Err(AuthError::Disabled);
+        }
+        Ok(user)
+    }
+
+    /// Runs argon2id on the bounded worker pool.
+    async fn argon2_verify(&self, password: &str, hash: String) -> Result<bool, AuthError> {
+        // Count waiters so a flood is refused quickly instead of queueing without bound.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config.hash_queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Overloaded);
+        }
+        let permit = Arc::clone(&self.workers).acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let permit = permit.map_err(|_| AuthError::Overloaded)?;
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            password::verify_argon2(&password, &hash)
+        })
+        .await
+        .unwrap_or(false);
+        Ok(ok)
+    }
+
+    fn cache_entry(&self, username: &str, password: &str, hash: &str) -> [u8; 32] {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.cache_key).expect("HMAC takes any key length");
+        for part in [username, password, hash] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    fn cached(&self, username: &str, password: &str, hash: &str) -> bool {
+        if self.config.credential_cache_ttl.is_zero() {
+            return false;
+        }
+        let entry = self.cache_entry(username, password, hash);
+        let cache = self.cache.lock().expect("credential cache lock poisoned");
+        cache
+            .get(&entry)
+            .is_some_and(|at| at.elapsed() < self.config.credential_cache_ttl)
+    }
+
+    fn remember(&self, username: &str, password: &str, hash: &str) {
+        let ttl = self.config.credential_cache_ttl;
+        if ttl.is_zero() {
+            return;
+        }
+        let entry = self.cache_entry(username, password, hash);
+        let mut cache = self.cache.lock().expect("credential cache lock poisoned");
+        if cache.len() >= CACHE_PRUNE_AT {
+            cache.retain(|_, at| at.elapsed() < ttl);
+        }
+        if cache.len() < CACHE_PRUNE_AT {
+            cache.insert(entry, Instant::now());
+        }
+    }
+}

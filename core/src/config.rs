@@ -1,0 +1,297 @@
+//! The configuration tree: one `Config`, validated once at start and shared as `Arc<Config>`.
+//!
+//! Precedence, lowest first: [`Config::default`] < the optional TOML file (`--config`) <
+//! `DBWARD_*` environment variables < command-line flags. The binary's `cli` module applies the
+//! last two (clap reads each flag's `env`), so this module only knows defaults, the file and
+//! validation. Tests build `Config` values directly and never touch the process environment.
+//! Every field's doc gives its meaning, default and unit; `examples/dbward.toml` repeats them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::crypto::Secret;
+
+/// Errors loading or validating the configuration. Each names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file does not parse or has unknown keys.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What serde said, with the key.
+        source: toml::de::Error,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        /// The setting's name as in the TOML file.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite store, the generated master key and TLS pair.
+    /// Env `DBWARD_DATA_DIR`; default `./data`.
+    pub data_dir: PathBuf,
+    /// Metadata store URL: `sqlite://PATH` or `postgres://…`. Env `DBWARD_STORE_URL`;
+    /// default: the SQLite file `dbward.db` in the data directory.
+    pub store_url: Option<String>,
+    /// Password of the `admin` user bootstrapped on an empty store. Env
+    /// `DBWARD_ADMIN_PASSWORD`; default: random, printed once at first start.
+    pub admin_password: Option<Secret<String>>,
+    /// The master key (base64 of 32 bytes) sealing upstream secrets. Env `DBWARD_SECRET_KEY`.
+    /// Default with SQLite: generated at first start into `secret.key` (mode 0600) in the data
+    /// directory. With a PostgreSQL store it must be given: several instances share it.
+    pub secret_key: Option<Secret<String>>,
+    /// PEM certificate chain for the HTTP listener and the proxies. Env `DBWARD_TLS_CERT`;
+    /// default: a self-signed pair generated into the data directory at first start.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`. Env `DBWARD_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
+    /// The admin API's HTTP listener.
+    pub http: HttpConfig,
+    /// The PostgreSQL proxy listener.
+    pub pg: ListenerConfig,
+    /// The MySQL proxy listener.
+    pub mysql: ListenerConfig,
+    /// Password checks, throttling and hashing.
+    pub auth: AuthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            store_url: None,
+            admin_password: None,
+            secret_key: None,
+            tls_cert: None,
+            tls_key: None,
+            http: HttpConfig::default(),
+            pg: ListenerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 6432)),
+            },
+            mysql: ListenerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 6033)),
+            },
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// The admin API's HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on; port 0 picks a free port. Env `DBWARD_HTTP_LISTEN`;
+    /// default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Accept HTTP basic auth over plain HTTP from non-loopback clients. Default `false`:
+    /// credentials would cross the network in clear.
+    pub allow_insecure_basic_auth: bool,
+    /// Upper bound for one request, headers to last byte. Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Largest accepted request body, in bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allow_insecure_basic_auth: false,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A proxy listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Address to listen on; port 0 picks a free port. Env `DBWARD_PG_LISTEN` /
+    /// `DBWARD_MYSQL_LISTEN`; defaults `127.0.0.1:6432` / `127.0.0.1:6033`.
+    pub listen: SocketAddr,
+}
+
+/// Password checks, throttling and hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Threads that run argon2id verifications (each takes ~19 MiB and tens of ms). Requests
+    /// beyond them wait, so a flood of logins cannot starve the proxies. Default 2.
+    pub hash_workers: usize,
+    /// Logins waiting for a worker beyond which new ones are refused at once (HTTP 503).
+    /// Default 64.
+    pub hash_queue: usize,
+    /// How long a verified (user, password) pair is remembered, sparing argon2id on every API
+    /// request. A password change invalidates it at once. Default `60s`; `0s` disables it.
+    #[serde(with = "humantime_serde")]
+    pub credential_cache_ttl: Duration,
+    /// Failed logins per (user, client address) before a temporary lock. Default 5.
+    pub max_failures: u32,
+    /// First lock duration; each further failure doubles it. Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub lockout_base: Duration,
+    /// Ceiling for the lock duration. Default `15m`.
+    #[serde(with = "humantime_serde")]
+    pub lockout_max: Duration,
+    /// PBKDF2 iterations of the SCRAM-SHA-256 verifiers the PostgreSQL proxy authenticates
+    /// against. The verifier is weaker than argon2id against offline cracking, so the default
+    /// (100,000, about 25 times PostgreSQL's 4,096) makes each guess ~25 times dearer while each
+    /// client login costs ~30-50 ms of the client's CPU. Minimum 4,096.
+    pub scram_iterations: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            hash_workers: 2,
+            hash_queue: 64,
+            credential_cache_ttl: Duration::from_secs(60),
+            max_failures: 5,
+            lockout_base: Duration::from_secs(1),
+            lockout_max: Duration::from_secs(15 * 60),
+            scram_iterations: 100_000,
+        }
+    }
+}
+
+/// Which metadata store backend a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// A shared PostgreSQL database.
+    Postgres,
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The store URL in effect: the configured one, or the SQLite file in the data directory.
+    #[must_use]
+    pub fn effective_store_url(&self) -> String {
+        match &self.store_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("dbward.db").display()),
+        }
+    }
+
+    /// The backend the store URL selects.
+    pub fn store_kind(&self) -> Result<StoreKind, ConfigError> {
+        let url = self.effective_store_url();
+        if url.starts_with("sqlite:") {
+            Ok(StoreKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreKind::Postgres)
+        } else {
+            Err(ConfigError::Invalid {
+                setting: "store_url",
+                reason: "must start with sqlite: or postgres://".into(),
+            })
+        }
+    }
+
+    /// Checks what serde cannot: ranges and combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let kind = self.store_kind()?;
+        if kind == StoreKind::Postgres && self.secret_key.is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "secret_key",
+                reason: "a PostgreSQL store is shared by several instances: supply the master key \
+                         (DBWARD_SECRET_KEY, base64 of 32 bytes)"
+                    .into(),
+            });
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "tls_cert",
+                reason: "tls_cert and tls_key go together".into(),
+            });
+        }
+        if self.auth.hash_workers == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "auth.hash_workers",
+                reason: "at least 1".into(),
+            });
+        }
+        if self.auth.scram_iterations < 4096 {
+            return Err(ConfigError::Invalid {
+                setting: "auth.scram_iterations",
+                reason: "at least 4096 (RFC 7677)".into(),
+            });
+        }
+        if self.auth.max_failures == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "auth.max_failures",
+                reason: "at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<Config>("data_dirr = '/tmp'").expect_err("unknown key");
+        assert!(err.to_string().contains("data_dirr"), "{err}");
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        let c: Config = toml::from_str("[auth]\ncredential_cache_ttl = '5m'").expect("parses");
+        assert_eq!(c.auth.credential_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.auth.max_failures, 5, "other fields keep defaults");
+    }
+
+    #[test]
+    fn postgres_store_requires_a_key() {
+        let c = Config {
+            store_url: Some("postgres://localhost/x".into()),
+            ..Config::default()
+        };
+        let err = c.validate().expect_err("no key");
+        assert!(err.to_string().contains("secret_key"), "{err}");
+    }
+
+    #[test]
+    fn default_store_is_sqlite_in_data_dir() {
+        let c = Config::default();
+        assert_eq!(c.store_kind().expect("valid"), StoreKind::Sqlite);
+        assert!(c.effective_store_url().ends_with("dbward.db"));
+    }
+}

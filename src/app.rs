@@ -1,0 +1,214 @@
+//! Start-up and shutdown.
+//!
+//! Start-up, in order, each step failing with a clear error: validate the configuration; create
+//! the data directory (mode 0700); open the store and apply migrations; obtain the master key
+//! (configured, or `secret.key` generated for SQLite) and check it against the store's sealed
+//! check value, so a wrong key stops here instead of corrupting data; create the built-in roles;
+//! on an empty store, bootstrap user `admin` (password from the configuration, or random and
+//! returned once for the banner); load or generate the TLS pair; bind the listeners (port 0
+//! works; the bound addresses are returned and logged).
+//!
+//! Shutdown: the token is cancelled (SIGINT/SIGTERM in `cli`); listeners stop accepting and
+//! in-flight requests finish; then the store closes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use dbward_core::auth::Authenticator;
+use dbward_core::config::{Config, StoreKind};
+use dbward_core::crypto::{MasterKey, Secret, password};
+use dbward_core::model::{UserKind, builtin};
+use dbward_core::store::{Actor, KeyCheck, NewUser, Store};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A running dbward.
+#[derive(Debug)]
+pub struct Started {
+    /// Where the admin API listens.
+    pub http_addr: SocketAddr,
+    /// The password generated for `admin` on first start, shown once.
+    pub generated_admin_password: Option<Secret<String>>,
+    /// Which store, without credentials.
+    pub store_description: String,
+    /// The TLS certificate in use.
+    pub tls_cert_path: PathBuf,
+    /// The store, for tests and tools.
+    pub store: Store,
+    /// The master key.
+    pub key: MasterKey,
+    shutdown: CancellationToken,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl Started {
+    /// Cancels and waits for everything to stop, then closes the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.finish().await
+    }
+
+    /// Waits for the listeners to stop (after the token is cancelled), then closes the store.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        let http = self.http.await.context("HTTP server task")?;
+        self.store.close().await;
+        tracing::info!("dbward stopped");
+        http.context("HTTP server")
+    }
+}
+
+/// Starts dbward with `config`; it runs until `shutdown` is cancelled.
+pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
+    config.validate()?;
+    create_data_dir(&config)?;
+    let url = config.effective_store_url();
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store ({})", describe_store(&config)))?;
+    let key = master_key(&config)?;
+    match store.verify_master_key(&key).await? {
+        KeyCheck::Initialized => tracing::info!(key_id = %key.id(), "store bound to master key"),
+        KeyCheck::Matches => tracing::debug!(key_id = %key.id(), "master key matches the store"),
+    }
+    store.ensure_builtin_roles().await?;
+    let generated_admin_password = bootstrap_admin(&store, &config).await?;
+    let tls = dbward_core::tls::load_or_generate(
+        config.tls_cert.as_deref().zip(config.tls_key.as_deref()),
+        &config.data_dir,
+    )?;
+
+    let config = Arc::new(config);
+    let auth = Arc::new(Authenticator::new(store.clone(), config.auth.clone()));
+    let admin = dbward_admin_api::router(dbward_admin_api::AdminState {
+        config: config.clone(),
+        store: store.clone(),
+        key: key.clone(),
+        auth,
+        tls: false,
+    });
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(addr = %http_addr, "admin API listening");
+    let token = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            admin.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.cancelled_owned())
+        .await
+    });
+    Ok(Started {
+        http_addr,
+        generated_admin_password,
+        store_description: describe_store(&config),
+        tls_cert_path: tls.cert_path,
+        store,
+        key,
+        shutdown,
+        http,
+    })
+}
+
+/// Waits for SIGINT or SIGTERM, then cancels `shutdown`.
+pub async fn wait_for_signal(shutdown: &CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::select! {
+        _ = ctrl_c => {}
+        () = shutdown.cancelled() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(text) = &config.secret_key {
+        return Ok(MasterKey::from_base64(text.expose(), "DBWARD_SECRET_KEY")?);
+    }
+    match config.store_kind()? {
+        StoreKind::Sqlite => Ok(MasterKey::load_or_create(
+            &config.data_dir.join("secret.key"),
+        )?),
+        StoreKind::Postgres => anyhow::bail!("a PostgreSQL store needs DBWARD_SECRET_KEY"),
+    }
+}
+
+/// Creates `admin` on an empty store; returns the password if it was generated.
+async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<Option<Secret<String>>> {
+    if store.has_users().await? {
+        return Ok(None);
+    }
+    let (pw, generated) = match &config.admin_password {
+        Some(pw) => (pw.expose().clone(), false),
+        None => (dbward_core::crypto::random_password(), true),
+    };
+    let iterations = config.auth.scram_iterations;
+    let pw_for_hash = pw.clone();
+    let verifiers =
+        tokio::task::spawn_blocking(move || password::make_verifiers(&pw_for_hash, iterations))
+            .await?;
+    let admin_role = store.get_role_by_name(builtin::ADMIN).await?;
+    store
+        .create_user(
+            &Actor::system(),
+            &NewUser {
+                username: "admin".into(),
+                kind: UserKind::Local,
+                verifiers: Some(verifiers),
+                enabled: true,
+                role_ids: vec![admin_role.id],
+            },
+        )
+        .await?;
+    tracing::info!("bootstrapped user `admin`");
+    Ok(generated.then(|| Secret::new(pw)))
+}
+
+/// The store's URL without credentials, for banners and errors.
+fn describe_store(config: &Config) -> String {
+    let url = config.effective_store_url();
+    match url.split_once('@') {
+        Some((scheme_creds, rest)) => {
+            let scheme = scheme_creds.split("://").next().unwrap_or("postgres");
+            format!("{scheme}://…@{rest}")
+        }
+        None => url,
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line: `dbward serve` with its flags, each also readable from a `DBWARD_*`
+//! environment variable. Precedence: defaults < `--config` TOML file < environment < flags
+//! (clap resolves the last two; a flag wins over its variable). This is the one module that
+//! prints to standard output: the start-up banner and a generated admin password.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use dbward_core::config::Config;
+use dbward_core::crypto::Secret;
+
+/// dbward: temporary, least-privilege, quota-limited and audited access to PostgreSQL and
+/// MySQL databases through the clients people already use.
+#[derive(Debug, Parser)]
+#[command(name = "dbward", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxies and the admin API in one process.
+    Serve(ServeArgs),
+}
+
+/// `dbward serve` settings. Each overrides the same key of the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see examples/dbward.toml).
+    #[arg(long, env = "DBWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite store, generated key and certificate).
+    #[arg(long, env = "DBWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Store URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "DBWARD_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<String>,
+    /// Admin API listen address (port 0: any free port).
+    #[arg(long, env = "DBWARD_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// PostgreSQL proxy listen address.
+    #[arg(long, env = "DBWARD_PG_LISTEN")]
+    pub pg_listen: Option<SocketAddr>,
+    /// MySQL proxy listen address.
+    #[arg(long, env = "DBWARD_MYSQL_LISTEN")]
+    pub mysql_listen: Option<SocketAddr>,
+    /// Password for the `admin` user created on an empty store (prefer the variable).
+    #[arg(long, env = "DBWARD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Master key, base64 of 32 bytes (prefer the variable).
+    #[arg(long, env = "DBWARD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, env = "DBWARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "DBWARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The configuration in effect: file over defaults, then these values over the file.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = self.data_dir {
+            config.data_dir = v;
+        }
+        if let Some(v) = self.store_url {
+            config.store_url = Some(v);
+        }
+        if let Some(v) = self.http_listen {
+            config.http.listen = v;
+        }
+        if let Some(v) = self.pg_listen {
+            config.pg.listen = v;
+        }
+        if let Some(v) = self.mysql_listen {
+            config.mysql.listen = v;
+        }
+        if let Some(v) = self.admin_password {
+            config.admin_password = Some(Secret::new(v));
+        }
+        if let Some(v) = self.secret_key {
+            config.secret_key = Some(Secret::new(v));
+        }
+        if self.tls_cert.is_some() || self.tls_key.is_some() {
+            config.tls_cert = self.tls_cert;
+            config.tls_key = self.tls_key;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Runs a parsed command line to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.into_config()?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let started = crate::app::start(config, shutdown.clone()).await?;
+            println!("dbward {} is running", env!("CARGO_PKG_VERSION"));
+            println!("  admin API:  http://{}/api/", started.http_addr);
+            println!("  store:      {}", started.store_description);
+            println!("  TLS certificate: {}", started.tls_cert_path.display());
+            if let Some(pw) = &started.generated_admin_password {
+                println!();
+                println!(
+                    "  First start: created user `admin` with password: {}",
+                    pw.expose()
+                );
+                println!("  It is shown only this once. Change it: PUT /api/me/password");
+            }
+            crate::app::wait_for_signal(&shutdown).await;
+            started.finish().await
+        }
+    }
+}
