@@ -37,7 +37,7 @@ pub struct ServeArgs {
     /// Data directory (SQLite store, generated key and certificate).
     #[arg(long, env = "DBWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Store URL: sqlite://PATH or postgres://USER@HOST/DB.
+    /// Store URL: `sqlite://PATH` or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DBWARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
     /// Admin API listen address (port 0: any free port).

@@ -24,6 +24,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with a status, code and message.
+    #[must_use]
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -34,11 +35,13 @@ impl ApiError {
     }
 
     /// 400 with code `invalid`.
+    #[must_use]
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
 
     /// 404 for an entity.
+    #[must_use]
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -48,16 +51,19 @@ impl ApiError {
     }
 
     /// 403 for a missing permission.
+    #[must_use]
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 401.
+    #[must_use]
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
     /// 500; `cause` is logged, never shown.
+    #[must_use]
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(

@@ -167,10 +167,10 @@ impl Default for AuthConfig {
         Self {
             hash_workers: 2,
             hash_queue: 64,
-            credential_cache_ttl: Duration::from_secs(60),
+            credential_cache_ttl: Duration::from_mins(1),
             max_failures: 5,
             lockout_base: Duration::from_secs(1),
-            lockout_max: Duration::from_secs(15 * 60),
+            lockout_max: Duration::from_mins(15),
             scram_iterations: 100_000,
         }
     }

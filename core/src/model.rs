@@ -417,6 +417,7 @@ impl FromStr for TlsMode {
 /// An upstream database registered by an admin. Secrets are not part of it: `has_password`
 /// and friends say whether one is set.
 #[derive(Debug, Clone, Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent flags of the API's shape, not a state machine
 pub struct Database {
     /// Integer id.
     pub id: i64,

@@ -38,15 +38,14 @@ pub fn load_or_generate(
     configured: Option<(&Path, &Path)>,
     data_dir: &Path,
 ) -> Result<TlsPair, TlsFilesError> {
-    let (cert_path, key_path) = match configured {
-        Some((c, k)) => (c.to_owned(), k.to_owned()),
-        None => {
-            let (c, k) = (data_dir.join("tls.crt"), data_dir.join("tls.key"));
-            if !c.exists() || !k.exists() {
-                generate(&c, &k)?;
-            }
-            (c, k)
+    let (cert_path, key_path) = if let Some((c, k)) = configured {
+        (c.to_owned(), k.to_owned())
+    } else {
+        let (c, k) = (data_dir.join("tls.crt"), data_dir.join("tls.key"));
+        if !c.exists() || !k.exists() {
+            generate(&c, &k)?;
         }
+        (c, k)
     };
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|source| TlsFilesError::Io {

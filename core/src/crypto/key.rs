@@ -104,8 +104,12 @@ impl MasterKey {
     /// that a future key rotation knows which key opens what. Derived, so it reveals nothing.
     #[must_use]
     pub fn id(&self) -> String {
+        use std::fmt::Write as _;
         let d = self.derive("key-id");
-        d[..8].iter().map(|b| format!("{b:02x}")).collect()
+        d[..8].iter().fold(String::with_capacity(16), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
     }
 
     /// The raw key, for the cipher.

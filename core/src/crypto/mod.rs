@@ -22,6 +22,7 @@ pub use secret::Secret;
 ///
 /// # Panics
 /// When the operating system has no randomness to give, which dbward cannot work around.
+#[must_use]
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).expect("the OS random number generator failed");

@@ -105,6 +105,7 @@ pub struct DatabasePatch {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+#[allow(clippy::option_option)]
 fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
@@ -459,6 +460,8 @@ impl Store {
     }
 
     /// Changes a database.
+    // The patch's fields are three-way: absent (keep), null (clear) or a value (set).
+    #[allow(clippy::option_option)]
     pub async fn update_database(
         &self,
         actor: &Actor,

@@ -30,35 +30,32 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        match existing {
-            Some(sealed) => match seal::open(key, CHECK_AAD, &sealed) {
-                Ok(plain) if plain.expose().as_slice() == CHECK_PLAINTEXT => Ok(KeyCheck::Matches),
-                Ok(_) | Err(_) => Err(StoreError::Invalid(format!(
-                    "the master key (id {}) does not match this store: it was initialised with \
-                     another key. Supply the original DBWARD_SECRET_KEY or secret.key",
-                    key.id()
-                ))),
-            },
-            None => {
-                let sealed = seal::seal(key, CHECK_AAD, CHECK_PLAINTEXT);
-                // ON CONFLICT DO NOTHING + re-check: two instances starting at once on a new
-                // PostgreSQL store must agree on one value.
-                on_backend!(self, write, |pool| {
-                    sqlx::query(
-                        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                    )
-                    .bind(CHECK_KEY)
-                    .bind(&sealed)
-                    .execute(pool)
-                    .await?;
-                });
-                Box::pin(self.verify_master_key(key))
-                    .await
-                    .map(|c| match c {
-                        KeyCheck::Matches => KeyCheck::Initialized,
-                        other => other,
-                    })
+        if let Some(sealed) = existing {
+            let opened = seal::open(key, CHECK_AAD, &sealed);
+            if opened.is_ok_and(|plain| plain.expose().as_slice() == CHECK_PLAINTEXT) {
+                return Ok(KeyCheck::Matches);
             }
+            return Err(StoreError::Invalid(format!(
+                "the master key (id {}) does not match this store: it was initialised with \
+                 another key. Supply the original DBWARD_SECRET_KEY or secret.key",
+                key.id()
+            )));
         }
+        let sealed = seal::seal(key, CHECK_AAD, CHECK_PLAINTEXT);
+        // ON CONFLICT DO NOTHING + re-check: two instances starting at once on a new
+        // PostgreSQL store must agree on one value.
+        on_backend!(self, write, |pool| {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(CHECK_KEY)
+            .bind(&sealed)
+            .execute(pool)
+            .await?;
+        });
+        // Matches now: whether our value or a concurrent instance's, the store is bound.
+        Box::pin(self.verify_master_key(key))
+            .await
+            .map(|_| KeyCheck::Initialized)
     }
 }

@@ -1,0 +1,184 @@
+//! Test harness: start dbward, make HTTP calls, create private PostgreSQL databases.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use dbward::app::Started;
+use dbward_core::config::Config;
+use dbward_core::crypto::Secret;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// The admin password tests bootstrap with.
+pub const ADMIN_PASSWORD: &str = "admin-test-password-4711";
+
+/// URL of a PostgreSQL server where tests may create databases (superuser).
+pub fn pg_admin_url() -> String {
+    std::env::var("DBWARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A uniquely named database on the test PostgreSQL server, dropped when this value drops.
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database.
+    pub async fn create() -> Self {
+        let name = format!("dbward_test_{}", uuid::Uuid::new_v4().simple());
+        let (client, conn) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test PostgreSQL (DBWARD_TEST_PG_URL)");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let base = pg_admin_url();
+        let url = match base.rsplit_once('/') {
+            Some((prefix, _)) => format!("{prefix}/{name}"),
+            None => panic!("DBWARD_TEST_PG_URL must end with /DBNAME"),
+        };
+        Self { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    /// Drops the database even when the test panicked: on a thread of its own with its own
+    /// runtime, because `Drop` cannot await.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A configuration for tests: temporary data directory, ephemeral ports, fast SCRAM.
+pub fn test_config(data_dir: PathBuf) -> Config {
+    let mut c = Config {
+        data_dir,
+        admin_password: Some(Secret::new(ADMIN_PASSWORD.into())),
+        ..Config::default()
+    };
+    c.http.listen = "127.0.0.1:0".parse().expect("addr");
+    c.pg.listen = "127.0.0.1:0".parse().expect("addr");
+    c.mysql.listen = "127.0.0.1:0".parse().expect("addr");
+    // 4096 is the RFC minimum; the default (100,000) would only slow tests down.
+    c.auth.scram_iterations = 4096;
+    c
+}
+
+/// A running dbward and an HTTP client for it.
+pub struct Dbward {
+    pub started: Option<Started>,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    /// Keeps the temporary data directory alive.
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl Dbward {
+    /// Starts dbward on a fresh SQLite store.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut d = Self::start_with(test_config(dir.path().to_owned())).await;
+        d.dir = Some(dir);
+        d
+    }
+
+    /// Starts dbward with `config`.
+    pub async fn start_with(config: Config) -> Self {
+        let started = dbward::app::start(config, CancellationToken::new())
+            .await
+            .expect("dbward starts");
+        Self {
+            addr: started.http_addr,
+            started: Some(started),
+            http: reqwest::Client::new(),
+            dir: None,
+        }
+    }
+
+    /// Stops dbward.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.started.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request as `user`/`password` (`None`: no credentials) and returns the status
+    /// and JSON body (`Null` when empty). Every body is checked for leaked secrets.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some((u, p)) = auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        assert_no_secrets(&text);
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"))
+        };
+        (status, json)
+    }
+
+    /// `call` as the bootstrapped admin.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(method, path, Some(("admin", ADMIN_PASSWORD)), body)
+            .await
+    }
+}
+
+/// Passwords every test uses, which no response may ever contain.
+pub const TEST_SECRETS: &[&str] = &[
+    ADMIN_PASSWORD,
+    "upstream-secret-Kx9!",
+    "read-secret-Qz7!",
+    "alice-password-123",
+    "bob-password-456",
+    "new-password-789",
+];
+
+/// Fails if `text` holds a test password or a verifier.
+pub fn assert_no_secrets(text: &str) {
+    for s in TEST_SECRETS {
+        assert!(!text.contains(s), "a response leaked a password: {text}");
+    }
+    for prefix in ["$argon2", "SCRAM-SHA-256$"] {
+        assert!(!text.contains(prefix), "a response leaked a hash: {text}");
+    }
+}

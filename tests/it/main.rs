@@ -1,0 +1,9 @@
+//! End-to-end tests: a real dbward started in-process on port 0 with a temporary data directory,
+//! real PostgreSQL (a private database per test), real HTTP clients. One binary for all, so the
+//! build is shared (see STYLE.md §6).
+
+mod api_access;
+mod api_resources;
+mod harness;
+mod startup;
+mod store;

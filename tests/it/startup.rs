@@ -1,0 +1,173 @@
+//! Start-up: bootstrap, master key, store backends, secrets at rest.
+
+use base64::Engine as _;
+use dbward_core::crypto::Secret;
+use serde_json::json;
+
+use crate::harness::{ADMIN_PASSWORD, Dbward, PgDatabase, test_config};
+
+#[tokio::test]
+async fn first_start_generates_admin_password_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.admin_password = None;
+    let d = Dbward::start_with(config.clone()).await;
+    let pw = d
+        .started
+        .as_ref()
+        .and_then(|s| s.generated_admin_password.clone())
+        .expect("generated on first start");
+    assert!(pw.expose().len() >= 20);
+    let (status, me) = d
+        .call("GET", "/api/me", Some(("admin", pw.expose())), None)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["username"], "admin");
+    d.stop().await;
+
+    let d = Dbward::start_with(config).await;
+    assert!(
+        d.started
+            .as_ref()
+            .expect("started")
+            .generated_admin_password
+            .is_none()
+    );
+    let (status, _) = d
+        .call("GET", "/api/me", Some(("admin", pw.expose())), None)
+        .await;
+    assert_eq!(status, 200, "the first password still works");
+    let key = std::fs::metadata(dir.path().join("secret.key")).expect("key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_master_key_fails_startup_even_without_databases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path().to_owned());
+    Dbward::start_with(config.clone()).await.stop().await;
+    let mut wrong = config;
+    wrong.secret_key = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
+    ));
+    let err = dbward::app::start(wrong, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect_err("wrong key refused");
+    assert!(
+        err.to_string().contains("does not match this store"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_password_is_not_in_the_store_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = Dbward::start_with(test_config(dir.path().to_owned())).await;
+    let (status, db) = d
+        .admin(
+            "POST",
+            "/api/databases",
+            Some(json!({
+                "name": "orders", "engine": "postgres", "host": "127.0.0.1",
+                "database": "orders", "username": "owner",
+                "password": "upstream-secret-Kx9!", "read_username": "reader",
+                "read_password": "read-secret-Qz7!",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{db}");
+    assert_eq!(db["has_password"], true);
+    d.stop().await;
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        scanned += bytes.len();
+        for secret in ["upstream-secret-Kx9!", "read-secret-Qz7!"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in clear in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(scanned > 10_000, "the store files were read");
+    let store_bytes: Vec<u8> = ["dbward.db", "dbward.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::read(dir.path().join(f)).ok())
+        .flatten()
+        .collect();
+    assert!(
+        store_bytes.windows(6).any(|w| w == b"orders"),
+        "the database row is in the store files"
+    );
+}
+
+#[tokio::test]
+async fn postgres_store_serves_the_api_and_requires_a_key() {
+    let pg = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.store_url = Some(pg.url.clone());
+    let err = config.validate().expect_err("no key");
+    assert!(err.to_string().contains("secret_key"), "{err}");
+
+    config.secret_key = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    ));
+    let d = Dbward::start_with(config.clone()).await;
+    let (status, user) = d
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "alice", "password": "alice-password-123"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let (status, _) = d
+        .call(
+            "GET",
+            "/api/me",
+            Some(("alice", "alice-password-123")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    d.stop().await;
+
+    // A second instance on the same store shares users and does not bootstrap again.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let mut second = config;
+    second.data_dir = dir2.path().to_owned();
+    second.admin_password = Some(Secret::new("another-admin-password".into()));
+    let d2 = Dbward::start_with(second).await;
+    let (status, _) = d2
+        .call(
+            "GET",
+            "/api/me",
+            Some(("alice", "alice-password-123")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = d2.admin("GET", "/api/me", None).await;
+    assert_eq!(
+        status, 200,
+        "admin keeps the password of the first start: {ADMIN_PASSWORD}"
+    );
+    d2.stop().await;
+    drop(pg);
+}
+
+#[tokio::test]
+async fn health_needs_no_credentials() {
+    let d = Dbward::start().await;
+    let (status, body) = d.call("GET", "/api/health", None, None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    d.stop().await;
+}

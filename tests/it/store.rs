@@ -1,0 +1,807 @@
+//! The store suite, run on SQLite and on PostgreSQL (a private database per test).
+
+use std::future::Future;
+
+use dbward_core::config::StoreKind;
+use dbward_core::crypto::password::make_verifiers;
+use dbward_core::crypto::{MasterKey, Secret};
+use dbward_core::model::{AccessLevel, Engine, GrantState, Permission, UserKind, builtin};
+use dbward_core::store::{
+    Actor, DatabaseInput, DatabasePatch, GrantFilter, GrantInput, KeyCheck, NewUser, ReorderItem,
+    RoleInput, RolePatch, Store, StoreError, UserPatch,
+};
+use time::Duration;
+
+use crate::harness::PgDatabase;
+
+async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = Store::open(&url).await.expect("open sqlite store");
+    assert_eq!(store.kind(), StoreKind::Sqlite);
+    store.ensure_builtin_roles().await.expect("roles");
+    test(store.clone()).await;
+    store.close().await;
+}
+
+async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = PgDatabase::create().await;
+    let store = Store::open(&db.url).await.expect("open postgres store");
+    assert_eq!(store.kind(), StoreKind::Postgres);
+    store.ensure_builtin_roles().await.expect("roles");
+    test(store.clone()).await;
+    store.close().await;
+    drop(db);
+}
+
+/// Generates one test per backend for a suite function `fn(Store) -> impl Future`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::with_sqlite(super::suite::$name).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::with_postgres(super::suite::$name).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    users_and_roles,
+    builtin_roles_are_protected,
+    last_admin_is_protected,
+    databases_seal_secrets,
+    folders_and_reorder,
+    grants_windows_and_revocation,
+    failed_mutations_write_nothing,
+    master_key_check,
+    concurrent_writes_queue,
+);
+
+fn actor() -> Actor {
+    Actor {
+        user_id: None,
+        username: "tester".into(),
+        client_addr: Some("127.0.0.1".into()),
+    }
+}
+
+async fn audit_count(store: &Store) -> usize {
+    store.list_audit(1000, None).await.expect("audit").len()
+}
+
+async fn new_user(store: &Store, name: &str, roles: &[&str]) -> i64 {
+    let mut role_ids = Vec::new();
+    for r in roles {
+        role_ids.push(store.get_role_by_name(r).await.expect("role").id);
+    }
+    store
+        .create_user(
+            &actor(),
+            &NewUser {
+                username: name.into(),
+                kind: UserKind::Local,
+                verifiers: Some(make_verifiers("pw-for-store-tests", 4096)),
+                enabled: true,
+                role_ids,
+            },
+        )
+        .await
+        .expect("create user")
+        .id
+}
+
+fn pg_input(name: &str) -> DatabaseInput {
+    DatabaseInput {
+        name: name.into(),
+        engine: Engine::Postgres,
+        redshift: false,
+        host: "127.0.0.1".into(),
+        port: None,
+        database: "app".into(),
+        username: "app_owner".into(),
+        password: Some(Secret::new("upstream-secret-Kx9!".into())),
+        read_username: Some("app_reader".into()),
+        read_password: Some(Secret::new("read-secret-Qz7!".into())),
+        tls_mode: None,
+        tls_ca_cert: None,
+        tls_client_cert: None,
+        tls_client_key: None,
+        folder_id: None,
+        position: 0,
+        description: String::new(),
+    }
+}
+
+mod suite {
+    use super::*;
+
+    pub async fn users_and_roles(store: Store) {
+        let roles = store.list_roles().await.expect("roles");
+        let names: Vec<_> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["admin", "user"]);
+
+        let before = audit_count(&store).await;
+        let id = new_user(&store, "alice", &["user"]).await;
+        assert_eq!(audit_count(&store).await, before + 1, "create is audited");
+        let alice = store.get_user(id).await.expect("get");
+        assert_eq!(alice.username, "alice");
+        assert!(alice.permissions.contains(&Permission::ExecuteSqlRead));
+        assert!(!alice.permissions.contains(&Permission::ManageUsers));
+
+        let auth = store
+            .user_auth("alice")
+            .await
+            .expect("auth")
+            .expect("exists");
+        assert!(
+            auth.password_hash
+                .as_deref()
+                .is_some_and(|h| h.starts_with("$argon2id$"))
+        );
+        assert!(
+            auth.scram_verifier
+                .as_deref()
+                .is_some_and(|v| v.starts_with("SCRAM-SHA-256$4096:"))
+        );
+
+        let dup = store
+            .create_user(
+                &actor(),
+                &NewUser {
+                    username: "alice".into(),
+                    kind: UserKind::Ldap,
+                    verifiers: None,
+                    enabled: true,
+                    role_ids: vec![],
+                },
+            )
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+
+        // A custom role, assigned, then deleted: the user loses it.
+        let auditor = store
+            .create_role(
+                &actor(),
+                &RoleInput {
+                    name: "auditor".into(),
+                    description: "reads the trail".into(),
+                    permissions: [Permission::ApiAccess, Permission::ViewAudit]
+                        .into_iter()
+                        .collect(),
+                },
+            )
+            .await
+            .expect("role");
+        let user_role = store.get_role_by_name(builtin::USER).await.expect("role");
+        store
+            .update_user(
+                &actor(),
+                id,
+                &UserPatch {
+                    enabled: None,
+                    role_ids: Some(vec![user_role.id, auditor.id]),
+                },
+            )
+            .await
+            .expect("assign");
+        let auth = store
+            .user_auth("alice")
+            .await
+            .expect("auth")
+            .expect("exists");
+        assert!(auth.permissions.contains(&Permission::ViewAudit));
+        store
+            .delete_role(&actor(), auditor.id)
+            .await
+            .expect("delete role");
+        let auth = store
+            .user_auth("alice")
+            .await
+            .expect("auth")
+            .expect("exists");
+        assert!(!auth.permissions.contains(&Permission::ViewAudit));
+
+        // Soft delete: history stays readable, the name becomes free.
+        store.delete_user(&actor(), id).await.expect("delete");
+        assert!(store.user_auth("alice").await.expect("auth").is_none());
+        let gone = store.get_user(id).await.expect("still readable");
+        assert!(gone.deleted_at.is_some() && !gone.enabled);
+        assert!(
+            !store
+                .list_users(false)
+                .await
+                .expect("list")
+                .iter()
+                .any(|u| u.id == id)
+        );
+        assert!(
+            store
+                .list_users(true)
+                .await
+                .expect("list")
+                .iter()
+                .any(|u| u.id == id)
+        );
+        let again = new_user(&store, "alice", &["user"]).await;
+        assert_ne!(again, id);
+    }
+
+    pub async fn builtin_roles_are_protected(store: Store) {
+        let admin = store.get_role_by_name(builtin::ADMIN).await.expect("admin");
+        let user = store.get_role_by_name(builtin::USER).await.expect("user");
+        assert!(matches!(
+            store.delete_role(&actor(), admin.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.delete_role(&actor(), user.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let strip = RolePatch {
+            permissions: Some([Permission::ApiAccess].into_iter().collect()),
+            ..RolePatch::default()
+        };
+        let err = store
+            .update_role(&actor(), user.id, &strip)
+            .await
+            .expect_err("strip");
+        assert!(err.to_string().contains("execute_sql_read"), "{err}");
+        let rename = RolePatch {
+            name: Some("users".into()),
+            ..RolePatch::default()
+        };
+        assert!(matches!(
+            store.update_role(&actor(), admin.id, &rename).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Adding to a built-in role is fine.
+        let mut more = user.permissions.clone();
+        more.insert(Permission::ViewAudit);
+        let patched = store
+            .update_role(
+                &actor(),
+                user.id,
+                &RolePatch {
+                    permissions: Some(more),
+                    ..RolePatch::default()
+                },
+            )
+            .await
+            .expect("add");
+        assert!(patched.permissions.contains(&Permission::ViewAudit));
+    }
+
+    pub async fn last_admin_is_protected(store: Store) {
+        let a = new_user(&store, "admin1", &["admin"]).await;
+        let b = new_user(&store, "admin2", &["admin"]).await;
+        store
+            .update_user(
+                &actor(),
+                a,
+                &UserPatch {
+                    enabled: Some(false),
+                    role_ids: None,
+                },
+            )
+            .await
+            .expect("one of two admins can be disabled");
+        let err = store
+            .update_user(
+                &actor(),
+                b,
+                &UserPatch {
+                    enabled: Some(false),
+                    role_ids: None,
+                },
+            )
+            .await
+            .expect_err("last admin");
+        assert!(err.to_string().contains("last enabled admin"), "{err}");
+        assert!(matches!(
+            store.delete_user(&actor(), b).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let user_role = store
+            .get_role_by_name(builtin::USER)
+            .await
+            .expect("role")
+            .id;
+        assert!(matches!(
+            store
+                .update_user(
+                    &actor(),
+                    b,
+                    &UserPatch {
+                        enabled: None,
+                        role_ids: Some(vec![user_role])
+                    }
+                )
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .update_user(
+                &actor(),
+                a,
+                &UserPatch {
+                    enabled: Some(true),
+                    role_ids: None,
+                },
+            )
+            .await
+            .expect("re-enable");
+        store.delete_user(&actor(), b).await.expect("now b may go");
+    }
+
+    pub async fn databases_seal_secrets(store: Store) {
+        let key = MasterKey::generate();
+        let db = store
+            .create_database(&actor(), &key, &pg_input("orders"))
+            .await
+            .expect("create");
+        assert_eq!(db.port, 5432);
+        assert!(db.has_password && db.has_read_password);
+        assert_eq!(db.tls_mode.as_str(), "prefer", "loopback default");
+        let creds = store.database_credentials(&key, db.id).await.expect("open");
+        assert_eq!(creds.password.expect("pw").expose(), "upstream-secret-Kx9!");
+        assert_eq!(
+            creds.read_password.expect("pw").expose(),
+            "read-secret-Qz7!"
+        );
+        let other = MasterKey::generate();
+        assert!(
+            store.database_credentials(&other, db.id).await.is_err(),
+            "other key fails"
+        );
+
+        let audit = serde_json::to_string(&store.list_audit(100, None).await.expect("audit"))
+            .expect("json");
+        assert!(!audit.contains("upstream-secret") && !audit.contains("read-secret"));
+
+        let dup = store
+            .create_database(&actor(), &key, &pg_input("orders"))
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+
+        // Absent keeps, null clears, a value reseals.
+        let kept = store
+            .update_database(
+                &actor(),
+                &key,
+                db.id,
+                &DatabasePatch {
+                    port: Some(6543),
+                    ..DatabasePatch::default()
+                },
+            )
+            .await
+            .expect("patch");
+        assert!(kept.has_password && kept.port == 6543);
+        let cleared = store
+            .update_database(
+                &actor(),
+                &key,
+                db.id,
+                &DatabasePatch {
+                    password: Some(None),
+                    read_username: Some(None),
+                    ..DatabasePatch::default()
+                },
+            )
+            .await
+            .expect("patch");
+        assert!(
+            !cleared.has_password && !cleared.has_read_password && cleared.read_username.is_none()
+        );
+        store
+            .update_database(
+                &actor(),
+                &key,
+                db.id,
+                &DatabasePatch {
+                    password: Some(Some(Secret::new("new-password-789".into()))),
+                    ..DatabasePatch::default()
+                },
+            )
+            .await
+            .expect("patch");
+        let creds = store.database_credentials(&key, db.id).await.expect("open");
+        assert_eq!(creds.password.expect("pw").expose(), "new-password-789");
+
+        // Validation.
+        let mut bad = pg_input("bad name");
+        assert!(matches!(
+            store.create_database(&actor(), &key, &bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        bad = pg_input("mysql_redshift");
+        bad.engine = Engine::Mysql;
+        bad.redshift = true;
+        assert!(matches!(
+            store.create_database(&actor(), &key, &bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+        bad = pg_input("no_folder");
+        bad.folder_id = Some(9999);
+        assert!(matches!(
+            store.create_database(&actor(), &key, &bad).await,
+            Err(StoreError::NotFound("folder"))
+        ));
+
+        // Soft delete frees the name; the old row stays out of lists.
+        store
+            .delete_database(&actor(), db.id)
+            .await
+            .expect("delete");
+        assert!(matches!(
+            store.get_database(db.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let again = store
+            .create_database(&actor(), &key, &pg_input("orders"))
+            .await
+            .expect("recreate");
+        assert_eq!(
+            store
+                .get_database_by_name("orders")
+                .await
+                .expect("by name")
+                .id,
+            again.id
+        );
+    }
+
+    pub async fn folders_and_reorder(store: Store) {
+        let key = MasterKey::generate();
+        let prod = store
+            .create_folder(&actor(), "Production")
+            .await
+            .expect("folder");
+        assert!(matches!(
+            store.create_folder(&actor(), "Production").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut input = pg_input("billing");
+        input.folder_id = Some(prod.id);
+        let billing = store
+            .create_database(&actor(), &key, &input)
+            .await
+            .expect("db");
+        let crm = store
+            .create_database(&actor(), &key, &pg_input("crm"))
+            .await
+            .expect("db");
+        store
+            .reorder_databases(
+                &actor(),
+                &[
+                    ReorderItem {
+                        id: crm.id,
+                        folder_id: Some(prod.id),
+                        position: 0,
+                    },
+                    ReorderItem {
+                        id: billing.id,
+                        folder_id: Some(prod.id),
+                        position: 1,
+                    },
+                ],
+            )
+            .await
+            .expect("reorder");
+        let list = store.list_databases().await.expect("list");
+        let order: Vec<_> = list
+            .iter()
+            .map(|d| (d.name.as_str(), d.folder_id, d.position))
+            .collect();
+        assert_eq!(
+            order,
+            [("crm", Some(prod.id), 0), ("billing", Some(prod.id), 1)]
+        );
+        // A reorder naming a missing database changes nothing.
+        let err = store
+            .reorder_databases(
+                &actor(),
+                &[
+                    ReorderItem {
+                        id: crm.id,
+                        folder_id: None,
+                        position: 5,
+                    },
+                    ReorderItem {
+                        id: 9999,
+                        folder_id: None,
+                        position: 0,
+                    },
+                ],
+            )
+            .await;
+        assert!(matches!(err, Err(StoreError::NotFound("database"))));
+        assert_eq!(store.get_database(crm.id).await.expect("db").position, 0);
+
+        let renamed = store
+            .rename_folder(&actor(), prod.id, "Prod")
+            .await
+            .expect("rename");
+        assert_eq!(renamed.name, "Prod");
+        store
+            .delete_folder(&actor(), prod.id)
+            .await
+            .expect("delete");
+        assert!(
+            store
+                .list_databases()
+                .await
+                .expect("list")
+                .iter()
+                .all(|d| d.folder_id.is_none())
+        );
+    }
+
+    pub async fn grants_windows_and_revocation(store: Store) {
+        let key = MasterKey::generate();
+        let alice = new_user(&store, "alice", &["user"]).await;
+        let bob = new_user(&store, "bob", &["user"]).await;
+        let db = store
+            .create_database(&actor(), &key, &pg_input("orders"))
+            .await
+            .expect("db");
+        let now = dbward_core::time::now();
+        let grant = |level, start: Duration, end: Duration| GrantInput {
+            user_id: alice,
+            database_id: db.id,
+            access_level: level,
+            starts_at: now + start,
+            expires_at: now + end,
+            max_queries: Some(1000),
+            max_bytes: None,
+        };
+        let read = store
+            .create_grant(
+                &actor(),
+                &grant(AccessLevel::Read, -Duration::hours(1), Duration::hours(8)),
+            )
+            .await
+            .expect("read");
+        let write_short = store
+            .create_grant(
+                &actor(),
+                &grant(AccessLevel::Write, -Duration::hours(1), Duration::hours(1)),
+            )
+            .await
+            .expect("write");
+        let write_long = store
+            .create_grant(
+                &actor(),
+                &grant(AccessLevel::Write, -Duration::hours(1), Duration::hours(2)),
+            )
+            .await
+            .expect("write");
+        let later = store
+            .create_grant(
+                &actor(),
+                &grant(AccessLevel::Admin, Duration::hours(1), Duration::hours(2)),
+            )
+            .await
+            .expect("pending");
+        let _expired = store
+            .create_grant(
+                &actor(),
+                &grant(AccessLevel::Admin, -Duration::hours(2), -Duration::hours(1)),
+            )
+            .await
+            .expect("expired");
+        assert_eq!(later.state(now), GrantState::Pending);
+        assert_eq!(
+            read.starts_at,
+            now - Duration::hours(1),
+            "microsecond precision round trip"
+        );
+
+        let chosen = store
+            .active_grant(alice, db.id, now)
+            .await
+            .expect("q")
+            .expect("some");
+        assert_eq!(
+            chosen.id, write_long.id,
+            "highest level, then latest expiry"
+        );
+        assert!(
+            store
+                .active_grant(bob, db.id, now)
+                .await
+                .expect("q")
+                .is_none()
+        );
+
+        store
+            .revoke_grant(&actor(), write_long.id)
+            .await
+            .expect("revoke");
+        assert!(matches!(
+            store.revoke_grant(&actor(), write_long.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let revoked = store.get_grant(write_long.id).await.expect("kept");
+        assert_eq!(revoked.state(now), GrantState::Revoked);
+        assert_eq!(
+            store
+                .active_grant(alice, db.id, now)
+                .await
+                .expect("q")
+                .expect("some")
+                .id,
+            write_short.id
+        );
+
+        let active = store
+            .list_grants(
+                &GrantFilter {
+                    user_id: Some(alice),
+                    active: Some(true),
+                    ..GrantFilter::default()
+                },
+                now,
+            )
+            .await
+            .expect("list");
+        let mut ids: Vec<_> = active.iter().map(|g| g.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [read.id, write_short.id]);
+        let inactive = store
+            .list_grants(
+                &GrantFilter {
+                    active: Some(false),
+                    ..GrantFilter::default()
+                },
+                now,
+            )
+            .await
+            .expect("list");
+        assert_eq!(inactive.len(), 3);
+        assert!(
+            store
+                .list_grants(
+                    &GrantFilter {
+                        user_id: Some(bob),
+                        ..GrantFilter::default()
+                    },
+                    now
+                )
+                .await
+                .expect("list")
+                .is_empty()
+        );
+
+        // Validation writes nothing.
+        let before = audit_count(&store).await;
+        assert!(matches!(
+            store
+                .create_grant(
+                    &actor(),
+                    &grant(AccessLevel::Read, Duration::hours(2), Duration::hours(1))
+                )
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        let mut neg = grant(AccessLevel::Read, Duration::ZERO, Duration::hours(1));
+        neg.max_bytes = Some(-1);
+        assert!(matches!(
+            store.create_grant(&actor(), &neg).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let mut nouser = grant(AccessLevel::Read, Duration::ZERO, Duration::hours(1));
+        nouser.user_id = 9999;
+        assert!(matches!(
+            store.create_grant(&actor(), &nouser).await,
+            Err(StoreError::NotFound("user"))
+        ));
+        assert_eq!(audit_count(&store).await, before);
+
+        // A deleted user's grants stay readable.
+        store.delete_user(&actor(), alice).await.expect("delete");
+        assert_eq!(store.get_grant(read.id).await.expect("kept").user_id, alice);
+    }
+
+    pub async fn failed_mutations_write_nothing(store: Store) {
+        let users = store.list_users(true).await.expect("users").len();
+        let audit = audit_count(&store).await;
+        let missing_role = store
+            .create_user(
+                &actor(),
+                &NewUser {
+                    username: "carol".into(),
+                    kind: UserKind::Local,
+                    verifiers: Some(make_verifiers("x-password", 4096)),
+                    enabled: true,
+                    role_ids: vec![9999],
+                },
+            )
+            .await;
+        assert!(matches!(missing_role, Err(StoreError::NotFound("role"))));
+        let bad_name = store
+            .create_user(
+                &actor(),
+                &NewUser {
+                    username: "carol smith".into(),
+                    kind: UserKind::Local,
+                    verifiers: Some(make_verifiers("x-password", 4096)),
+                    enabled: true,
+                    role_ids: vec![],
+                },
+            )
+            .await;
+        assert!(matches!(bad_name, Err(StoreError::Invalid(_))));
+        assert_eq!(store.list_users(true).await.expect("users").len(), users);
+        assert_eq!(audit_count(&store).await, audit);
+    }
+
+    pub async fn master_key_check(store: Store) {
+        let a = MasterKey::generate();
+        assert_eq!(
+            store.verify_master_key(&a).await.expect("init"),
+            KeyCheck::Initialized
+        );
+        assert_eq!(
+            store.verify_master_key(&a).await.expect("again"),
+            KeyCheck::Matches
+        );
+        let err = store
+            .verify_master_key(&MasterKey::generate())
+            .await
+            .expect_err("wrong key");
+        assert!(
+            err.to_string().contains("does not match this store"),
+            "{err}"
+        );
+    }
+
+    pub async fn concurrent_writes_queue(store: Store) {
+        // 20 writers at once: SQLite's single writer queues them, none fails with "locked".
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.create_folder(&actor(), &format!("folder-{i}")).await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .expect("join")
+                .expect("every concurrent write succeeds");
+        }
+        assert_eq!(store.list_folders().await.expect("list").len(), 20);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_store_newer_than_binary_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    Store::open(&url).await.expect("create").close().await;
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("raw");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from the future', TRUE, X'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert");
+    pool.close().await;
+    let err = Store::open(&url).await.expect_err("refused");
+    assert!(matches!(err, StoreError::SchemaTooNew(99999)), "{err}");
+}
