@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn durations_are_humantime() {
         let c: Config = toml::from_str("[auth]\ncredential_cache_ttl = '5m'").expect("parses");
-        assert_eq!(c.auth.credential_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.auth.credential_cache_ttl, Duration::from_mins(5));
         assert_eq!(c.auth.max_failures, 5, "other fields keep defaults");
     }
 
@@ -293,5 +293,12 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.store_kind().expect("valid"), StoreKind::Sqlite);
         assert!(c.effective_store_url().ends_with("dbward.db"));
+    }
+
+    #[test]
+    fn example_file_lists_the_defaults() {
+        let text = include_str!("../../examples/dbward.toml");
+        let example: Config = toml::from_str(text).expect("examples/dbward.toml parses");
+        assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
     }
 }

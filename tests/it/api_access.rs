@@ -291,3 +291,25 @@ async fn plain_http_basic_auth_from_a_remote_address_is_refused() {
     assert_eq!(resp.status(), 200, "allowed when configured");
     d.stop().await;
 }
+
+/// The README's permission table is the access table, row for row.
+#[test]
+fn readme_permission_table_matches_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("| `/api/"))
+        .collect();
+    assert_eq!(rows.len(), ENDPOINTS.len(), "README rows: {rows:#?}");
+    for ep in ENDPOINTS {
+        let access = match ep.access {
+            Access::Public => "none (public)".to_owned(),
+            Access::AnyUser => "any authenticated user".to_owned(),
+            Access::Permission(p) if p.as_str() == "api_access" => "`api_access`".to_owned(),
+            Access::Permission(p) => format!("`api_access` + `{}`", p.as_str()),
+        };
+        let row = format!("| {} | `{}` | {access} |", ep.method, ep.path);
+        assert!(rows.contains(&row.as_str()), "README lacks `{row}`");
+    }
+}
