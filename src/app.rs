@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Started {
     /// Where the admin API listens.
     pub http_addr: SocketAddr,
+    /// Whether it serves HTTPS.
+    pub https: bool,
     /// The password generated for `admin` on first start, shown once.
     pub generated_admin_password: Option<Secret<String>>,
     /// Which store, without credentials.
@@ -86,24 +88,37 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         store: store.clone(),
         key: key.clone(),
         auth,
-        tls: false,
+        tls: config.http.tls,
     });
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    tracing::info!(addr = %http_addr, "admin API listening");
+    tracing::info!(addr = %http_addr, https = config.http.tls, "admin API listening");
     let token = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            admin.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.cancelled_owned())
-        .await
-    });
+    let service = admin.into_make_service_with_connect_info::<SocketAddr>();
+    let http = if config.http.tls {
+        let tls_config = tls.server_config(&[b"http/1.1"])?;
+        // tap_io: axum provides ConnectInfo<SocketAddr> for tapped listeners of any kind.
+        let listener = axum::serve::ListenerExt::tap_io(
+            crate::https::TlsListener::new(listener, tls_config, shutdown.clone())?,
+            |_| {},
+        );
+        tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+        })
+    } else {
+        tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+        })
+    };
     Ok(Started {
         http_addr,
+        https: config.http.tls,
         generated_admin_password,
         store_description: describe_store(&config),
         tls_cert_path: tls.cert_path,

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Admin API listen address (port 0: any free port).
     #[arg(long, env = "DBWARD_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
+    /// Serve the admin API over HTTPS.
+    #[arg(long, env = "DBWARD_HTTP_TLS")]
+    pub http_tls: Option<bool>,
     /// PostgreSQL proxy listen address.
     #[arg(long, env = "DBWARD_PG_LISTEN")]
     pub pg_listen: Option<SocketAddr>,
@@ -79,6 +82,9 @@ impl ServeArgs {
         if let Some(v) = self.http_listen {
             config.http.listen = v;
         }
+        if let Some(v) = self.http_tls {
+            config.http.tls = v;
+        }
         if let Some(v) = self.pg_listen {
             config.pg.listen = v;
         }
@@ -108,7 +114,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let shutdown = tokio_util::sync::CancellationToken::new();
             let started = crate::app::start(config, shutdown.clone()).await?;
             println!("dbward {} is running", env!("CARGO_PKG_VERSION"));
-            println!("  admin API:  http://{}/api/", started.http_addr);
+            let scheme = if started.https { "https" } else { "http" };
+            println!("  admin API:  {scheme}://{}/api/", started.http_addr);
             println!("  store:      {}", started.store_description);
             println!("  TLS certificate: {}", started.tls_cert_path.display());
             if let Some(pw) = &started.generated_admin_password {

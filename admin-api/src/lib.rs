@@ -37,5 +37,9 @@ pub fn router(state: AdminState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             state.config.http.max_body_bytes,
         ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.http.request_timeout,
+        ))
         .with_state(state)
 }

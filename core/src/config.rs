@@ -103,6 +103,10 @@ pub struct HttpConfig {
     /// Address to listen on; port 0 picks a free port. Env `DBWARD_HTTP_LISTEN`;
     /// default `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// Serve HTTPS (with `tls_cert`/`tls_key`, or the generated pair) instead of plain HTTP.
+    /// Env `DBWARD_HTTP_TLS`; default `false`. Turn it on whenever the API is reached from
+    /// other machines: basic auth sends the password with every request.
+    pub tls: bool,
     /// Accept HTTP basic auth over plain HTTP from non-loopback clients. Default `false`:
     /// credentials would cross the network in clear.
     pub allow_insecure_basic_auth: bool,
@@ -117,6 +121,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: false,
             allow_insecure_basic_auth: false,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1 << 20,

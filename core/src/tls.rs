@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 /// Errors obtaining the certificate pair.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsFilesError {
+    /// The PEM files do not hold a usable certificate chain and key.
+    #[error("TLS certificate or key unusable: {0}")]
+    Invalid(String),
     /// A file could not be read or written.
     #[error("TLS file {path}: {source}")]
     Io {
@@ -60,6 +63,34 @@ pub fn load_or_generate(
     })
 }
 
+impl TlsPair {
+    /// A rustls server configuration (ring provider) serving this pair, offering `alpn`.
+    pub fn server_config(&self, alpn: &[&[u8]]) -> Result<rustls::ServerConfig, TlsFilesError> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |e: &dyn std::fmt::Display| TlsFilesError::Invalid(e.to_string());
+        let chain = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(&e))?;
+        if chain.is_empty() {
+            return Err(TlsFilesError::Invalid(
+                "no certificate in the PEM file".into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.expose().as_bytes())
+            .map_err(|e| invalid(&e))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(&e))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| invalid(&e))?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+}
+
 fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsFilesError> {
     let names = vec![
         "localhost".to_string(),
@@ -100,5 +131,11 @@ mod tests {
         assert!(a.key_pem.expose().contains("PRIVATE KEY"));
         let b = load_or_generate(None, dir.path()).expect("reuse");
         assert_eq!(a.cert_pem, b.cert_pem);
+        b.server_config(&[b"http/1.1"]).expect("usable by rustls");
+        let broken = TlsPair {
+            cert_pem: "not a certificate".into(),
+            ..b
+        };
+        assert!(broken.server_config(&[]).is_err());
     }
 }

@@ -171,3 +171,33 @@ async fn health_needs_no_credentials() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     d.stop().await;
 }
+
+/// HTTPS with the generated certificate, checked by a real client (curl) that verifies it.
+#[tokio::test]
+async fn https_serves_the_api_with_the_generated_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.http.tls = true;
+    let d = Dbward::start_with(config).await;
+    let url = format!("https://127.0.0.1:{}/api/me", d.addr.port());
+    let cacert = dir.path().join("tls.crt");
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--cacert"])
+        .arg(&cacert)
+        .args(["-u", &format!("admin:{ADMIN_PASSWORD}"), &url])
+        .output()
+        .await
+        .expect("run curl");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{body} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let me: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(me["username"], "admin");
+    // Plain HTTP to the HTTPS port gets no API answer.
+    let plain = reqwest::get(format!("http://127.0.0.1:{}/api/health", d.addr.port())).await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
+    d.stop().await;
+}
