@@ -201,3 +201,59 @@ async fn https_serves_the_api_with_the_generated_certificate() {
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
     d.stop().await;
 }
+
+/// The real binary: flags and variables apply, the banner names the bound address, SIGTERM
+/// stops it cleanly.
+#[tokio::test]
+async fn binary_starts_prints_addresses_and_stops_on_sigterm() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
+        .args(["serve", "--http-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("DBWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        // A flag wins over its variable: this address must not be used.
+        .env("DBWARD_HTTP_LISTEN", "127.0.0.1:1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn dbward");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut banner = Vec::new();
+    let addr = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            banner.push(line.clone());
+            if let Some(rest) = line.trim().strip_prefix("admin API:") {
+                return rest
+                    .trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/api/")
+                    .to_owned();
+            }
+        }
+        panic!("no address in the banner: {banner:?}");
+    })
+    .await
+    .expect("banner within 30 s");
+    assert!(
+        !banner.iter().any(|l| l.contains("password")),
+        "no generated password: {banner:?}"
+    );
+    let health = reqwest::get(format!("http://{addr}/api/health"))
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    let pid = child.id().expect("pid").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await;
+    assert!(killed.expect("kill").success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within 10 s")
+        .expect("wait");
+    assert!(status.success(), "clean exit: {status}");
+}
