@@ -55,6 +55,7 @@ use Permission as Pm;
 /// The access table: every route of the API and what it requires.
 pub const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/health", Public),
+    ep("GET", "/api/openapi.json", Public),
     ep("GET", "/api/me", AnyUser),
     ep("GET", "/api/me/grants", AnyUser),
     ep("PUT", "/api/me/password", AnyUser),

@@ -9,6 +9,23 @@ use dbward_core::auth::AuthError;
 use dbward_core::store::StoreError;
 use serde_json::json;
 
+/// The JSON shape of every error (for the OpenAPI document).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and message of an error.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`invalid`, `unauthorized`, `forbidden`, `not_found`,
+    /// `conflict`, `throttled`, `internal`...).
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {

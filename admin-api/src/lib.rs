@@ -20,6 +20,7 @@ pub mod access;
 mod api;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod state;
 
 pub use state::AdminState;

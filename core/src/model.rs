@@ -14,7 +14,19 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// An atomic permission held through roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Use the admin API at all (every endpoint but `/api/health` and `/api/me*`).
@@ -148,7 +160,19 @@ pub mod builtin {
 }
 
 /// What a grant allows, each level including the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessLevel {
     /// Queries that change nothing.
@@ -221,7 +245,7 @@ pub fn cap_access_level(granted: AccessLevel, permissions: &PermissionSet) -> Op
 }
 
 /// How a user authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserKind {
     /// A password stored (hashed) in dbward.
@@ -253,7 +277,7 @@ impl FromStr for UserKind {
 }
 
 /// A role as a user's list shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RoleRef {
     /// Role id.
     pub id: i64,
@@ -262,7 +286,7 @@ pub struct RoleRef {
 }
 
 /// A dbward user. Password verifiers are never part of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Integer id.
     pub id: i64,
@@ -288,7 +312,7 @@ pub struct User {
 }
 
 /// A role: a named set of permissions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Role {
     /// Integer id.
     pub id: i64,
@@ -309,7 +333,7 @@ pub struct Role {
 }
 
 /// A folder grouping databases in the console.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Folder {
     /// Integer id.
     pub id: i64,
@@ -324,7 +348,7 @@ pub struct Folder {
 }
 
 /// Wire protocol family of an upstream database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// PostgreSQL (and, with `redshift`, Amazon Redshift).
@@ -356,7 +380,7 @@ impl FromStr for Engine {
 }
 
 /// Upstream TLS mode, named as libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     /// Never TLS.
@@ -416,7 +440,7 @@ impl FromStr for TlsMode {
 
 /// An upstream database registered by an admin. Secrets are not part of it: `has_password`
 /// and friends say whether one is set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[allow(clippy::struct_excessive_bools)] // independent flags of the API's shape, not a state machine
 pub struct Database {
     /// Integer id.
@@ -464,7 +488,7 @@ pub struct Database {
 }
 
 /// A grant's state at a given instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantState {
     /// `now < starts_at`.
@@ -478,7 +502,7 @@ pub enum GrantState {
 }
 
 /// Access for one user to one database, in a time window, with optional quotas.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Grant {
     /// Integer id.
     pub id: i64,

@@ -5,5 +5,6 @@
 mod api_access;
 mod api_resources;
 mod harness;
+mod openapi;
 mod startup;
 mod store;

@@ -15,23 +15,24 @@ pub fn router() -> Router<SharedState> {
     Router::new().route("/api/audit", get(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+pub(crate) struct AuditQuery {
     /// At most this many items (1 to 1000; default 100).
     limit: Option<i64>,
     /// Only items older than this id (the previous page's `next_cursor`).
     before: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct AuditPage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditPage {
     items: Vec<AuditRecord>,
     /// Pass as `before` for the next page; `null` on the last page.
     next_cursor: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditQuery), responses((status = 200, description = "Newest first", body = AuditPage), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<SharedState>,
     Query(q): Query<AuditQuery>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {

@@ -9,7 +9,6 @@ use axum::{Extension, Router};
 use dbward_core::model::{Database, Engine, Permission};
 use dbward_core::store::{DatabaseInput, DatabasePatch, ReorderItem};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::access::Principal;
 use crate::error::ApiError;
@@ -24,8 +23,11 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// What a user without `manage_connections` sees of a database.
-#[derive(Serialize)]
-struct GrantedDatabase {
+#[derive(Serialize, utoipa::ToSchema)]
+// No other field may appear: that is what tells it apart from a full `Database` in the
+// OpenAPI document's `oneOf`.
+#[serde(deny_unknown_fields)]
+pub(crate) struct GrantedDatabase {
     id: i64,
     name: String,
     engine: Engine,
@@ -47,34 +49,50 @@ impl From<Database> for GrantedDatabase {
     }
 }
 
-fn to_value<T: Serialize>(v: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::internal(&e))
+/// A database as the caller may see it: everything but secrets with `manage_connections`,
+/// otherwise the reduced view of a granted database.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum DatabaseView {
+    /// With `manage_connections`.
+    Full(Database),
+    /// Without it.
+    Granted(GrantedDatabase),
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/databases", tag = "databases", responses((status = 200, description = "All databases (manage_connections) or those the caller holds an active grant on", body = Vec<DatabaseView>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Vec<DatabaseView>>, ApiError> {
     if p.has(Permission::ManageConnections) {
-        return Ok(axum::Json(to_value(&state.store.list_databases().await?)?));
+        let all = state.store.list_databases().await?;
+        return Ok(axum::Json(
+            all.into_iter().map(DatabaseView::Full).collect(),
+        ));
     }
-    let dbs: Vec<GrantedDatabase> = state
+    let granted = state
         .store
         .list_databases_granted_to(p.user_id, dbward_core::time::now())
-        .await?
-        .into_iter()
-        .map(GrantedDatabase::from)
-        .collect();
-    Ok(axum::Json(to_value(&dbs)?))
+        .await?;
+    Ok(axum::Json(
+        granted
+            .into_iter()
+            .map(|d| DatabaseView::Granted(d.into()))
+            .collect(),
+    ))
 }
 
-async fn one(
+#[utoipa::path(get, path = "/api/databases/{id}", tag = "databases", params(("id" = i64, Path, description = "Integer id")), responses((status = 200, description = "The database", body = DatabaseView), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn one(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<DatabaseView>, ApiError> {
     if p.has(Permission::ManageConnections) {
-        return Ok(axum::Json(to_value(&state.store.get_database(id).await?)?));
+        return Ok(axum::Json(DatabaseView::Full(
+            state.store.get_database(id).await?,
+        )));
     }
     let db = state
         .store
@@ -83,10 +101,11 @@ async fn one(
         .into_iter()
         .find(|d| d.id == id)
         .ok_or_else(|| ApiError::not_found("database"))?;
-    Ok(axum::Json(to_value(&GrantedDatabase::from(db))?))
+    Ok(axum::Json(DatabaseView::Granted(db.into())))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/databases", tag = "databases", request_body = DatabaseInput, responses((status = 201, description = "Created", body = Database), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<DatabaseInput>,
@@ -98,7 +117,8 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(db)))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/databases/{id}", tag = "databases", params(("id" = i64, Path, description = "Integer id")), request_body = DatabasePatch, responses((status = 200, description = "Changed", body = Database), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -112,7 +132,8 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/databases/{id}", tag = "databases", params(("id" = i64, Path, description = "Integer id")), responses((status = 204, description = "Deleted (soft)"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn remove(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -121,7 +142,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn reorder(
+#[utoipa::path(post, path = "/api/databases/reorder", tag = "databases", request_body = Vec<ReorderItem>, responses((status = 204, description = "Moved"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn reorder(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(items): Json<Vec<ReorderItem>>,

@@ -18,17 +18,21 @@ pub fn router() -> Router<SharedState> {
         .route("/api/folders/{id}", patch(rename).delete(remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct FolderBody {
+pub(crate) struct FolderBody {
     name: String,
 }
 
-async fn list(State(state): State<SharedState>) -> Result<axum::Json<Vec<Folder>>, ApiError> {
+#[utoipa::path(get, path = "/api/folders", tag = "folders", responses((status = 200, description = "Folders", body = Vec<Folder>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<SharedState>,
+) -> Result<axum::Json<Vec<Folder>>, ApiError> {
     Ok(axum::Json(state.store.list_folders().await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/folders", tag = "folders", request_body = FolderBody, responses((status = 201, description = "Created", body = Folder), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<FolderBody>,
@@ -37,7 +41,8 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(folder)))
 }
 
-async fn rename(
+#[utoipa::path(patch, path = "/api/folders/{id}", tag = "folders", params(("id" = i64, Path, description = "Integer id")), request_body = FolderBody, responses((status = 200, description = "Renamed", body = Folder), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn rename(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -51,7 +56,8 @@ async fn rename(
     ))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/folders/{id}", tag = "folders", params(("id" = i64, Path, description = "Integer id")), responses((status = 204, description = "Deleted; its databases moved to the root"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn remove(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,

@@ -21,8 +21,8 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// A grant with its state and remaining quotas.
-#[derive(Serialize)]
-struct GrantView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct GrantView {
     #[serde(flatten)]
     grant: Grant,
     state: GrantState,
@@ -41,7 +41,8 @@ impl From<Grant> for GrantView {
     }
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/grants", tag = "grants", params(GrantFilter), responses((status = 200, description = "Grants, newest first", body = Vec<GrantView>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<SharedState>,
     Query(filter): Query<GrantFilter>,
 ) -> Result<axum::Json<Vec<GrantView>>, ApiError> {
@@ -54,16 +55,17 @@ async fn list(
     ))
 }
 
-async fn one(
+#[utoipa::path(get, path = "/api/grants/{id}", tag = "grants", params(("id" = i64, Path, description = "Integer id")), responses((status = 200, description = "The grant with usage", body = GrantView), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn one(
     State(state): State<SharedState>,
     Id(id): Id,
 ) -> Result<axum::Json<GrantView>, ApiError> {
     Ok(axum::Json(state.store.get_grant(id).await?.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateGrant {
+pub(crate) struct CreateGrant {
     user_id: i64,
     database_id: i64,
     access_level: AccessLevel,
@@ -84,7 +86,8 @@ fn parse_time(field: &str, text: &str) -> Result<time::OffsetDateTime, ApiError>
     })
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/grants", tag = "grants", request_body = CreateGrant, responses((status = 201, description = "Created", body = GrantView), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<CreateGrant>,
@@ -106,7 +109,8 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(grant.into())))
 }
 
-async fn revoke(
+#[utoipa::path(delete, path = "/api/grants/{id}", tag = "grants", params(("id" = i64, Path, description = "Integer id")), responses((status = 200, description = "Revoked; the row is kept", body = GrantView), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn revoke(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,

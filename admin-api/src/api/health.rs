@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::state::SharedState;
 
@@ -13,15 +13,34 @@ pub fn router() -> Router<SharedState> {
     Router::new().route("/api/health", get(health))
 }
 
-async fn health(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/api/health", tag = "health", security(()), responses((status = 200, description = "Up", body = Health), (status = 503, description = "Store unreachable", body = Health)))]
+pub(crate) async fn health(State(state): State<SharedState>) -> (StatusCode, Json<Health>) {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "store": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                store: "ok",
+            }),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "degraded", "store": "unreachable"})),
+                Json(Health {
+                    status: "degraded",
+                    store: "unreachable",
+                }),
             )
         }
     }
+}
+
+/// Liveness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok` or `degraded`.
+    status: &'static str,
+    /// `ok` or `unreachable`.
+    store: &'static str,
 }

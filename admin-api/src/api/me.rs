@@ -24,7 +24,8 @@ pub fn router() -> Router<SharedState> {
         .route("/api/me/password", put(change_password))
 }
 
-async fn me(
+#[utoipa::path(get, path = "/api/me", tag = "me", responses((status = 200, description = "The caller", body = dbward_core::model::User), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn me(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
 ) -> Result<axum::Json<dbward_core::model::User>, ApiError> {
@@ -32,8 +33,8 @@ async fn me(
 }
 
 /// A grant as its holder sees it.
-#[derive(Debug, Serialize)]
-struct MyGrant {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct MyGrant {
     id: i64,
     database_id: i64,
     database: String,
@@ -56,7 +57,8 @@ struct MyGrant {
 }
 
 /// The caller's grants that are active now or start later.
-async fn my_grants(
+#[utoipa::path(get, path = "/api/me/grants", tag = "me", responses((status = 200, description = "Active and future grants with time and quota left", body = Vec<MyGrant>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn my_grants(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
 ) -> Result<axum::Json<Vec<MyGrant>>, ApiError> {
@@ -101,15 +103,18 @@ async fn my_grants(
     Ok(axum::Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangePassword {
+pub(crate) struct ChangePassword {
+    #[schema(value_type = String, format = Password, write_only)]
     current_password: Secret<String>,
+    #[schema(value_type = String, format = Password, write_only)]
     new_password: Secret<String>,
 }
 
 /// Changes the caller's own password; the current one is asked again.
-async fn change_password(
+#[utoipa::path(put, path = "/api/me/password", tag = "me", request_body = ChangePassword, responses((status = 204, description = "Changed"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn change_password(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<ChangePassword>,

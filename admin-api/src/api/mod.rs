@@ -1,13 +1,13 @@
 //! One router per resource; each file holds its routes, handlers and request types.
 
-mod audit;
-mod databases;
-mod folders;
-mod grants;
-mod health;
-mod me;
-mod roles;
-mod users;
+pub(crate) mod audit;
+pub(crate) mod databases;
+pub(crate) mod folders;
+pub(crate) mod grants;
+pub(crate) mod health;
+pub(crate) mod me;
+pub(crate) mod roles;
+pub(crate) mod users;
 
 use axum::Router;
 
@@ -25,6 +25,7 @@ pub fn router() -> Router<SharedState> {
         .merge(folders::router())
         .merge(grants::router())
         .merge(audit::router())
+        .merge(crate::openapi::router())
         .fallback(|| async { ApiError::not_found("route") })
 }
 

@@ -18,15 +18,23 @@ pub fn router() -> Router<SharedState> {
         .route("/api/roles/{id}", get(one).patch(update).delete(remove))
 }
 
-async fn list(State(state): State<SharedState>) -> Result<axum::Json<Vec<Role>>, ApiError> {
+#[utoipa::path(get, path = "/api/roles", tag = "roles", responses((status = 200, description = "Roles", body = Vec<Role>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<SharedState>,
+) -> Result<axum::Json<Vec<Role>>, ApiError> {
     Ok(axum::Json(state.store.list_roles().await?))
 }
 
-async fn one(State(state): State<SharedState>, Id(id): Id) -> Result<axum::Json<Role>, ApiError> {
+#[utoipa::path(get, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "Integer id")), responses((status = 200, description = "The role", body = Role), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn one(
+    State(state): State<SharedState>,
+    Id(id): Id,
+) -> Result<axum::Json<Role>, ApiError> {
     Ok(axum::Json(state.store.get_role(id).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/roles", tag = "roles", request_body = RoleInput, responses((status = 201, description = "Created", body = Role), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<RoleInput>,
@@ -35,7 +43,8 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(role)))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "Integer id")), request_body = RolePatch, responses((status = 200, description = "Changed", body = Role), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -46,7 +55,8 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "Integer id")), responses((status = 204, description = "Deleted"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn remove(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,

@@ -23,9 +23,9 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// A role given by id or by name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum RoleSel {
+pub(crate) enum RoleSel {
     Id(i64),
     Name(String),
 }
@@ -44,30 +44,36 @@ async fn role_ids(state: &SharedState, roles: &[RoleSel]) -> Result<Vec<i64>, Ap
     Ok(ids)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     #[serde(default)]
     include_deleted: bool,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/users", tag = "users", params(ListQuery), responses((status = 200, description = "Users", body = Vec<User>), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<SharedState>,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Vec<User>>, ApiError> {
     Ok(axum::Json(state.store.list_users(q.include_deleted).await?))
 }
 
-async fn one(State(state): State<SharedState>, Id(id): Id) -> Result<axum::Json<User>, ApiError> {
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "Integer id")), responses((status = 200, description = "The user (deleted ones too)", body = User), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn one(
+    State(state): State<SharedState>,
+    Id(id): Id,
+) -> Result<axum::Json<User>, ApiError> {
     Ok(axum::Json(state.store.get_user(id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
+pub(crate) struct CreateUser {
     username: String,
     #[serde(default = "local")]
     kind: UserKind,
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     password: Option<Secret<String>>,
     #[serde(default = "yes")]
     enabled: bool,
@@ -83,7 +89,8 @@ fn yes() -> bool {
     true
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser, responses((status = 201, description = "Created", body = User), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Json(body): Json<CreateUser>,
@@ -122,14 +129,15 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchUser {
+pub(crate) struct PatchUser {
     enabled: Option<bool>,
     roles: Option<Vec<RoleSel>>,
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "Integer id")), request_body = PatchUser, responses((status = 200, description = "Changed", body = User), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -148,7 +156,8 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "Integer id")), responses((status = 204, description = "Deleted (soft)"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
+pub(crate) async fn remove(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,
@@ -157,13 +166,15 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SetPassword {
+pub(crate) struct SetPassword {
+    #[schema(value_type = String, format = Password, write_only)]
     password: Secret<String>,
 }
 
-async fn set_password(
+#[utoipa::path(put, path = "/api/users/{id}/password", tag = "users", params(("id" = i64, Path, description = "Integer id")), request_body = SetPassword, responses((status = 204, description = "Changed"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
+pub(crate) async fn set_password(
     State(state): State<SharedState>,
     Extension(p): Extension<Principal>,
     Id(id): Id,

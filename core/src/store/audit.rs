@@ -11,7 +11,7 @@ use super::{Actor, Store, StoreError, on_backend};
 use crate::time::from_micros;
 
 /// Whether the audited action took effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     /// It did.
@@ -48,7 +48,7 @@ pub struct AdminAuditEntry {
 }
 
 /// One row of the audit trail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Position in the trail.
     pub id: i64,
@@ -72,6 +72,7 @@ pub struct AuditRecord {
     /// `success` or `failure`.
     pub outcome: String,
     /// JSON summary.
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 

@@ -17,7 +17,7 @@ use crate::model::{Database, Engine, TlsMode};
 use crate::time::from_micros;
 
 /// A database to register.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseInput {
     /// Unique name clients use.
@@ -36,10 +36,12 @@ pub struct DatabaseInput {
     /// Upstream login.
     pub username: String,
     /// Upstream password (write-only).
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub password: Option<Secret<String>>,
     /// Least-privileged login for `read` grants.
     pub read_username: Option<String>,
     /// Its password (write-only).
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub read_password: Option<Secret<String>>,
     /// Upstream TLS mode; default `prefer` on loopback, `verify-full` elsewhere.
     pub tls_mode: Option<TlsMode>,
@@ -48,6 +50,7 @@ pub struct DatabaseInput {
     /// PEM client certificate.
     pub tls_client_cert: Option<String>,
     /// PEM client key (write-only).
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub tls_client_key: Option<Secret<String>>,
     /// Folder.
     pub folder_id: Option<i64>,
@@ -60,7 +63,7 @@ pub struct DatabaseInput {
 }
 
 /// Changes to a database. Absent fields stay; `null` clears a nullable field.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabasePatch {
     /// New name.
@@ -77,12 +80,14 @@ pub struct DatabasePatch {
     pub username: Option<String>,
     /// Upstream password; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub password: Option<Option<Secret<String>>>,
     /// Read login; `null` clears it (and its password).
     #[serde(default, deserialize_with = "double_option")]
     pub read_username: Option<Option<String>>,
     /// Read password; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub read_password: Option<Option<Secret<String>>>,
     /// TLS mode.
     pub tls_mode: Option<TlsMode>,
@@ -94,6 +99,7 @@ pub struct DatabasePatch {
     pub tls_client_cert: Option<Option<String>>,
     /// Client key; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, format = Password, write_only)]
     pub tls_client_key: Option<Option<Secret<String>>>,
     /// Folder; `null` moves to the root.
     #[serde(default, deserialize_with = "double_option")]
@@ -115,7 +121,7 @@ where
 }
 
 /// One entry of a reorder batch.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReorderItem {
     /// Database id.

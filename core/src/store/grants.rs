@@ -35,7 +35,7 @@ pub struct GrantInput {
 }
 
 /// Filters for [`Store::list_grants`]; every field optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct GrantFilter {
     /// Only this user's grants.

@@ -10,7 +10,7 @@ use crate::model::{PermissionSet, Role, builtin, permissions_from_text, permissi
 use crate::time::from_micros;
 
 /// A new role.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
     /// Unique name.
@@ -24,7 +24,7 @@ pub struct RoleInput {
 }
 
 /// Changes to a role; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolePatch {
     /// New name (not for built-in roles).
