@@ -47,6 +47,25 @@ pub struct AdminAuditEntry {
     pub details: serde_json::Value,
 }
 
+impl AdminAuditEntry {
+    /// A successful action on `entity_type` number `entity_id`.
+    #[must_use]
+    pub fn success(
+        action: &'static str,
+        entity_type: &'static str,
+        entity_id: Option<i64>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            action: action.into(),
+            entity_type,
+            entity_id: entity_id.map(|id| id.to_string()),
+            outcome: AuditOutcome::Success,
+            details,
+        }
+    }
+}
+
 /// One row of the audit trail.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {

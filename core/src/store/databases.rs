@@ -9,9 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::insert_admin_audit;
-use super::{
-    Actor, AdminAuditEntry, AuditOutcome, Store, StoreError, new_uid, now_micros, on_backend,
-};
+use super::{Actor, AdminAuditEntry, Store, StoreError, new_uid, now_micros, on_backend};
 use crate::crypto::{MasterKey, Secret, seal};
 use crate::model::{Database, Engine, TlsMode};
 use crate::time::from_micros;
@@ -451,13 +449,7 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "database.create".into(),
-                    entity_type: "database",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: summary(&db),
-                }
+                &AdminAuditEntry::success("database.create", "database", Some(id), summary(&db))
             )?;
             tx.commit().await?;
             id
@@ -580,13 +572,7 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "database.update".into(),
-                    entity_type: "database",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details,
-                }
+                &AdminAuditEntry::success("database.update", "database", Some(id), details)
             )?;
             tx.commit().await?;
         });
@@ -606,13 +592,7 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "database.delete".into(),
-                    entity_type: "database",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: summary(&db),
-                }
+                &AdminAuditEntry::success("database.delete", "database", Some(id), summary(&db))
             )?;
             tx.commit().await?;
         });
@@ -651,13 +631,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "database.reorder".into(),
-                    entity_type: "database",
-                    entity_id: None,
-                    outcome: AuditOutcome::Success,
-                    details: json!({"items": summary}),
-                }
+                &AdminAuditEntry::success(
+                    "database.reorder",
+                    "database",
+                    None,
+                    json!({"items": summary})
+                )
             )?;
             tx.commit().await?;
         });

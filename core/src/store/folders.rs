@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::Row as _;
 
 use super::audit::insert_admin_audit;
-use super::{Actor, AdminAuditEntry, AuditOutcome, Store, StoreError, now_micros, on_backend};
+use super::{Actor, AdminAuditEntry, Store, StoreError, now_micros, on_backend};
 use crate::model::Folder;
 use crate::time::from_micros;
 
@@ -67,13 +67,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "folder.create".into(),
-                    entity_type: "folder",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"name": name}),
-                }
+                &AdminAuditEntry::success(
+                    "folder.create",
+                    "folder",
+                    Some(id),
+                    json!({"name": name})
+                )
             )?;
             tx.commit().await?;
             id
@@ -104,13 +103,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "folder.rename".into(),
-                    entity_type: "folder",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"before": before.name, "after": name}),
-                }
+                &AdminAuditEntry::success(
+                    "folder.rename",
+                    "folder",
+                    Some(id),
+                    json!({"before": before.name, "after": name})
+                )
             )?;
             tx.commit().await?;
         });
@@ -135,13 +133,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "folder.delete".into(),
-                    entity_type: "folder",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"name": folder.name}),
-                }
+                &AdminAuditEntry::success(
+                    "folder.delete",
+                    "folder",
+                    Some(id),
+                    json!({"name": folder.name})
+                )
             )?;
             tx.commit().await?;
         });

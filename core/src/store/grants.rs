@@ -11,7 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::audit::insert_admin_audit;
-use super::{Actor, AdminAuditEntry, AuditOutcome, Store, StoreError, now_micros, on_backend};
+use super::{Actor, AdminAuditEntry, Store, StoreError, now_micros, on_backend};
 use crate::model::{AccessLevel, Grant};
 use crate::time::{from_micros, to_micros};
 
@@ -190,20 +190,19 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "grant.create".into(),
-                    entity_type: "grant",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({
+                &AdminAuditEntry::success(
+                    "grant.create",
+                    "grant",
+                    Some(id),
+                    json!({
                         "user": user.username, "user_id": user.id,
                         "database": db.name, "database_id": db.id,
                         "access_level": input.access_level,
                         "starts_at": crate::time::format_rfc3339(input.starts_at),
                         "expires_at": crate::time::format_rfc3339(input.expires_at),
                         "max_queries": input.max_queries, "max_bytes": input.max_bytes,
-                    }),
-                }
+                    })
+                )
             )?;
             tx.commit().await?;
             id
@@ -231,16 +230,15 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "grant.revoke".into(),
-                    entity_type: "grant",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({
+                &AdminAuditEntry::success(
+                    "grant.revoke",
+                    "grant",
+                    Some(id),
+                    json!({
                         "user_id": grant.user_id, "database_id": grant.database_id,
                         "access_level": grant.access_level,
-                    }),
-                }
+                    })
+                )
             )?;
             tx.commit().await?;
         });

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::insert_admin_audit;
-use super::{Actor, AdminAuditEntry, AuditOutcome, Store, StoreError, now_micros, on_backend};
+use super::{Actor, AdminAuditEntry, Store, StoreError, now_micros, on_backend};
 use crate::model::{PermissionSet, Role, builtin, permissions_from_text, permissions_to_text};
 use crate::time::from_micros;
 
@@ -148,13 +148,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "role.create".into(),
-                    entity_type: "role",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"name": input.name, "permissions": input.permissions}),
-                }
+                &AdminAuditEntry::success(
+                    "role.create",
+                    "role",
+                    Some(id),
+                    json!({"name": input.name, "permissions": input.permissions})
+                )
             )?;
             tx.commit().await?;
             id
@@ -219,16 +218,15 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "role.update".into(),
-                    entity_type: "role",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({
+                &AdminAuditEntry::success(
+                    "role.update",
+                    "role",
+                    Some(id),
+                    json!({
                         "before": {"name": before.name, "permissions": before.permissions},
                         "after": {"name": name, "permissions": permissions},
-                    }),
-                }
+                    })
+                )
             )?;
             tx.commit().await?;
         });
@@ -257,13 +255,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "role.delete".into(),
-                    entity_type: "role",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"name": role.name}),
-                }
+                &AdminAuditEntry::success(
+                    "role.delete",
+                    "role",
+                    Some(id),
+                    json!({"name": role.name})
+                )
             )?;
             tx.commit().await?;
         });

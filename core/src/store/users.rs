@@ -12,9 +12,7 @@ use sqlx::Row as _;
 
 use super::audit::insert_admin_audit;
 use super::roles::role_ref_from_row;
-use super::{
-    Actor, AdminAuditEntry, AuditOutcome, Store, StoreError, new_uid, now_micros, on_backend,
-};
+use super::{Actor, AdminAuditEntry, Store, StoreError, new_uid, now_micros, on_backend};
 use crate::crypto::password::PasswordVerifiers;
 use crate::model::{PermissionSet, RoleRef, User, UserKind, builtin, permissions_from_text};
 use crate::time::from_micros;
@@ -305,16 +303,15 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "user.create".into(),
-                    entity_type: "user",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({
+                &AdminAuditEntry::success(
+                    "user.create",
+                    "user",
+                    Some(id),
+                    json!({
                         "username": new.username, "kind": new.kind.as_str(),
                         "enabled": new.enabled, "roles": role_names,
-                    }),
-                }
+                    })
+                )
             )?;
             tx.commit().await?;
             id
@@ -383,17 +380,16 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "user.update".into(),
-                    entity_type: "user",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({
+                &AdminAuditEntry::success(
+                    "user.update",
+                    "user",
+                    Some(id),
+                    json!({
                         "username": before.username,
                         "before": {"enabled": before.enabled, "roles": before_roles},
                         "after": {"enabled": enabled, "roles": new_role_names.as_ref().unwrap_or(&before_roles)},
-                    }),
-                }
+                    })
+                )
             )?;
             tx.commit().await?;
         });
@@ -433,13 +429,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: action.into(),
-                    entity_type: "user",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"username": user.username}),
-                }
+                &AdminAuditEntry::success(
+                    action,
+                    "user",
+                    Some(id),
+                    json!({"username": user.username})
+                )
             )?;
             tx.commit().await?;
         });
@@ -470,13 +465,12 @@ impl Store {
             insert_admin_audit!(
                 &mut *tx,
                 actor,
-                &AdminAuditEntry {
-                    action: "user.delete".into(),
-                    entity_type: "user",
-                    entity_id: Some(id.to_string()),
-                    outcome: AuditOutcome::Success,
-                    details: json!({"username": user.username}),
-                }
+                &AdminAuditEntry::success(
+                    "user.delete",
+                    "user",
+                    Some(id),
+                    json!({"username": user.username})
+                )
             )?;
             tx.commit().await?;
         });
