@@ -31,6 +31,8 @@ pub struct Started {
     pub http_addr: SocketAddr,
     /// Whether it serves HTTPS.
     pub https: bool,
+    /// Where the PostgreSQL proxy listens.
+    pub pg_addr: SocketAddr,
     /// The password generated for `admin` on first start, shown once.
     pub generated_admin_password: Option<Secret<String>>,
     /// Which store, without credentials.
@@ -43,6 +45,7 @@ pub struct Started {
     pub key: MasterKey,
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
+    sessions: tokio_util::task::TaskTracker,
 }
 
 impl Started {
@@ -55,6 +58,14 @@ impl Started {
     /// Waits for the listeners to stop (after the token is cancelled), then closes the store.
     pub async fn finish(self) -> anyhow::Result<()> {
         let http = self.http.await.context("HTTP server task")?;
+        // Proxy sessions run to their end; a later issue ends idle ones with 57P01.
+        self.sessions.close();
+        if tokio::time::timeout(std::time::Duration::from_secs(30), self.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still open after 30 s; stopping anyway");
+        }
         self.store.close().await;
         tracing::info!("dbward stopped");
         http.context("HTTP server")
@@ -83,6 +94,27 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
 
     let config = Arc::new(config);
     let auth = Arc::new(Authenticator::new(store.clone(), config.auth.clone()));
+
+    let pg_listener = tokio::net::TcpListener::bind(config.pg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (pg.listen)", config.pg.listen))?;
+    let pg_addr = pg_listener.local_addr()?;
+    let pg = Arc::new(dbward_proxy::pg::PgServer::new(
+        store.clone(),
+        auth.clone(),
+        key.clone(),
+        Some(tls.server_config(&[dbward_proxy::pg::startup::ALPN_POSTGRESQL])?),
+        dbward_proxy::pg::PgServerConfig {
+            handshake_timeout: config.pg.handshake_timeout,
+            connect_timeout: config.pg.connect_timeout,
+            max_message_bytes: config.pg.max_message_bytes,
+            require_tls_remote: config.pg.require_tls_remote,
+            scram_iterations: config.auth.scram_iterations,
+        },
+    ));
+    let sessions = tokio_util::task::TaskTracker::new();
+    tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));
+    tracing::info!(addr = %pg_addr, "PostgreSQL proxy listening");
     let admin = dbward_admin_api::router(dbward_admin_api::AdminState {
         config: config.clone(),
         store: store.clone(),
@@ -119,6 +151,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     Ok(Started {
         http_addr,
         https: config.http.tls,
+        pg_addr,
+        sessions,
         generated_admin_password,
         store_description: describe_store(&config),
         tls_cert_path: tls.cert_path,

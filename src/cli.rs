@@ -116,6 +116,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("dbward {} is running", env!("CARGO_PKG_VERSION"));
             let scheme = if started.https { "https" } else { "http" };
             println!("  admin API:  {scheme}://{}/api/", started.http_addr);
+            println!(
+                "  PostgreSQL: {} (psql \"host={} port={} dbname=DATABASE user=USER\")",
+                started.pg_addr,
+                started.pg_addr.ip(),
+                started.pg_addr.port()
+            );
             println!("  store:      {}", started.store_description);
             println!("  TLS certificate: {}", started.tls_cert_path.display());
             if let Some(pw) = &started.generated_admin_password {

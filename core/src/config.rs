@@ -67,8 +67,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// The admin API's HTTP listener.
     pub http: HttpConfig,
-    /// The PostgreSQL proxy listener.
-    pub pg: ListenerConfig,
+    /// The PostgreSQL proxy.
+    pub pg: PgConfig,
     /// The MySQL proxy listener.
     pub mysql: ListenerConfig,
     /// Password checks, throttling and hashing.
@@ -85,9 +85,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             http: HttpConfig::default(),
-            pg: ListenerConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 6432)),
-            },
+            pg: PgConfig::default(),
             mysql: ListenerConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 6033)),
             },
@@ -125,6 +123,38 @@ impl Default for HttpConfig {
             allow_insecure_basic_auth: false,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The PostgreSQL proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PgConfig {
+    /// Address to listen on; port 0 picks a free port. Env `DBWARD_PG_LISTEN`; default
+    /// `127.0.0.1:6432`.
+    pub listen: SocketAddr,
+    /// Refuse plaintext sessions from non-loopback clients. Default `false`.
+    pub require_tls_remote: bool,
+    /// From connect to a ready session (TLS, authentication, upstream login). Default `15s`.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Upstream connect and login. Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Largest message dbward buffers whole (a query, a Parse), in bytes. Results and COPY data
+    /// stream through whatever their size. Default 64 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6432)),
+            require_tls_remote: false,
+            handshake_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+            max_message_bytes: 64 << 20,
         }
     }
 }

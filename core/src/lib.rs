@@ -22,6 +22,8 @@
 //!   its audit row in the same transaction as the change.
 //! - [`auth`]: password verification for every front door: bounded argon2id workers, a
 //!   credential cache, and throttling per (user, client address).
+//! - [`gate`]: may this authenticated user open a session on that database now, with which
+//!   grant? Shared by every front door.
 //! - [`tls`]: the self-signed certificate generated into the data directory at first start.
 //!
 //! Later issues add `auth` (LDAP), `policy` (statement classification, quotas), `session` (the
@@ -30,6 +32,7 @@
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod gate;
 pub mod model;
 pub mod store;
 pub mod time;

@@ -1,0 +1,263 @@
+//! PostgreSQL wire framing and the few messages dbward builds itself.
+//!
+//! Spec: <https://www.postgresql.org/docs/current/protocol-message-formats.html>. Every message
+//! after the startup packet is a type byte, a big-endian `i32` length that counts itself but not
+//! the type byte, and the body. Lengths are checked against a ceiling **before** anything is
+//! buffered, so a 2 GB length prefix allocates nothing.
+
+use bytes::{Buf as _, BufMut as _, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+
+/// Startup packets (and SSL/GSS/cancel requests) larger than this are refused, as PostgreSQL
+/// itself does (`MAX_STARTUP_PACKET_LENGTH`, 10000).
+pub const MAX_STARTUP_LEN: usize = 10_000;
+
+/// Protocol 3.0, the version dbward speaks to everybody.
+pub const PROTOCOL_3_0: i32 = 196_608;
+/// `SSLRequest` code (1234.5679).
+pub const SSL_REQUEST_CODE: i32 = 80_877_103;
+/// `GSSENCRequest` code (1234.5680).
+pub const GSSENC_REQUEST_CODE: i32 = 80_877_104;
+/// `CancelRequest` code (1234.5678).
+pub const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+
+/// Frontend `Query`.
+pub const TAG_QUERY: u8 = b'Q';
+/// Frontend `Parse`.
+pub const TAG_PARSE: u8 = b'P';
+/// Frontend `FunctionCall` (the fast-path interface; carries no SQL).
+pub const TAG_FUNCTION_CALL: u8 = b'F';
+/// Frontend `Sync`.
+pub const TAG_SYNC: u8 = b'S';
+/// Frontend `Terminate`.
+pub const TAG_TERMINATE: u8 = b'X';
+/// Frontend password / SASL messages.
+pub const TAG_PASSWORD: u8 = b'p';
+/// Backend `ReadyForQuery`.
+pub const TAG_READY_FOR_QUERY: u8 = b'Z';
+/// Backend `ErrorResponse`.
+pub const TAG_ERROR_RESPONSE: u8 = b'E';
+/// Backend `ParameterStatus`.
+pub const TAG_PARAMETER_STATUS: u8 = b'S';
+/// Backend `BackendKeyData`.
+pub const TAG_BACKEND_KEY_DATA: u8 = b'K';
+/// Backend `Authentication*`.
+pub const TAG_AUTHENTICATION: u8 = b'R';
+
+/// Errors of framing.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The peer closed the connection.
+    #[error("connection closed")]
+    Closed,
+    /// A length is negative, too small, or above the ceiling.
+    #[error("invalid message length {0}")]
+    BadLength(i64),
+    /// The bytes do not form the expected message.
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    /// I/O failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the startup-phase packet: `i32` length (including itself) and body. Returns the body.
+///
+/// # Cancel safety
+/// Not cancel safe; used under the handshake timeout only.
+pub async fn read_startup_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<BytesMut, FrameError> {
+    let len = match r.read_i32().await {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    };
+    let Ok(body_len) = usize::try_from(i64::from(len) - 4) else {
+        return Err(FrameError::BadLength(i64::from(len)));
+    };
+    if !(4..=MAX_STARTUP_LEN).contains(&body_len) {
+        return Err(FrameError::BadLength(i64::from(len)));
+    }
+    let mut body = BytesMut::zeroed(body_len);
+    r.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+/// Reads one typed message whose length must not exceed `max` bytes. Returns (type, body).
+///
+/// # Cancel safety
+/// Not cancel safe; used during the handshake only (the relay has its own framing).
+pub async fn read_message<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<(u8, BytesMut), FrameError> {
+    let tag = match r.read_u8().await {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    };
+    let len = r.read_i32().await?;
+    let Ok(body_len) = usize::try_from(i64::from(len) - 4) else {
+        return Err(FrameError::BadLength(i64::from(len)));
+    };
+    if body_len > max {
+        return Err(FrameError::BadLength(i64::from(len)));
+    }
+    let mut body = BytesMut::zeroed(body_len);
+    r.read_exact(&mut body).await?;
+    Ok((tag, body))
+}
+
+/// Reads a NUL-terminated string from the front of `buf`.
+pub fn get_cstr(buf: &mut BytesMut) -> Result<String, FrameError> {
+    let end = buf
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or(FrameError::Malformed("string without terminator"))?;
+    let s = std::str::from_utf8(&buf[..end])
+        .map_err(|_| FrameError::Malformed("string is not UTF-8"))?
+        .to_owned();
+    buf.advance(end + 1);
+    Ok(s)
+}
+
+/// Appends a typed message: `tag`, length, then what `body` writes.
+pub fn put_message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+    out.put_u8(tag);
+    let len_at = out.len();
+    out.put_i32(0);
+    body(out);
+    let len = i32::try_from(out.len() - len_at).expect("dbward's own messages are small");
+    out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// Appends a NUL-terminated string.
+pub fn put_cstr(out: &mut BytesMut, s: &str) {
+    out.put_slice(s.as_bytes());
+    out.put_u8(0);
+}
+
+/// Severity of an error dbward reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The statement failed; the session goes on.
+    Error,
+    /// The session ends.
+    Fatal,
+}
+
+/// Appends an `ErrorResponse` with a SQLSTATE and message.
+pub fn error_response(out: &mut BytesMut, severity: Severity, code: &str, message: &str) {
+    let sev = match severity {
+        Severity::Error => "ERROR",
+        Severity::Fatal => "FATAL",
+    };
+    put_message(out, TAG_ERROR_RESPONSE, |b| {
+        for (field, value) in [(b'S', sev), (b'V', sev), (b'C', code), (b'M', message)] {
+            b.put_u8(field);
+            put_cstr(b, value);
+        }
+        b.put_u8(0);
+    });
+}
+
+/// Appends `AuthenticationOk`.
+pub fn authentication_ok(out: &mut BytesMut) {
+    put_message(out, TAG_AUTHENTICATION, |b| b.put_i32(0));
+}
+
+/// Appends `BackendKeyData` (protocol 3.0: two `i32`).
+pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: i32) {
+    put_message(out, TAG_BACKEND_KEY_DATA, |b| {
+        b.put_i32(pid);
+        b.put_i32(secret);
+    });
+}
+
+/// Appends `ReadyForQuery` with a transaction status (`I`, `T` or `E`).
+pub fn ready_for_query(out: &mut BytesMut, status: u8) {
+    put_message(out, TAG_READY_FOR_QUERY, |b| b.put_u8(status));
+}
+
+/// Appends a simple `Query`.
+pub fn query(out: &mut BytesMut, sql: &str) {
+    put_message(out, TAG_QUERY, |b| put_cstr(b, sql));
+}
+
+/// The SQLSTATE of an `ErrorResponse` body, if present.
+#[must_use]
+pub fn error_code(body: &[u8]) -> Option<&str> {
+    let mut rest = body;
+    while let Some((&field, tail)) = rest.split_first() {
+        if field == 0 {
+            break;
+        }
+        let end = tail.iter().position(|b| *b == 0)?;
+        if field == b'C' {
+            return std::str::from_utf8(&tail[..end]).ok();
+        }
+        rest = &tail[end + 1..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn startup_length_is_checked_before_allocating() {
+        // A 2 GB length prefix: refused without reading or allocating the body.
+        let mut input: &[u8] = &[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0];
+        assert!(matches!(
+            read_startup_packet(&mut input).await,
+            Err(FrameError::BadLength(_))
+        ));
+        let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xf0];
+        assert!(matches!(
+            read_startup_packet(&mut negative).await,
+            Err(FrameError::BadLength(_))
+        ));
+        let mut truncated: &[u8] = &[0, 0, 0, 16, 0, 3, 0, 0];
+        assert!(read_startup_packet(&mut truncated).await.is_err());
+        let mut empty: &[u8] = &[];
+        assert!(matches!(
+            read_startup_packet(&mut empty).await,
+            Err(FrameError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn message_length_ceiling() {
+        let mut big: &[u8] = &[b'p', 0x40, 0, 0, 0];
+        assert!(matches!(
+            read_message(&mut big, 1024).await,
+            Err(FrameError::BadLength(_))
+        ));
+        let mut ok: &[u8] = &[b'p', 0, 0, 0, 7, b'a', b'b', 0];
+        let (tag, body) = read_message(&mut ok, 1024).await.expect("message");
+        assert_eq!((tag, &body[..]), (b'p', &b"ab\0"[..]));
+    }
+
+    #[test]
+    fn error_response_round_trip() {
+        let mut out = BytesMut::new();
+        error_response(
+            &mut out,
+            Severity::Fatal,
+            "28P01",
+            "password authentication failed",
+        );
+        assert_eq!(out[0], b'E');
+        let len = i32::from_be_bytes([out[1], out[2], out[3], out[4]]);
+        assert_eq!(usize::try_from(len).expect("len"), out.len() - 1);
+        assert_eq!(error_code(&out[5..]), Some("28P01"));
+    }
+
+    #[test]
+    fn cstrings() {
+        let mut b = BytesMut::from(&b"user\0alice\0"[..]);
+        assert_eq!(get_cstr(&mut b).expect("s"), "user");
+        assert_eq!(get_cstr(&mut b).expect("s"), "alice");
+        assert!(get_cstr(&mut b).is_err());
+    }
+}

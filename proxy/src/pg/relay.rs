@@ -1,0 +1,432 @@
+//! The relay: after both logins, PostgreSQL messages flow between client and upstream.
+//!
+//! Two tasks, one per direction, so that neither direction ever waits for the other: a client
+//! pushing a long pipeline while the upstream pushes results back cannot deadlock. Each task
+//! frames messages itself (type byte + length) over one reusable read buffer and forwards them
+//! as raw bytes, never re-encoded:
+//! - messages policy needs to read (`Query`, `Parse`, `FunctionCall`, `Terminate` from the
+//!   client; `ReadyForQuery`, `ParameterStatus`, `ErrorResponse` from the upstream) are buffered
+//!   whole, under the message-size ceiling checked before buffering;
+//! - everything else (DataRow, CopyData, Bind...) streams through as it arrives, so a 10 GB
+//!   result or a COPY passes with bounded memory;
+//! - what was read is written before the next read, one write per read in the common case.
+//!
+//! Each client message is forwarded as soon as it is read and classified: nothing waits for
+//! `Sync`, so clients that `Flush` and wait work.
+//!
+//! ## Denials
+//! A denied message is replaced, upstream, by a simple query that is certain to fail
+//! (`SELECT 1/0`); the upstream's error for it is swallowed and dbward's own ErrorResponse goes
+//! to the client instead. So the transaction ends exactly as PostgreSQL would end it (a failed
+//! statement aborts it) and the next `ReadyForQuery` truthfully reports its state. Which upstream
+//! error to replace is known by counting request cycles: every `Query`, `FunctionCall` and
+//! `Sync` sent upstream ends in exactly one `ReadyForQuery`.
+//!
+//! ## Session end
+//! When either side closes or breaks the protocol, the session ends; if the upstream was busy,
+//! its query is cancelled first (CancelRequest) so that nothing keeps running on production
+//! after the client left.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use dbward_core::model::AccessLevel;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+
+use super::codec::{
+    self, Severity, TAG_ERROR_RESPONSE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE,
+    TAG_QUERY, TAG_READY_FOR_QUERY, TAG_SYNC, TAG_TERMINATE,
+};
+use super::stream::MaybeTls;
+
+/// How a session ended, for the log and (later) the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client sent Terminate or closed the connection.
+    ClientQuit,
+    /// The upstream closed the connection.
+    UpstreamClosed,
+    /// A protocol violation or an I/O error.
+    Error(String),
+    /// dbward ended it (policy), with the FATAL message sent to the client.
+    Ended(String),
+}
+
+/// Per-session settings of the relay.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The level the session runs at.
+    pub level: AccessLevel,
+    /// Ceiling for messages the relay must buffer whole.
+    pub max_message_bytes: usize,
+}
+
+/// Something the client-side task asks the upstream-side task (which owns the client's write
+/// half) to do.
+enum Control {
+    /// Send this FATAL error to the client and end the session.
+    Fatal(&'static str, String),
+}
+
+/// State both directions share: request cycles sent and completed, and pending error
+/// substitutions.
+#[derive(Default)]
+struct Cycles {
+    sent: u64,
+    completed: u64,
+    /// (cycle number, dbward's ErrorResponse to send instead of the upstream's).
+    substitutions: VecDeque<(u64, BytesMut)>,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Runs the relay until the session ends. Returns why it ended and whether the upstream was
+/// still busy with a request at that moment (the caller cancels it).
+pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (SessionEnd, bool) {
+    let (client_r, client_w) = tokio::io::split(client);
+    let (upstream_r, upstream_w) = tokio::io::split(upstream);
+    let cycles = Arc::new(Mutex::new(Cycles::default()));
+    let (control_tx, control_rx) = mpsc::channel(4);
+    let mut c2u = tokio::spawn(client_to_upstream(
+        client_r,
+        upstream_w,
+        config.clone(),
+        cycles.clone(),
+        control_tx,
+    ));
+    let mut u2c = tokio::spawn(upstream_to_client(
+        upstream_r,
+        client_w,
+        config,
+        cycles.clone(),
+        control_rx,
+    ));
+    let end = tokio::select! {
+        r = &mut c2u => {
+            // The client is gone or broke the protocol. Give the upstream task a moment to
+            // deliver a FATAL it was asked to send, then stop it.
+            let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
+            match tokio::time::timeout(std::time::Duration::from_millis(200), &mut u2c).await {
+                Ok(Ok(SessionEnd::Ended(m))) => SessionEnd::Ended(m),
+                Ok(_) => end,
+                Err(_) => { u2c.abort(); end }
+            }
+        }
+        r = &mut u2c => {
+            c2u.abort();
+            r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()))
+        }
+    };
+    let busy = {
+        let c = cycles.lock().expect("cycles lock poisoned");
+        c.sent > c.completed
+    };
+    (end, busy)
+}
+
+/// Reads more bytes into `buf`, keeping a decent chunk of spare capacity.
+async fn fill(r: &mut ReadHalf<MaybeTls>, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    r.read_buf(buf).await
+}
+
+/// Parses the header at the front of `buf`: (tag, total length including the tag byte).
+fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
+    if buf.len() < 5 {
+        return Ok(None);
+    }
+    let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|l| *l >= 4)
+        .ok_or_else(|| format!("invalid message length {len}"))?;
+    Ok(Some((buf[0], len + 1)))
+}
+
+async fn client_to_upstream(
+    mut client: ReadHalf<MaybeTls>,
+    mut upstream: WriteHalf<MaybeTls>,
+    config: RelayConfig,
+    cycles: Arc<Mutex<Cycles>>,
+    control: mpsc::Sender<Control>,
+) -> SessionEnd {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut passthrough = 0usize;
+    let fatal = |code: &'static str, message: String| {
+        let control = control.clone();
+        async move {
+            let _ = control.send(Control::Fatal(code, message.clone())).await;
+            SessionEnd::Ended(message)
+        }
+    };
+    loop {
+        loop {
+            if passthrough > 0 {
+                if buf.is_empty() {
+                    break;
+                }
+                let n = passthrough.min(buf.len());
+                out.extend_from_slice(&buf.split_to(n));
+                passthrough -= n;
+                continue;
+            }
+            let (tag, total) = match header(&buf) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return fatal("08P01", e).await,
+            };
+            match tag {
+                TAG_QUERY | TAG_PARSE | TAG_FUNCTION_CALL | TAG_TERMINATE | TAG_SYNC => {
+                    if total - 5 > config.max_message_bytes {
+                        return fatal(
+                            "08P01",
+                            format!(
+                                "message of {} bytes exceeds dbward's limit of {} bytes",
+                                total - 5,
+                                config.max_message_bytes
+                            ),
+                        )
+                        .await;
+                    }
+                    if buf.len() < total {
+                        buf.reserve(total - buf.len());
+                        break;
+                    }
+                    let msg = buf.split_to(total);
+                    match tag {
+                        TAG_TERMINATE => {
+                            out.extend_from_slice(&msg);
+                            let _ = upstream.write_all(&out).await;
+                            return SessionEnd::ClientQuit;
+                        }
+                        TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
+                            // The fast-path interface carries no SQL to classify: fail closed.
+                            deny(
+                                &mut out,
+                                &cycles,
+                                "42501",
+                                &format!(
+                                    "FunctionCall (fast-path) carries no SQL dbward can check; \
+                                     it needs an admin grant (this session: {})",
+                                    config.level
+                                ),
+                            );
+                        }
+                        TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
+                            cycles.lock().expect("cycles lock poisoned").sent += 1;
+                            out.extend_from_slice(&msg);
+                        }
+                        _ => out.extend_from_slice(&msg),
+                    }
+                }
+                _ => {
+                    let n = total.min(buf.len());
+                    out.extend_from_slice(&buf.split_to(n));
+                    passthrough = total - n;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = upstream.write_all(&out).await {
+                return SessionEnd::Error(format!("upstream write: {e}"));
+            }
+            out.clear();
+        }
+        match fill(&mut client, &mut buf).await {
+            Ok(0) => return SessionEnd::ClientQuit,
+            Ok(_) => {}
+            Err(e) => return SessionEnd::Error(format!("client read: {e}")),
+        }
+    }
+}
+
+/// Replaces a denied request, upstream, with one certain to fail, and queues dbward's error to
+/// be sent in place of the upstream's.
+fn deny(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message: &str) {
+    let mut ours = BytesMut::new();
+    codec::error_response(&mut ours, Severity::Error, code, message);
+    {
+        let mut c = cycles.lock().expect("cycles lock poisoned");
+        let cycle = c.sent;
+        c.substitutions.push_back((cycle, ours));
+        c.sent += 1;
+    }
+    codec::query(out, "SELECT 1/0 -- dbward: request denied");
+}
+
+async fn upstream_to_client(
+    mut upstream: ReadHalf<MaybeTls>,
+    mut client: WriteHalf<MaybeTls>,
+    config: RelayConfig,
+    cycles: Arc<Mutex<Cycles>>,
+    mut control: mpsc::Receiver<Control>,
+) -> SessionEnd {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut passthrough = 0usize;
+    loop {
+        loop {
+            if passthrough > 0 {
+                if buf.is_empty() {
+                    break;
+                }
+                let n = passthrough.min(buf.len());
+                out.extend_from_slice(&buf.split_to(n));
+                passthrough -= n;
+                continue;
+            }
+            let (tag, total) = match header(&buf) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return end_session(&mut client, &mut out, "08P01", e).await,
+            };
+            match tag {
+                TAG_READY_FOR_QUERY | TAG_PARAMETER_STATUS | TAG_ERROR_RESPONSE => {
+                    if total - 5 > config.max_message_bytes {
+                        return end_session(
+                            &mut client,
+                            &mut out,
+                            "08P01",
+                            "oversized message from the upstream".into(),
+                        )
+                        .await;
+                    }
+                    if buf.len() < total {
+                        buf.reserve(total - buf.len());
+                        break;
+                    }
+                    let msg = buf.split_to(total);
+                    match tag {
+                        TAG_READY_FOR_QUERY => {
+                            cycles.lock().expect("cycles lock poisoned").completed += 1;
+                            out.extend_from_slice(&msg);
+                        }
+                        TAG_ERROR_RESPONSE => {
+                            let substitute = {
+                                let mut c = cycles.lock().expect("cycles lock poisoned");
+                                let current = c.completed;
+                                match c.substitutions.front() {
+                                    Some((cycle, _)) if *cycle == current => {
+                                        c.substitutions.pop_front().map(|(_, e)| e)
+                                    }
+                                    _ => None,
+                                }
+                            };
+                            out.extend_from_slice(substitute.as_deref().unwrap_or(&msg));
+                        }
+                        _ => {
+                            if let Some(reason) = parameter_violation(&msg[5..], config.level) {
+                                return end_session(&mut client, &mut out, "08006", reason).await;
+                            }
+                            out.extend_from_slice(&msg);
+                        }
+                    }
+                }
+                _ => {
+                    let n = total.min(buf.len());
+                    out.extend_from_slice(&buf.split_to(n));
+                    passthrough = total - n;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if let Err(e) = client.write_all(&out).await {
+                return SessionEnd::Error(format!("client write: {e}"));
+            }
+            out.clear();
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = upstream.read_buf(&mut buf) => match r {
+                Ok(0) => return SessionEnd::UpstreamClosed,
+                Ok(_) => {}
+                Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
+            },
+            Some(Control::Fatal(code, message)) = control.recv() => {
+                return end_session(&mut client, &mut out, code, message).await;
+            }
+        }
+    }
+}
+
+/// Sends what is pending plus a FATAL error to the client and closes its side.
+async fn end_session(
+    client: &mut WriteHalf<MaybeTls>,
+    out: &mut BytesMut,
+    code: &'static str,
+    message: String,
+) -> SessionEnd {
+    codec::error_response(out, Severity::Fatal, code, &message);
+    let _ = client.write_all(out).await;
+    let _ = client.shutdown().await;
+    SessionEnd::Ended(message)
+}
+
+/// Settings the session must keep, as the upstream reports them in `ParameterStatus`: the
+/// classifier splits statements the way the server does only with UTF8 and
+/// `standard_conforming_strings=on`, and a `read` session must stay read-only.
+fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<String> {
+    let mut b = BytesMut::from(body);
+    let name = codec::get_cstr(&mut b).ok()?;
+    let value = codec::get_cstr(&mut b).ok()?;
+    let bad = match name.as_str() {
+        "client_encoding" => !value.eq_ignore_ascii_case("UTF8"),
+        "standard_conforming_strings" => value != "on",
+        "default_transaction_read_only" => level == AccessLevel::Read && value != "on",
+        _ => false,
+    };
+    bad.then(|| format!("the session changed {name} to {value}, which dbward does not allow"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        assert_eq!(header(b"Q\0\0\0"), Ok(None));
+        assert_eq!(header(b"Q\0\0\0\x05x"), Ok(Some((b'Q', 6))));
+        assert!(header(b"Q\0\0\0\x03").is_err());
+        assert!(header(b"Q\xff\xff\xff\xff").is_err());
+    }
+
+    #[test]
+    fn parameter_watch() {
+        let msg = |n: &str, v: &str| {
+            let mut b = BytesMut::new();
+            codec::put_cstr(&mut b, n);
+            codec::put_cstr(&mut b, v);
+            b
+        };
+        assert!(parameter_violation(&msg("client_encoding", "SJIS"), AccessLevel::Admin).is_some());
+        assert!(
+            parameter_violation(
+                &msg("standard_conforming_strings", "off"),
+                AccessLevel::Admin
+            )
+            .is_some()
+        );
+        assert!(
+            parameter_violation(
+                &msg("default_transaction_read_only", "off"),
+                AccessLevel::Read
+            )
+            .is_some()
+        );
+        assert!(
+            parameter_violation(
+                &msg("default_transaction_read_only", "off"),
+                AccessLevel::Write
+            )
+            .is_none()
+        );
+        assert!(parameter_violation(&msg("TimeZone", "UTC"), AccessLevel::Read).is_none());
+    }
+}

@@ -1,0 +1,353 @@
+//! The startup phase: TLS negotiation, cancel requests and the StartupMessage.
+//!
+//! Spec: <https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP>.
+//! - `SSLRequest` is answered `S` and the connection upgraded (rustls, dbward's certificate), or
+//!   `N` when no certificate is configured; PostgreSQL 17's direct TLS (`sslnegotiation=direct`:
+//!   the client opens with a TLS ClientHello) is accepted when it offers ALPN `postgresql`.
+//! - `GSSENCRequest` (libpq sends it first when it holds Kerberos credentials) is answered `N`.
+//! - `CancelRequest` ends the handshake: the caller forwards it.
+//! - The StartupMessage must be protocol 3.x. A newer minor (libpq 18 asks for 3.2) is answered
+//!   with `NegotiateProtocolVersion` down to 3.0: dbward issues its own cancel keys anyway, and
+//!   the answer must go out before dbward contacts the upstream.
+//! - Parameters: `user` (the dbward user) and `database` (the dbward database name) are
+//!   required; others pass upstream only from an allowlist. `replication` (a walsender runs
+//!   commands no SQL classifier sees), `options` (arbitrary server settings) and anything else
+//!   are refused, and `client_encoding` must be UTF8 so that statements are split exactly as the
+//!   server splits them.
+
+use std::sync::Arc;
+
+use bytes::{Buf as _, BufMut as _, BytesMut};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::codec::{
+    self, CANCEL_REQUEST_CODE, FrameError, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
+    read_startup_packet,
+};
+use super::stream::MaybeTls;
+
+/// Startup parameters passed upstream, by their canonical names. Everything else is refused.
+pub const PASSTHROUGH_PARAMETERS: &[&str] = &[
+    "application_name",
+    "DateStyle",
+    "TimeZone",
+    "IntervalStyle",
+    "extra_float_digits",
+    "search_path",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "bytea_output",
+];
+
+/// The TLS ALPN protocol name PostgreSQL 17 uses for direct TLS.
+pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
+
+/// What the startup phase produced.
+pub enum Handshake {
+    /// A session wants to start.
+    Startup {
+        /// The (possibly upgraded) client connection.
+        stream: MaybeTls,
+        /// The checked parameters.
+        params: StartupParams,
+    },
+    /// A cancel request for the session holding this key.
+    Cancel {
+        /// The `process_id` dbward gave the session.
+        pid: i32,
+        /// The secret key.
+        secret: i32,
+    },
+}
+
+/// The parameters of an accepted StartupMessage.
+#[derive(Debug, Clone)]
+pub struct StartupParams {
+    /// dbward user name.
+    pub user: String,
+    /// dbward database name.
+    pub database: String,
+    /// The client's `application_name`, if any.
+    pub application_name: Option<String>,
+    /// Allowlisted parameters to pass upstream (canonical name, value).
+    pub passthrough: Vec<(String, String)>,
+}
+
+/// Why the handshake failed. Each maps to a FATAL ErrorResponse where the protocol allows one.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// Framing failed (closed, bad length, I/O).
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The client broke the protocol.
+    #[error("{0}")]
+    Protocol(String),
+    /// TLS was refused by policy or failed.
+    #[error("{0}")]
+    Tls(String),
+}
+
+impl HandshakeError {
+    /// The SQLSTATE to report.
+    #[must_use]
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Self::Tls(_) => "28000",
+            _ => "08P01",
+        }
+    }
+}
+
+/// Runs the startup phase on a fresh connection.
+pub async fn handshake(
+    tcp: TcpStream,
+    tls: Option<&TlsAcceptor>,
+    require_tls: bool,
+) -> Result<Handshake, (Option<MaybeTls>, HandshakeError)> {
+    let mut peek = [0u8; 1];
+    let direct_tls = matches!(tcp.peek(&mut peek).await, Ok(1) if peek[0] == 0x16);
+    let mut stream = if direct_tls {
+        let Some(acceptor) = tls else {
+            return Err((None, HandshakeError::Tls("TLS is not configured".into())));
+        };
+        let tls_stream = acceptor.accept(tcp).await.map_err(|e| {
+            (
+                None,
+                HandshakeError::Tls(format!("TLS handshake failed: {e}")),
+            )
+        })?;
+        if tls_stream.get_ref().1.alpn_protocol() != Some(ALPN_POSTGRESQL) {
+            let s = MaybeTls::Server(Box::new(tls_stream));
+            return Err((
+                Some(s),
+                HandshakeError::Protocol("direct TLS requires ALPN \"postgresql\"".into()),
+            ));
+        }
+        MaybeTls::Server(Box::new(tls_stream))
+    } else {
+        MaybeTls::Plain(tcp)
+    };
+    let mut tried_ssl = direct_tls;
+    let mut tried_gss = false;
+    loop {
+        let mut body = match read_startup_packet(&mut stream).await {
+            Ok(b) => b,
+            Err(e) => return Err((Some(stream), e.into())),
+        };
+        let code = body.get_i32();
+        match code {
+            SSL_REQUEST_CODE if !tried_ssl && body.is_empty() => {
+                tried_ssl = true;
+                let MaybeTls::Plain(tcp) = stream else {
+                    unreachable!("tried_ssl is set once TLS is on");
+                };
+                let Some(acceptor) = tls else {
+                    stream = MaybeTls::Plain(tcp);
+                    if let Err(e) = stream.write_all(b"N").await {
+                        return Err((None, FrameError::Io(e).into()));
+                    }
+                    continue;
+                };
+                let mut tcp = tcp;
+                if let Err(e) = tcp.write_all(b"S").await {
+                    return Err((None, FrameError::Io(e).into()));
+                }
+                let tls_stream = acceptor.accept(tcp).await.map_err(|e| {
+                    (
+                        None,
+                        HandshakeError::Tls(format!("TLS handshake failed: {e}")),
+                    )
+                })?;
+                stream = MaybeTls::Server(Box::new(tls_stream));
+            }
+            GSSENC_REQUEST_CODE if !tried_gss && !stream.is_tls() && body.is_empty() => {
+                tried_gss = true;
+                if let Err(e) = stream.write_all(b"N").await {
+                    return Err((None, FrameError::Io(e).into()));
+                }
+            }
+            CANCEL_REQUEST_CODE if body.len() == 8 => {
+                let pid = body.get_i32();
+                let secret = body.get_i32();
+                return Ok(Handshake::Cancel { pid, secret });
+            }
+            _ if code >> 16 == 3 => {
+                if require_tls && !stream.is_tls() {
+                    return Err((
+                        Some(stream),
+                        HandshakeError::Tls(
+                            "dbward requires TLS from this address (use sslmode=require)".into(),
+                        ),
+                    ));
+                }
+                let minor = code & 0xffff;
+                let (params, unknown_pq) = match parse_parameters(&mut body) {
+                    Ok(p) => p,
+                    Err(e) => return Err((Some(stream), e)),
+                };
+                if minor != 0 || !unknown_pq.is_empty() {
+                    let mut out = BytesMut::new();
+                    negotiate_protocol_version(&mut out, &unknown_pq);
+                    if let Err(e) = stream.write_all(&out).await {
+                        return Err((None, FrameError::Io(e).into()));
+                    }
+                }
+                return Ok(Handshake::Startup { stream, params });
+            }
+            _ => {
+                return Err((
+                    Some(stream),
+                    HandshakeError::Protocol(format!(
+                        "unsupported frontend protocol {}.{}: dbward speaks 3.0",
+                        code >> 16,
+                        code & 0xffff
+                    )),
+                ));
+            }
+        }
+    }
+}
+
+/// Appends `NegotiateProtocolVersion`: newest minor 0, and the `_pq_` options not understood.
+fn negotiate_protocol_version(out: &mut BytesMut, unknown: &[String]) {
+    codec::put_message(out, b'v', |b| {
+        b.put_i32(0);
+        b.put_i32(i32::try_from(unknown.len()).unwrap_or(i32::MAX));
+        for name in unknown {
+            codec::put_cstr(b, name);
+        }
+    });
+}
+
+/// Parses the StartupMessage's name/value pairs. Returns the checked parameters and the
+/// `_pq_.*` protocol options (none of which dbward supports).
+fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>), HandshakeError> {
+    let mut user = None;
+    let mut database = None;
+    let mut application_name = None;
+    let mut passthrough = Vec::new();
+    let mut unknown_pq = Vec::new();
+    loop {
+        let name = codec::get_cstr(body)?;
+        if name.is_empty() {
+            break;
+        }
+        let value = codec::get_cstr(body)?;
+        if let Some(option) = name.strip_prefix("_pq_.") {
+            unknown_pq.push(format!("_pq_.{option}"));
+            continue;
+        }
+        match name.to_ascii_lowercase().as_str() {
+            "user" => user = Some(value),
+            "database" => database = Some(value),
+            "application_name" => application_name = Some(value),
+            "client_encoding" => {
+                if !is_utf8(&value) {
+                    return Err(HandshakeError::Protocol(format!(
+                        "client_encoding \"{value}\" is not supported: dbward requires UTF8"
+                    )));
+                }
+            }
+            "replication" => {
+                return Err(HandshakeError::Protocol(
+                    "replication connections are not allowed through dbward".into(),
+                ));
+            }
+            lower => match PASSTHROUGH_PARAMETERS
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(lower))
+            {
+                Some(canonical) => passthrough.push(((*canonical).to_owned(), value)),
+                None => {
+                    return Err(HandshakeError::Protocol(format!(
+                        "startup parameter \"{name}\" is not allowed through dbward"
+                    )));
+                }
+            },
+        }
+    }
+    if !body.is_empty() {
+        return Err(HandshakeError::Protocol(
+            "trailing bytes after parameters".into(),
+        ));
+    }
+    let user = user
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| HandshakeError::Protocol("no user name in the startup packet".into()))?;
+    // libpq defaults the database to the user name, as PostgreSQL does.
+    let database = database
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| user.clone());
+    Ok((
+        StartupParams {
+            user,
+            database,
+            application_name,
+            passthrough,
+        },
+        unknown_pq,
+    ))
+}
+
+fn is_utf8(value: &str) -> bool {
+    let v = value.trim().trim_matches('\'').to_ascii_lowercase();
+    v == "utf8" || v == "utf-8" || v == "unicode"
+}
+
+/// Builds the TLS acceptor for the PostgreSQL port from a rustls config that offers ALPN
+/// `postgresql` (needed for direct TLS; libpq's classic negotiation sends none).
+#[must_use]
+pub fn acceptor(config: rustls::ServerConfig) -> TlsAcceptor {
+    TlsAcceptor::from(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(pairs: &[(&str, &str)]) -> BytesMut {
+        let mut b = BytesMut::new();
+        for (k, v) in pairs {
+            codec::put_cstr(&mut b, k);
+            codec::put_cstr(&mut b, v);
+        }
+        b.put_u8(0);
+        b
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        let (p, pq) = parse_parameters(&mut body(&[
+            ("user", "alice"),
+            ("database", "orders"),
+            ("application_name", "psql"),
+            ("client_encoding", "UTF8"),
+            ("datestyle", "ISO, MDY"),
+            ("_pq_.command_marker", "1"),
+        ]))
+        .expect("accepted");
+        assert_eq!((p.user.as_str(), p.database.as_str()), ("alice", "orders"));
+        assert_eq!(
+            p.passthrough,
+            [("DateStyle".to_owned(), "ISO, MDY".to_owned())]
+        );
+        assert_eq!(pq, ["_pq_.command_marker"]);
+        for refused in [
+            ("replication", "database"),
+            ("options", "-c default_transaction_read_only=off"),
+            ("client_encoding", "SJIS"),
+            ("standard_conforming_strings", "off"),
+        ] {
+            let err = parse_parameters(&mut body(&[("user", "alice"), refused]))
+                .err()
+                .expect("refused");
+            assert_eq!(err.sqlstate(), "08P01", "{refused:?}");
+        }
+        let (p, _) = parse_parameters(&mut body(&[("user", "bob")])).expect("ok");
+        assert_eq!(p.database, "bob", "database defaults to the user name");
+        assert!(parse_parameters(&mut body(&[("database", "x")])).is_err());
+    }
+}

@@ -1,0 +1,461 @@
+//! dbward's own login to the upstream PostgreSQL with the stored credentials.
+//!
+//! - TLS as libpq's `sslmode`: `disable` never; `prefer` tries and falls back to plaintext when
+//!   the server declines; `require` insists but does not verify (like libpq); `verify-ca`
+//!   verifies the chain against the database's CA certificate (or the web PKI roots);
+//!   `verify-full` also checks the host name.
+//! - Authentication: trust, SCRAM-SHA-256, MD5 and cleartext — but a cleartext password is sent
+//!   only to a loopback host or over TLS whose certificate was verified.
+//! - The startup packet names the dbward user in `application_name` (`dbward:alice` plus the
+//!   client's own), pins `client_encoding=UTF8`, and for sessions at `read` level sets
+//!   `default_transaction_read_only=on`, which survives `RESET ALL` and `DISCARD ALL`.
+//! - A `read` session logs in with the database's read-only credential when it has one.
+//!
+//! Errors say what failed without upstream credentials; details go to the log.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf as _, BytesMut};
+use dbward_core::crypto::Secret;
+use dbward_core::model::{AccessLevel, Database, TlsMode};
+use dbward_core::store::DatabaseCredentials;
+use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+use postgres_protocol::message::frontend;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::codec::{self, FrameError, TAG_AUTHENTICATION, TAG_BACKEND_KEY_DATA};
+use super::stream::MaybeTls;
+
+/// Why the upstream login failed. Never carries credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// TCP connect failed or timed out.
+    #[error("cannot reach the upstream server: {0}")]
+    Connect(String),
+    /// TLS was required and failed (or was declined).
+    #[error("upstream TLS failed: {0}")]
+    Tls(String),
+    /// The upstream refused the login.
+    #[error("the upstream server refused dbward's login (SQLSTATE {0})")]
+    Refused(String),
+    /// The upstream asked for a cleartext password over an unverified channel.
+    #[error("the upstream asked for a cleartext password over an unverified connection")]
+    InsecurePassword,
+    /// The upstream asked for a method dbward does not speak.
+    #[error("the upstream asked for an unsupported authentication method ({0})")]
+    UnsupportedAuth(i32),
+    /// No password is stored but the upstream asks for one.
+    #[error("the upstream asks for a password and none is stored for this database")]
+    NoPassword,
+    /// The protocol broke.
+    #[error("upstream protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<FrameError> for UpstreamError {
+    fn from(e: FrameError) -> Self {
+        Self::Protocol(e.to_string())
+    }
+}
+
+/// A logged-in upstream connection, ready for queries.
+pub struct Upstream {
+    /// The connection.
+    pub stream: MaybeTls,
+    /// The raw `ParameterStatus` messages the upstream sent, to forward to the client.
+    pub parameter_status: BytesMut,
+    /// The upstream's own cancel key.
+    pub pid: i32,
+    /// The upstream's own cancel secret.
+    pub secret: i32,
+    /// Host and port, for cancel requests.
+    pub addr: (String, u16),
+}
+
+/// Settings of the upstream connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// TCP connect timeout (and for the whole login).
+    pub connect_timeout: Duration,
+}
+
+/// Connects and logs in to `db` for a session at `level`.
+pub async fn connect(
+    db: &Database,
+    creds: &DatabaseCredentials,
+    level: AccessLevel,
+    dbward_user: &str,
+    client_params: &super::startup::StartupParams,
+    opts: &ConnectOptions,
+) -> Result<Upstream, UpstreamError> {
+    tokio::time::timeout(opts.connect_timeout, async {
+        let tcp = TcpStream::connect((db.host.as_str(), db.port))
+            .await
+            .map_err(|e| UpstreamError::Connect(e.kind().to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let (mut stream, verified) = negotiate_tls(tcp, db).await?;
+        let (user, password) = match (level, &creds.read_username) {
+            (AccessLevel::Read, Some(read_user)) => {
+                (read_user.clone(), creds.read_password.clone())
+            }
+            _ => (creds.username.clone(), creds.password.clone()),
+        };
+        let application_name = match &client_params.application_name {
+            Some(app) if !app.is_empty() => format!("dbward:{dbward_user}:{app}"),
+            _ => format!("dbward:{dbward_user}"),
+        };
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", &user),
+            ("database", &db.database),
+            ("application_name", &application_name),
+            ("client_encoding", "UTF8"),
+        ];
+        if level == AccessLevel::Read {
+            params.push(("default_transaction_read_only", "on"));
+        }
+        for (k, v) in &client_params.passthrough {
+            if k != "application_name" {
+                params.push((k, v));
+            }
+        }
+        let mut out = BytesMut::new();
+        frontend::startup_message(params.iter().copied(), &mut out)
+            .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        stream
+            .write_all(&out)
+            .await
+            .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let loopback = is_loopback(&db.host);
+        login(&mut stream, &user, password.as_ref(), loopback || verified).await?;
+        let (parameter_status, pid, secret) = read_until_ready(&mut stream).await?;
+        Ok(Upstream {
+            stream,
+            parameter_status,
+            pid,
+            secret,
+            addr: (db.host.clone(), db.port),
+        })
+    })
+    .await
+    .map_err(|_| UpstreamError::Connect("timed out".into()))?
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Applies the database's TLS mode. Returns the stream and whether the certificate was
+/// verified.
+async fn negotiate_tls(
+    mut tcp: TcpStream,
+    db: &Database,
+) -> Result<(MaybeTls, bool), UpstreamError> {
+    if db.tls_mode == TlsMode::Disable {
+        return Ok((MaybeTls::Plain(tcp), false));
+    }
+    let mut out = BytesMut::new();
+    frontend::ssl_request(&mut out);
+    tcp.write_all(&out)
+        .await
+        .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+    let answer = tcp
+        .read_u8()
+        .await
+        .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+    match (answer, db.tls_mode) {
+        (b'N', TlsMode::Prefer) => return Ok((MaybeTls::Plain(tcp), false)),
+        (b'N', _) => return Err(UpstreamError::Tls("the server does not offer TLS".into())),
+        (b'S', _) => {}
+        _ => {
+            return Err(UpstreamError::Protocol(
+                "invalid answer to SSLRequest".into(),
+            ));
+        }
+    }
+    let verify = matches!(db.tls_mode, TlsMode::VerifyCa | TlsMode::VerifyFull);
+    let config = client_tls_config(db)?;
+    let name = ServerName::try_from(db.host.clone())
+        .map_err(|_| UpstreamError::Tls("invalid host name".into()))?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    Ok((MaybeTls::Client(Box::new(tls)), verify))
+}
+
+fn client_tls_config(db: &Database) -> Result<rustls::ClientConfig, UpstreamError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = &db.tls_ca_cert {
+        use rustls::pki_types::pem::PemObject as _;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| UpstreamError::Tls(format!("CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| UpstreamError::Tls(format!("CA certificate: {e}")))?;
+        }
+    } else {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    let roots = Arc::new(roots);
+    let config = match db.tls_mode {
+        TlsMode::VerifyFull => builder.with_root_certificates(roots).with_no_client_auth(),
+        TlsMode::VerifyCa => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verify::ChainOnly::new(roots, provider)?))
+            .with_no_client_auth(),
+        _ => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verify::NoVerification(provider)))
+            .with_no_client_auth(),
+    };
+    Ok(config)
+}
+
+/// Answers the upstream's authentication requests until `AuthenticationOk`.
+async fn login(
+    stream: &mut MaybeTls,
+    user: &str,
+    password: Option<&Secret<String>>,
+    may_send_cleartext: bool,
+) -> Result<(), UpstreamError> {
+    let mut scram: Option<ScramSha256> = None;
+    loop {
+        let (tag, mut body) = codec::read_message(stream, 64 * 1024).await?;
+        match tag {
+            TAG_AUTHENTICATION => {}
+            codec::TAG_ERROR_RESPONSE => return Err(refused(&body)),
+            other => {
+                return Err(UpstreamError::Protocol(format!(
+                    "unexpected message {:?} during login",
+                    char::from(other)
+                )));
+            }
+        }
+        if body.len() < 4 {
+            return Err(UpstreamError::Protocol(
+                "truncated authentication request".into(),
+            ));
+        }
+        let code = body.get_i32();
+        let mut out = BytesMut::new();
+        let need_password = || password.ok_or(UpstreamError::NoPassword);
+        match code {
+            0 => return Ok(()),
+            3 => {
+                if !may_send_cleartext {
+                    return Err(UpstreamError::InsecurePassword);
+                }
+                frontend::password_message(need_password()?.expose().as_bytes(), &mut out)
+            }
+            5 => {
+                if body.len() < 4 {
+                    return Err(UpstreamError::Protocol("truncated MD5 request".into()));
+                }
+                let salt = [body[0], body[1], body[2], body[3]];
+                let hash = postgres_protocol::authentication::md5_hash(
+                    user.as_bytes(),
+                    need_password()?.expose().as_bytes(),
+                    salt,
+                );
+                frontend::password_message(hash.as_bytes(), &mut out)
+            }
+            10 => {
+                let mechanisms = body[..].split(|b| *b == 0).collect::<Vec<_>>();
+                if !mechanisms.contains(&&b"SCRAM-SHA-256"[..]) {
+                    return Err(UpstreamError::UnsupportedAuth(10));
+                }
+                let s = ScramSha256::new(
+                    need_password()?.expose().as_bytes(),
+                    ChannelBinding::unsupported(),
+                );
+                let r = frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out);
+                scram = Some(s);
+                r
+            }
+            11 => {
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| UpstreamError::Protocol("SASL continue without start".into()))?;
+                s.update(&body)
+                    .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+                frontend::sasl_response(s.message(), &mut out)
+            }
+            12 => {
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| UpstreamError::Protocol("SASL final without start".into()))?;
+                s.finish(&body).map_err(|_| {
+                    UpstreamError::Protocol("the upstream's SCRAM signature is wrong".into())
+                })?;
+                continue;
+            }
+            other => return Err(UpstreamError::UnsupportedAuth(other)),
+        }
+        .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        stream
+            .write_all(&out)
+            .await
+            .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+    }
+}
+
+fn refused(body: &[u8]) -> UpstreamError {
+    let code = codec::error_code(body).unwrap_or("?????").to_owned();
+    tracing::warn!(sqlstate = %code, "upstream refused the login");
+    UpstreamError::Refused(code)
+}
+
+/// Collects `ParameterStatus` and `BackendKeyData` until the first `ReadyForQuery`.
+async fn read_until_ready(stream: &mut MaybeTls) -> Result<(BytesMut, i32, i32), UpstreamError> {
+    let mut status = BytesMut::new();
+    let mut key = None;
+    loop {
+        let (tag, mut body) = codec::read_message(stream, 64 * 1024).await?;
+        match tag {
+            codec::TAG_PARAMETER_STATUS => {
+                codec::put_message(&mut status, tag, |b| b.extend_from_slice(&body));
+            }
+            TAG_BACKEND_KEY_DATA if body.len() >= 8 => {
+                key = Some((body.get_i32(), body.get_i32()));
+            }
+            codec::TAG_READY_FOR_QUERY => {
+                let (pid, secret) = key.ok_or_else(|| {
+                    UpstreamError::Protocol("no BackendKeyData from the upstream".into())
+                })?;
+                return Ok((status, pid, secret));
+            }
+            codec::TAG_ERROR_RESPONSE => return Err(refused(&body)),
+            b'N' => {} // NoticeResponse during start-up: not the client's business
+            other => {
+                return Err(UpstreamError::Protocol(format!(
+                    "unexpected message {:?} after login",
+                    char::from(other)
+                )));
+            }
+        }
+    }
+}
+
+/// Certificate verifiers for libpq's weaker modes.
+mod verify {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, Error, SignatureScheme};
+
+    /// `prefer`/`require`: encryption without authentication of the server, as libpq does.
+    #[derive(Debug)]
+    pub struct NoVerification(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for NoVerification {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
+    #[derive(Debug)]
+    pub struct ChainOnly {
+        inner: Arc<rustls::client::WebPkiServerVerifier>,
+    }
+
+    impl ChainOnly {
+        pub fn new(
+            roots: Arc<rustls::RootCertStore>,
+            provider: Arc<CryptoProvider>,
+        ) -> Result<Self, super::UpstreamError> {
+            let inner =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(|e| super::UpstreamError::Tls(e.to_string()))?;
+            Ok(Self { inner })
+        }
+    }
+
+    impl ServerCertVerifier for ChainOnly {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            match self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            {
+                Err(Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
+                | Err(Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
+}
