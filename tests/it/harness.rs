@@ -45,6 +45,27 @@ impl PgDatabase {
     }
 }
 
+impl PgDatabase {
+    /// The server's port, from the URL.
+    pub fn port(&self) -> u16 {
+        let cfg: tokio_postgres::Config = self.url.parse().expect("url");
+        cfg.get_ports().first().copied().unwrap_or(5432)
+    }
+
+    /// The superuser's password, from the URL, if any.
+    pub fn password(&self) -> Option<String> {
+        let cfg: tokio_postgres::Config = self.url.parse().expect("url");
+        cfg.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    }
+
+    /// The superuser name, from the URL.
+    pub fn user(&self) -> String {
+        let cfg: tokio_postgres::Config = self.url.parse().expect("url");
+        cfg.get_user().unwrap_or("postgres").to_owned()
+    }
+}
+
 impl Drop for PgDatabase {
     /// Drops the database even when the test panicked: on a thread of its own with its own
     /// runtime, because `Drop` cannot await.

@@ -6,5 +6,7 @@ mod api_access;
 mod api_resources;
 mod harness;
 mod openapi;
+mod pg_fixture;
+mod pg_proxy;
 mod startup;
 mod store;

@@ -341,9 +341,9 @@ mod tests {
             ("client_encoding", "SJIS"),
             ("standard_conforming_strings", "off"),
         ] {
-            let err = parse_parameters(&mut body(&[("user", "alice"), refused]))
-                .err()
-                .expect("refused");
+            let Err(err) = parse_parameters(&mut body(&[("user", "alice"), refused])) else {
+                panic!("{refused:?} accepted");
+            };
             assert_eq!(err.sqlstate(), "08P01", "{refused:?}");
         }
         let (p, _) = parse_parameters(&mut body(&[("user", "bob")])).expect("ok");

@@ -431,9 +431,9 @@ mod verify {
                 .inner
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
             {
-                Err(Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-                | Err(Error::InvalidCertificate(
-                    rustls::CertificateError::NotValidForNameContext { .. },
+                Err(Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. },
                 )) => Ok(ServerCertVerified::assertion()),
                 other => other,
             }

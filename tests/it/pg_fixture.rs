@@ -1,0 +1,140 @@
+//! A PostgreSQL proxy fixture: dbward running, a fresh upstream database on the test server
+//! registered in it, a user with a password and a grant.
+
+use serde_json::json;
+
+use crate::harness::{Dbward, PgDatabase};
+
+/// dbward + an upstream database + a user holding a grant on it.
+pub struct PgProxy {
+    pub dbward: Dbward,
+    pub upstream: PgDatabase,
+    pub db_name: String,
+    pub db_id: i64,
+    pub user: String,
+    pub user_id: i64,
+    pub password: String,
+}
+
+impl PgProxy {
+    /// Starts everything; the user holds a grant at `level` active now.
+    pub async fn start(level: &str) -> Self {
+        let dbward = Dbward::start().await;
+        let upstream = PgDatabase::create().await;
+        let fx = Self::register(dbward, upstream).await;
+        fx.grant(level, "-1h", "+8h").await;
+        fx
+    }
+
+    /// Registers `upstream` as `orders` and creates user `alice`, without a grant.
+    pub async fn register(dbward: Dbward, upstream: PgDatabase) -> Self {
+        let (s, db) = dbward
+            .admin(
+                "POST",
+                "/api/databases",
+                Some(json!({
+                    "name": "orders", "engine": "postgres", "host": "127.0.0.1",
+                    "port": upstream.port(), "database": upstream.name,
+                    "username": upstream.user(), "password": upstream.password(),
+                    "tls_mode": "disable",
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{db}");
+        let (s, user) = dbward
+            .admin(
+                "POST",
+                "/api/users",
+                Some(json!({"username": "alice", "password": "alice-password-123"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{user}");
+        Self {
+            db_id: db["id"].as_i64().expect("id"),
+            user_id: user["id"].as_i64().expect("id"),
+            dbward,
+            upstream,
+            db_name: "orders".into(),
+            user: "alice".into(),
+            password: "alice-password-123".into(),
+        }
+    }
+
+    /// Grants `level` from `start` to `end`, given as offsets from now like `-1h`, `+8h`.
+    pub async fn grant(&self, level: &str, start: &str, end: &str) -> i64 {
+        let at = |offset: &str| {
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            let hours: i64 = offset[1..offset.len() - 1].parse().expect("hours");
+            let t = time::OffsetDateTime::now_utc() + time::Duration::hours(sign * hours);
+            dbward_core::time::format_rfc3339(t)
+        };
+        let (s, g) = self
+            .dbward
+            .admin(
+                "POST",
+                "/api/grants",
+                Some(json!({
+                    "user_id": self.user_id, "database_id": self.db_id, "access_level": level,
+                    "starts_at": at(start), "expires_at": at(end),
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{g}");
+        g["id"].as_i64().expect("id")
+    }
+
+    /// The dbward PostgreSQL port.
+    pub fn port(&self) -> u16 {
+        self.dbward
+            .started
+            .as_ref()
+            .expect("started")
+            .pg_addr
+            .port()
+    }
+
+    /// A libpq connection string to dbward for the fixture's user.
+    pub fn conninfo(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} dbname={} user={} password={} sslmode=disable",
+            self.port(),
+            self.db_name,
+            self.user,
+            self.password
+        )
+    }
+
+    /// Connects with tokio-postgres through dbward.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) =
+            tokio_postgres::connect(&self.conninfo(), tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// Connects straight to the upstream database as its superuser (for checks).
+    pub async fn direct(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.upstream.url, tokio_postgres::NoTls)
+            .await
+            .expect("direct connection");
+        tokio::spawn(conn);
+        client
+    }
+
+    /// Runs `psql` through dbward with `args`; returns (success, stdout, stderr).
+    pub async fn psql(&self, args: &[&str]) -> (bool, String, String) {
+        let out = tokio::process::Command::new("psql")
+            .arg(self.conninfo())
+            .args(["-X", "-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .env("PGAPPNAME", "psql")
+            .output()
+            .await
+            .expect("run psql");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}

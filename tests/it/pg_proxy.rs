@@ -1,0 +1,410 @@
+//! The PostgreSQL proxy end to end: real psql and tokio-postgres through dbward to a fresh
+//! database on the real PostgreSQL.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::pg_fixture::PgProxy;
+
+fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_owned()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn psql_works_through_dbward() {
+    let fx = PgProxy::start("write").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE items (id int primary key, name text); INSERT INTO items VALUES (1, 'one')")
+        .await
+        .expect("setup");
+    let (ok, out, err) = fx
+        .psql(&[
+            "-At",
+            "-c",
+            "SELECT current_setting('application_name'), name FROM items",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "dbward:alice:psql|one");
+    // A catalog meta-command.
+    let (ok, out, err) = fx.psql(&["-c", "\\dt"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("items"), "{out}");
+    // \copy both ways.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("items.csv");
+    std::fs::write(&file, "2,two\n3,three\n").expect("write");
+    let copy_in = format!("\\copy items FROM '{}' WITH (FORMAT csv)", file.display());
+    let (ok, _, err) = fx.psql(&["-c", &copy_in]).await;
+    assert!(ok, "{err}");
+    let out_file = dir.path().join("out.csv");
+    let copy_out = format!(
+        "\\copy (SELECT * FROM items ORDER BY id) TO '{}' WITH (FORMAT csv)",
+        out_file.display()
+    );
+    let (ok, _, err) = fx.psql(&["-c", &copy_out]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&out_file).expect("read"),
+        "1,one\n2,two\n3,three\n"
+    );
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn driver_prepared_statements_transactions_and_errors() {
+    let fx = PgProxy::start("write").await;
+    let client = fx.connect().await.expect("connect");
+    client
+        .batch_execute("CREATE TABLE t (id int primary key, v bytea, at timestamptz)")
+        .await
+        .expect("create");
+    let insert = client
+        .prepare("INSERT INTO t VALUES ($1, $2, now())")
+        .await
+        .expect("prepare");
+    for i in 0..50 {
+        client
+            .execute(&insert, &[&i, &vec![u8::try_from(i).expect("small"); 100]])
+            .await
+            .expect("insert");
+    }
+    // Binary results.
+    let row = client
+        .query_one(
+            "SELECT count(*), sum(length(v))::int8 FROM t WHERE id >= $1",
+            &[&10],
+        )
+        .await
+        .expect("query");
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (40, 4000));
+    // An error mid-transaction aborts it, as PostgreSQL would.
+    client.batch_execute("BEGIN").await.expect("begin");
+    client
+        .execute(&insert, &[&100, &vec![1u8]])
+        .await
+        .expect("insert");
+    let dup = client
+        .execute(&insert, &[&1, &vec![1u8]])
+        .await
+        .expect_err("duplicate");
+    assert_eq!(sqlstate(&dup), "23505");
+    let aborted = client.query("SELECT 1", &[]).await.expect_err("aborted");
+    assert_eq!(sqlstate(&aborted), "25P02");
+    client.batch_execute("ROLLBACK").await.expect("rollback");
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 50, "the aborted insert is gone");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn read_grant_runs_read_only_upstream() {
+    let fx = PgProxy::start("read").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE t (x int)")
+        .await
+        .expect("setup");
+    let client = fx.connect().await.expect("connect");
+    let ro: String = client
+        .query_one("SHOW default_transaction_read_only", &[])
+        .await
+        .expect("show")
+        .get(0);
+    assert_eq!(ro, "on");
+    let err = client
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .await
+        .expect_err("read-only");
+    assert_eq!(sqlstate(&err), "25006");
+    // Switching read-only off ends the session (the policy issue denies it before it runs).
+    let _ = client
+        .batch_execute("SET default_transaction_read_only = off")
+        .await;
+    let after = client.batch_execute("INSERT INTO t VALUES (2)").await;
+    assert!(after.is_err(), "the session is over");
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0);
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_28p01() {
+    let fx = PgProxy::start("read").await;
+    let base = format!(
+        "host=127.0.0.1 port={} dbname=orders sslmode=disable",
+        fx.port()
+    );
+    for (user, password) in [("alice", "wrong-password"), ("ghost", "alice-password-123")] {
+        let conninfo = format!("{base} user={user} password={password}");
+        let err = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(sqlstate(&err), "28P01", "{err}");
+        let db_err = err.as_db_error().expect("server error");
+        assert_eq!(
+            db_err.message(),
+            format!("password authentication failed for user \"{user}\"")
+        );
+    }
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_need_a_grant_active_now() {
+    let dbward = crate::harness::Dbward::start().await;
+    let upstream = crate::harness::PgDatabase::create().await;
+    let fx = PgProxy::register(dbward, upstream).await;
+    let expect = |fx: &PgProxy, needle: &'static str| {
+        let conninfo = fx.conninfo();
+        async move {
+            let err = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+                .await
+                .err()
+                .expect("refused");
+            assert_eq!(sqlstate(&err), "28000", "{err}");
+            let msg = err.as_db_error().expect("db error").message().to_owned();
+            assert!(msg.contains(needle), "`{msg}` lacks `{needle}`");
+        }
+    };
+    expect(&fx, "you hold no grant").await;
+    fx.grant("read", "+2h", "+3h").await;
+    expect(&fx, "starts at").await;
+    fx.grant("read", "-3h", "-2h").await;
+    expect(&fx, "starts at").await; // a future grant is the more useful news
+    let g = fx.grant("read", "-1h", "+1h").await;
+    fx.connect().await.expect("active grant works");
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/grants/{g}"), None)
+        .await;
+    assert_eq!(s, 200);
+    expect(&fx, "starts at").await;
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn query_cancel_reaches_the_right_upstream_query() {
+    let fx = PgProxy::start("read").await;
+    let client = fx.connect().await.expect("connect");
+    let token = client.cancel_token();
+    let started = std::time::Instant::now();
+    let sleeper = tokio::spawn(async move { client.batch_execute("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    token
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("cancel sent");
+    let err = sleeper.await.expect("join").expect_err("cancelled");
+    assert_eq!(sqlstate(&err), "57014", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // A wrong key does nothing and reveals nothing: the connection just closes.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .expect("tcp");
+    tcp.write_all(&[0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2])
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    tcp.read_to_end(&mut buf).await.expect("closed");
+    assert!(buf.is_empty());
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn client_disconnect_mid_query_cancels_upstream() {
+    let fx = PgProxy::start("read").await;
+    let (client, conn) = tokio_postgres::connect(&fx.conninfo(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let conn_task = tokio::spawn(conn);
+    let q = tokio::spawn(async move {
+        let _ = client.batch_execute("SELECT pg_sleep(60)").await;
+        client
+    });
+    let direct = fx.direct().await;
+    let db = fx.upstream.name.clone();
+    let count = || async {
+        // pg_stat_activity is cluster-wide: only this test's database counts.
+        let n: i64 = direct
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name LIKE 'dbward:alice%' AND datname = $1",
+                &[&db],
+            )
+            .await
+            .expect("activity")
+            .get(0);
+        n
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count().await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Kill the client side abruptly.
+    conn_task.abort();
+    q.abort();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upstream backend still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn fast_path_function_calls_need_an_admin_grant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("blob.bin");
+    std::fs::write(&file, b"large object payload").expect("write");
+    let import = format!("\\lo_import '{}'", file.display());
+    // Under read: refused with 42501, nothing created.
+    let fx = PgProxy::start("read").await;
+    let (ok, _, err) = fx.psql(&["-c", &import]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("FunctionCall") && err.contains("admin grant"),
+        "{err}"
+    );
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0);
+    fx.dbward.stop().await;
+    // Under admin: the large object is created through the fast path.
+    let fx = PgProxy::start("admin").await;
+    let (ok, out, err) = fx.psql(&["-c", &import]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("lo_import"), "{out}");
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+    fx.dbward.stop().await;
+}
+
+/// Sends raw bytes as a client and returns what dbward answers before closing.
+async fn raw_exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("tcp");
+    let _ = tcp.write_all(bytes).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    buf
+}
+
+#[tokio::test]
+async fn bad_startup_input_gets_a_protocol_error_and_dbward_keeps_serving() {
+    let fx = PgProxy::start("read").await;
+    let port = fx.port();
+    // Unknown protocol version 2.0.
+    let v2 = raw_exchange(port, &[0, 0, 0, 8, 0, 2, 0, 0]).await;
+    assert_eq!(v2.first(), Some(&b'E'));
+    assert!(String::from_utf8_lossy(&v2).contains("08P01"));
+    // A 2 GB length prefix: refused without allocating; the connection closes.
+    let huge = raw_exchange(port, &[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]).await;
+    assert!(String::from_utf8_lossy(&huge).contains("08P01") || huge.is_empty());
+    // Garbage.
+    let _ = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    // A replication connection is refused by name.
+    let mut startup = vec![0, 3, 0, 0];
+    for kv in [
+        &b"user"[..],
+        b"alice",
+        b"database",
+        b"orders",
+        b"replication",
+        b"database",
+    ] {
+        startup.extend_from_slice(kv);
+        startup.push(0);
+    }
+    startup.push(0);
+    let mut packet = u32::try_from(startup.len() + 4)
+        .expect("len")
+        .to_be_bytes()
+        .to_vec();
+    packet.extend_from_slice(&startup);
+    let answer = raw_exchange(port, &packet).await;
+    assert!(String::from_utf8_lossy(&answer).contains("replication connections are not allowed"));
+    // Everyone else is still served.
+    fx.connect()
+        .await
+        .expect("still serving")
+        .query_one("SELECT 1", &[])
+        .await
+        .expect("query");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn psql_with_tls_and_protocol_negotiation() {
+    let fx = PgProxy::start("read").await;
+    // sslmode=require: TLS to dbward with its generated certificate.
+    let out = tokio::process::Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} dbname=orders user=alice password=alice-password-123 sslmode=require",
+            fx.port()
+        ))
+        .args(["-X", "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", "-c", "\\conninfo"])
+        .output()
+        .await
+        .expect("psql");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("SSL connection"), "{stdout}");
+    // A client asking for protocol 3.2 (libpq 18) is negotiated down to 3.0.
+    let mut startup = vec![0, 3, 0, 2];
+    for kv in [&b"user"[..], b"alice", b"database", b"orders"] {
+        startup.extend_from_slice(kv);
+        startup.push(0);
+    }
+    startup.push(0);
+    let mut packet = u32::try_from(startup.len() + 4)
+        .expect("len")
+        .to_be_bytes()
+        .to_vec();
+    packet.extend_from_slice(&startup);
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .expect("tcp");
+    tcp.write_all(&packet).await.expect("write");
+    let mut head = [0u8; 13];
+    tcp.read_exact(&mut head).await.expect("answer");
+    assert_eq!(head[0], b'v', "NegotiateProtocolVersion first");
+    assert_eq!(&head[5..9], &[0, 0, 0, 0], "newest minor: 0");
+    fx.dbward.stop().await;
+}
