@@ -95,6 +95,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let config = Arc::new(config);
     let auth = Arc::new(Authenticator::new(store.clone(), config.auth.clone()));
 
+    let registry = Arc::new(dbward_core::sessions::SessionRegistry::default());
+    tokio::spawn(dbward_core::sessions::watch(
+        registry.clone(),
+        store.clone(),
+        std::time::Duration::from_millis(500),
+        shutdown.clone(),
+    ));
     let pg_listener = tokio::net::TcpListener::bind(config.pg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (pg.listen)", config.pg.listen))?;
@@ -111,6 +118,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             require_tls_remote: config.pg.require_tls_remote,
             scram_iterations: config.auth.scram_iterations,
         },
+        registry.clone(),
     ));
     let sessions = tokio_util::task::TaskTracker::new();
     tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));
@@ -120,6 +128,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         store: store.clone(),
         key: key.clone(),
         auth,
+        sessions: registry.clone(),
         tls: config.http.tls,
     });
     let listener = tokio::net::TcpListener::bind(config.http.listen)

@@ -87,6 +87,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/grants/{id}", P(Pm::ManageGrants)),
     ep("DELETE", "/api/grants/{id}", P(Pm::ManageGrants)),
     ep("GET", "/api/audit", P(Pm::ViewAudit)),
+    ep("GET", "/api/sessions", P(Pm::ManageSessions)),
+    ep("DELETE", "/api/sessions/{id}", P(Pm::ManageSessions)),
 ];
 
 /// The authenticated caller, as handlers see it.
@@ -287,7 +289,7 @@ async fn audit_refusal(
         outcome: AuditOutcome::Failure,
         details: json!({"status": err.status.as_u16(), "code": err.code, "message": err.message}),
     };
-    if let Err(e) = state.store.audit_failure(&actor, &entry).await {
+    if let Err(e) = state.store.audit_record(&actor, &entry).await {
         tracing::error!(error = %e, "cannot write audit row for a refused request");
     }
 }

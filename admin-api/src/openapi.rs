@@ -8,7 +8,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{audit, databases, folders, grants, health, me, roles, users};
+use crate::api::{audit, databases, folders, grants, health, me, roles, sessions, users};
 use crate::state::SharedState;
 
 /// The API description.
@@ -32,10 +32,11 @@ use crate::state::SharedState;
         folders::list, folders::create, folders::rename, folders::remove,
         grants::list, grants::create, grants::one, grants::revoke,
         audit::list,
+        sessions::list, sessions::kill,
     ),
     tags(
         (name = "health"), (name = "me"), (name = "users"), (name = "roles"),
-        (name = "databases"), (name = "folders"), (name = "grants"), (name = "audit"),
+        (name = "databases"), (name = "folders"), (name = "grants"), (name = "audit"), (name = "sessions"),
     )
 )]
 pub struct ApiDoc;

@@ -18,6 +18,8 @@ pub struct AdminState {
     pub key: MasterKey,
     /// Password verification.
     pub auth: Arc<Authenticator>,
+    /// Live proxy sessions of this instance.
+    pub sessions: Arc<dbward_core::sessions::SessionRegistry>,
     /// Whether this listener serves HTTPS (basic auth is then fine from anywhere).
     pub tls: bool,
 }

@@ -24,6 +24,8 @@
 //!   credential cache, and throttling per (user, client address).
 //! - [`gate`]: may this authenticated user open a session on that database now, with which
 //!   grant? Shared by every front door.
+//! - [`sessions`]: the registry of live sessions and the watcher that ends them within a
+//!   second when their grant expires or is revoked, or their user or database goes.
 //! - [`tls`]: the self-signed certificate generated into the data directory at first start.
 //!
 //! Later issues add `auth` (LDAP), `policy` (statement classification, quotas), `session` (the
@@ -34,6 +36,7 @@ pub mod config;
 pub mod crypto;
 pub mod gate;
 pub mod model;
+pub mod sessions;
 pub mod store;
 pub mod time;
 pub mod tls;

@@ -8,5 +8,6 @@ mod harness;
 mod openapi;
 mod pg_fixture;
 mod pg_proxy;
+mod pg_sessions;
 mod startup;
 mod store;

@@ -7,6 +7,7 @@ pub(crate) mod grants;
 pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod roles;
+pub(crate) mod sessions;
 pub(crate) mod users;
 
 use axum::Router;
@@ -25,6 +26,7 @@ pub fn router() -> Router<SharedState> {
         .merge(folders::router())
         .merge(grants::router())
         .merge(audit::router())
+        .merge(sessions::router())
         .merge(crate::openapi::router())
         .fallback(|| async { ApiError::not_found("route") })
 }

@@ -1,5 +1,5 @@
 //! The audit table, admin side: rows written in the same transaction as the change they
-//! describe ([`insert_admin_audit!`]), failures written on their own ([`Store::audit_failure`]),
+//! describe ([`insert_admin_audit!`]), failures written on their own ([`Store::audit_record`]),
 //! and a plain newest-first listing. The audit issue extends this with connection and statement
 //! events, the HMAC chain, filters and export.
 
@@ -121,13 +121,13 @@ macro_rules! insert_admin_audit {
 pub(crate) use insert_admin_audit;
 
 impl Store {
-    /// Records an admin action that did not take effect (validation error, conflict, denied).
-    pub async fn audit_failure(
+    /// Records an admin action on its own: one that did not take effect (validation error,
+    /// conflict, denied), or one whose effect is not in the store (killing a live session).
+    pub async fn audit_record(
         &self,
         actor: &Actor,
         entry: &AdminAuditEntry,
     ) -> Result<(), StoreError> {
-        debug_assert_eq!(entry.outcome, AuditOutcome::Failure);
         on_backend!(self, write, |pool| {
             insert_admin_audit!(pool, actor, entry)?;
         });

@@ -55,8 +55,10 @@ pub enum SessionEnd {
 }
 
 /// Per-session settings of the relay.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RelayConfig {
+    /// Completes when dbward ends the session (admin kill, grant expired or revoked...).
+    pub kill: dbward_core::sessions::KillSignal,
     /// The level the session runs at.
     pub level: AccessLevel,
     /// Ceiling for messages the relay must buffer whole.
@@ -78,6 +80,8 @@ struct Cycles {
     completed: u64,
     /// (cycle number, dbward's ErrorResponse to send instead of the upstream's).
     substitutions: VecDeque<(u64, BytesMut)>,
+    /// dbward ended the session: nothing more goes upstream.
+    ended: bool,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -115,8 +119,15 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
             }
         }
         r = &mut u2c => {
+            let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
+            if matches!(end, SessionEnd::Ended(_)) {
+                // Let the client read the FATAL and hang up first: closing a socket with unread
+                // input makes the kernel send RST, and the client could lose the message. The
+                // client task forwards nothing upstream any more (`ended`), it only drains.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut c2u).await;
+            }
             c2u.abort();
-            r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()))
+            end
         }
     };
     let busy = {
@@ -232,7 +243,11 @@ async fn client_to_upstream(
             }
         }
         if !out.is_empty() {
-            if let Err(e) = upstream.write_all(&out).await {
+            if cycles.lock().expect("cycles lock poisoned").ended {
+                out.clear();
+                buf.clear();
+                passthrough = 0;
+            } else if let Err(e) = upstream.write_all(&out).await {
                 return SessionEnd::Error(format!("upstream write: {e}"));
             }
             out.clear();
@@ -283,12 +298,13 @@ async fn upstream_to_client(
             let (tag, total) = match header(&buf) {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
-                Err(e) => return end_session(&mut client, &mut out, "08P01", e).await,
+                Err(e) => return end_session(&cycles, &mut client, &mut out, "08P01", e).await,
             };
             match tag {
                 TAG_READY_FOR_QUERY | TAG_PARAMETER_STATUS | TAG_ERROR_RESPONSE => {
                     if total - 5 > config.max_message_bytes {
                         return end_session(
+                            &cycles,
                             &mut client,
                             &mut out,
                             "08P01",
@@ -321,7 +337,14 @@ async fn upstream_to_client(
                         }
                         _ => {
                             if let Some(reason) = parameter_violation(&msg[5..], config.level) {
-                                return end_session(&mut client, &mut out, "08006", reason).await;
+                                return end_session(
+                                    &cycles,
+                                    &mut client,
+                                    &mut out,
+                                    "08006",
+                                    reason,
+                                )
+                                .await;
                             }
                             out.extend_from_slice(&msg);
                         }
@@ -350,7 +373,10 @@ async fn upstream_to_client(
                 Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
             },
             Some(Control::Fatal(code, message)) = control.recv() => {
-                return end_session(&mut client, &mut out, code, message).await;
+                return end_session(&cycles, &mut client, &mut out, code, message).await;
+            }
+            reason = config.kill.wait() => {
+                return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
             }
         }
     }
@@ -358,11 +384,13 @@ async fn upstream_to_client(
 
 /// Sends what is pending plus a FATAL error to the client and closes its side.
 async fn end_session(
+    cycles: &Mutex<Cycles>,
     client: &mut WriteHalf<MaybeTls>,
     out: &mut BytesMut,
     code: &'static str,
     message: String,
 ) -> SessionEnd {
+    cycles.lock().expect("cycles lock poisoned").ended = true;
     codec::error_response(out, Severity::Fatal, code, &message);
     let _ = client.write_all(out).await;
     let _ = client.shutdown().await;

@@ -10,6 +10,7 @@ use dbward_core::auth::Authenticator;
 use dbward_core::crypto::MasterKey;
 use dbward_core::gate::{self, GateError};
 use dbward_core::model::{Engine, UserKind};
+use dbward_core::sessions::{SessionHandle, SessionInfo, SessionRegistry};
 use dbward_core::store::Store;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -51,6 +52,7 @@ pub struct PgServer {
     cancels: CancelMap,
     /// Derives fake SCRAM salts for unknown users.
     fake_salt_secret: [u8; 32],
+    sessions: Arc<SessionRegistry>,
 }
 
 impl PgServer {
@@ -62,6 +64,7 @@ impl PgServer {
         key: MasterKey,
         tls: Option<rustls::ServerConfig>,
         config: PgServerConfig,
+        sessions: Arc<SessionRegistry>,
     ) -> Self {
         Self {
             fake_salt_secret: key.derive("pg-fake-scram-salt"),
@@ -71,6 +74,7 @@ impl PgServer {
             tls: tls.map(startup::acceptor),
             config,
             cancels: CancelMap::default(),
+            sessions,
         }
     }
 
@@ -124,14 +128,15 @@ impl PgServer {
         match tokio::time::timeout_at(deadline, self.open(&mut client, &params, peer)).await {
             Err(_) => fatal(&mut client, "08P01", "timed out during authentication").await,
             Ok(Err(())) => {}
-            Ok(Ok((upstream, level, key, started))) => {
-                tracing::info!(level = %level, "session started");
+            Ok(Ok((upstream, level, key, started, session))) => {
+                tracing::info!(level = %level, session = %session.id(), "session started");
                 let (end, busy) = relay::run(
                     client,
                     upstream.stream,
                     RelayConfig {
                         level,
                         max_message_bytes: self.config.max_message_bytes,
+                        kill: session.signal(),
                     },
                 )
                 .await;
@@ -154,15 +159,7 @@ impl PgServer {
         client: &mut MaybeTls,
         params: &startup::StartupParams,
         peer: SocketAddr,
-    ) -> Result<
-        (
-            upstream::Upstream,
-            dbward_core::model::AccessLevel,
-            (i32, i32),
-            std::time::Instant,
-        ),
-        (),
-    > {
+    ) -> Result<Opened, ()> {
         let started = std::time::Instant::now();
         let throttle = self.auth.throttle();
         if throttle.locked_for(&params.user, peer.ip()).is_some() {
@@ -302,6 +299,20 @@ impl PgServer {
                 return Err(());
             }
         };
+        let session_handle = self.sessions.register(SessionInfo {
+            id: uuid::Uuid::nil(),
+            protocol: "postgres",
+            user_id: user.id,
+            username: user.username.clone(),
+            database_id: session.database.id,
+            database: session.database.name.clone(),
+            grant_id: session.grant.id,
+            level: session.level,
+            client_addr: peer.ip().to_string(),
+            started_at: dbward_core::time::now(),
+            expires_at: session.grant.expires_at,
+            database_version: session.database.updated_at,
+        });
         let key = self.cancels.register(CancelTarget {
             addr: upstream.addr.clone(),
             pid: upstream.pid,
@@ -316,9 +327,19 @@ impl PgServer {
             self.cancels.unregister(key);
             return Err(());
         }
-        Ok((upstream, session.level, key, started))
+        Ok((upstream, session.level, key, started, session_handle))
     }
 }
+
+/// What `open` hands to the relay: the upstream, the level, the cancel key, the start time and
+/// the registered session.
+type Opened = (
+    upstream::Upstream,
+    dbward_core::model::AccessLevel,
+    (i32, i32),
+    std::time::Instant,
+    SessionHandle,
+);
 
 /// Sends a FATAL ErrorResponse and closes the client's side.
 async fn fatal(client: &mut MaybeTls, code: &str, message: &str) {

@@ -1,0 +1,287 @@
+//! The registry of live sessions, shared by every front door, and the watcher that ends them
+//! when they lose their right to exist.
+//!
+//! A front door registers each session after the gate let it in and holds the returned
+//! [`SessionHandle`] for the session's life (dropping it unregisters). The handle's
+//! [`SessionHandle::killed`] future completes when the session must end, with the reason to tell
+//! the client: an admin killed it, its grant expired or was revoked, its user was disabled or
+//! deleted, its database was deleted or its connection settings changed.
+//!
+//! [`watch`] checks every live session twice a second (expiry needs no store access; the rest
+//! one read per distinct grant, user and database), so a session ends within a second of the
+//! change. Session ids are UUIDv7: unique across dbward instances sharing a store, and sortable
+//! by start time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::model::{AccessLevel, GrantState};
+use crate::store::{Store, StoreError};
+
+/// What is known about a live session (also what the admin API lists).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// Unique id (UUIDv7).
+    pub id: Uuid,
+    /// `postgres` or `mysql`.
+    pub protocol: &'static str,
+    /// The dbward user.
+    pub user_id: i64,
+    /// Their name.
+    pub username: String,
+    /// The database.
+    pub database_id: i64,
+    /// Its name.
+    pub database: String,
+    /// The grant the session holds.
+    pub grant_id: i64,
+    /// The level it runs at.
+    pub level: AccessLevel,
+    /// Client address.
+    pub client_addr: String,
+    /// Start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// The grant's end: the session ends then.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The database's `updated_at` when the session started: a later change of its connection
+    /// settings ends the session.
+    #[serde(skip)]
+    pub database_version: OffsetDateTime,
+}
+
+struct Entry {
+    info: SessionInfo,
+    kill: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+/// Live sessions of this instance.
+#[derive(Default)]
+pub struct SessionRegistry {
+    sessions: Mutex<HashMap<Uuid, Entry>>,
+}
+
+impl std::fmt::Debug for SessionRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRegistry").finish_non_exhaustive()
+    }
+}
+
+/// A registered session; dropping it unregisters.
+pub struct SessionHandle {
+    id: Uuid,
+    registry: Arc<SessionRegistry>,
+    kill: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl SessionHandle {
+    /// The session's id.
+    #[must_use]
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Completes when the session must end, with the reason to tell the client.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only waits on a token.
+    pub async fn killed(&self) -> String {
+        self.kill.cancelled().await;
+        self.reason
+            .lock()
+            .expect("session reason lock poisoned")
+            .clone()
+            .unwrap_or_else(|| "session ended by dbward".into())
+    }
+
+    /// A cloneable signal for tasks that must stop when the session ends.
+    #[must_use]
+    pub fn signal(&self) -> KillSignal {
+        KillSignal {
+            kill: self.kill.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+
+    /// The reason given when the session was ended, if it was.
+    #[must_use]
+    pub fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .expect("session reason lock poisoned")
+            .clone()
+    }
+}
+
+/// Completes when its session must end; cloneable into the tasks of a session.
+#[derive(Clone)]
+pub struct KillSignal {
+    kill: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl KillSignal {
+    /// Waits for the end, then gives the reason to tell the client.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only waits on a token.
+    pub async fn wait(&self) -> String {
+        self.kill.cancelled().await;
+        self.reason
+            .lock()
+            .expect("session reason lock poisoned")
+            .clone()
+            .unwrap_or_else(|| "session ended by dbward".into())
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        self.registry
+            .sessions
+            .lock()
+            .expect("session registry lock poisoned")
+            .remove(&self.id);
+    }
+}
+
+impl SessionRegistry {
+    /// Registers a session. `info.id` is replaced by a fresh UUIDv7.
+    #[must_use]
+    pub fn register(self: &Arc<Self>, mut info: SessionInfo) -> SessionHandle {
+        let id = Uuid::now_v7();
+        info.id = id;
+        let kill = CancellationToken::new();
+        let reason = Arc::new(Mutex::new(None));
+        self.sessions
+            .lock()
+            .expect("session registry lock poisoned")
+            .insert(
+                id,
+                Entry {
+                    info,
+                    kill: kill.clone(),
+                    reason: reason.clone(),
+                },
+            );
+        SessionHandle {
+            id,
+            registry: self.clone(),
+            kill,
+            reason,
+        }
+    }
+
+    /// Live sessions, oldest first.
+    #[must_use]
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let mut v: Vec<_> = self
+            .sessions
+            .lock()
+            .expect("session registry lock poisoned")
+            .values()
+            .map(|e| e.info.clone())
+            .collect();
+        v.sort_by_key(|s| s.id);
+        v
+    }
+
+    /// Ends a session with `reason`; false if it is not live here.
+    pub fn kill(&self, id: Uuid, reason: &str) -> bool {
+        let sessions = self
+            .sessions
+            .lock()
+            .expect("session registry lock poisoned");
+        let Some(entry) = sessions.get(&id) else {
+            return false;
+        };
+        end(entry, reason);
+        true
+    }
+}
+
+fn end(entry: &Entry, reason: &str) {
+    let mut r = entry.reason.lock().expect("session reason lock poisoned");
+    if r.is_none() {
+        *r = Some(reason.to_owned());
+    }
+    entry.kill.cancel();
+}
+
+/// Why a session may no longer exist, if it may not.
+async fn verdict(
+    store: &Store,
+    s: &SessionInfo,
+    now: OffsetDateTime,
+) -> Result<Option<String>, StoreError> {
+    if now >= s.expires_at {
+        return Ok(Some(format!(
+            "your grant on database \"{}\" expired at {}",
+            s.database,
+            crate::time::format_rfc3339(s.expires_at)
+        )));
+    }
+    let grant = store.get_grant(s.grant_id).await?;
+    if grant.state(now) == GrantState::Revoked {
+        return Ok(Some(format!(
+            "your grant on database \"{}\" was revoked",
+            s.database
+        )));
+    }
+    let user = store.get_user(s.user_id).await?;
+    if user.deleted_at.is_some() || !user.enabled {
+        return Ok(Some("your dbward account was disabled".into()));
+    }
+    match store.get_database(s.database_id).await {
+        Err(StoreError::NotFound(_)) => Ok(Some(format!(
+            "database \"{}\" was removed from dbward",
+            s.database
+        ))),
+        Err(e) => Err(e),
+        Ok(db) if db.updated_at != s.database_version => Ok(Some(format!(
+            "the connection settings of database \"{}\" changed; reconnect",
+            s.database
+        ))),
+        Ok(_) => Ok(None),
+    }
+}
+
+/// Checks every live session every `interval` until `shutdown`, ending those that lost their
+/// grant, user or database. Store errors are logged and the check retried: a store outage
+/// does not end sessions by itself (their grants were valid when last seen, and expiry is
+/// checked without the store).
+pub async fn watch(
+    registry: Arc<SessionRegistry>,
+    store: Store,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = crate::time::now();
+        for s in registry.list() {
+            match verdict(&store, &s, now).await {
+                Ok(Some(reason)) => {
+                    tracing::info!(session = %s.id, user = %s.username, %reason, "ending session");
+                    registry.kill(s.id, &reason);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, session = %s.id, "session check failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Sessions end within a second, with a FATAL error saying why, when their grant expires or is
+//! revoked, their user is disabled, their database changes, or an admin kills them; the running
+//! upstream query is cancelled and the upstream backend goes away.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::pg_fixture::PgProxy;
+
+type Conn = JoinHandle<Result<(), tokio_postgres::Error>>;
+
+async fn connect(fx: &PgProxy) -> (tokio_postgres::Client, Conn) {
+    let (client, conn) = tokio_postgres::connect(&fx.conninfo(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    (client, tokio::spawn(conn))
+}
+
+/// Waits for the connection to end and returns the FATAL error dbward sent.
+async fn fatal_of(conn: Conn, within: Duration) -> tokio_postgres::error::DbError {
+    let result = tokio::time::timeout(within, conn)
+        .await
+        .expect("the session ended in time")
+        .expect("join");
+    let err = result.expect_err("ended by an error");
+    err.as_db_error()
+        .cloned()
+        .unwrap_or_else(|| panic!("not a server error: {err}"))
+}
+
+/// Waits until no backend of the fixture's upstream database belongs to a dbward session.
+async fn upstream_backends_gone(fx: &PgProxy) {
+    let direct = fx.direct().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = direct
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'dbward:%'",
+                &[&fx.upstream.name],
+            )
+            .await
+            .expect("activity")
+            .get(0);
+        if n == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} upstream backends still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn revoking_the_grant_ends_idle_and_busy_sessions() {
+    let fx = PgProxy::start("write").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE t (x int)")
+        .await
+        .expect("setup");
+    let grants = fx.dbward.admin("GET", "/api/grants", None).await.1;
+    let grant_id = grants[0]["id"].as_i64().expect("id");
+    let (_idle, idle_conn) = connect(&fx).await;
+    let (busy, busy_conn) = connect(&fx).await;
+    let (tx, tx_conn) = connect(&fx).await;
+    tx.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .expect("in transaction");
+    let sleeper = tokio::spawn(async move { busy.batch_execute("SELECT pg_sleep(60)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let revoked_at = Instant::now();
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/grants/{grant_id}"), None)
+        .await;
+    assert_eq!(s, 200);
+    for conn in [idle_conn, tx_conn] {
+        let e = fatal_of(conn, Duration::from_secs(3)).await;
+        assert_eq!(e.code().code(), "57P01");
+        assert!(e.message().contains("revoked"), "{}", e.message());
+    }
+    let sleep_err = tokio::time::timeout(Duration::from_secs(3), sleeper)
+        .await
+        .expect("the query ended")
+        .expect("join")
+        .expect_err("interrupted");
+    assert!(
+        sleep_err
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("revoked")),
+        "{sleep_err}"
+    );
+    let _ = busy_conn.await;
+    assert!(
+        revoked_at.elapsed() < Duration::from_secs(3),
+        "ended within about a second"
+    );
+    upstream_backends_gone(&fx).await;
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "the open transaction was not committed");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn grant_expiry_ends_the_session() {
+    let dbward = crate::harness::Dbward::start().await;
+    let upstream = crate::harness::PgDatabase::create().await;
+    let fx = PgProxy::register(dbward, upstream).await;
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let (s, g) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(json!({
+                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
+                "expires_at": dbward_core::time::format_rfc3339(expires),
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let (_client, conn) = connect(&fx).await;
+    let e = fatal_of(conn, Duration::from_secs(5)).await;
+    assert_eq!(e.code().code(), "57P01");
+    assert!(e.message().contains("expired"), "{}", e.message());
+    assert!(time::OffsetDateTime::now_utc() < expires + time::Duration::milliseconds(1500));
+    upstream_backends_gone(&fx).await;
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn admin_lists_and_kills_sessions() {
+    let fx = PgProxy::start("read").await;
+    let (client, conn) = connect(&fx).await;
+    client.query_one("SELECT 1", &[]).await.expect("query");
+    let (s, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    let session = &sessions[0];
+    assert_eq!(
+        (session["username"].as_str(), session["database"].as_str()),
+        (Some("alice"), Some("orders"))
+    );
+    assert_eq!(
+        (session["protocol"].as_str(), session["level"].as_str()),
+        (Some("postgres"), Some("read"))
+    );
+    let id = session["id"].as_str().expect("id");
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    let e = fatal_of(conn, Duration::from_secs(3)).await;
+    assert_eq!(e.code().code(), "57P01");
+    assert!(
+        e.message()
+            .contains("terminated by dbward administrator admin"),
+        "{}",
+        e.message()
+    );
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(s, 404, "gone");
+    let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(0));
+    upstream_backends_gone(&fx).await;
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn disabling_the_user_or_changing_the_database_ends_sessions() {
+    let fx = PgProxy::start("read").await;
+    let (_c1, conn1) = connect(&fx).await;
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(json!({"description": "moved"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let e = fatal_of(conn1, Duration::from_secs(3)).await;
+    assert!(
+        e.message().contains("connection settings"),
+        "{}",
+        e.message()
+    );
+
+    let (_c2, conn2) = connect(&fx).await;
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/users/{}", fx.user_id),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let e = fatal_of(conn2, Duration::from_secs(3)).await;
+    assert!(e.message().contains("disabled"), "{}", e.message());
+    upstream_backends_gone(&fx).await;
+    fx.dbward.stop().await;
+}
