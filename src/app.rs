@@ -46,6 +46,7 @@ pub struct Started {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     sessions: tokio_util::task::TaskTracker,
+    registry: Arc<dbward_core::sessions::SessionRegistry>,
 }
 
 impl Started {
@@ -58,7 +59,11 @@ impl Started {
     /// Waits for the listeners to stop (after the token is cancelled), then closes the store.
     pub async fn finish(self) -> anyhow::Result<()> {
         let http = self.http.await.context("HTTP server task")?;
-        // Proxy sessions run to their end; a later issue ends idle ones with 57P01.
+        // Sessions end with 57P01; a running upstream query is cancelled.
+        let n = self.registry.kill_all("dbward is shutting down");
+        if n > 0 {
+            tracing::info!(sessions = n, "ending sessions");
+        }
         self.sessions.close();
         if tokio::time::timeout(std::time::Duration::from_secs(30), self.sessions.wait())
             .await
@@ -162,6 +167,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         https: config.http.tls,
         pg_addr,
         sessions,
+        registry,
         generated_admin_password,
         store_description: describe_store(&config),
         tls_cert_path: tls.cert_path,

@@ -209,6 +209,20 @@ impl SessionRegistry {
     }
 }
 
+impl SessionRegistry {
+    /// Ends every live session with `reason` (shutdown). Returns how many.
+    pub fn kill_all(&self, reason: &str) -> usize {
+        let sessions = self
+            .sessions
+            .lock()
+            .expect("session registry lock poisoned");
+        for entry in sessions.values() {
+            end(entry, reason);
+        }
+        sessions.len()
+    }
+}
+
 fn end(entry: &Entry, reason: &str) {
     let mut r = entry.reason.lock().expect("session reason lock poisoned");
     if r.is_none() {

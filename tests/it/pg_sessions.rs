@@ -216,3 +216,28 @@ async fn disabling_the_user_or_changing_the_database_ends_sessions() {
     upstream_backends_gone(&fx).await;
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_sessions_with_57p01() {
+    let fx = PgProxy::start("read").await;
+    let (_client, conn) = connect(&fx).await;
+    let PgProxy {
+        dbward, upstream, ..
+    } = fx;
+    let stopping = tokio::spawn(dbward.stop());
+    let result = tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("ended")
+        .expect("join");
+    let err = result.expect_err("FATAL");
+    let db = err.as_db_error().expect("server error");
+    assert_eq!(
+        (db.code().code(), db.message()),
+        ("57P01", "dbward is shutting down")
+    );
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("stopped")
+        .expect("join");
+    drop(upstream);
+}

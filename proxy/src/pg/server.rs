@@ -85,22 +85,23 @@ impl PgServer {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) {
+        let stop = shutdown.clone();
         crate::listener::accept_loop(listener, shutdown, tracker, move |tcp, peer| {
             let server = self.clone();
+            let stop = stop.clone();
             let span = tracing::info_span!("conn", proto = "pg", %peer, user = tracing::field::Empty, db = tracing::field::Empty);
-            async move { server.handle(tcp, peer).await }.instrument(span)
+            async move { server.handle(tcp, peer, stop).await }.instrument(span)
         })
         .await;
     }
 
-    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, stop: CancellationToken) {
         let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
         let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
-        let handshake = tokio::time::timeout_at(
-            deadline,
-            startup::handshake(tcp, self.tls.as_ref(), require_tls),
-        )
-        .await;
+        let handshake = tokio::select! {
+            r = tokio::time::timeout_at(deadline, startup::handshake(tcp, self.tls.as_ref(), require_tls)) => r,
+            () = stop.cancelled() => return,
+        };
         let (mut client, params) = match handshake {
             Err(_) => {
                 tracing::debug!("handshake timed out");
@@ -125,7 +126,14 @@ impl PgServer {
         span.record("user", params.user.as_str());
         span.record("db", params.database.as_str());
 
-        match tokio::time::timeout_at(deadline, self.open(&mut client, &params, peer)).await {
+        let opened = tokio::select! {
+            r = tokio::time::timeout_at(deadline, self.open(&mut client, &params, peer)) => r,
+            () = stop.cancelled() => {
+                fatal(&mut client, "57P01", "dbward is shutting down").await;
+                return;
+            }
+        };
+        match opened {
             Err(_) => fatal(&mut client, "08P01", "timed out during authentication").await,
             Ok(Err(())) => {}
             Ok(Ok((upstream, level, key, started, session))) => {
