@@ -1,0 +1,195 @@
+//! Client compatibility through dbward: pipelines, Flush-and-wait, pgbench, LISTEN/NOTIFY.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::future::join_all;
+use postgres_protocol::message::frontend;
+
+use crate::pg_fixture::PgProxy;
+use crate::pg_raw::{RawClient, extended_query};
+
+#[tokio::test]
+async fn pipeline_with_an_error_keeps_discard_until_sync() {
+    let fx = PgProxy::start("write").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE t (x int primary key)")
+        .await
+        .expect("setup");
+    let mut c = RawClient::connect(fx.port(), &fx.user, &fx.password, &fx.db_name).await;
+    let mut out = BytesMut::new();
+    // Batch 1: ok, error, ok (discarded), Sync. Batch 2: ok, Sync.
+    extended_query(&mut out, "INSERT INTO t VALUES ($1)", &["1"]);
+    extended_query(&mut out, "INSERT INTO t VALUES ($1)", &["1"]);
+    extended_query(&mut out, "INSERT INTO t VALUES ($1)", &["2"]);
+    frontend::sync(&mut out);
+    extended_query(&mut out, "INSERT INTO t VALUES ($1)", &["3"]);
+    frontend::sync(&mut out);
+    c.send(&out).await;
+    let (first, status) = c.until_ready().await;
+    assert_eq!(status, b'I');
+    assert_eq!(
+        first.iter().filter(|t| **t == b'C').count(),
+        1,
+        "one insert completed: {:?}",
+        String::from_utf8_lossy(&first)
+    );
+    assert_eq!(first.iter().filter(|t| **t == b'E').count(), 1);
+    let (second, _) = c.until_ready().await;
+    assert!(second.contains(&b'C'));
+    let rows: Vec<i32> = fx
+        .direct()
+        .await
+        .query("SELECT x FROM t ORDER BY x", &[])
+        .await
+        .expect("q")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // PostgreSQL runs the messages up to Sync as one implicit transaction: the error rolls back
+    // the first insert and discards the third; the batch after Sync runs.
+    assert_eq!(
+        rows,
+        [3],
+        "discard-until-Sync and the implicit transaction were preserved"
+    );
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn flush_and_wait_gets_answers_before_sync() {
+    let fx = PgProxy::start("read").await;
+    let mut c = RawClient::connect(fx.port(), &fx.user, &fx.password, &fx.db_name).await;
+    let mut out = BytesMut::new();
+    extended_query(&mut out, "SELECT $1::int + 1", &["41"]);
+    frontend::flush(&mut out);
+    c.send(&out).await;
+    // No Sync sent: the answers must still arrive (dbward forwards without waiting for Sync).
+    let mut tags = Vec::new();
+    while !tags.contains(&b'C') {
+        let (tag, body) = tokio::time::timeout(Duration::from_secs(5), c.recv())
+            .await
+            .expect("answer before Sync");
+        if tag == b'D' {
+            assert!(body.ends_with(b"42"), "{body:?}");
+        }
+        tags.push(tag);
+    }
+    assert_eq!(tags, [b'1', b'2', b'T', b'D', b'C']);
+    out.clear();
+    frontend::sync(&mut out);
+    c.send(&out).await;
+    let (tags, status) = c.until_ready().await;
+    assert_eq!((tags, status), (vec![b'Z'], b'I'));
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn a_pipeline_of_10000_statements() {
+    let n: i32 = std::env::var("DBWARD_TEST_PIPELINE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let fx = PgProxy::start("read").await;
+    let client = fx.connect().await.expect("connect");
+    let stmt = client
+        .prepare("SELECT $1::int4 * 2")
+        .await
+        .expect("prepare");
+    // tokio-postgres pipelines requests that are polled together.
+    let futures = (0..n).map(|i| {
+        let client = &client;
+        let stmt = &stmt;
+        async move {
+            client
+                .query_one(stmt, &[&i])
+                .await
+                .map(|r| r.get::<_, i32>(0))
+        }
+    });
+    let results = join_all(futures).await;
+    assert_eq!(results.len(), usize::try_from(n).expect("n"));
+    for (i, r) in (0..n).zip(results) {
+        assert_eq!(r.expect("row"), i * 2);
+    }
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn listen_notify_passes_through() {
+    let fx = PgProxy::start("write").await;
+    let (client, mut conn) = tokio_postgres::connect(&fx.conninfo(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(msg) = futures_util::StreamExt::next(&mut stream).await {
+            if let Ok(tokio_postgres::AsyncMessage::Notification(n)) = msg {
+                let _ = tx.send((n.channel().to_owned(), n.payload().to_owned()));
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN orders_changed")
+        .await
+        .expect("listen");
+    fx.direct()
+        .await
+        .batch_execute("NOTIFY orders_changed, 'order 42'")
+        .await
+        .expect("notify");
+    let (channel, payload) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("in time")
+        .expect("notification");
+    assert_eq!(
+        (channel.as_str(), payload.as_str()),
+        ("orders_changed", "order 42")
+    );
+    drop(client);
+    let _ = driver.await;
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn pgbench_runs_in_all_query_modes() {
+    let fx = PgProxy::start("ddl").await;
+    let port = fx.port().to_string();
+    let run = |args: Vec<&'static str>| {
+        let port = port.clone();
+        let password = fx.password.clone();
+        async move {
+            let out = tokio::process::Command::new("pgbench")
+                .args(["-h", "127.0.0.1", "-p", &port, "-U", "alice"])
+                .args(args)
+                .arg("orders")
+                .env("PGPASSWORD", password)
+                .env("PGSSLMODE", "disable")
+                .output()
+                .await
+                .expect("pgbench");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            text
+        }
+    };
+    run(vec!["-i", "-s", "1", "-q"]).await;
+    for mode in ["simple", "extended", "prepared"] {
+        let text = run(vec!["-S", "-c", "2", "-j", "1", "-t", "200", "-M", mode]).await;
+        assert!(
+            text.contains("number of transactions actually processed: 400/400"),
+            "{mode}: {text}"
+        );
+        assert!(
+            text.contains("number of failed transactions: 0"),
+            "{mode}: {text}"
+        );
+    }
+    fx.dbward.stop().await;
+}
