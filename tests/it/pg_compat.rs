@@ -10,6 +10,7 @@ use crate::pg_fixture::PgProxy;
 use crate::pg_raw::{RawClient, extended_query};
 
 #[tokio::test]
+#[allow(clippy::naive_bytecount)] // counting a handful of message tags
 async fn pipeline_with_an_error_keeps_discard_until_sync() {
     let fx = PgProxy::start("write").await;
     fx.direct()
