@@ -203,3 +203,84 @@ pub fn assert_no_secrets(text: &str) {
         assert!(!text.contains(prefix), "a response leaked a hash: {text}");
     }
 }
+
+/// The real `dbward` binary running as a child process (for what only a process shows: its
+/// memory, its signals).
+pub struct DbwardProcess {
+    pub child: tokio::process::Child,
+    pub http: String,
+    pub pg_port: u16,
+    pub _dir: tempfile::TempDir,
+}
+
+impl DbwardProcess {
+    /// Starts `dbward serve` on ephemeral ports with a fresh data directory.
+    pub async fn spawn() -> Self {
+        use tokio::io::AsyncBufReadExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
+            .args([
+                "serve",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--pg-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("DBWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn dbward");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let (mut http, mut pg_port) = (None, None);
+        while http.is_none() || pg_port.is_none() {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+                .await
+                .expect("banner in time")
+                .expect("read")
+                .expect("banner line");
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("admin API:") {
+                http = Some(rest.trim().trim_end_matches("/api/").to_owned());
+            } else if let Some(rest) = line.strip_prefix("PostgreSQL:") {
+                let addr = rest.split_whitespace().next().expect("address");
+                pg_port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            }
+        }
+        Self {
+            child,
+            http: http.expect("http"),
+            pg_port: pg_port.expect("pg port"),
+            _dir: dir,
+        }
+    }
+
+    /// A value from `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`...).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("field")
+    }
+
+    /// An admin API call.
+    pub async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.http))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.expect("json")
+    }
+}

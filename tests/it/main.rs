@@ -11,5 +11,6 @@ mod pg_fixture;
 mod pg_proxy;
 mod pg_raw;
 mod pg_sessions;
+mod pg_stream;
 mod startup;
 mod store;
