@@ -3,13 +3,18 @@
 //!
 //! `cargo run --release --example idle_sessions -- "host=... user=... dbname=..." 1000`
 
+#![allow(clippy::print_stdout)] // the bench reads "ready" on standard output
+
 use std::io::Read as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let conninfo = args.next().ok_or("usage: idle_sessions CONNINFO N")?;
-    let n: usize = args.next().ok_or("usage: idle_sessions CONNINFO N")?.parse()?;
+    let n: usize = args
+        .next()
+        .ok_or("usage: idle_sessions CONNINFO N")?
+        .parse()?;
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
         let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;

@@ -122,6 +122,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             max_message_bytes: config.pg.max_message_bytes,
             require_tls_remote: config.pg.require_tls_remote,
             scram_iterations: config.auth.scram_iterations,
+            limits: config.limits.clone(),
         },
         registry.clone(),
     ));

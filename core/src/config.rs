@@ -73,6 +73,8 @@ pub struct Config {
     pub mysql: ListenerConfig,
     /// Password checks, throttling and hashing.
     pub auth: AuthConfig,
+    /// Connection caps and session timeouts, for every proxy.
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -90,6 +92,44 @@ impl Default for Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 6033)),
             },
             auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Connection caps and session timeouts, for every proxy. A cap or timeout of 0 is off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Client connections open at once per proxy listener, handshakes included; beyond it new
+    /// ones get "too many connections" at once. Default 1000.
+    pub max_connections: usize,
+    /// Sessions of one user at once. Default 20.
+    pub max_sessions_per_user: usize,
+    /// Sessions on one grant at once: a `read` grant cannot take production's connection slots.
+    /// Default 10.
+    pub max_sessions_per_grant: usize,
+    /// A session idle (outside a transaction) this long is ended. Default `8h`.
+    #[serde(with = "humantime_serde")]
+    pub idle_session_timeout: Duration,
+    /// A session idle inside a transaction this long is ended, and its transaction rolled back
+    /// (an abandoned session must not hold locks on production). Default `10m`.
+    #[serde(with = "humantime_serde")]
+    pub idle_in_transaction_timeout: Duration,
+    /// TCP keepalive idle time on client and upstream sockets. Default `60s`.
+    #[serde(with = "humantime_serde")]
+    pub tcp_keepalive: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1000,
+            max_sessions_per_user: 20,
+            max_sessions_per_grant: 10,
+            idle_session_timeout: Duration::from_hours(8),
+            idle_in_transaction_timeout: Duration::from_mins(10),
+            tcp_keepalive: Duration::from_mins(1),
         }
     }
 }

@@ -63,6 +63,27 @@ struct Entry {
     reason: Arc<Mutex<Option<String>>>,
 }
 
+/// Caps on concurrent sessions (0: no cap). A `read` grant handed to a contractor must not be
+/// able to take all of production's connection slots.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Sessions of one user, all databases together.
+    pub per_user: usize,
+    /// Sessions on one grant.
+    pub per_grant: usize,
+}
+
+/// A cap that refused a session.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum LimitExceeded {
+    /// Too many sessions for the user.
+    #[error("too many sessions for this user (limit {0})")]
+    PerUser(usize),
+    /// Too many sessions on the grant.
+    #[error("too many sessions on this grant (limit {0})")]
+    PerGrant(usize),
+}
+
 /// Live sessions of this instance.
 #[derive(Default)]
 pub struct SessionRegistry {
@@ -155,30 +176,47 @@ impl Drop for SessionHandle {
 }
 
 impl SessionRegistry {
-    /// Registers a session. `info.id` is replaced by a fresh UUIDv7.
-    #[must_use]
-    pub fn register(self: &Arc<Self>, mut info: SessionInfo) -> SessionHandle {
+    /// Registers a session unless its user or grant already holds as many as `limits` allow.
+    /// `info.id` is replaced by a fresh UUIDv7. The check and the insertion happen under one
+    /// lock, so concurrent logins cannot overshoot.
+    pub fn register(
+        self: &Arc<Self>,
+        mut info: SessionInfo,
+        limits: &SessionLimits,
+    ) -> Result<SessionHandle, LimitExceeded> {
         let id = Uuid::now_v7();
         info.id = id;
         let kill = CancellationToken::new();
         let reason = Arc::new(Mutex::new(None));
-        self.sessions
+        let mut sessions = self
+            .sessions
             .lock()
-            .expect("session registry lock poisoned")
-            .insert(
-                id,
-                Entry {
-                    info,
-                    kill: kill.clone(),
-                    reason: reason.clone(),
-                },
-            );
-        SessionHandle {
+            .expect("session registry lock poisoned");
+        let (mut per_user, mut per_grant) = (0, 0);
+        for e in sessions.values() {
+            per_user += usize::from(e.info.user_id == info.user_id);
+            per_grant += usize::from(e.info.grant_id == info.grant_id);
+        }
+        if limits.per_user > 0 && per_user >= limits.per_user {
+            return Err(LimitExceeded::PerUser(limits.per_user));
+        }
+        if limits.per_grant > 0 && per_grant >= limits.per_grant {
+            return Err(LimitExceeded::PerGrant(limits.per_grant));
+        }
+        sessions.insert(
+            id,
+            Entry {
+                info,
+                kill: kill.clone(),
+                reason: reason.clone(),
+            },
+        );
+        Ok(SessionHandle {
             id,
             registry: self.clone(),
             kill,
             reason,
-        }
+        })
     }
 
     /// Live sessions, oldest first.

@@ -1,23 +1,58 @@
-//! The accept loop shared by the protocols: accept, set TCP options, spawn one task per
-//! connection on a tracker, stop accepting when shutdown is requested.
+//! The accept loop shared by the protocols: accept, cap the number of open connections, set TCP
+//! options, spawn one task per connection on a tracker, stop accepting when shutdown is
+//! requested.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Accepts connections until `shutdown`, running `handle` for each on `tracker`.
+/// TCP settings applied to every accepted (and upstream) socket.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpOptions {
+    /// Keepalive idle time; zero leaves keepalive off.
+    pub keepalive: Duration,
+}
+
+/// Sets `TCP_NODELAY` (small protocol messages must not wait for Nagle) and keepalive (a peer
+/// that vanished without a FIN is noticed).
+pub fn configure(stream: &TcpStream, opts: TcpOptions) {
+    let _ = stream.set_nodelay(true);
+    if !opts.keepalive.is_zero() {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(opts.keepalive)
+            .with_interval(opts.keepalive / 4 + Duration::from_secs(1))
+            .with_retries(4);
+        if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+            tracing::debug!(error = %e, "cannot set TCP keepalive");
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, running `handle` for each on `tracker`. At most
+/// `max_connections` (0: no cap) run at once; beyond that `handle` gets `None` instead of a
+/// permit and must refuse the connection in its protocol.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    max_connections: usize,
+    opts: TcpOptions,
     handle: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr, Option<OwnedSemaphorePermit>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let permits = Arc::new(Semaphore::new(if max_connections == 0 {
+        Semaphore::MAX_PERMITS
+    } else {
+        max_connections
+    }));
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -25,14 +60,14 @@ pub async fn accept_loop<F, Fut>(
         };
         match accepted {
             Ok((stream, peer)) => {
-                // Small protocol messages must not wait for Nagle.
-                let _ = stream.set_nodelay(true);
-                tracker.spawn(handle(stream, peer));
+                configure(&stream, opts);
+                let permit = permits.clone().try_acquire_owned().ok();
+                tracker.spawn(handle(stream, peer, permit));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.
                 tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }

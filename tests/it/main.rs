@@ -8,6 +8,7 @@ mod harness;
 mod openapi;
 mod pg_compat;
 mod pg_fixture;
+mod pg_limits;
 mod pg_proxy;
 mod pg_raw;
 mod pg_sessions;

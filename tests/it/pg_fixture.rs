@@ -19,7 +19,19 @@ pub struct PgProxy {
 impl PgProxy {
     /// Starts everything; the user holds a grant at `level` active now.
     pub async fn start(level: &str) -> Self {
-        let dbward = Dbward::start().await;
+        Self::start_with(level, |_| {}).await
+    }
+
+    /// Like [`PgProxy::start`], with the configuration adjusted by `adjust`.
+    pub async fn start_with(
+        level: &str,
+        adjust: impl FnOnce(&mut dbward_core::config::Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = crate::harness::test_config(dir.path().to_owned());
+        adjust(&mut config);
+        let mut dbward = Dbward::start_with(config).await;
+        dbward.dir = Some(dir);
         let upstream = PgDatabase::create().await;
         let fx = Self::register(dbward, upstream).await;
         fx.grant(level, "-1h", "+8h").await;

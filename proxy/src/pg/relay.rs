@@ -63,6 +63,10 @@ pub struct RelayConfig {
     pub level: AccessLevel,
     /// Ceiling for messages the relay must buffer whole.
     pub max_message_bytes: usize,
+    /// End the session after this long idle outside a transaction (zero: never).
+    pub idle_session_timeout: std::time::Duration,
+    /// End it after this long idle inside a transaction (zero: never).
+    pub idle_in_transaction_timeout: std::time::Duration,
 }
 
 /// Something the client-side task asks the upstream-side task (which owns the client's write
@@ -72,10 +76,10 @@ enum Control {
     Fatal(&'static str, String),
 }
 
-/// State both directions share: request cycles sent and completed, and pending error
-/// substitutions.
-#[derive(Default)]
+/// State both directions share: request cycles sent and completed, pending error
+/// substitutions, and when the client last sent something.
 struct Cycles {
+    last_client_activity: tokio::time::Instant,
     sent: u64,
     completed: u64,
     /// (cycle number, dbward's ErrorResponse to send instead of the upstream's).
@@ -91,7 +95,13 @@ const READ_CHUNK: usize = 16 * 1024;
 pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (SessionEnd, bool) {
     let (client_r, client_w) = tokio::io::split(client);
     let (upstream_r, upstream_w) = tokio::io::split(upstream);
-    let cycles = Arc::new(Mutex::new(Cycles::default()));
+    let cycles = Arc::new(Mutex::new(Cycles {
+        last_client_activity: tokio::time::Instant::now(),
+        sent: 0,
+        completed: 0,
+        substitutions: VecDeque::new(),
+        ended: false,
+    }));
     let (control_tx, control_rx) = mpsc::channel(4);
     let mut c2u = tokio::spawn(client_to_upstream(
         client_r,
@@ -254,7 +264,12 @@ async fn client_to_upstream(
         }
         match fill(&mut client, &mut buf).await {
             Ok(0) => return SessionEnd::ClientQuit,
-            Ok(_) => {}
+            Ok(_) => {
+                cycles
+                    .lock()
+                    .expect("cycles lock poisoned")
+                    .last_client_activity = tokio::time::Instant::now();
+            }
             Err(e) => return SessionEnd::Error(format!("client read: {e}")),
         }
     }
@@ -284,6 +299,8 @@ async fn upstream_to_client(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut passthrough = 0usize;
+    // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
+    let mut txn_status = b'I';
     loop {
         loop {
             if passthrough > 0 {
@@ -320,6 +337,7 @@ async fn upstream_to_client(
                     match tag {
                         TAG_READY_FOR_QUERY => {
                             cycles.lock().expect("cycles lock poisoned").completed += 1;
+                            txn_status = msg[5];
                             out.extend_from_slice(&msg);
                         }
                         TAG_ERROR_RESPONSE => {
@@ -366,7 +384,21 @@ async fn upstream_to_client(
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        let deadline = idle_deadline(&cycles, &config, txn_status);
         tokio::select! {
+            () = sleep_until(deadline) => {
+                // Re-check: the client may have spoken since the deadline was computed.
+                if idle_deadline(&cycles, &config, txn_status)
+                    .is_some_and(|d| d <= tokio::time::Instant::now())
+                {
+                    let (code, why) = if txn_status == b'I' {
+                        ("57P05", "terminating connection due to idle-session timeout")
+                    } else {
+                        ("25P03", "terminating connection due to idle-in-transaction timeout")
+                    };
+                    return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
+                }
+            }
             r = upstream.read_buf(&mut buf) => match r {
                 Ok(0) => return SessionEnd::UpstreamClosed,
                 Ok(_) => {}
@@ -379,6 +411,32 @@ async fn upstream_to_client(
                 return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
             }
         }
+    }
+}
+
+/// When the session times out if nothing happens, given the transaction status; `None` while a
+/// request is running upstream or when the applicable timeout is off.
+fn idle_deadline(
+    cycles: &Mutex<Cycles>,
+    config: &RelayConfig,
+    txn_status: u8,
+) -> Option<tokio::time::Instant> {
+    let c = cycles.lock().expect("cycles lock poisoned");
+    if c.sent > c.completed {
+        return None;
+    }
+    let timeout = if txn_status == b'I' {
+        config.idle_session_timeout
+    } else {
+        config.idle_in_transaction_timeout
+    };
+    (!timeout.is_zero()).then(|| c.last_client_activity + timeout)
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct PgServerConfig {
     pub require_tls_remote: bool,
     /// PBKDF2 iterations shown for unknown users (the configured SCRAM iteration count).
     pub scram_iterations: u32,
+    /// Caps and timeouts.
+    pub limits: dbward_core::config::LimitsConfig,
 }
 
 /// The PostgreSQL proxy: shared by every connection.
@@ -86,11 +88,25 @@ impl PgServer {
         tracker: TaskTracker,
     ) {
         let stop = shutdown.clone();
-        crate::listener::accept_loop(listener, shutdown, tracker, move |tcp, peer| {
+        let max = self.config.limits.max_connections;
+        let opts = crate::listener::TcpOptions {
+            keepalive: self.config.limits.tcp_keepalive,
+        };
+        crate::listener::accept_loop(listener, shutdown, tracker, max, opts, move |tcp, peer, permit| {
             let server = self.clone();
             let stop = stop.clone();
             let span = tracing::info_span!("conn", proto = "pg", %peer, user = tracing::field::Empty, db = tracing::field::Empty);
-            async move { server.handle(tcp, peer, stop).await }.instrument(span)
+            async move {
+                let Some(_permit) = permit else {
+                    // Answer in the protocol even before the startup packet: libpq reads an
+                    // ErrorResponse at any point of the handshake.
+                    tracing::warn!("too many connections");
+                    fatal(&mut MaybeTls::Plain(tcp), "53300", "too many connections to dbward").await;
+                    return;
+                };
+                server.handle(tcp, peer, stop).await;
+            }
+            .instrument(span)
         })
         .await;
     }
@@ -144,6 +160,8 @@ impl PgServer {
                     RelayConfig {
                         level,
                         max_message_bytes: self.config.max_message_bytes,
+                        idle_session_timeout: self.config.limits.idle_session_timeout,
+                        idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
                         kill: session.signal(),
                     },
                 )
@@ -267,6 +285,34 @@ impl PgServer {
                 return Err(());
             }
         };
+        let registered = self.sessions.register(
+            SessionInfo {
+                id: uuid::Uuid::nil(),
+                protocol: "postgres",
+                user_id: user.id,
+                username: user.username.clone(),
+                database_id: session.database.id,
+                database: session.database.name.clone(),
+                grant_id: session.grant.id,
+                level: session.level,
+                client_addr: peer.ip().to_string(),
+                started_at: dbward_core::time::now(),
+                expires_at: session.grant.expires_at,
+                database_version: session.database.updated_at,
+            },
+            &dbward_core::sessions::SessionLimits {
+                per_user: self.config.limits.max_sessions_per_user,
+                per_grant: self.config.limits.max_sessions_per_grant,
+            },
+        );
+        let session_handle = match registered {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(reason = %e, "session refused");
+                fatal(client, "53300", &e.to_string()).await;
+                return Err(());
+            }
+        };
         let creds = match self
             .store
             .database_credentials(&self.key, session.database.id)
@@ -292,6 +338,9 @@ impl PgServer {
             params,
             &ConnectOptions {
                 connect_timeout: self.config.connect_timeout,
+                tcp: crate::listener::TcpOptions {
+                    keepalive: self.config.limits.tcp_keepalive,
+                },
             },
         )
         .await
@@ -307,20 +356,6 @@ impl PgServer {
                 return Err(());
             }
         };
-        let session_handle = self.sessions.register(SessionInfo {
-            id: uuid::Uuid::nil(),
-            protocol: "postgres",
-            user_id: user.id,
-            username: user.username.clone(),
-            database_id: session.database.id,
-            database: session.database.name.clone(),
-            grant_id: session.grant.id,
-            level: session.level,
-            client_addr: peer.ip().to_string(),
-            started_at: dbward_core::time::now(),
-            expires_at: session.grant.expires_at,
-            database_version: session.database.updated_at,
-        });
         let key = self.cancels.register(CancelTarget {
             addr: upstream.addr.clone(),
             pid: upstream.pid,

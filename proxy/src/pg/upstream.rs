@@ -81,6 +81,8 @@ pub struct Upstream {
 pub struct ConnectOptions {
     /// TCP connect timeout (and for the whole login).
     pub connect_timeout: Duration,
+    /// Socket options.
+    pub tcp: crate::listener::TcpOptions,
 }
 
 /// Connects and logs in to `db` for a session at `level`.
@@ -96,7 +98,7 @@ pub async fn connect(
         let tcp = TcpStream::connect((db.host.as_str(), db.port))
             .await
             .map_err(|e| UpstreamError::Connect(e.kind().to_string()))?;
-        let _ = tcp.set_nodelay(true);
+        crate::listener::configure(&tcp, opts.tcp);
         let (mut stream, verified) = negotiate_tls(tcp, db).await?;
         let (user, password) = match (level, &creds.read_username) {
             (AccessLevel::Read, Some(read_user)) => {
