@@ -124,6 +124,18 @@ impl SessionHandle {
             .unwrap_or_else(|| "session ended by dbward".into())
     }
 
+    /// What the registry knows about this session.
+    #[must_use]
+    pub fn info(&self) -> SessionInfo {
+        self.registry
+            .sessions
+            .lock()
+            .expect("session registry lock poisoned")
+            .get(&self.id)
+            .map(|e| e.info.clone())
+            .expect("a registered session is in the registry until its handle drops")
+    }
+
     /// A cloneable signal for tasks that must stop when the session ends.
     #[must_use]
     pub fn signal(&self) -> KillSignal {

@@ -408,3 +408,83 @@ async fn psql_with_tls_and_protocol_negotiation() {
     assert_eq!(&head[5..9], &[0, 0, 0, 0], "newest minor: 0");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn connections_and_session_ends_are_audited() {
+    let fx = PgProxy::start("read").await;
+    let client = fx.connect().await.expect("connect");
+    client.query_one("SELECT 1", &[]).await.expect("query");
+    drop(client);
+    let base = format!(
+        "host=127.0.0.1 port={} dbname=orders sslmode=disable",
+        fx.port()
+    );
+    for (user, password) in [("alice", "wrong-password"), ("ghost", "whatever-password")] {
+        let conninfo = format!("{base} user={user} password={password}");
+        assert!(
+            tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+                .await
+                .is_err()
+        );
+    }
+    let conninfo = format!("{base} user=alice password=alice-password-123")
+        .replace("dbname=orders", "dbname=nope");
+    assert!(
+        tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+            .await
+            .is_err()
+    );
+    // Rows appear once the session task has finished: poll with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let rows = loop {
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+        let rows: Vec<serde_json::Value> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["kind"] == "connection")
+            .cloned()
+            .collect();
+        if rows.len() >= 5 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let summary: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+                r["actor_username"].as_str().unwrap_or_default().to_owned(),
+                r["details"]["reason"]
+                    .as_str()
+                    .or(r["details"]["end"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("pg.connect", "success", "alice", ""),
+        ("pg.session_end", "success", "alice", "client_quit"),
+        ("pg.connect", "failure", "alice", "wrong_password"),
+        ("pg.connect", "failure", "ghost", "unknown_user"),
+        ("pg.connect", "failure", "alice", "unknown_database"),
+    ] {
+        let e = (
+            expected.0.to_owned(),
+            expected.1.to_owned(),
+            expected.2.to_owned(),
+            expected.3.to_owned(),
+        );
+        assert!(summary.contains(&e), "{e:?} missing from {summary:#?}");
+    }
+    let session_row = rows
+        .iter()
+        .find(|r| r["action"] == "pg.connect" && r["outcome"] == "success")
+        .expect("row");
+    assert_eq!(session_row["details"]["level"], "read");
+    assert!(session_row["entity_id"].is_string(), "the session id");
+    fx.dbward.stop().await;
+}

@@ -74,7 +74,7 @@ pub struct AuditRecord {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Event family: `admin` for now.
+    /// Event family: `admin` (admin API) or `connection` (proxy logins and session ends).
     pub kind: String,
     /// Acting user's id.
     pub actor_user_id: Option<i64>,
@@ -97,13 +97,21 @@ pub struct AuditRecord {
 
 /// Inserts an admin audit row on `$exec` (a transaction, so the row commits with the change).
 macro_rules! insert_admin_audit {
-    ($exec:expr, $actor:expr, $entry:expr) => {{
+    ($exec:expr, $actor:expr, $entry:expr) => {
+        $crate::store::audit::insert_audit!($exec, "admin", $actor, $entry)
+    };
+}
+pub(crate) use insert_admin_audit;
+
+/// Inserts an audit row of event family `$kind` on `$exec`.
+macro_rules! insert_audit {
+    ($exec:expr, $kind:expr, $actor:expr, $entry:expr) => {{
         let actor: &$crate::store::Actor = $actor;
         let entry: &$crate::store::AdminAuditEntry = $entry;
         sqlx::query(
             "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, client_addr, action, \
              entity_type, entity_id, outcome, details) \
-             VALUES ($1, 'admin', $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $10, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind($crate::store::now_micros())
         .bind(actor.user_id)
@@ -114,11 +122,12 @@ macro_rules! insert_admin_audit {
         .bind(&entry.entity_id)
         .bind(entry.outcome.as_str())
         .bind(entry.details.to_string())
+        .bind($kind)
         .execute($exec)
         .await
     }};
 }
-pub(crate) use insert_admin_audit;
+pub(crate) use insert_audit;
 
 impl Store {
     /// Records an admin action on its own: one that did not take effect (validation error,
@@ -130,6 +139,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
             insert_admin_audit!(pool, actor, entry)?;
+        });
+        Ok(())
+    }
+
+    /// Records a connection event (attempt, outcome, session end) of a proxy front door. The
+    /// audit issue moves these onto the batching writer; today each is one insert, once per
+    /// connection, never per statement.
+    pub async fn audit_connection(
+        &self,
+        actor: &Actor,
+        entry: &AdminAuditEntry,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, write, |pool| {
+            insert_audit!(pool, "connection", actor, entry)?;
         });
         Ok(())
     }

@@ -18,7 +18,7 @@
 //! Every admin mutation writes its audit row in the same transaction as the change ([`Actor`]).
 //! The store never sees a socket, and SQL lives only in this module.
 
-mod audit;
+pub(crate) mod audit;
 mod databases;
 mod folders;
 mod grants;

@@ -11,7 +11,8 @@ use dbward_core::crypto::MasterKey;
 use dbward_core::gate::{self, GateError};
 use dbward_core::model::{Engine, UserKind};
 use dbward_core::sessions::{SessionHandle, SessionInfo, SessionRegistry};
-use dbward_core::store::Store;
+use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
+use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -125,8 +126,15 @@ impl PgServer {
             }
             Ok(Err((stream, e))) => {
                 tracing::warn!(error = %e, "startup refused");
+                let tls = stream.as_ref().is_some_and(MaybeTls::is_tls);
                 if let Some(mut s) = stream {
                     fatal(&mut s, e.sqlstate(), &e.to_string()).await;
+                }
+                if !matches!(e, startup::HandshakeError::Frame(codec::FrameError::Closed)) {
+                    let details =
+                        json!({"reason": "bad_protocol", "error": e.to_string(), "tls": tls});
+                    self.audit(None, "", peer, "pg.connect", AuditOutcome::Failure, details)
+                        .await;
                 }
                 return;
             }
@@ -149,11 +157,65 @@ impl PgServer {
                 return;
             }
         };
+        let tls = client.is_tls();
+        let attempt = |reason: &str, message: &str| json!({"database": params.database, "tls": tls, "reason": reason, "message": message});
         match opened {
-            Err(_) => fatal(&mut client, "08P01", "timed out during authentication").await,
-            Ok(Err(())) => {}
+            Err(_) => {
+                fatal(&mut client, "08P01", "timed out during authentication").await;
+                let details = attempt("timeout", "timed out during authentication");
+                self.audit(
+                    None,
+                    &params.user,
+                    peer,
+                    "pg.connect",
+                    AuditOutcome::Failure,
+                    details,
+                )
+                .await;
+            }
+            Ok(Err(refusal)) => {
+                fatal(&mut client, refusal.code, &refusal.message).await;
+                let details = attempt(refusal.reason, &refusal.message);
+                self.audit(
+                    refusal.user_id,
+                    &params.user,
+                    peer,
+                    "pg.connect",
+                    AuditOutcome::Failure,
+                    details,
+                )
+                .await;
+            }
             Ok(Ok((upstream, level, key, started, session))) => {
                 tracing::info!(level = %level, session = %session.id(), "session started");
+                let info = session.info();
+                let details = json!({
+                    "database": params.database, "tls": tls, "session_id": info.id,
+                    "grant_id": info.grant_id, "level": level,
+                    "application_name": params.application_name,
+                });
+                let user_id = Some(info.user_id);
+                if !self
+                    .audit(
+                        user_id,
+                        &params.user,
+                        peer,
+                        "pg.connect",
+                        AuditOutcome::Success,
+                        details,
+                    )
+                    .await
+                {
+                    // Fail closed: a session that cannot be audited does not run.
+                    fatal(
+                        &mut client,
+                        "08006",
+                        "dbward cannot write its audit trail; try again later",
+                    )
+                    .await;
+                    self.cancels.unregister(key);
+                    return;
+                }
                 let (end, busy) = relay::run(
                     client,
                     upstream.stream,
@@ -173,7 +235,27 @@ impl PgServer {
                     }
                 }
                 self.cancels.unregister(key);
-                tracing::info!(end = ?end, seconds = started.elapsed().as_secs_f64(), "session ended");
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::info!(end = ?end, seconds, "session ended");
+                let (why, message) = match &end {
+                    relay::SessionEnd::ClientQuit => ("client_quit", None),
+                    relay::SessionEnd::UpstreamClosed => ("upstream_closed", None),
+                    relay::SessionEnd::Error(e) => ("error", Some(e.clone())),
+                    relay::SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+                };
+                let details = json!({
+                    "database": params.database, "session_id": info.id, "grant_id": info.grant_id,
+                    "duration_seconds": seconds, "end": why, "message": message,
+                });
+                self.audit(
+                    user_id,
+                    &params.user,
+                    peer,
+                    "pg.session_end",
+                    AuditOutcome::Success,
+                    details,
+                )
+                .await;
             }
         }
     }
@@ -185,29 +267,25 @@ impl PgServer {
         client: &mut MaybeTls,
         params: &startup::StartupParams,
         peer: SocketAddr,
-    ) -> Result<Opened, ()> {
+    ) -> Result<Opened, Refusal> {
         let started = std::time::Instant::now();
         let throttle = self.auth.throttle();
         if throttle.locked_for(&params.user, peer.ip()).is_some() {
-            fatal(
-                client,
+            return Err(Refusal::new(
                 "28P01",
                 "too many failed login attempts; try again later",
-            )
-            .await;
-            return Err(());
+                "throttled",
+            ));
         }
         let user = match self.store.user_auth(&params.user).await {
             Ok(u) => u,
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable during login");
-                fatal(
-                    client,
+                return Err(Refusal::new(
                     "08006",
                     "dbward cannot reach its store; try again later",
-                )
-                .await;
-                return Err(());
+                    "unavailable",
+                ));
             }
         };
         let real = user
@@ -231,24 +309,32 @@ impl PgServer {
                     "password authentication failed for user \"{}\"",
                     params.user
                 );
-                fatal(client, "28P01", &msg).await;
-                return Err(());
+                let reason = if user.is_some() {
+                    "wrong_password"
+                } else {
+                    "unknown_user"
+                };
+                return Err(Refusal::new("28P01", msg, reason));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "SCRAM exchange failed");
-                fatal(client, "08P01", &e.to_string()).await;
-                return Err(());
+                return Err(Refusal::new("08P01", e.to_string(), "bad_protocol"));
             }
         }
         // The proof matched a real verifier: the user exists.
         let Some(user) = user else {
-            fatal(client, "28P01", "password authentication failed").await;
-            return Err(());
+            return Err(Refusal::new(
+                "28P01",
+                "password authentication failed",
+                "auth_failed",
+            ));
         };
         throttle.record_success(&params.user, peer.ip());
         if !user.enabled {
-            fatal(client, "28000", "your dbward account is disabled").await;
-            return Err(());
+            return Err(
+                Refusal::new("28000", "your dbward account is disabled", "user_disabled")
+                    .user(user.id),
+            );
         }
         let session = match gate::open_session(
             &self.store,
@@ -261,28 +347,32 @@ impl PgServer {
         {
             Ok(s) => s,
             Err(GateError::UnknownDatabase(name)) => {
-                fatal(
-                    client,
+                return Err(Refusal::new(
                     "3D000",
-                    &format!("database \"{name}\" does not exist"),
+                    format!("database \"{name}\" does not exist"),
+                    "unknown_database",
                 )
-                .await;
-                return Err(());
+                .user(user.id));
             }
             Err(GateError::Store(e)) => {
                 tracing::error!(error = %e, "store unavailable during login");
-                fatal(
-                    client,
+                return Err(Refusal::new(
                     "08006",
                     "dbward cannot reach its store; try again later",
+                    "unavailable",
                 )
-                .await;
-                return Err(());
+                .user(user.id));
             }
             Err(e) => {
                 tracing::info!(reason = %e, "no active grant");
-                fatal(client, "28000", &e.to_string()).await;
-                return Err(());
+                let reason = match &e {
+                    GateError::NotYetStarted { .. } => "grant_not_started",
+                    GateError::Expired { .. } => "grant_expired",
+                    GateError::Revoked(_) => "grant_revoked",
+                    GateError::NoSqlPermission => "no_sql_permission",
+                    _ => "no_grant",
+                };
+                return Err(Refusal::new("28000", e.to_string(), reason).user(user.id));
             }
         };
         let registered = self.sessions.register(
@@ -309,8 +399,7 @@ impl PgServer {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(reason = %e, "session refused");
-                fatal(client, "53300", &e.to_string()).await;
-                return Err(());
+                return Err(Refusal::new("53300", e.to_string(), "limit").user(user.id));
             }
         };
         let creds = match self
@@ -321,13 +410,12 @@ impl PgServer {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot open the database's credentials");
-                fatal(
-                    client,
+                return Err(Refusal::new(
                     "08006",
                     "dbward cannot use this database's stored credentials",
+                    "unavailable",
                 )
-                .await;
-                return Err(());
+                .user(user.id));
             }
         };
         let upstream = match upstream::connect(
@@ -352,8 +440,7 @@ impl PgServer {
                     "could not connect to the upstream of database \"{}\": {e}",
                     session.database.name
                 );
-                fatal(client, "08006", &msg).await;
-                return Err(());
+                return Err(Refusal::new("08006", msg, "upstream_unavailable").user(user.id));
             }
         };
         let key = self.cancels.register(CancelTarget {
@@ -368,9 +455,45 @@ impl PgServer {
         codec::ready_for_query(&mut out, b'I');
         if client.write_all(&out).await.is_err() {
             self.cancels.unregister(key);
-            return Err(());
+            return Err(Refusal::new("08006", "client went away", "client_gone").user(user.id));
         }
         Ok((upstream, session.level, key, started, session_handle))
+    }
+}
+
+impl PgServer {
+    /// Writes a connection audit row; false if it could not be written (logged).
+    async fn audit(
+        &self,
+        user_id: Option<i64>,
+        username: &str,
+        peer: SocketAddr,
+        action: &'static str,
+        outcome: AuditOutcome,
+        details: serde_json::Value,
+    ) -> bool {
+        let actor = Actor {
+            user_id,
+            username: username.to_owned(),
+            client_addr: Some(peer.ip().to_string()),
+        };
+        let entry = AdminAuditEntry {
+            action: action.into(),
+            entity_type: "session",
+            entity_id: details
+                .get("session_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            outcome,
+            details,
+        };
+        match self.store.audit_connection(&actor, &entry).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write a connection audit row");
+                false
+            }
+        }
     }
 }
 
@@ -383,6 +506,30 @@ type Opened = (
     std::time::Instant,
     SessionHandle,
 );
+
+/// Why `open` refused a session: what the client is told, and why, for the audit trail.
+struct Refusal {
+    code: &'static str,
+    message: String,
+    reason: &'static str,
+    user_id: Option<i64>,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>, reason: &'static str) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            reason,
+            user_id: None,
+        }
+    }
+
+    fn user(mut self, id: i64) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+}
 
 /// Sends a FATAL ErrorResponse and closes the client's side.
 async fn fatal(client: &mut MaybeTls, code: &str, message: &str) {
