@@ -1,0 +1,249 @@
+//! dbward's own login to the upstream: password methods and TLS modes, against a private
+//! cluster that requires passwords and serves a certificate from a CA the test generates.
+
+use serde_json::{Value, json};
+
+use crate::harness::Dbward;
+use crate::pg_cluster::{Cluster, TestPki};
+
+const SUPERUSER_PASSWORD: &str = "upstream-secret-Kx9!";
+const READER_PASSWORD: &str = "read-secret-Qz7!";
+
+const HBA: &str = "\
+local all all trust
+host all md5_user 127.0.0.1/32 md5
+host all clear_user 127.0.0.1/32 password
+host all all 127.0.0.1/32 scram-sha-256
+";
+
+struct Setup {
+    dbward: Dbward,
+    cluster: Cluster,
+    pki: TestPki,
+    user_id: i64,
+}
+
+async fn setup() -> Setup {
+    let pki = TestPki::new(&["127.0.0.1"]);
+    let cluster = Cluster::start(SUPERUSER_PASSWORD, &pki, HBA);
+    let url = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/postgres",
+        "upstream-secret-Kx9%21", cluster.port
+    );
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("superuser login");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "SET password_encryption = 'md5'; CREATE ROLE md5_user LOGIN PASSWORD '{SUPERUSER_PASSWORD}';
+             RESET password_encryption;
+             CREATE ROLE clear_user LOGIN PASSWORD '{SUPERUSER_PASSWORD}';
+             CREATE ROLE reader LOGIN PASSWORD '{READER_PASSWORD}';"
+        ))
+        .await
+        .expect("roles");
+    let dbward = Dbward::start().await;
+    let (_, user) = dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "alice", "password": "alice-password-123"})),
+        )
+        .await;
+    Setup {
+        dbward,
+        cluster,
+        pki,
+        user_id: user["id"].as_i64().expect("id"),
+    }
+}
+
+impl Setup {
+    /// Registers a database with `fields` over the defaults and grants alice `level` on it.
+    async fn database(&self, name: &str, level: &str, fields: Value) -> i64 {
+        let mut body = json!({
+            "name": name, "engine": "postgres", "host": "127.0.0.1", "port": self.cluster.port,
+            "database": "postgres", "username": "postgres", "password": SUPERUSER_PASSWORD,
+        });
+        for (k, v) in fields.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (s, db) = self
+            .dbward
+            .admin("POST", "/api/databases", Some(body))
+            .await;
+        assert_eq!(s, 201, "{db}");
+        let (s, g) = self
+            .dbward
+            .admin(
+                "POST",
+                "/api/grants",
+                Some(json!({
+                    "user_id": self.user_id, "database_id": db["id"], "access_level": level,
+                    "expires_at": "2099-01-01T00:00:00Z",
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{g}");
+        db["id"].as_i64().expect("id")
+    }
+
+    async fn connect(&self, name: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let conninfo = format!(
+            "host=127.0.0.1 port={} dbname={name} user=alice password=alice-password-123 sslmode=disable",
+            self.dbward
+                .started
+                .as_ref()
+                .expect("started")
+                .pg_addr
+                .port()
+        );
+        let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+}
+
+/// The refusal dbward sends: 08006, and never an upstream secret.
+fn assert_refused(result: Result<tokio_postgres::Client, tokio_postgres::Error>, needle: &str) {
+    let Err(err) = result else {
+        panic!("connected")
+    };
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("not a server error: {err}"));
+    assert_eq!(db.code().code(), "08006", "{}", db.message());
+    assert!(
+        db.message().contains(needle),
+        "`{}` lacks `{needle}`",
+        db.message()
+    );
+    for secret in [SUPERUSER_PASSWORD, READER_PASSWORD] {
+        assert!(!db.message().contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn verified_tls_and_scram_upstream() {
+    let s = setup().await;
+    s.database(
+        "full",
+        "write",
+        json!({"tls_mode": "verify-full", "tls_ca_cert": s.pki.ca_pem}),
+    )
+    .await;
+    let client = s
+        .connect("full")
+        .await
+        .expect("verify-full with the right CA");
+    let row = client
+        .query_one(
+            "SELECT current_user::text, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("query");
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, bool>(1)),
+        ("postgres".to_owned(), true)
+    );
+
+    // Another CA: refused, with no secret in the message.
+    let other = TestPki::new(&["127.0.0.1"]);
+    s.database(
+        "wrong_ca",
+        "read",
+        json!({"tls_mode": "verify-full", "tls_ca_cert": other.ca_pem}),
+    )
+    .await;
+    assert_refused(s.connect("wrong_ca").await, "TLS");
+    // The certificate names 127.0.0.1, not localhost: verify-full refuses the name, verify-ca
+    // (chain only) accepts it.
+    s.database(
+        "wrong_name",
+        "read",
+        json!({"host": "localhost", "tls_mode": "verify-full", "tls_ca_cert": s.pki.ca_pem}),
+    )
+    .await;
+    assert_refused(s.connect("wrong_name").await, "TLS");
+    s.database(
+        "chain_only",
+        "read",
+        json!({"host": "localhost", "tls_mode": "verify-ca", "tls_ca_cert": s.pki.ca_pem}),
+    )
+    .await;
+    s.connect("chain_only")
+        .await
+        .expect("verify-ca ignores the host name");
+    // require: encrypted without verification, as libpq.
+    s.database("required", "read", json!({"tls_mode": "require"}))
+        .await;
+    s.connect("required").await.expect("require");
+    s.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_password_methods_and_wrong_password() {
+    let s = setup().await;
+    s.database(
+        "md5",
+        "read",
+        json!({"username": "md5_user", "tls_mode": "disable"}),
+    )
+    .await;
+    let c = s.connect("md5").await.expect("md5 upstream");
+    let who: String = c
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("q")
+        .get(0);
+    assert_eq!(who, "md5_user");
+    // Cleartext goes only to loopback or over verified TLS: here the host is loopback.
+    s.database(
+        "clear",
+        "read",
+        json!({"username": "clear_user", "tls_mode": "disable"}),
+    )
+    .await;
+    s.connect("clear").await.expect("cleartext to loopback");
+    s.database(
+        "badpw",
+        "read",
+        json!({"password": "not-the-password", "tls_mode": "disable"}),
+    )
+    .await;
+    assert_refused(s.connect("badpw").await, "28P01");
+    s.database(
+        "nopw",
+        "read",
+        json!({"password": null, "tls_mode": "disable"}),
+    )
+    .await;
+    assert_refused(s.connect("nopw").await, "none is stored");
+    s.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn read_grants_use_the_read_only_credential() {
+    let s = setup().await;
+    s.database(
+        "split",
+        "read",
+        json!({"tls_mode": "prefer", "read_username": "reader", "read_password": READER_PASSWORD}),
+    )
+    .await;
+    let c = s.connect("split").await.expect("read session");
+    let row = c
+        .query_one(
+            "SELECT current_user::text, current_setting('default_transaction_read_only')",
+            &[],
+        )
+        .await
+        .expect("q");
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("reader".to_owned(), "on".to_owned())
+    );
+    s.dbward.stop().await;
+}
