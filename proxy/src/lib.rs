@@ -11,5 +11,6 @@
 //!   session gate, the upstream login with the stored credentials, and a message-level relay
 //!   with dbward's own cancel keys.
 
+pub mod fuzzing;
 pub mod listener;
 pub mod pg;

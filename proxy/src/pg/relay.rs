@@ -156,7 +156,7 @@ async fn fill(r: &mut ReadHalf<MaybeTls>, buf: &mut BytesMut) -> std::io::Result
 }
 
 /// Parses the header at the front of `buf`: (tag, total length including the tag byte).
-fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
+pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
     if buf.len() < 5 {
         return Ok(None);
     }
@@ -458,7 +458,7 @@ async fn end_session(
 /// Settings the session must keep, as the upstream reports them in `ParameterStatus`: the
 /// classifier splits statements the way the server does only with UTF8 and
 /// `standard_conforming_strings=on`, and a `read` session must stay read-only.
-fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<String> {
+pub(crate) fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<String> {
     let mut b = BytesMut::from(body);
     let name = codec::get_cstr(&mut b).ok()?;
     let value = codec::get_cstr(&mut b).ok()?;

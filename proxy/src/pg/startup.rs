@@ -133,25 +133,27 @@ pub async fn handshake(
     let mut tried_ssl = direct_tls;
     let mut tried_gss = false;
     loop {
-        let mut body = match read_startup_packet(&mut stream).await {
+        let body = match read_startup_packet(&mut stream).await {
             Ok(b) => b,
             Err(e) => return Err((Some(stream), e.into())),
         };
-        let code = body.get_i32();
-        match code {
-            SSL_REQUEST_CODE if !tried_ssl && body.is_empty() => {
+        let packet = match parse_packet(body) {
+            Ok(p) => p,
+            Err(e) => return Err((Some(stream), e)),
+        };
+        match packet {
+            Packet::Ssl if !tried_ssl => {
                 tried_ssl = true;
-                let MaybeTls::Plain(tcp) = stream else {
+                let MaybeTls::Plain(mut tcp) = stream else {
                     unreachable!("tried_ssl is set once TLS is on");
                 };
                 let Some(acceptor) = tls else {
-                    stream = MaybeTls::Plain(tcp);
-                    if let Err(e) = stream.write_all(b"N").await {
+                    if let Err(e) = tcp.write_all(b"N").await {
                         return Err((None, FrameError::Io(e).into()));
                     }
+                    stream = MaybeTls::Plain(tcp);
                     continue;
                 };
-                let mut tcp = tcp;
                 if let Err(e) = tcp.write_all(b"S").await {
                     return Err((None, FrameError::Io(e).into()));
                 }
@@ -163,18 +165,24 @@ pub async fn handshake(
                 })?;
                 stream = MaybeTls::Server(Box::new(tls_stream));
             }
-            GSSENC_REQUEST_CODE if !tried_gss && !stream.is_tls() && body.is_empty() => {
+            Packet::GssEnc if !tried_gss && !stream.is_tls() => {
                 tried_gss = true;
                 if let Err(e) = stream.write_all(b"N").await {
                     return Err((None, FrameError::Io(e).into()));
                 }
             }
-            CANCEL_REQUEST_CODE if body.len() == 8 => {
-                let pid = body.get_i32();
-                let secret = body.get_i32();
-                return Ok(Handshake::Cancel { pid, secret });
+            Packet::Ssl | Packet::GssEnc => {
+                return Err((
+                    Some(stream),
+                    HandshakeError::Protocol("encryption was already negotiated".into()),
+                ));
             }
-            _ if code >> 16 == 3 => {
+            Packet::Cancel { pid, secret } => return Ok(Handshake::Cancel { pid, secret }),
+            Packet::Startup {
+                minor,
+                params,
+                unknown_pq,
+            } => {
                 if require_tls && !stream.is_tls() {
                     return Err((
                         Some(stream),
@@ -183,11 +191,6 @@ pub async fn handshake(
                         ),
                     ));
                 }
-                let minor = code & 0xffff;
-                let (params, unknown_pq) = match parse_parameters(&mut body) {
-                    Ok(p) => p,
-                    Err(e) => return Err((Some(stream), e)),
-                };
                 if minor != 0 || !unknown_pq.is_empty() {
                     let mut out = BytesMut::new();
                     negotiate_protocol_version(&mut out, &unknown_pq);
@@ -197,17 +200,61 @@ pub async fn handshake(
                 }
                 return Ok(Handshake::Startup { stream, params });
             }
-            _ => {
-                return Err((
-                    Some(stream),
-                    HandshakeError::Protocol(format!(
-                        "unsupported frontend protocol {}.{}: dbward speaks 3.0",
-                        code >> 16,
-                        code & 0xffff
-                    )),
-                ));
-            }
         }
+    }
+}
+
+/// A decoded startup-phase packet.
+#[derive(Debug)]
+pub enum Packet {
+    /// `SSLRequest`.
+    Ssl,
+    /// `GSSENCRequest`.
+    GssEnc,
+    /// `CancelRequest`.
+    Cancel {
+        /// Process id.
+        pid: i32,
+        /// Secret key.
+        secret: i32,
+    },
+    /// A StartupMessage of protocol 3.`minor`.
+    Startup {
+        /// Requested minor version.
+        minor: i32,
+        /// Checked parameters.
+        params: StartupParams,
+        /// `_pq_.*` options asked for (none supported).
+        unknown_pq: Vec<String>,
+    },
+}
+
+/// Decodes the body of a startup-phase packet (after its length prefix).
+pub fn parse_packet(mut body: BytesMut) -> Result<Packet, HandshakeError> {
+    if body.len() < 4 {
+        return Err(HandshakeError::Protocol("startup packet too short".into()));
+    }
+    let code = body.get_i32();
+    match code {
+        SSL_REQUEST_CODE if body.is_empty() => Ok(Packet::Ssl),
+        GSSENC_REQUEST_CODE if body.is_empty() => Ok(Packet::GssEnc),
+        CANCEL_REQUEST_CODE if body.len() == 8 => Ok(Packet::Cancel {
+            pid: body.get_i32(),
+            secret: body.get_i32(),
+        }),
+        _ if code >> 16 == 3 => {
+            let (params, unknown_pq) = parse_parameters(&mut body)?;
+            Ok(Packet::Startup {
+                minor: code & 0xffff,
+                params,
+                unknown_pq,
+            })
+        }
+        _ => Err(HandshakeError::Protocol(format!(
+            "unsupported frontend protocol {}.{}: dbward speaks 3.0",
+            code >> 16,
+            code & 0xffff
+        ))),
     }
 }
 
