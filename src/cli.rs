@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::io::Write as _;
+
 use clap::{Args, Parser, Subcommand};
 use dbward_core::config::Config;
 use dbward_core::crypto::Secret;
@@ -113,25 +115,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = args.into_config()?;
             let shutdown = tokio_util::sync::CancellationToken::new();
             let started = crate::app::start(config, shutdown.clone()).await?;
-            println!("dbward {} is running", env!("CARGO_PKG_VERSION"));
+            // The banner must not kill dbward when nobody reads standard output any more
+            // (println! panics on a closed pipe): write errors are ignored.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "dbward {} is running", env!("CARGO_PKG_VERSION"));
             let scheme = if started.https { "https" } else { "http" };
-            println!("  admin API:  {scheme}://{}/api/", started.http_addr);
-            println!(
+            let _ = writeln!(out, "  admin API:  {scheme}://{}/api/", started.http_addr);
+            let _ = writeln!(
+                out,
                 "  PostgreSQL: {} (psql \"host={} port={} dbname=DATABASE user=USER\")",
                 started.pg_addr,
                 started.pg_addr.ip(),
                 started.pg_addr.port()
             );
-            println!("  store:      {}", started.store_description);
-            println!("  TLS certificate: {}", started.tls_cert_path.display());
+            let _ = writeln!(out, "  store:      {}", started.store_description);
+            let _ = writeln!(
+                out,
+                "  TLS certificate: {}",
+                started.tls_cert_path.display()
+            );
             if let Some(pw) = &started.generated_admin_password {
-                println!();
-                println!(
+                let _ = writeln!(out);
+                let _ = writeln!(
+                    out,
                     "  First start: created user `admin` with password: {}",
                     pw.expose()
                 );
-                println!("  It is shown only this once. Change it: PUT /api/me/password");
+                let _ = writeln!(
+                    out,
+                    "  It is shown only this once. Change it: PUT /api/me/password"
+                );
             }
+            drop(out);
             crate::app::wait_for_signal(&shutdown).await;
             started.finish().await
         }

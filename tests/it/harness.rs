@@ -251,6 +251,8 @@ impl DbwardProcess {
                 pg_port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
             }
         }
+        // Keep draining standard output: a closed pipe must not be what a test measures.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             child,
             http: http.expect("http"),

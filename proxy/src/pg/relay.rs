@@ -88,7 +88,12 @@ struct Cycles {
     ended: bool,
 }
 
-const READ_CHUNK: usize = 16 * 1024;
+/// Smallest and largest read; reads grow while they fill the buffer (bulk results move in few
+/// large reads) and shrink back when traffic is small, so an idle session holds little memory.
+const MIN_CHUNK: usize = 2 * 1024;
+const MAX_CHUNK: usize = 256 * 1024;
+/// A buffer emptied with more capacity than this is released.
+const MAX_IDLE_CAPACITY: usize = 32 * 1024;
 
 /// Runs the relay until the session ends. Returns why it ended and whether the upstream was
 /// still busy with a request at that moment (the caller cancels it).
@@ -147,12 +152,43 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
     (end, busy)
 }
 
-/// Reads more bytes into `buf`, keeping a decent chunk of spare capacity.
-async fn fill(r: &mut ReadHalf<MaybeTls>, buf: &mut BytesMut) -> std::io::Result<usize> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
+/// An adaptive read size (see [`MIN_CHUNK`]).
+struct Chunk(usize);
+
+impl Chunk {
+    /// Reads more bytes into `buf`, releasing an oversized empty buffer first and growing or
+    /// shrinking the next read's size by how full this one was.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is consumed before `read_buf` completes, and `read_buf` is.
+    async fn fill<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        buf: &mut BytesMut,
+    ) -> std::io::Result<usize> {
+        if buf.is_empty() && buf.capacity() > MAX_IDLE_CAPACITY && self.0 <= MAX_IDLE_CAPACITY {
+            *buf = BytesMut::new();
+        }
+        if buf.capacity() - buf.len() < self.0 / 2 {
+            buf.reserve(self.0);
+        }
+        let spare = buf.capacity() - buf.len();
+        let n = r.read_buf(buf).await?;
+        if n * 10 >= spare * 9 {
+            self.0 = (self.0 * 2).min(MAX_CHUNK);
+        } else if n * 8 < self.0 {
+            self.0 = (self.0 / 2).max(MIN_CHUNK);
+        }
+        Ok(n)
     }
-    r.read_buf(buf).await
+}
+
+/// Releases an output buffer that grew large once it has been written out.
+fn trim(out: &mut BytesMut) {
+    out.clear();
+    if out.capacity() > MAX_IDLE_CAPACITY {
+        *out = BytesMut::new();
+    }
 }
 
 /// Parses the header at the front of `buf`: (tag, total length including the tag byte).
@@ -175,8 +211,9 @@ async fn client_to_upstream(
     cycles: Arc<Mutex<Cycles>>,
     control: mpsc::Sender<Control>,
 ) -> SessionEnd {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
+    let mut out = BytesMut::new();
+    let mut chunk = Chunk(MIN_CHUNK);
     let mut passthrough = 0usize;
     let fatal = |code: &'static str, message: String| {
         let control = control.clone();
@@ -260,9 +297,9 @@ async fn client_to_upstream(
             } else if let Err(e) = upstream.write_all(&out).await {
                 return SessionEnd::Error(format!("upstream write: {e}"));
             }
-            out.clear();
+            trim(&mut out);
         }
-        match fill(&mut client, &mut buf).await {
+        match chunk.fill(&mut client, &mut buf).await {
             Ok(0) => return SessionEnd::ClientQuit,
             Ok(_) => {
                 cycles
@@ -296,8 +333,9 @@ async fn upstream_to_client(
     cycles: Arc<Mutex<Cycles>>,
     mut control: mpsc::Receiver<Control>,
 ) -> SessionEnd {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
+    let mut out = BytesMut::new();
+    let mut chunk = Chunk(MIN_CHUNK);
     let mut passthrough = 0usize;
     // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
     let mut txn_status = b'I';
@@ -379,10 +417,7 @@ async fn upstream_to_client(
             if let Err(e) = client.write_all(&out).await {
                 return SessionEnd::Error(format!("client write: {e}"));
             }
-            out.clear();
-        }
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+            trim(&mut out);
         }
         let deadline = idle_deadline(&cycles, &config, txn_status);
         tokio::select! {
@@ -399,7 +434,7 @@ async fn upstream_to_client(
                     return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
                 }
             }
-            r = upstream.read_buf(&mut buf) => match r {
+            r = chunk.fill(&mut upstream, &mut buf) => match r {
                 Ok(0) => return SessionEnd::UpstreamClosed,
                 Ok(_) => {}
                 Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),

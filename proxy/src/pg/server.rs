@@ -235,6 +235,8 @@ impl PgServer {
                     }
                 }
                 self.cancels.unregister(key);
+                // The session is over: it leaves the registry before the audit write.
+                drop(session);
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::info!(end = ?end, seconds, "session ended");
                 let (why, message) = match &end {
