@@ -30,7 +30,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use bytes::BytesMut;
+use bytes::{Buf as _, BytesMut};
 use dbward_core::model::AccessLevel;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -183,10 +183,12 @@ impl Chunk {
     }
 }
 
-/// Releases an output buffer that grew large once it has been written out.
-fn trim(out: &mut BytesMut) {
+/// Clears an output buffer once written; releases it if it grew large and traffic is small
+/// again (while it is heavy, the buffer is kept: reallocating 256 KiB per read would cost an
+/// mmap/munmap pair each time).
+fn trim(out: &mut BytesMut, chunk: &Chunk) {
     out.clear();
-    if out.capacity() > MAX_IDLE_CAPACITY {
+    if out.capacity() > MAX_IDLE_CAPACITY && chunk.0 <= MAX_IDLE_CAPACITY {
         *out = BytesMut::new();
     }
 }
@@ -229,7 +231,8 @@ async fn client_to_upstream(
                     break;
                 }
                 let n = passthrough.min(buf.len());
-                out.extend_from_slice(&buf.split_to(n));
+                out.extend_from_slice(&buf[..n]);
+                buf.advance(n);
                 passthrough -= n;
                 continue;
             }
@@ -255,10 +258,10 @@ async fn client_to_upstream(
                         buf.reserve(total - buf.len());
                         break;
                     }
-                    let msg = buf.split_to(total);
+                    let msg = &buf[..total];
                     match tag {
                         TAG_TERMINATE => {
-                            out.extend_from_slice(&msg);
+                            out.extend_from_slice(msg);
                             let _ = upstream.write_all(&out).await;
                             return SessionEnd::ClientQuit;
                         }
@@ -277,14 +280,16 @@ async fn client_to_upstream(
                         }
                         TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
                             cycles.lock().expect("cycles lock poisoned").sent += 1;
-                            out.extend_from_slice(&msg);
+                            out.extend_from_slice(msg);
                         }
-                        _ => out.extend_from_slice(&msg),
+                        _ => out.extend_from_slice(msg),
                     }
+                    buf.advance(total);
                 }
                 _ => {
                     let n = total.min(buf.len());
-                    out.extend_from_slice(&buf.split_to(n));
+                    out.extend_from_slice(&buf[..n]);
+                    buf.advance(n);
                     passthrough = total - n;
                 }
             }
@@ -297,7 +302,7 @@ async fn client_to_upstream(
             } else if let Err(e) = upstream.write_all(&out).await {
                 return SessionEnd::Error(format!("upstream write: {e}"));
             }
-            trim(&mut out);
+            trim(&mut out, &chunk);
         }
         match chunk.fill(&mut client, &mut buf).await {
             Ok(0) => return SessionEnd::ClientQuit,
@@ -346,7 +351,8 @@ async fn upstream_to_client(
                     break;
                 }
                 let n = passthrough.min(buf.len());
-                out.extend_from_slice(&buf.split_to(n));
+                out.extend_from_slice(&buf[..n]);
+                buf.advance(n);
                 passthrough -= n;
                 continue;
             }
@@ -371,12 +377,12 @@ async fn upstream_to_client(
                         buf.reserve(total - buf.len());
                         break;
                     }
-                    let msg = buf.split_to(total);
+                    let msg = &buf[..total];
                     match tag {
                         TAG_READY_FOR_QUERY => {
                             cycles.lock().expect("cycles lock poisoned").completed += 1;
                             txn_status = msg[5];
-                            out.extend_from_slice(&msg);
+                            out.extend_from_slice(msg);
                         }
                         TAG_ERROR_RESPONSE => {
                             let substitute = {
@@ -389,7 +395,7 @@ async fn upstream_to_client(
                                     _ => None,
                                 }
                             };
-                            out.extend_from_slice(substitute.as_deref().unwrap_or(&msg));
+                            out.extend_from_slice(substitute.as_deref().unwrap_or(msg));
                         }
                         _ => {
                             if let Some(reason) = parameter_violation(&msg[5..], config.level) {
@@ -402,13 +408,15 @@ async fn upstream_to_client(
                                 )
                                 .await;
                             }
-                            out.extend_from_slice(&msg);
+                            out.extend_from_slice(msg);
                         }
                     }
+                    buf.advance(total);
                 }
                 _ => {
                     let n = total.min(buf.len());
-                    out.extend_from_slice(&buf.split_to(n));
+                    out.extend_from_slice(&buf[..n]);
+                    buf.advance(n);
                     passthrough = total - n;
                 }
             }
@@ -417,7 +425,7 @@ async fn upstream_to_client(
             if let Err(e) = client.write_all(&out).await {
                 return SessionEnd::Error(format!("client write: {e}"));
             }
-            trim(&mut out);
+            trim(&mut out, &chunk);
         }
         let deadline = idle_deadline(&cycles, &config, txn_status);
         tokio::select! {
