@@ -2,14 +2,16 @@
 //!
 //! Two tasks, one per direction, so that neither direction ever waits for the other: a client
 //! pushing a long pipeline while the upstream pushes results back cannot deadlock. Each task
-//! frames messages itself (type byte + length) over one reusable read buffer and forwards them
-//! as raw bytes, never re-encoded:
-//! - messages policy needs to read (`Query`, `Parse`, `FunctionCall`, `Terminate` from the
-//!   client; `ReadyForQuery`, `ParameterStatus`, `ErrorResponse` from the upstream) are buffered
-//!   whole, under the message-size ceiling checked before buffering;
+//! frames messages itself (type byte + length) over its read buffer and forwards them as raw
+//! bytes, never re-encoded:
+//! - messages policy needs to read (`Query`, `Parse`, `FunctionCall`, `Sync`, `Terminate` from
+//!   the client; `ReadyForQuery`, `ParameterStatus`, `ErrorResponse` from the upstream) are
+//!   buffered whole, under the message-size ceiling checked before buffering;
 //! - everything else (DataRow, CopyData, Bind...) streams through as it arrives, so a 10 GB
 //!   result or a COPY passes with bounded memory;
-//! - what was read is written before the next read, one write per read in the common case.
+//! - what was read is written before the next read, one write per read in the common case;
+//! - read sizes adapt (2 KiB to 256 KiB): bulk results move in few large reads, and an idle
+//!   session gives its large buffers back (about 14 KiB per idle session in the bench).
 //!
 //! Each client message is forwarded as soon as it is read and classified: nothing waits for
 //! `Sync`, so clients that `Flush` and wait work.
@@ -23,9 +25,9 @@
 //! `Sync` sent upstream ends in exactly one `ReadyForQuery`.
 //!
 //! ## Session end
-//! When either side closes or breaks the protocol, the session ends; if the upstream was busy,
-//! its query is cancelled first (CancelRequest) so that nothing keeps running on production
-//! after the client left.
+//! When either side closes or breaks the protocol, or dbward ends the session (kill, grant gone,
+//! timeout), the session ends; if the upstream was busy, its query is cancelled (CancelRequest)
+//! so that nothing keeps running on production after the client left.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
