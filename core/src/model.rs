@@ -522,6 +522,9 @@ pub struct Grant {
     pub max_queries: Option<i64>,
     /// Result-byte quota, or unlimited.
     pub max_bytes: Option<i64>,
+    /// Upstream `statement_timeout` for sessions on this grant, in milliseconds (none: the
+    /// upstream's own setting).
+    pub statement_timeout_ms: Option<i64>,
     /// Statements charged so far.
     pub used_queries: i64,
     /// Result bytes charged so far.
@@ -630,6 +633,7 @@ mod tests {
             expires_at: datetime!(2026-01-15 18:00 UTC),
             max_queries: Some(10),
             max_bytes: None,
+            statement_timeout_ms: None,
             used_queries: 12,
             used_bytes: 0,
             created_by: None,

@@ -488,3 +488,48 @@ async fn connections_and_session_ends_are_audited() {
     assert!(session_row["entity_id"].is_string(), "the session id");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn per_grant_statement_timeout_applies_upstream() {
+    let dbward = crate::harness::Dbward::start().await;
+    let upstream = crate::harness::PgDatabase::create().await;
+    let fx = PgProxy::register(dbward, upstream).await;
+    let (s, g) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(serde_json::json!({
+                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
+                "expires_at": "2099-01-01T00:00:00Z", "statement_timeout_ms": 300,
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(g["statement_timeout_ms"], 300);
+    let client = fx.connect().await.expect("connect");
+    let shown: String = client
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .expect("show")
+        .get(0);
+    assert_eq!(shown, "300ms");
+    let err = client
+        .batch_execute("SELECT pg_sleep(3)")
+        .await
+        .expect_err("timed out");
+    assert_eq!(sqlstate(&err), "57014", "{err}");
+    let (s, bad) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(serde_json::json!({
+                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
+                "expires_at": "2099-01-01T00:00:00Z", "statement_timeout_ms": 0,
+            })),
+        )
+        .await;
+    assert_eq!(s, 400, "{bad}");
+    fx.dbward.stop().await;
+}

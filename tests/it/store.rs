@@ -568,6 +568,7 @@ mod suite {
             expires_at: now + end,
             max_queries: Some(1000),
             max_bytes: None,
+            statement_timeout_ms: None,
         };
         let read = store
             .create_grant(

@@ -75,6 +75,8 @@ pub(crate) struct CreateGrant {
     expires_at: String,
     max_queries: Option<i64>,
     max_bytes: Option<i64>,
+    /// Upstream statement timeout for this grant's sessions, in milliseconds.
+    statement_timeout_ms: Option<i64>,
 }
 
 fn parse_time(field: &str, text: &str) -> Result<time::OffsetDateTime, ApiError> {
@@ -104,6 +106,7 @@ pub(crate) async fn create(
         expires_at: parse_time("expires_at", &body.expires_at)?,
         max_queries: body.max_queries,
         max_bytes: body.max_bytes,
+        statement_timeout_ms: body.statement_timeout_ms,
     };
     let grant = state.store.create_grant(&p.actor(), &input).await?;
     Ok((StatusCode::CREATED, axum::Json(grant.into())))

@@ -32,6 +32,8 @@ pub struct GrantInput {
     pub max_queries: Option<i64>,
     /// Result-byte quota (>= 0), or unlimited.
     pub max_bytes: Option<i64>,
+    /// Upstream statement timeout in milliseconds (> 0), or none.
+    pub statement_timeout_ms: Option<i64>,
 }
 
 /// Filters for [`Store::list_grants`]; every field optional.
@@ -47,7 +49,7 @@ pub struct GrantFilter {
 }
 
 const SELECT_GRANT: &str = "SELECT id, user_id, database_id, access_level, starts_at, \
-     expires_at, max_queries, max_bytes, used_queries, used_bytes, created_by, created_at, \
+     expires_at, max_queries, max_bytes, statement_timeout_ms, used_queries, used_bytes, created_by, created_at, \
      revoked_at, revoked_by FROM grants";
 
 /// SQL ranking of access levels, for "highest level first".
@@ -75,6 +77,7 @@ where
         expires_at: from_micros(r.try_get("expires_at")?),
         max_queries: r.try_get("max_queries")?,
         max_bytes: r.try_get("max_bytes")?,
+        statement_timeout_ms: r.try_get("statement_timeout_ms")?,
         used_queries: r.try_get("used_queries")?,
         used_bytes: r.try_get("used_bytes")?,
         created_by: r.try_get("created_by")?,
@@ -164,6 +167,14 @@ impl Store {
         if input.max_queries.is_some_and(|q| q < 0) || input.max_bytes.is_some_and(|b| b < 0) {
             return Err(StoreError::Invalid("quotas cannot be negative".into()));
         }
+        if input
+            .statement_timeout_ms
+            .is_some_and(|t| !(1..=i64::from(i32::MAX)).contains(&t))
+        {
+            return Err(StoreError::Invalid(
+                "statement_timeout_ms must be between 1 and 2147483647".into(),
+            ));
+        }
         let user = self.get_user(input.user_id).await?;
         if user.deleted_at.is_some() {
             return Err(StoreError::NotFound("user"));
@@ -173,8 +184,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO grants (user_id, database_id, access_level, starts_at, expires_at, \
-                 max_queries, max_bytes, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 max_queries, max_bytes, created_by, created_at, statement_timeout_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(input.user_id)
             .bind(input.database_id)
@@ -185,6 +196,7 @@ impl Store {
             .bind(input.max_bytes)
             .bind(actor.user_id)
             .bind(now_micros())
+            .bind(input.statement_timeout_ms)
             .fetch_one(&mut *tx)
             .await?;
             insert_admin_audit!(
@@ -201,6 +213,7 @@ impl Store {
                         "starts_at": crate::time::format_rfc3339(input.starts_at),
                         "expires_at": crate::time::format_rfc3339(input.expires_at),
                         "max_queries": input.max_queries, "max_bytes": input.max_bytes,
+                        "statement_timeout_ms": input.statement_timeout_ms,
                     })
                 )
             )?;

@@ -424,6 +424,7 @@ impl PgServer {
             &session.database,
             &creds,
             session.level,
+            session.grant.statement_timeout_ms,
             &params.user,
             params,
             &ConnectOptions {

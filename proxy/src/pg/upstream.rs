@@ -90,6 +90,7 @@ pub async fn connect(
     db: &Database,
     creds: &DatabaseCredentials,
     level: AccessLevel,
+    statement_timeout_ms: Option<i64>,
     dbward_user: &str,
     client_params: &super::startup::StartupParams,
     opts: &ConnectOptions,
@@ -118,6 +119,10 @@ pub async fn connect(
         ];
         if level == AccessLevel::Read {
             params.push(("default_transaction_read_only", "on"));
+        }
+        let timeout = statement_timeout_ms.map(|ms| ms.to_string());
+        if let Some(ms) = &timeout {
+            params.push(("statement_timeout", ms));
         }
         for (k, v) in &client_params.passthrough {
             if k != "application_name" {
