@@ -61,6 +61,8 @@ pub enum SessionEnd {
 pub struct RelayConfig {
     /// Completes when dbward ends the session (admin kill, grant expired or revoked...).
     pub kill: dbward_core::sessions::KillSignal,
+    /// Where a cancel request for this session's upstream query goes.
+    pub cancel: super::cancel::CancelTarget,
     /// The level the session runs at.
     pub level: AccessLevel,
     /// Ceiling for messages the relay must buffer whole.
@@ -88,6 +90,8 @@ struct Cycles {
     substitutions: VecDeque<(u64, BytesMut)>,
     /// dbward ended the session: nothing more goes upstream.
     ended: bool,
+    /// The running upstream request was already cancelled.
+    cancelled: bool,
 }
 
 /// Smallest and largest read; reads grow while they fill the buffer (bulk results move in few
@@ -108,6 +112,7 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
         completed: 0,
         substitutions: VecDeque::new(),
         ended: false,
+        cancelled: false,
     }));
     let (control_tx, control_rx) = mpsc::channel(4);
     let mut c2u = tokio::spawn(client_to_upstream(
@@ -149,7 +154,7 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
     };
     let busy = {
         let c = cycles.lock().expect("cycles lock poisoned");
-        c.sent > c.completed
+        c.sent > c.completed && !c.cancelled
     };
     (end, busy)
 }
@@ -453,6 +458,17 @@ async fn upstream_to_client(
                 return end_session(&cycles, &mut client, &mut out, code, message).await;
             }
             reason = config.kill.wait() => {
+                // Cancel the running upstream query first, then tell the client and close.
+                let busy = {
+                    let mut c = cycles.lock().expect("cycles lock poisoned");
+                    c.ended = true;
+                    let busy = c.sent > c.completed;
+                    c.cancelled = busy;
+                    busy
+                };
+                if busy {
+                    super::cancel::send_cancel(&config.cancel).await;
+                }
                 return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
             }
         }

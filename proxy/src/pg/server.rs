@@ -225,6 +225,11 @@ impl PgServer {
                         idle_session_timeout: self.config.limits.idle_session_timeout,
                         idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
                         kill: session.signal(),
+                        cancel: CancelTarget {
+                            addr: upstream.addr.clone(),
+                            pid: upstream.pid,
+                            secret: upstream.secret,
+                        },
                     },
                 )
                 .await;
