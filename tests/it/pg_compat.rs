@@ -194,3 +194,29 @@ async fn pgbench_runs_in_all_query_modes() {
     }
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn psycopg3_server_side_cursor_and_copy() {
+    let fx = PgProxy::start("ddl").await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/psycopg_session.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(fx.conninfo())
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "sum=499500 copy=item 0,item 1,item 2 count=1000"
+    );
+    fx.dbward.stop().await;
+}
