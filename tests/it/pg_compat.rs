@@ -220,3 +220,91 @@ async fn psycopg3_server_side_cursor_and_copy() {
     );
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn psql_ctrl_c_cancels_the_running_query() {
+    let fx = PgProxy::start("read").await;
+    let mut child = tokio::process::Command::new("psql")
+        .arg(fx.conninfo())
+        .args(["-X", "-c", "SELECT pg_sleep(30)"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql");
+    let pid = child.id().expect("pid").to_string();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // What Ctrl-C does: SIGINT to psql, which sends a CancelRequest with dbward's key.
+    let status = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("psql returned")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("canceling statement due to user request"),
+        "{stderr}"
+    );
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn sqlx_prepared_statements_and_transactions() {
+    use sqlx::Row as _;
+    let fx = PgProxy::start("write").await;
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
+        fx.user,
+        fx.password,
+        fx.port(),
+        fx.db_name
+    );
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .connect(&url)
+        .await
+        .expect("pool");
+    sqlx::query("CREATE TABLE t (id int primary key, note text)")
+        .execute(&pool)
+        .await
+        .expect("create");
+    for i in 0..20 {
+        sqlx::query("INSERT INTO t VALUES ($1, $2)")
+            .bind(i)
+            .bind(format!("n{i}"))
+            .execute(&pool)
+            .await
+            .expect("insert");
+    }
+    let row = sqlx::query("SELECT count(*) AS n, max(note) AS m FROM t WHERE id >= $1")
+        .bind(5)
+        .fetch_one(&pool)
+        .await
+        .expect("select");
+    assert_eq!(
+        (row.get::<i64, _>("n"), row.get::<String, _>("m")),
+        (15, "n9".to_owned())
+    );
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("DELETE FROM t")
+        .execute(&mut *tx)
+        .await
+        .expect("delete");
+    let err = sqlx::query("INSERT INTO t VALUES (1, 'x'), (1, 'y')")
+        .execute(&mut *tx)
+        .await
+        .expect_err("duplicate");
+    assert!(err.to_string().contains("duplicate key"), "{err}");
+    tx.rollback().await.expect("rollback");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 20);
+    pool.close().await;
+    fx.dbward.stop().await;
+}

@@ -241,3 +241,44 @@ async fn shutdown_ends_sessions_with_57p01() {
         .expect("join");
     drop(upstream);
 }
+
+#[tokio::test]
+async fn killing_a_session_mid_copy_writes_nothing() {
+    use futures_util::SinkExt as _;
+    let fx = PgProxy::start("write").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE t (line text)")
+        .await
+        .expect("setup");
+    let (client, conn) = connect(&fx).await;
+    let sink = client.copy_in("COPY t FROM STDIN").await.expect("copy");
+    futures_util::pin_mut!(sink);
+    for _ in 0..100 {
+        sink.send(bytes::Bytes::from_static(b"some line\n"))
+            .await
+            .expect("send");
+    }
+    let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+    let id = sessions[0]["id"].as_str().expect("id").to_owned();
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    let finished = sink.finish().await;
+    assert!(finished.is_err(), "the COPY cannot complete");
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn)
+        .await
+        .expect("ended");
+    upstream_backends_gone(&fx).await;
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "nothing of the COPY was committed");
+    fx.dbward.stop().await;
+}
