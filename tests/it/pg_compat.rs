@@ -224,7 +224,7 @@ async fn psycopg3_server_side_cursor_and_copy() {
 #[tokio::test]
 async fn psql_ctrl_c_cancels_the_running_query() {
     let fx = PgProxy::start("read").await;
-    let mut child = tokio::process::Command::new("psql")
+    let child = tokio::process::Command::new("psql")
         .arg(fx.conninfo())
         .args(["-X", "-c", "SELECT pg_sleep(30)"])
         .stdout(std::process::Stdio::piped())
