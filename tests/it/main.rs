@@ -5,6 +5,7 @@
 mod api_access;
 mod api_resources;
 mod harness;
+mod netns;
 mod openapi;
 mod pg_cluster;
 mod pg_compat;

@@ -1,0 +1,162 @@
+//! Non-loopback clients: a network namespace joined to the host by a veth pair, so a real
+//! client connects from another address (`10.213.x.2`) to dbward listening on `10.213.x.1`.
+//! The addresses exist only inside this machine, on links the test creates and removes.
+
+use std::process::Command;
+
+use crate::harness::{ADMIN_PASSWORD, Dbward, test_config};
+use crate::pg_fixture::PgProxy;
+
+/// A test host: a network namespace with one veth link to the host.
+pub struct TestHost {
+    ns: String,
+    host_if: String,
+    /// The host side's address (dbward listens here).
+    pub host_addr: String,
+    /// The namespace side's address (the client's).
+    pub client_addr: String,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl TestHost {
+    /// Creates the namespace and link on a /30 of 10.213.0.0/16 no other test uses.
+    pub fn create() -> Self {
+        for _ in 0..20 {
+            let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+            let subnet = u8::from_str_radix(&tag[..2], 16).expect("hex");
+            let quad = u8::from_str_radix(&tag[2..4], 16).expect("hex") & 0x3f;
+            let (a, b) = (
+                format!("10.213.{subnet}.{}", quad * 4 + 1),
+                format!("10.213.{subnet}.{}", quad * 4 + 2),
+            );
+            let ns = format!("dbw{tag}");
+            let (host_if, peer_if) = (format!("dbw{tag}a"), format!("dbw{tag}b"));
+            if !ip(&["netns", "add", &ns]) {
+                continue;
+            }
+            let ok = ip(&[
+                "link", "add", &host_if, "type", "veth", "peer", "name", &peer_if,
+            ]) && ip(&["link", "set", &peer_if, "netns", &ns])
+                && ip(&["addr", "add", &format!("{a}/30"), "dev", &host_if])
+                && ip(&["link", "set", &host_if, "up"])
+                && ip(&[
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("{b}/30"),
+                    "dev",
+                    &peer_if,
+                ])
+                && ip(&["netns", "exec", &ns, "ip", "link", "set", &peer_if, "up"])
+                && ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+            let host = Self {
+                ns,
+                host_if,
+                host_addr: a,
+                client_addr: b,
+            };
+            if ok {
+                return host;
+            }
+        }
+        panic!("cannot create a network namespace (needs root and iproute2)");
+    }
+
+    /// Runs a command inside the namespace; returns (success, stdout + stderr). Async: dbward
+    /// runs on the test's own runtime and must keep serving meanwhile.
+    pub async fn run(&self, program: &str, args: &[&str]) -> (bool, String) {
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            tokio::process::Command::new("ip")
+                .args(["netns", "exec", &self.ns, program])
+                .args(args)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("finished within 30 s")
+        .expect("ip netns exec");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        ip(&["link", "del", &self.host_if]);
+        ip(&["netns", "del", &self.ns]);
+    }
+}
+
+#[tokio::test]
+async fn remote_clients_need_tls_when_required() {
+    let host = TestHost::create();
+    let listen = format!("{}:0", host.host_addr);
+    let fx = PgProxy::start_with("read", |c| {
+        c.pg.listen = listen.parse().expect("addr");
+        c.pg.require_tls_remote = true;
+    })
+    .await;
+    let conninfo = |mode: &str| {
+        format!(
+            "host={} port={} dbname=orders user=alice password=alice-password-123 sslmode={mode}",
+            host.host_addr,
+            fx.port()
+        )
+    };
+    let (ok, out) = host
+        .run("psql", &[&conninfo("disable"), "-X", "-c", "SELECT 1"])
+        .await;
+    assert!(!ok && out.contains("requires TLS"), "{out}");
+    let (ok, out) = host
+        .run(
+            "psql",
+            &[&conninfo("require"), "-X", "-At", "-c", "SELECT 42"],
+        )
+        .await;
+    assert!(ok && out.trim() == "42", "{out}");
+    // The audit trail names the remote address.
+    let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=50", None).await;
+    let remote = page["items"].as_array().expect("items").iter().any(|r| {
+        r["action"] == "pg.connect"
+            && r["outcome"] == "success"
+            && r["client_addr"] == host.client_addr.as_str()
+    });
+    assert!(remote, "{page}");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn remote_basic_auth_over_plain_http_is_refused() {
+    let host = TestHost::create();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.http.listen = format!("{}:0", host.host_addr).parse().expect("addr");
+    let d = Dbward::start_with(config).await;
+    let url = format!("http://{}:{}/api/me", host.host_addr, d.addr.port());
+    let credentials = format!("admin:{ADMIN_PASSWORD}");
+    let (_, out) = host
+        .run("curl", &["-s", "-m", "10", "-u", &credentials, &url])
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(body["error"]["code"], "insecure_transport", "{body}");
+    let health = format!("http://{}:{}/api/health", host.host_addr, d.addr.port());
+    let (_, out) = host.run("curl", &["-s", "-m", "10", &health]).await;
+    assert!(out.contains("\"status\":\"ok\""), "{out}");
+    d.stop().await;
+}
