@@ -4,6 +4,7 @@
 
 mod api_access;
 mod api_resources;
+mod cost;
 mod harness;
 mod netns;
 mod openapi;
