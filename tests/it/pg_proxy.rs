@@ -533,3 +533,58 @@ async fn per_grant_statement_timeout_applies_upstream() {
     assert_eq!(s, 400, "{bad}");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn read_sessions_cannot_switch_off_read_only() {
+    let fx = PgProxy::start("read").await;
+    fx.direct()
+        .await
+        .batch_execute("CREATE TABLE t (x int)")
+        .await
+        .expect("setup");
+    let client = fx.connect().await.expect("connect");
+    for sql in [
+        "BEGIN READ WRITE; INSERT INTO t VALUES (1); COMMIT",
+        "SET default_transaction_read_only = off; COMMIT; INSERT INTO t VALUES (2)",
+        "SELECT set_config('default_transaction_' || 'read_only', 'off', false)",
+        "START TRANSACTION /* x */ READ /* y */ WRITE",
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");
+        // The session stays usable, and no transaction was left open.
+        let _ = client.batch_execute("ROLLBACK").await;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .expect("still usable");
+    }
+    // Extended protocol: the Parse is refused and the session goes on.
+    let err = client
+        .prepare("BEGIN READ WRITE")
+        .await
+        .expect_err("refused at Parse");
+    assert_eq!(sqlstate(&err), "42501", "{err}");
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0);
+    let n: i64 = fx
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "nothing was written upstream");
+    fx.dbward.stop().await;
+    // A write grant is not guarded (its session is not read-only anyway).
+    let fx = PgProxy::start("write").await;
+    let client = fx.connect().await.expect("connect");
+    client
+        .batch_execute("BEGIN READ WRITE; COMMIT")
+        .await
+        .expect("allowed for write");
+    fx.dbward.stop().await;
+}

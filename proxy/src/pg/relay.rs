@@ -285,6 +285,22 @@ async fn client_to_upstream(
                                 ),
                             );
                         }
+                        TAG_QUERY | TAG_PARSE
+                            if config.level == AccessLevel::Read
+                                && super::readonly::violation(sql_text(tag, msg)).is_some() =>
+                        {
+                            let what = super::readonly::violation(sql_text(tag, msg))
+                                .unwrap_or("read write");
+                            let message = format!(
+                                "statement refused: it could switch off read-only mode \
+                                 ({what}), and this session's grant is read"
+                            );
+                            if tag == TAG_QUERY {
+                                deny(&mut out, &cycles, "42501", &message);
+                            } else {
+                                deny_parse(&mut out, &cycles, msg, "42501", &message);
+                            }
+                        }
                         TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
                             cycles.lock().expect("cycles lock poisoned").sent += 1;
                             out.extend_from_slice(msg);
@@ -336,6 +352,43 @@ fn deny(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message: &str) {
         c.sent += 1;
     }
     codec::query(out, "SELECT 1/0 -- dbward: request denied");
+}
+
+/// The SQL text of a `Query` (body) or `Parse` (after the statement name) message.
+fn sql_text(tag: u8, msg: &[u8]) -> &[u8] {
+    let body = &msg[5..];
+    let text = if tag == TAG_PARSE {
+        body.iter()
+            .position(|b| *b == 0)
+            .map_or(&body[..0], |end| &body[end + 1..])
+    } else {
+        body
+    };
+    // Up to the terminating NUL (Parse carries parameter types after it).
+    text.iter()
+        .position(|b| *b == 0)
+        .map_or(text, |end| &text[..end])
+}
+
+/// Replaces a denied `Parse` with one of the same statement name whose SQL cannot parse, so
+/// PostgreSQL answers with an error and discards until `Sync`, exactly as for a failed Parse;
+/// dbward's error replaces the upstream's in that cycle.
+fn deny_parse(out: &mut BytesMut, cycles: &Mutex<Cycles>, msg: &[u8], code: &str, message: &str) {
+    let mut ours = BytesMut::new();
+    codec::error_response(&mut ours, Severity::Error, code, message);
+    {
+        let mut c = cycles.lock().expect("cycles lock poisoned");
+        let cycle = c.sent;
+        c.substitutions.push_back((cycle, ours));
+    }
+    let body = &msg[5..];
+    let name_end = body.iter().position(|b| *b == 0).unwrap_or(0);
+    let name = String::from_utf8_lossy(&body[..name_end]).into_owned();
+    codec::put_message(out, TAG_PARSE, |b| {
+        codec::put_cstr(b, &name);
+        codec::put_cstr(b, "dbward denied this statement");
+        b.extend_from_slice(&0i16.to_be_bytes());
+    });
 }
 
 async fn upstream_to_client(
