@@ -13,11 +13,7 @@ use crate::pg_raw::{RawClient, extended_query};
 #[allow(clippy::naive_bytecount)] // counting a handful of message tags
 async fn pipeline_with_an_error_keeps_discard_until_sync() {
     let fx = PgProxy::start("write").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (x int primary key)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (x int primary key)").await;
     let mut c = RawClient::connect(fx.port(), &fx.user, &fx.password, &fx.db_name).await;
     let mut out = BytesMut::new();
     // Batch 1: ok, error, ok (discarded), Sync. Batch 2: ok, Sync.

@@ -133,6 +133,25 @@ impl PgProxy {
         client
     }
 
+    /// Runs SQL straight on the upstream database (setup).
+    pub async fn upstream_sql(&self, sql: &str) {
+        self.direct()
+            .await
+            .batch_execute(sql)
+            .await
+            .expect("upstream SQL");
+    }
+
+    /// Rows of `table`, counted straight on the upstream database.
+    pub async fn upstream_count(&self, table: &str) -> i64 {
+        self.direct()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+
     /// Runs `psql` through dbward with `args`; returns (success, stdout, stderr).
     pub async fn psql(&self, args: &[&str]) -> (bool, String, String) {
         let out = tokio::process::Command::new("psql")

@@ -78,11 +78,7 @@ async fn idle_in_transaction_sessions_end_and_roll_back() {
         c.limits.idle_in_transaction_timeout = Duration::from_secs(1);
     })
     .await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (x int)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (x int)").await;
     let (client, conn) = tokio_postgres::connect(&fx.conninfo(), tokio_postgres::NoTls)
         .await
         .expect("connect");
@@ -97,13 +93,7 @@ async fn idle_in_transaction_sessions_end_and_roll_back() {
         .expect("join")
         .expect_err("FATAL");
     assert_eq!(code(&err).0, "25P03");
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "rolled back");
     fx.dbward.stop().await;
 }

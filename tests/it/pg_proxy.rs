@@ -106,11 +106,7 @@ async fn driver_prepared_statements_transactions_and_errors() {
 #[tokio::test]
 async fn read_grant_runs_read_only_upstream() {
     let fx = PgProxy::start("read").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (x int)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (x int)").await;
     let client = fx.connect().await.expect("connect");
     let ro: String = client
         .query_one("SHOW default_transaction_read_only", &[])
@@ -129,13 +125,7 @@ async fn read_grant_runs_read_only_upstream() {
         .await;
     let after = client.batch_execute("INSERT INTO t VALUES (2)").await;
     assert!(after.is_err(), "the session is over");
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0);
     fx.dbward.stop().await;
 }
@@ -286,13 +276,7 @@ async fn fast_path_function_calls_need_an_admin_grant() {
         err.contains("FunctionCall") && err.contains("admin grant"),
         "{err}"
     );
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("pg_largeobject_metadata").await;
     assert_eq!(n, 0);
     fx.dbward.stop().await;
     // Under admin: the large object is created through the fast path.
@@ -300,13 +284,7 @@ async fn fast_path_function_calls_need_an_admin_grant() {
     let (ok, out, err) = fx.psql(&["-c", &import]).await;
     assert!(ok, "{err}");
     assert!(out.contains("lo_import"), "{out}");
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("pg_largeobject_metadata").await;
     assert_eq!(n, 1);
     fx.dbward.stop().await;
 }
@@ -537,11 +515,7 @@ async fn per_grant_statement_timeout_applies_upstream() {
 #[tokio::test]
 async fn read_sessions_cannot_switch_off_read_only() {
     let fx = PgProxy::start("read").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (x int)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (x int)").await;
     let client = fx.connect().await.expect("connect");
     for sql in [
         "BEGIN READ WRITE; INSERT INTO t VALUES (1); COMMIT",
@@ -570,13 +544,7 @@ async fn read_sessions_cannot_switch_off_read_only() {
         .expect("count")
         .get(0);
     assert_eq!(n, 0);
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "nothing was written upstream");
     fx.dbward.stop().await;
     // A write grant is not guarded (its session is not read-only anyway).

@@ -57,11 +57,7 @@ async fn upstream_backends_gone(fx: &PgProxy) {
 #[tokio::test]
 async fn revoking_the_grant_ends_idle_and_busy_sessions() {
     let fx = PgProxy::start("write").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (x int)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (x int)").await;
     let grants = fx.dbward.admin("GET", "/api/grants", None).await.1;
     let grant_id = grants[0]["id"].as_i64().expect("id");
     let (_idle, idle_conn) = connect(&fx).await;
@@ -101,13 +97,7 @@ async fn revoking_the_grant_ends_idle_and_busy_sessions() {
         "ended within about a second"
     );
     upstream_backends_gone(&fx).await;
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "the open transaction was not committed");
     fx.dbward.stop().await;
 }
@@ -246,11 +236,7 @@ async fn shutdown_ends_sessions_with_57p01() {
 async fn killing_a_session_mid_copy_writes_nothing() {
     use futures_util::SinkExt as _;
     let fx = PgProxy::start("write").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE t (line text)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE t (line text)").await;
     let (client, conn) = connect(&fx).await;
     let sink = client.copy_in("COPY t FROM STDIN").await.expect("copy");
     futures_util::pin_mut!(sink);
@@ -272,13 +258,7 @@ async fn killing_a_session_mid_copy_writes_nothing() {
         .await
         .expect("ended");
     upstream_backends_gone(&fx).await;
-    let n: i64 = fx
-        .direct()
-        .await
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "nothing of the COPY was committed");
     fx.dbward.stop().await;
 }

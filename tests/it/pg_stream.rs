@@ -98,11 +98,7 @@ async fn copy_from_stdin_of_100_mb() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let fx = crate::pg_fixture::PgProxy::start("write").await;
-    fx.direct()
-        .await
-        .batch_execute("CREATE TABLE blobs (line text)")
-        .await
-        .expect("setup");
+    fx.upstream_sql("CREATE TABLE blobs (line text)").await;
     let client = fx.connect().await.expect("connect");
     let sink = client.copy_in("COPY blobs FROM STDIN").await.expect("copy");
     futures_util::pin_mut!(sink);
