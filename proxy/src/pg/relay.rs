@@ -200,6 +200,64 @@ fn trim(out: &mut BytesMut, chunk: &Chunk) {
     }
 }
 
+/// Messages the client side reads whole (policy needs them).
+const CLIENT_INSPECTED: &[u8] = &[
+    TAG_QUERY,
+    TAG_PARSE,
+    TAG_FUNCTION_CALL,
+    TAG_TERMINATE,
+    TAG_SYNC,
+];
+/// Messages the upstream side reads whole.
+const UPSTREAM_INSPECTED: &[u8] = &[
+    TAG_READY_FOR_QUERY,
+    TAG_PARAMETER_STATUS,
+    TAG_ERROR_RESPONSE,
+];
+
+/// Framing shared by both directions: copies to `out` every message that is not inspected, as
+/// far as it has arrived (the rest of a long one follows as it arrives), and stops at the next
+/// inspected message's header.
+#[derive(Default)]
+struct Framer {
+    /// Bytes of a passed-through message still to come.
+    passthrough: usize,
+}
+
+impl Framer {
+    /// The (tag, total length) of the next inspected message at the front of `buf`, `None`
+    /// when more bytes are needed, or an error for an invalid length.
+    fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        out: &mut BytesMut,
+        inspected: &[u8],
+    ) -> Result<Option<(u8, usize)>, String> {
+        loop {
+            if self.passthrough > 0 {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = self.passthrough.min(buf.len());
+                out.extend_from_slice(&buf[..n]);
+                buf.advance(n);
+                self.passthrough -= n;
+                continue;
+            }
+            let Some((tag, total)) = header(buf)? else {
+                return Ok(None);
+            };
+            if inspected.contains(&tag) {
+                return Ok(Some((tag, total)));
+            }
+            let n = total.min(buf.len());
+            out.extend_from_slice(&buf[..n]);
+            buf.advance(n);
+            self.passthrough = total - n;
+        }
+    }
+}
+
 /// Parses the header at the front of `buf`: (tag, total length including the tag byte).
 pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
     if buf.len() < 5 {
@@ -223,7 +281,7 @@ async fn client_to_upstream(
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut chunk = Chunk(MIN_CHUNK);
-    let mut passthrough = 0usize;
+    let mut framer = Framer::default();
     let fatal = |code: &'static str, message: String| {
         let control = control.clone();
         async move {
@@ -233,95 +291,75 @@ async fn client_to_upstream(
     };
     loop {
         loop {
-            if passthrough > 0 {
-                if buf.is_empty() {
-                    break;
-                }
-                let n = passthrough.min(buf.len());
-                out.extend_from_slice(&buf[..n]);
-                buf.advance(n);
-                passthrough -= n;
-                continue;
-            }
-            let (tag, total) = match header(&buf) {
+            let (tag, total) = match framer.next(&mut buf, &mut out, CLIENT_INSPECTED) {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
                 Err(e) => return fatal("08P01", e).await,
             };
-            match tag {
-                TAG_QUERY | TAG_PARSE | TAG_FUNCTION_CALL | TAG_TERMINATE | TAG_SYNC => {
-                    if total - 5 > config.max_message_bytes {
-                        return fatal(
-                            "08P01",
-                            format!(
-                                "message of {} bytes exceeds dbward's limit of {} bytes",
-                                total - 5,
-                                config.max_message_bytes
-                            ),
-                        )
-                        .await;
-                    }
-                    if buf.len() < total {
-                        buf.reserve(total - buf.len());
-                        break;
-                    }
-                    let msg = &buf[..total];
-                    match tag {
-                        TAG_TERMINATE => {
-                            out.extend_from_slice(msg);
-                            let _ = upstream.write_all(&out).await;
-                            return SessionEnd::ClientQuit;
-                        }
-                        TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
-                            // The fast-path interface carries no SQL to classify: fail closed.
-                            deny(
-                                &mut out,
-                                &cycles,
-                                "42501",
-                                &format!(
-                                    "FunctionCall (fast-path) carries no SQL dbward can check; \
-                                     it needs an admin grant (this session: {})",
-                                    config.level
-                                ),
-                            );
-                        }
-                        TAG_QUERY | TAG_PARSE
-                            if config.level == AccessLevel::Read
-                                && super::readonly::violation(sql_text(tag, msg)).is_some() =>
-                        {
-                            let what = super::readonly::violation(sql_text(tag, msg))
-                                .unwrap_or("read write");
-                            let message = format!(
-                                "statement refused: it could switch off read-only mode \
-                                 ({what}), and this session's grant is read"
-                            );
-                            if tag == TAG_QUERY {
-                                deny(&mut out, &cycles, "42501", &message);
-                            } else {
-                                deny_parse(&mut out, &cycles, msg, "42501", &message);
-                            }
-                        }
-                        TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
-                            cycles.lock().expect("cycles lock poisoned").sent += 1;
-                            out.extend_from_slice(msg);
-                        }
-                        _ => out.extend_from_slice(msg),
-                    }
-                    buf.advance(total);
-                }
-                _ => {
-                    let n = total.min(buf.len());
-                    out.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
-                    passthrough = total - n;
-                }
+            if total - 5 > config.max_message_bytes {
+                return fatal(
+                    "08P01",
+                    format!(
+                        "message of {} bytes exceeds dbward's limit of {} bytes",
+                        total - 5,
+                        config.max_message_bytes
+                    ),
+                )
+                .await;
             }
+            if buf.len() < total {
+                buf.reserve(total - buf.len());
+                break;
+            }
+            let msg = &buf[..total];
+            match tag {
+                TAG_TERMINATE => {
+                    out.extend_from_slice(msg);
+                    let _ = upstream.write_all(&out).await;
+                    return SessionEnd::ClientQuit;
+                }
+                TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
+                    // The fast-path interface carries no SQL to classify: fail closed.
+                    deny(
+                        &mut out,
+                        &cycles,
+                        "42501",
+                        &format!(
+                            "FunctionCall (fast-path) carries no SQL dbward can check; \
+                             it needs an admin grant (this session: {})",
+                            config.level
+                        ),
+                    );
+                }
+                TAG_QUERY | TAG_PARSE
+                    if config.level == AccessLevel::Read
+                        && super::readonly::violation(sql_text(tag, msg)).is_some() =>
+                {
+                    let what =
+                        super::readonly::violation(sql_text(tag, msg)).unwrap_or("read write");
+                    let message = format!(
+                        "statement refused: it could switch off read-only mode \
+                         ({what}), and this session's grant is read"
+                    );
+                    if tag == TAG_QUERY {
+                        deny(&mut out, &cycles, "42501", &message);
+                    } else {
+                        deny_parse(&mut out, &cycles, msg, "42501", &message);
+                    }
+                }
+                TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
+                    cycles.lock().expect("cycles lock poisoned").sent += 1;
+                    out.extend_from_slice(msg);
+                }
+                _ => out.extend_from_slice(msg),
+            }
+            buf.advance(total);
         }
         if !out.is_empty() {
             if cycles.lock().expect("cycles lock poisoned").ended {
                 out.clear();
                 buf.clear();
-                passthrough = 0;
+                framer = Framer::default();
             } else if let Err(e) = upstream.write_all(&out).await {
                 return SessionEnd::Error(format!("upstream write: {e}"));
             }
@@ -401,85 +439,58 @@ async fn upstream_to_client(
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut chunk = Chunk(MIN_CHUNK);
-    let mut passthrough = 0usize;
+    let mut framer = Framer::default();
     // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
     let mut txn_status = b'I';
     loop {
         loop {
-            if passthrough > 0 {
-                if buf.is_empty() {
-                    break;
-                }
-                let n = passthrough.min(buf.len());
-                out.extend_from_slice(&buf[..n]);
-                buf.advance(n);
-                passthrough -= n;
-                continue;
-            }
-            let (tag, total) = match header(&buf) {
+            let (tag, total) = match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED) {
                 Ok(Some(h)) => h,
                 Ok(None) => break,
                 Err(e) => return end_session(&cycles, &mut client, &mut out, "08P01", e).await,
             };
+            if total - 5 > config.max_message_bytes {
+                return end_session(
+                    &cycles,
+                    &mut client,
+                    &mut out,
+                    "08P01",
+                    "oversized message from the upstream".into(),
+                )
+                .await;
+            }
+            if buf.len() < total {
+                buf.reserve(total - buf.len());
+                break;
+            }
+            let msg = &buf[..total];
             match tag {
-                TAG_READY_FOR_QUERY | TAG_PARAMETER_STATUS | TAG_ERROR_RESPONSE => {
-                    if total - 5 > config.max_message_bytes {
-                        return end_session(
-                            &cycles,
-                            &mut client,
-                            &mut out,
-                            "08P01",
-                            "oversized message from the upstream".into(),
-                        )
-                        .await;
-                    }
-                    if buf.len() < total {
-                        buf.reserve(total - buf.len());
-                        break;
-                    }
-                    let msg = &buf[..total];
-                    match tag {
-                        TAG_READY_FOR_QUERY => {
-                            cycles.lock().expect("cycles lock poisoned").completed += 1;
-                            txn_status = msg[5];
-                            out.extend_from_slice(msg);
-                        }
-                        TAG_ERROR_RESPONSE => {
-                            let substitute = {
-                                let mut c = cycles.lock().expect("cycles lock poisoned");
-                                let current = c.completed;
-                                match c.substitutions.front() {
-                                    Some((cycle, _)) if *cycle == current => {
-                                        c.substitutions.pop_front().map(|(_, e)| e)
-                                    }
-                                    _ => None,
-                                }
-                            };
-                            out.extend_from_slice(substitute.as_deref().unwrap_or(msg));
-                        }
-                        _ => {
-                            if let Some(reason) = parameter_violation(&msg[5..], config.level) {
-                                return end_session(
-                                    &cycles,
-                                    &mut client,
-                                    &mut out,
-                                    "08006",
-                                    reason,
-                                )
-                                .await;
+                TAG_READY_FOR_QUERY => {
+                    cycles.lock().expect("cycles lock poisoned").completed += 1;
+                    txn_status = msg[5];
+                    out.extend_from_slice(msg);
+                }
+                TAG_ERROR_RESPONSE => {
+                    let substitute = {
+                        let mut c = cycles.lock().expect("cycles lock poisoned");
+                        let current = c.completed;
+                        match c.substitutions.front() {
+                            Some((cycle, _)) if *cycle == current => {
+                                c.substitutions.pop_front().map(|(_, e)| e)
                             }
-                            out.extend_from_slice(msg);
+                            _ => None,
                         }
-                    }
-                    buf.advance(total);
+                    };
+                    out.extend_from_slice(substitute.as_deref().unwrap_or(msg));
                 }
                 _ => {
-                    let n = total.min(buf.len());
-                    out.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
-                    passthrough = total - n;
+                    if let Some(reason) = parameter_violation(&msg[5..], config.level) {
+                        return end_session(&cycles, &mut client, &mut out, "08006", reason).await;
+                    }
+                    out.extend_from_slice(msg);
                 }
             }
+            buf.advance(total);
         }
         if !out.is_empty() {
             if let Err(e) = client.write_all(&out).await {
