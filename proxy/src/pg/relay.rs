@@ -442,6 +442,16 @@ async fn upstream_to_client(
     let mut framer = Framer::default();
     // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
     let mut txn_status = b'I';
+    // The shorter non-zero timeout: the earliest a session can become due (an hour if off).
+    let recheck = [
+        config.idle_session_timeout,
+        config.idle_in_transaction_timeout,
+    ]
+    .into_iter()
+    .filter(|t| !t.is_zero())
+    .min()
+    .unwrap_or(std::time::Duration::from_hours(1));
+    let mut idle_timer = Box::pin(tokio::time::sleep(recheck));
     loop {
         loop {
             let (tag, total) = match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED) {
@@ -498,19 +508,23 @@ async fn upstream_to_client(
             }
             trim(&mut out, &chunk);
         }
-        let deadline = idle_deadline(&cycles, &config, txn_status);
         tokio::select! {
-            () = sleep_until(deadline) => {
-                // Re-check: the client may have spoken since the deadline was computed.
-                if idle_deadline(&cycles, &config, txn_status)
-                    .is_some_and(|d| d <= tokio::time::Instant::now())
-                {
-                    let (code, why) = if txn_status == b'I' {
-                        ("57P05", "terminating connection due to idle-session timeout")
-                    } else {
-                        ("25P03", "terminating connection due to idle-in-transaction timeout")
-                    };
-                    return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
+            () = &mut idle_timer => {
+                // The timer is only a wake-up: re-arming a timer for every message would cost
+                // a timer-wheel update per message, so it fires at the earliest possible
+                // deadline and is pushed back here while the client keeps talking.
+                let now = tokio::time::Instant::now();
+                match idle_deadline(&cycles, &config, txn_status) {
+                    Some(d) if d <= now => {
+                        let (code, why) = if txn_status == b'I' {
+                            ("57P05", "terminating connection due to idle-session timeout")
+                        } else {
+                            ("25P03", "terminating connection due to idle-in-transaction timeout")
+                        };
+                        return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
+                    }
+                    Some(d) => idle_timer.as_mut().reset(d),
+                    None => idle_timer.as_mut().reset(now + recheck),
                 }
             }
             r = chunk.fill(&mut upstream, &mut buf) => match r {
@@ -556,13 +570,6 @@ fn idle_deadline(
         config.idle_in_transaction_timeout
     };
     (!timeout.is_zero()).then(|| c.last_client_activity + timeout)
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Sends what is pending plus a FATAL error to the client and closes its side.
