@@ -104,7 +104,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     tokio::spawn(dbward_core::sessions::watch(
         registry.clone(),
         store.clone(),
-        std::time::Duration::from_millis(500),
+        config.limits.session_check_interval,
         shutdown.clone(),
     ));
     let pg_listener = tokio::net::TcpListener::bind(config.pg.listen)

@@ -119,6 +119,10 @@ pub struct LimitsConfig {
     /// TCP keepalive idle time on client and upstream sockets. Default `60s`.
     #[serde(with = "humantime_serde")]
     pub tcp_keepalive: Duration,
+    /// How often live sessions are checked against their grant, user and database (a revoked
+    /// grant ends its sessions within this). Default `500ms`.
+    #[serde(with = "humantime_serde")]
+    pub session_check_interval: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -130,6 +134,7 @@ impl Default for LimitsConfig {
             idle_session_timeout: Duration::from_hours(8),
             idle_in_transaction_timeout: Duration::from_mins(10),
             tcp_keepalive: Duration::from_mins(1),
+            session_check_interval: Duration::from_millis(500),
         }
     }
 }
@@ -324,6 +329,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "auth.scram_iterations",
                 reason: "at least 4096 (RFC 7677)".into(),
+            });
+        }
+        if self.limits.session_check_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "limits.session_check_interval",
+                reason: "must be above zero".into(),
             });
         }
         if self.auth.max_failures == 0 {
