@@ -157,25 +157,21 @@ impl PgServer {
                 return;
             }
         };
-        let tls = client.is_tls();
-        let attempt = |reason: &str, message: &str| json!({"database": params.database, "tls": tls, "reason": reason, "message": message});
-        match opened {
-            Err(_) => {
-                fatal(&mut client, "08P01", "timed out during authentication").await;
-                let details = attempt("timeout", "timed out during authentication");
-                self.audit(
-                    None,
-                    &params.user,
-                    peer,
-                    "pg.connect",
-                    AuditOutcome::Failure,
-                    details,
-                )
-                .await;
-            }
-            Ok(Err(refusal)) => {
+        let outcome = match opened {
+            Err(_) => Err(Refusal::new(
+                "08P01",
+                "timed out during authentication",
+                "timeout",
+            )),
+            Ok(r) => r,
+        };
+        match outcome {
+            Err(refusal) => {
                 fatal(&mut client, refusal.code, &refusal.message).await;
-                let details = attempt(refusal.reason, &refusal.message);
+                let details = json!({
+                    "database": params.database, "tls": client.is_tls(),
+                    "reason": refusal.reason, "message": refusal.message,
+                });
                 self.audit(
                     refusal.user_id,
                     &params.user,
@@ -186,36 +182,10 @@ impl PgServer {
                 )
                 .await;
             }
-            Ok(Ok((upstream, level, key, started, session))) => {
+            Ok((upstream, level, key, started, session)) => {
                 tracing::info!(level = %level, session = %session.id(), "session started");
                 let info = session.info();
-                let details = json!({
-                    "database": params.database, "tls": tls, "session_id": info.id,
-                    "grant_id": info.grant_id, "level": level,
-                    "application_name": params.application_name,
-                });
                 let user_id = Some(info.user_id);
-                if !self
-                    .audit(
-                        user_id,
-                        &params.user,
-                        peer,
-                        "pg.connect",
-                        AuditOutcome::Success,
-                        details,
-                    )
-                    .await
-                {
-                    // Fail closed: a session that cannot be audited does not run.
-                    fatal(
-                        &mut client,
-                        "08006",
-                        "dbward cannot write its audit trail; try again later",
-                    )
-                    .await;
-                    self.cancels.unregister(key);
-                    return;
-                }
                 let (end, busy) = relay::run(
                     client,
                     upstream.stream,
@@ -451,6 +421,31 @@ impl PgServer {
                 return Err(Refusal::new("08006", msg, "upstream_unavailable").user(user.id));
             }
         };
+        // Audited before the client hears AuthenticationOk: a session that cannot be audited
+        // never looks open to its client (fail closed).
+        let details = json!({
+            "database": params.database, "tls": client.is_tls(),
+            "session_id": session_handle.id(), "grant_id": session.grant.id,
+            "level": session.level, "application_name": params.application_name,
+        });
+        if !self
+            .audit(
+                Some(user.id),
+                &params.user,
+                peer,
+                "pg.connect",
+                AuditOutcome::Success,
+                details,
+            )
+            .await
+        {
+            return Err(Refusal::new(
+                "08006",
+                "dbward cannot write its audit trail; try again later",
+                "audit_unavailable",
+            )
+            .user(user.id));
+        }
         let key = self.cancels.register(CancelTarget {
             addr: upstream.addr.clone(),
             pid: upstream.pid,
