@@ -81,18 +81,25 @@ impl PgProxy {
             dbward_core::time::format_rfc3339(t)
         };
         let (s, g) = self
-            .dbward
-            .admin(
-                "POST",
-                "/api/grants",
-                Some(json!({
-                    "user_id": self.user_id, "database_id": self.db_id, "access_level": level,
-                    "starts_at": at(start), "expires_at": at(end),
-                })),
+            .post_grant(
+                json!({"access_level": level, "starts_at": at(start), "expires_at": at(end)}),
             )
             .await;
         assert_eq!(s, 201, "{g}");
         g["id"].as_i64().expect("id")
+    }
+
+    /// `POST /api/grants` for the fixture's user and database: `fields` over a `read` grant
+    /// expiring in 2099. Returns the status and body.
+    pub async fn post_grant(&self, fields: serde_json::Value) -> (u16, serde_json::Value) {
+        let mut body = json!({
+            "user_id": self.user_id, "database_id": self.db_id, "access_level": "read",
+            "expires_at": "2099-01-01T00:00:00Z",
+        });
+        for (k, v) in fields.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        self.dbward.admin("POST", "/api/grants", Some(body)).await
     }
 
     /// The dbward PostgreSQL port.

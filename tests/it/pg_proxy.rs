@@ -473,15 +473,7 @@ async fn per_grant_statement_timeout_applies_upstream() {
     let upstream = crate::harness::PgDatabase::create().await;
     let fx = PgProxy::register(dbward, upstream).await;
     let (s, g) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            Some(serde_json::json!({
-                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
-                "expires_at": "2099-01-01T00:00:00Z", "statement_timeout_ms": 300,
-            })),
-        )
+        .post_grant(serde_json::json!({"statement_timeout_ms": 300}))
         .await;
     assert_eq!(s, 201, "{g}");
     assert_eq!(g["statement_timeout_ms"], 300);
@@ -498,15 +490,7 @@ async fn per_grant_statement_timeout_applies_upstream() {
         .expect_err("timed out");
     assert_eq!(sqlstate(&err), "57014", "{err}");
     let (s, bad) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            Some(serde_json::json!({
-                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
-                "expires_at": "2099-01-01T00:00:00Z", "statement_timeout_ms": 0,
-            })),
-        )
+        .post_grant(serde_json::json!({"statement_timeout_ms": 0}))
         .await;
     assert_eq!(s, 400, "{bad}");
     fx.dbward.stop().await;

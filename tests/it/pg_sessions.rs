@@ -109,15 +109,7 @@ async fn grant_expiry_ends_the_session() {
     let fx = PgProxy::register(dbward, upstream).await;
     let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
     let (s, g) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            Some(json!({
-                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "read",
-                "expires_at": dbward_core::time::format_rfc3339(expires),
-            })),
-        )
+        .post_grant(json!({"expires_at": dbward_core::time::format_rfc3339(expires)}))
         .await;
     assert_eq!(s, 201, "{g}");
     let (_client, conn) = connect(&fx).await;
