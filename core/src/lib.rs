@@ -36,6 +36,7 @@ pub mod config;
 pub mod crypto;
 pub mod gate;
 pub mod model;
+pub mod policy;
 pub mod sessions;
 pub mod store;
 pub mod time;

@@ -1,0 +1,535 @@
+//! The classifier proper: parsed statements to classes, by what they do.
+//!
+//! Each statement contributes the class of its kind ([`statement_class`]); then the whole tree
+//! is walked, and everything inside it contributes too: statements nested in CTEs
+//! (`WITH d AS (DELETE ...) SELECT`), `SELECT ... INTO` (creates a table), row locks
+//! (`FOR UPDATE/SHARE`), and every function called (see [`super::functions`]). The strictest
+//! contribution decides. Kinds of statement not listed here are unclassifiable: denied for
+//! every level but `admin`.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    CopyTarget, Expr, ObjectName, ObjectType, Query, Reset, Select, Set, SetExpr, Statement,
+    TableFactor, TransactionAccessMode, TransactionMode, Value, Visit, Visitor,
+};
+
+use super::functions::function_class;
+use super::settings::{SettingValue, setting_class};
+use super::{StatementClass, Timeout};
+
+/// What classifying statements found; the strictest finding wins.
+#[derive(Debug)]
+pub(crate) struct Findings {
+    /// Strictest class so far and what caused it.
+    pub class: StatementClass,
+    pub reason: String,
+    /// A kind dbward does not know: the statement is unclassifiable.
+    pub unknown: Option<String>,
+    /// The decision read a literal's value: cache it under the exact text only.
+    pub literal_sensitive: bool,
+    /// The statement sets the statement timeout.
+    pub timeout: Option<Timeout>,
+    mysql: bool,
+}
+
+impl Findings {
+    pub fn new(mysql: bool) -> Self {
+        Self {
+            class: StatementClass::Read,
+            reason: String::new(),
+            unknown: None,
+            literal_sensitive: false,
+            timeout: None,
+            mysql,
+        }
+    }
+
+    pub fn add(&mut self, class: StatementClass, reason: impl Into<String>) {
+        if class > self.class || self.reason.is_empty() {
+            self.class = class;
+            self.reason = reason.into();
+        }
+    }
+
+    fn unknown(&mut self, what: impl Into<String>) {
+        if self.unknown.is_none() {
+            self.unknown = Some(what.into());
+        }
+    }
+
+    /// Classifies one top-level statement and everything in it.
+    pub fn statement(&mut self, stmt: &Statement) {
+        // EXPLAIN without ANALYZE plans and runs nothing: neither the statement nor its
+        // functions execute.
+        if let Statement::Explain {
+            statement,
+            analyze,
+            options,
+            ..
+        } = stmt
+        {
+            if !*analyze && !self.explain_analyzes(options.as_deref()) {
+                self.add(StatementClass::Read, "EXPLAIN");
+                return;
+            }
+            self.add(StatementClass::Read, "EXPLAIN ANALYZE");
+            self.statement(statement);
+            return;
+        }
+        let _ = stmt.visit(self);
+    }
+
+    fn explain_analyzes(&mut self, options: Option<&[sqlparser::ast::UtilityOption]>) -> bool {
+        options.unwrap_or_default().iter().any(|o| {
+            if !o.name.value.eq_ignore_ascii_case("analyze") {
+                return false;
+            }
+            match &o.arg {
+                None => true,
+                Some(arg) => {
+                    let text = self.value_text(arg).map(str::to_ascii_lowercase);
+                    !matches!(text.as_deref(), Some("false" | "off" | "0" | "no"))
+                }
+            }
+        })
+    }
+
+    /// A literal's or bare word's text; marks the decision literal-sensitive.
+    fn value_text<'e>(&mut self, expr: &'e Expr) -> Option<&'e str> {
+        self.literal_sensitive = true;
+        match expr {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s)
+                | Value::DoubleQuotedString(s)
+                | Value::EscapedStringLiteral(s)
+                | Value::NationalStringLiteral(s)
+                | Value::Number(s, _) => Some(s),
+                Value::Boolean(true) => Some("true"),
+                Value::Boolean(false) => Some("false"),
+                _ => None,
+            },
+            Expr::Identifier(i) => Some(&i.value),
+            _ => None,
+        }
+    }
+
+    fn setting(&mut self, name: &str, global: bool, value: Option<&Expr>) {
+        let (text, default) = match value {
+            None => (None, true),
+            Some(Expr::Identifier(i))
+                if i.value.eq_ignore_ascii_case("default") && i.quote_style.is_none() =>
+            {
+                (None, true)
+            }
+            Some(e) => (self.value_text(e), false),
+        };
+        self.literal_sensitive = true;
+        let (class, reason) = setting_class(
+            self.mysql,
+            name,
+            global,
+            &SettingValue { text, default },
+            &mut self.timeout,
+        );
+        self.add(class, reason);
+    }
+
+    fn set(&mut self, set: &Set) {
+        match set {
+            Set::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let global = matches!(scope, Some(sqlparser::ast::ContextModifier::Global));
+                let value = if values.len() == 1 {
+                    values.first()
+                } else {
+                    None
+                };
+                if values.len() > 1 {
+                    // search_path = a, b: a list of names.
+                    self.literal_sensitive = true;
+                    let (class, reason) = setting_class(
+                        self.mysql,
+                        &object_name(variable),
+                        global,
+                        &SettingValue {
+                            text: Some("(list)"),
+                            default: false,
+                        },
+                        &mut self.timeout,
+                    );
+                    self.add(class, reason);
+                } else {
+                    self.setting(&object_name(variable), global, value);
+                }
+            }
+            Set::MultipleAssignments { assignments } => {
+                for a in assignments {
+                    let global = matches!(a.scope, Some(sqlparser::ast::ContextModifier::Global));
+                    self.setting(&object_name(&a.name), global, Some(&a.value));
+                }
+            }
+            Set::ParenthesizedAssignments { variables, values } => {
+                for (v, e) in variables.iter().zip(values) {
+                    self.setting(&object_name(v), false, Some(e));
+                }
+            }
+            Set::SetRole { .. } => self.add(
+                StatementClass::Admin,
+                "SET ROLE changes the upstream identity",
+            ),
+            Set::SetSessionAuthorization(_) => {
+                self.add(
+                    StatementClass::Admin,
+                    "SET SESSION AUTHORIZATION changes the upstream identity",
+                );
+            }
+            Set::SetTimeZone { .. } | Set::SetNamesDefault {} => {
+                self.add(StatementClass::Read, "SET")
+            }
+            Set::SetNames { charset_name, .. } => {
+                self.literal_sensitive = true;
+                let name = if self.mysql {
+                    "names"
+                } else {
+                    "client_encoding"
+                };
+                let (class, reason) = setting_class(
+                    self.mysql,
+                    name,
+                    false,
+                    &SettingValue {
+                        text: Some(&charset_name.value),
+                        default: false,
+                    },
+                    &mut self.timeout,
+                );
+                self.add(class, reason);
+            }
+            Set::SetTransaction { modes, .. } => self.transaction_modes(modes, "SET TRANSACTION"),
+            Set::SetSessionParam(_) => self.unknown("SET (session parameter)"),
+        }
+    }
+
+    fn transaction_modes(&mut self, modes: &[TransactionMode], what: &str) {
+        if modes.iter().any(|m| {
+            matches!(
+                m,
+                TransactionMode::AccessMode(TransactionAccessMode::ReadWrite)
+            )
+        }) {
+            self.add(
+                StatementClass::Write,
+                format!("{what} READ WRITE switches off read-only mode"),
+            );
+        } else {
+            self.add(StatementClass::Read, what.to_owned());
+        }
+    }
+
+    fn function(&mut self, name: &ObjectName, args_literal: Option<&Expr>) {
+        let Some(last) = name.0.last().and_then(|p| p.as_ident()) else {
+            return;
+        };
+        let fname = last.value.to_ascii_lowercase();
+        if fname == "set_config" {
+            match args_literal.and_then(|e| self.value_text(e)) {
+                Some(setting) => {
+                    let setting = setting.to_owned();
+                    // The value is the second argument; treat it as unknown: only the
+                    // settings' own rules that accept any value pass.
+                    self.literal_sensitive = true;
+                    let (class, reason) = setting_class(
+                        false,
+                        &setting,
+                        false,
+                        &SettingValue {
+                            text: None,
+                            default: false,
+                        },
+                        &mut self.timeout,
+                    );
+                    self.add(class, format!("set_config: {reason}"));
+                }
+                None => self.add(
+                    StatementClass::Admin,
+                    "set_config with a computed setting name",
+                ),
+            }
+            return;
+        }
+        if let Some(class) = function_class(&fname) {
+            self.add(class, format!("function {fname}"));
+        }
+    }
+
+    fn query(&mut self, q: &Query) {
+        if !q.locks.is_empty() {
+            self.add(
+                StatementClass::Write,
+                "SELECT ... FOR UPDATE/SHARE takes row locks",
+            );
+        }
+        if let SetExpr::Table(_) = q.body.as_ref() {
+            self.add(StatementClass::Read, "TABLE");
+        }
+    }
+
+    fn select(&mut self, s: &Select) {
+        if let Some(into) = &s.into {
+            let variables_only = self.mysql
+                && into
+                    .targets
+                    .iter()
+                    .all(|t| matches!(t, Expr::Identifier(i) if i.value.starts_with('@')));
+            if variables_only {
+                self.add(StatementClass::Read, "SELECT ... INTO variables");
+            } else {
+                self.add(StatementClass::Ddl, "SELECT ... INTO creates a table");
+            }
+        }
+    }
+}
+
+/// An object name as written, parts joined by dots.
+fn object_name(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map_or_else(|| p.to_string(), |i| i.value.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl Visitor for Findings {
+    type Break = ();
+
+    fn pre_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
+        self.shallow(stmt);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.query(q);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        self.select(s);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = e {
+            let first = match &f.args {
+                sqlparser::ast::FunctionArguments::List(l) => {
+                    l.args.first().and_then(|a| match a {
+                        sqlparser::ast::FunctionArg::Unnamed(
+                            sqlparser::ast::FunctionArgExpr::Expr(e),
+                        ) => Some(e),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            };
+            self.function(&f.name, first);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        match t {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => {
+                self.function(name, None);
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Findings {
+    /// The class of a statement's kind alone (what is inside is visited separately).
+    fn shallow(&mut self, stmt: &Statement) {
+        use StatementClass::{Admin, Ddl, Read, Write};
+        match stmt {
+            Statement::Query(_) => self.add(Read, "SELECT"),
+            Statement::Explain {
+                analyze, options, ..
+            } => {
+                if *analyze || self.explain_analyzes(options.as_deref()) {
+                    self.add(Read, "EXPLAIN ANALYZE");
+                } else {
+                    self.add(Read, "EXPLAIN");
+                }
+            }
+            Statement::ExplainTable { .. }
+            | Statement::ShowVariables { .. }
+            | Statement::ShowStatus { .. }
+            | Statement::ShowCreate { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::ShowDatabases { .. }
+            | Statement::ShowSchemas { .. }
+            | Statement::ShowTables { .. }
+            | Statement::ShowViews { .. }
+            | Statement::ShowCollation { .. }
+            | Statement::ShowCharset(_)
+            | Statement::ShowFunctions { .. }
+            | Statement::ShowObjects(_)
+            | Statement::ShowCatalogs { .. }
+            | Statement::ShowProcessList { .. }
+            | Statement::ShowVariable { .. } => self.add(Read, "SHOW"),
+            Statement::StartTransaction {
+                modes, statements, ..
+            } => {
+                if statements.is_empty() {
+                    self.transaction_modes(modes, "BEGIN");
+                } else {
+                    self.unknown("BEGIN ... END block");
+                }
+            }
+            Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. } => self.add(Read, "transaction control"),
+            Statement::Set(set) => self.set(set),
+            Statement::Reset(r) => match r.reset {
+                Reset::ALL | Reset::ConfigurationParameter(_) | Reset::SessionAuthorization => {
+                    self.add(Read, "RESET (back to the session's start-up values)");
+                }
+            },
+            Statement::Discard { .. } => self.add(Read, "DISCARD"),
+            Statement::Declare { .. } => self.add(Read, "DECLARE CURSOR"),
+            Statement::Fetch { into, .. } => {
+                if into.is_some() {
+                    self.add(Write, "FETCH ... INTO a table");
+                } else {
+                    self.add(Read, "FETCH");
+                }
+            }
+            Statement::Close { .. } | Statement::Deallocate { .. } => {
+                self.add(Read, "CLOSE/DEALLOCATE")
+            }
+            Statement::Prepare { .. } => self.add(Read, "PREPARE"),
+            Statement::Execute {
+                name: Some(_),
+                immediate: false,
+                ..
+            } => {
+                // Runs a statement PREPAREd in this session, classified when it was prepared.
+                self.add(Read, "EXECUTE of a prepared statement");
+            }
+            Statement::LISTEN { .. } | Statement::UNLISTEN { .. } => self.add(Read, "LISTEN"),
+            Statement::UnlockTables => self.add(Read, "UNLOCK TABLES"),
+            Statement::Use(_) => {
+                self.literal_sensitive = true;
+                self.add(Read, "USE");
+            }
+            Statement::Insert(_) => self.add(Write, "INSERT"),
+            Statement::Update(_) => self.add(Write, "UPDATE"),
+            Statement::Delete(_) => self.add(Write, "DELETE"),
+            Statement::Merge(_) => self.add(Write, "MERGE"),
+            Statement::Truncate(_) => self.add(Write, "TRUNCATE"),
+            Statement::NOTIFY { .. } => self.add(Write, "NOTIFY"),
+            Statement::Lock(_) | Statement::LockTables { .. } => {
+                self.add(Write, "LOCK takes table locks")
+            }
+            Statement::Call(_) => self.add(Write, "CALL (a procedure's body is opaque)"),
+            Statement::Copy { to, target, .. } => match target {
+                CopyTarget::Stdout if *to => self.add(Read, "COPY TO STDOUT"),
+                CopyTarget::Stdin if !*to => self.add(Write, "COPY FROM STDIN"),
+                CopyTarget::File { .. } | CopyTarget::Program { .. } => {
+                    self.add(Admin, "COPY with a server file or program");
+                }
+                _ => self.unknown("COPY"),
+            },
+            Statement::CreateTable(_)
+            | Statement::CreateView { .. }
+            | Statement::CreateIndex(_)
+            | Statement::CreateVirtualTable { .. }
+            | Statement::CreateSchema { .. }
+            | Statement::CreateFunction(_)
+            | Statement::CreateTrigger(_)
+            | Statement::CreateProcedure { .. }
+            | Statement::CreateSequence { .. }
+            | Statement::CreateDomain(_)
+            | Statement::CreateType { .. }
+            | Statement::CreateCollation(_)
+            | Statement::CreateOperator(_)
+            | Statement::CreateOperatorFamily(_)
+            | Statement::CreateOperatorClass(_)
+            | Statement::CreateTextSearch(_)
+            | Statement::AlterTable(_)
+            | Statement::AlterIndex { .. }
+            | Statement::AlterView { .. }
+            | Statement::AlterSchema(_)
+            | Statement::AlterType(_)
+            | Statement::AlterFunction(_)
+            | Statement::AlterCollation(_)
+            | Statement::AlterOperator(_)
+            | Statement::AlterOperatorFamily(_)
+            | Statement::AlterOperatorClass(_)
+            | Statement::AlterTextSearch(_)
+            | Statement::DropFunction(_)
+            | Statement::DropProcedure { .. }
+            | Statement::DropDomain(_)
+            | Statement::DropTrigger(_)
+            | Statement::DropOperator(_)
+            | Statement::DropOperatorFamily(_)
+            | Statement::DropOperatorClass(_)
+            | Statement::Comment { .. }
+            | Statement::RenameTable(_)
+            | Statement::Analyze(_)
+            | Statement::Vacuum(_)
+            | Statement::OptimizeTable { .. } => self.add(Ddl, "schema change"),
+            Statement::Drop { object_type, .. } => match object_type {
+                ObjectType::Role | ObjectType::User | ObjectType::Database => {
+                    self.add(Admin, format!("DROP {object_type}"));
+                }
+                _ => self.add(Ddl, format!("DROP {object_type}")),
+            },
+            Statement::Grant(_)
+            | Statement::Revoke(_)
+            | Statement::Deny(_)
+            | Statement::CreateRole(_)
+            | Statement::AlterRole { .. }
+            | Statement::CreateUser(_)
+            | Statement::AlterUser(_)
+            | Statement::CreateDatabase { .. }
+            | Statement::CreateExtension(_)
+            | Statement::DropExtension(_)
+            | Statement::CreateServer(_)
+            | Statement::CreatePolicy(_)
+            | Statement::AlterPolicy(_)
+            | Statement::DropPolicy(_)
+            | Statement::Flush { .. }
+            | Statement::Kill { .. }
+            | Statement::LoadData { .. }
+            | Statement::Load { .. }
+            | Statement::Directory { .. }
+            | Statement::Install { .. } => {
+                self.add(Admin, "roles, privileges or server administration")
+            }
+            other => {
+                let text = other.to_string();
+                let word = text
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("statement")
+                    .to_ascii_uppercase();
+                self.unknown(word);
+            }
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Statement policy: what a statement does (`read`, `write`, `ddl`, `admin`), and whether a
+//! session's level allows it. Pure code, no I/O; every front door (PostgreSQL, MySQL, the
+//! console's editor) asks the same [`Classifier`].
+//!
+//! ## How a statement is classified
+//! 1. [`lexer`] scans the text with the server's lexical rules: the fingerprint (literals as
+//!    `?`), MySQL executable comments turned into code, statement boundaries.
+//! 2. The text is parsed with `sqlparser` in the upstream's dialect. Every statement is
+//!    classified by what it does ([`classify`], [`functions`], [`settings`]), and the strictest
+//!    one decides for the whole string: nothing runs if any part is denied.
+//! 3. When the parser fails on the whole string, each statement is parsed alone, and one the
+//!    parser still fails on goes to [`recognize`]'s exact forms; anything else is
+//!    **unclassifiable**, and only an `admin` grant may run it. Non-blank text that parses to
+//!    zero statements is unclassifiable too.
+//!
+//! ## The decision cache
+//! Parsing costs about 1,000 instructions per byte, so decisions are cached in a bounded
+//! concurrent cache keyed by the fingerprint: `WHERE aid = 17` and `WHERE aid = 42` share one
+//! entry. An entry stores the full fingerprint and is used only when it matches exactly, so a
+//! hash collision can never change a decision. A decision that read a literal's value
+//! (`SET x = 'on'` vs `'off'`, `set_config('application_name', ...)` vs
+//! `set_config('default_transaction_read_only', ...)`, `EXPLAIN (ANALYZE 0)`) is cached only
+//! under the exact text.
+
+mod classify;
+mod functions;
+mod lexer;
+mod recognize;
+mod settings;
+
+use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+use std::sync::Arc;
+
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, RedshiftSqlDialect};
+use sqlparser::parser::Parser;
+
+use crate::model::AccessLevel;
+
+/// What a statement does, from least to most powerful. A session's level allows the classes
+/// at or below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StatementClass {
+    /// Changes nothing (queries, SHOW, transaction control, harmless settings).
+    Read,
+    /// Changes data (INSERT, UPDATE, DELETE, COPY FROM, row locks, sequences...).
+    Write,
+    /// Changes the schema (CREATE, ALTER, DROP, temp tables, maintenance).
+    Ddl,
+    /// Roles and privileges, server settings and files, extensions, other sessions.
+    Admin,
+}
+
+impl StatementClass {
+    /// The class's name as shown.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Ddl => "ddl",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Whether a session at `level` may run statements of this class.
+    #[must_use]
+    pub fn allowed_at(self, level: AccessLevel) -> bool {
+        let needed = match self {
+            Self::Read => AccessLevel::Read,
+            Self::Write => AccessLevel::Write,
+            Self::Ddl => AccessLevel::Ddl,
+            Self::Admin => AccessLevel::Admin,
+        };
+        level >= needed
+    }
+}
+
+/// The SQL dialect of an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlDialect {
+    /// PostgreSQL with `standard_conforming_strings=on` and UTF8.
+    Postgres,
+    /// Amazon Redshift (PostgreSQL lexing).
+    Redshift,
+    /// MySQL / MariaDB with the default `sql_mode` lexing (backslash escapes, `"` strings).
+    Mysql,
+}
+
+/// A statement timeout the statement sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// Back to the session's start-up value.
+    Default,
+    /// No timeout at all (0, or a value dbward cannot read).
+    Off,
+    /// This many milliseconds.
+    Millis(u64),
+}
+
+/// The result of classifying one SQL string (one `Query` message, one `Parse`, one `COM_QUERY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    /// The strictest class, or `None` if some statement could not be classified.
+    pub class: Option<StatementClass>,
+    /// What decided it (`DELETE`, `function nextval`), or why it is unclassifiable.
+    pub reason: String,
+    /// Statements in the string (each counts against the query quota); 0 for blank text.
+    pub statements: u32,
+    /// The string sets the statement timeout (checked against the grant's ceiling).
+    pub timeout: Option<Timeout>,
+    /// The decision read a literal: cached under the exact text only.
+    literal_sensitive: bool,
+}
+
+/// Why a statement may not run. The message names the class and the session's level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Denial {
+    /// The client-facing message.
+    pub message: String,
+    /// The statement's class (`None`: unclassifiable).
+    pub class: Option<StatementClass>,
+}
+
+impl Classification {
+    /// Whether a session at `level`, on a grant with statement-timeout ceiling
+    /// `timeout_ceiling_ms`, may run this.
+    pub fn check(&self, level: AccessLevel, timeout_ceiling_ms: Option<i64>) -> Result<(), Denial> {
+        match self.class {
+            None if level < AccessLevel::Admin => Err(Denial {
+                message: format!(
+                    "dbward could not classify this statement ({}); only an admin grant may run \
+                     statements dbward cannot classify, and this session's grant is {level}",
+                    self.reason
+                ),
+                class: None,
+            }),
+            Some(class) if !class.allowed_at(level) => Err(Denial {
+                message: format!(
+                    "permission denied by dbward: this statement is {} ({}), and this session's \
+                     grant allows {level}",
+                    class.as_str(),
+                    self.reason
+                ),
+                class: Some(class),
+            }),
+            _ => match (
+                self.timeout,
+                timeout_ceiling_ms.and_then(|c| u64::try_from(c).ok()),
+            ) {
+                (Some(Timeout::Off), Some(ceiling)) => Err(Denial {
+                    message: format!(
+                        "permission denied by dbward: your grant limits statements to {ceiling} ms; \
+                         the statement timeout cannot be switched off"
+                    ),
+                    class: self.class,
+                }),
+                (Some(Timeout::Millis(ms)), Some(ceiling)) if ms > ceiling => Err(Denial {
+                    message: format!(
+                        "permission denied by dbward: your grant limits statements to {ceiling} ms; \
+                         {ms} ms is above it"
+                    ),
+                    class: self.class,
+                }),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+/// Classifies SQL, with the decision cache. Cheap to share (`Arc`).
+pub struct Classifier {
+    cache: quick_cache::sync::Cache<u64, Arc<CacheEntry>>,
+    hasher: std::hash::RandomState,
+}
+
+struct CacheEntry {
+    dialect: SqlDialect,
+    /// The fingerprint, or the exact text for literal-sensitive decisions.
+    key: Box<str>,
+    exact: bool,
+    classification: Arc<Classification>,
+}
+
+impl Classifier {
+    /// A classifier caching up to `capacity` decisions.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(capacity.max(16)),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    fn hash(&self, dialect: SqlDialect, exact: bool, text: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        dialect.hash(&mut h);
+        exact.hash(&mut h);
+        text.hash(&mut h);
+        h.finish()
+    }
+
+    fn lookup(&self, dialect: SqlDialect, exact: bool, text: &str) -> Option<Arc<Classification>> {
+        let entry = self.cache.get(&self.hash(dialect, exact, text))?;
+        (entry.dialect == dialect && entry.exact == exact && *entry.key == *text)
+            .then(|| entry.classification.clone())
+    }
+
+    /// Classifies `sql` (one message's text, possibly several statements).
+    #[must_use]
+    pub fn classify(&self, sql: &str, dialect: SqlDialect) -> Arc<Classification> {
+        if let Some(c) = self.lookup(dialect, true, sql) {
+            return c;
+        }
+        let scan = lexer::scan(sql, dialect);
+        if let Some(c) = self.lookup(dialect, false, &scan.normalized) {
+            return c;
+        }
+        let c = Arc::new(classify_scanned(sql, &scan, dialect));
+        let (exact, key) = if c.literal_sensitive {
+            (true, sql)
+        } else {
+            (false, scan.normalized.as_str())
+        };
+        self.cache.insert(
+            self.hash(dialect, exact, key),
+            Arc::new(CacheEntry {
+                dialect,
+                key: key.into(),
+                exact,
+                classification: c.clone(),
+            }),
+        );
+        c
+    }
+}
+
+/// Classifies without any cache (tests, benchmarks).
+#[must_use]
+pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
+    classify_scanned(sql, &lexer::scan(sql, dialect), dialect)
+}
+
+fn parser_dialect(dialect: SqlDialect) -> Box<dyn Dialect> {
+    match dialect {
+        SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
+        SqlDialect::Redshift => Box::new(RedshiftSqlDialect {}),
+        SqlDialect::Mysql => Box::new(MySqlDialect {}),
+    }
+}
+
+fn unclassifiable(reason: String, statements: usize) -> Classification {
+    Classification {
+        class: None,
+        reason,
+        statements: u32::try_from(statements.max(1)).unwrap_or(u32::MAX),
+        timeout: None,
+        literal_sensitive: false,
+    }
+}
+
+fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Classification {
+    let text = scan.code.as_deref().unwrap_or(sql);
+    let mysql = dialect == SqlDialect::Mysql;
+    let count = scan.statements.len();
+    if scan.is_blank() {
+        return Classification {
+            class: Some(StatementClass::Read),
+            reason: "empty query".into(),
+            statements: 0,
+            timeout: None,
+            literal_sensitive: false,
+        };
+    }
+    let pd = parser_dialect(dialect);
+    let mut findings = classify::Findings::new(mysql);
+    match Parser::parse_sql(pd.as_ref(), text) {
+        Ok(statements) => {
+            if statements.is_empty() {
+                return unclassifiable("text that is not a statement".into(), count);
+            }
+            for s in &statements {
+                findings.statement(s);
+            }
+        }
+        Err(whole_error) => {
+            // Each statement alone; the parser's failure on one must not hide the others.
+            for range in &scan.statements {
+                let piece = &text[range.clone()];
+                match Parser::parse_sql(pd.as_ref(), piece) {
+                    Ok(statements) if !statements.is_empty() => {
+                        for s in &statements {
+                            findings.statement(s);
+                        }
+                    }
+                    _ => {
+                        if let Some((class, what)) = recognize_piece(piece, dialect, &mut findings)
+                        {
+                            findings.add(class, what);
+                        } else {
+                            let message = Parser::parse_sql(pd.as_ref(), piece)
+                                .err()
+                                .map_or_else(|| whole_error.to_string(), |e| e.to_string());
+                            return unclassifiable(message, count);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(what) = findings.unknown.take() {
+        return unclassifiable(
+            format!("{what} is not a kind of statement dbward knows"),
+            count,
+        );
+    }
+    Classification {
+        class: Some(findings.class),
+        reason: findings.reason,
+        statements: u32::try_from(count.max(1)).unwrap_or(u32::MAX),
+        timeout: findings.timeout,
+        literal_sensitive: findings.literal_sensitive,
+    }
+}
+
+/// A statement the parser failed on: an exact recognized form, or MySQL's `LOCK IN SHARE MODE`
+/// suffix on a statement that parses without it.
+fn recognize_piece(
+    piece: &str,
+    dialect: SqlDialect,
+    findings: &mut classify::Findings,
+) -> Option<(StatementClass, String)> {
+    let normalized = lexer::scan(piece, dialect).normalized;
+    if let Some((class, what)) = recognize::recognize(&normalized, dialect) {
+        return Some((class, what.to_owned()));
+    }
+    let head = recognize::strip_locking_clause(piece, dialect)?;
+    let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), head).ok()?;
+    if !matches!(statements.as_slice(), [sqlparser::ast::Statement::Query(_)]) {
+        return None;
+    }
+    findings.statement(&statements[0]);
+    Some((
+        StatementClass::Write,
+        "a row-locking clause takes row locks".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_shares_literals_but_not_literal_sensitive_decisions() {
+        let c = Classifier::new(100);
+        let pg = SqlDialect::Postgres;
+        let a = c.classify("SELECT abalance FROM a WHERE aid = 17", pg);
+        let b = c.classify("SELECT abalance FROM a WHERE aid = 42", pg);
+        assert!(Arc::ptr_eq(&a, &b), "one entry for both literals");
+        let on = c.classify("SET default_transaction_read_only = 'on'", pg);
+        let off = c.classify("SET default_transaction_read_only = 'off'", pg);
+        assert_eq!(on.class, Some(StatementClass::Read));
+        assert_eq!(off.class, Some(StatementClass::Write));
+        let harmless = c.classify("SELECT set_config('application_name', 'x', false)", pg);
+        let ro = c.classify(
+            "SELECT set_config('default_transaction_read_only', 'off', false)",
+            pg,
+        );
+        assert_eq!(harmless.class, Some(StatementClass::Read));
+        assert_eq!(ro.class, Some(StatementClass::Write));
+        // And again, from the cache.
+        assert_eq!(
+            c.classify("SET default_transaction_read_only = 'off'", pg)
+                .class,
+            Some(StatementClass::Write)
+        );
+        assert_eq!(
+            c.classify("SET default_transaction_read_only = 'on'", pg)
+                .class,
+            Some(StatementClass::Read)
+        );
+    }
+
+    #[test]
+    fn timeouts_against_the_grant_ceiling() {
+        let pg = SqlDialect::Postgres;
+        let set = |s: &str| classify_uncached(s, pg);
+        assert!(
+            set("SET statement_timeout = 500")
+                .check(AccessLevel::Read, Some(1000))
+                .is_ok()
+        );
+        assert!(
+            set("SET statement_timeout = '2s'")
+                .check(AccessLevel::Read, Some(1000))
+                .is_err()
+        );
+        assert!(
+            set("SET statement_timeout = 0")
+                .check(AccessLevel::Read, Some(1000))
+                .is_err()
+        );
+        assert!(
+            set("SET statement_timeout TO DEFAULT")
+                .check(AccessLevel::Read, Some(1000))
+                .is_ok()
+        );
+        assert!(
+            set("RESET statement_timeout")
+                .check(AccessLevel::Read, Some(1000))
+                .is_ok()
+        );
+        assert!(
+            set("SET statement_timeout = 0")
+                .check(AccessLevel::Read, None)
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Narrow recognizers for statements sqlparser 0.63 cannot parse.
+//!
+//! Never first-keyword guessing: a recognizer that gives a *weaker* class than `admin` matches
+//! one exact form over the statement's normalized tokens (literals already `?`, comments gone)
+//! and nothing else; a form that would be denied for every non-admin grant anyway (`DO`,
+//! `CHECKPOINT`, `LOAD DATA`, `INTO OUTFILE`...) is recognized only to say so clearly.
+
+use super::{SqlDialect, StatementClass};
+
+/// The class and a description of a statement the parser failed on, if a recognizer knows
+/// its exact form.
+pub(crate) fn recognize(
+    normalized: &str,
+    dialect: SqlDialect,
+) -> Option<(StatementClass, &'static str)> {
+    let lower = normalized
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .to_ascii_lowercase();
+    let tokens = tokens(&lower);
+    let mysql = dialect == SqlDialect::Mysql;
+    match tokens.as_slice() {
+        // PostgreSQL: TABLE name (= SELECT * FROM name).
+        ["table", rest @ ..] if !mysql && is_qualified_name(rest) => {
+            Some((StatementClass::Read, "TABLE"))
+        }
+        // Maintenance: keywords, names, parenthesized options; no expressions, no functions.
+        [first, rest @ ..]
+            if !mysql
+                && matches!(
+                    *first,
+                    "vacuum" | "analyze" | "analyse" | "reindex" | "cluster"
+                )
+                && rest.iter().all(|t| is_plain_token(t)) =>
+        {
+            Some((
+                StatementClass::Ddl,
+                "maintenance (VACUUM, ANALYZE, REINDEX, CLUSTER)",
+            ))
+        }
+        ["refresh", "materialized", "view", rest @ ..] if !mysql => {
+            let rest = rest.strip_prefix(&["concurrently"]).unwrap_or(rest);
+            let rest = rest
+                .strip_suffix(&["with", "data"])
+                .or_else(|| rest.strip_suffix(&["with", "no", "data"]))
+                .unwrap_or(rest);
+            is_qualified_name(rest).then_some((StatementClass::Ddl, "REFRESH MATERIALIZED VIEW"))
+        }
+        // MySQL: mysqldump's consistent snapshot.
+        ["start", "transaction", "with", "consistent", "snapshot"]
+        | [
+            "start",
+            "transaction",
+            "with",
+            "consistent",
+            "snapshot",
+            ",",
+            "read",
+            "only",
+        ] if mysql => Some((
+            StatementClass::Read,
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT",
+        )),
+        // Opaque or server-reaching forms: named for a clear message, denied below admin.
+        ["do", ..] if !mysql => Some((
+            StatementClass::Admin,
+            "DO (an anonymous code block dbward cannot see into)",
+        )),
+        ["checkpoint"] => Some((StatementClass::Admin, "CHECKPOINT")),
+        ["move", rest @ ..]
+            if !mysql
+                && rest.len() <= 4
+                && rest
+                    .iter()
+                    .all(|t| is_identifier(t) || *t == "?" || *t == "-") =>
+        {
+            Some((StatementClass::Read, "MOVE (a cursor)"))
+        }
+        ["optimize", "table", rest @ ..] if mysql && rest.iter().all(|t| is_plain_token(t)) => {
+            Some((StatementClass::Ddl, "OPTIMIZE TABLE"))
+        }
+        ["grant" | "revoke", ..] => Some((StatementClass::Admin, "GRANT/REVOKE")),
+        [
+            "create" | "alter" | "drop" | "rename",
+            "user" | "role" | "group",
+            ..,
+        ] => Some((StatementClass::Admin, "role management")),
+        ["set", "persist" | "persist_only" | "global", ..] => {
+            Some((StatementClass::Admin, "SET GLOBAL/PERSIST"))
+        }
+        ["alter", "system", ..] => Some((StatementClass::Admin, "ALTER SYSTEM")),
+        ["load", ..] => Some((
+            StatementClass::Admin,
+            "LOAD / LOAD DATA reads server or client files",
+        )),
+        _ if tokens
+            .windows(2)
+            .any(|w| w[0] == "into" && matches!(w[1], "outfile" | "dumpfile")) =>
+        {
+            Some((
+                StatementClass::Admin,
+                "SELECT ... INTO OUTFILE writes a server file",
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The tokens of a normalized statement (no literals or comments left): words, quoted
+/// identifiers, `?`, and single punctuation characters.
+fn tokens(normalized: &str) -> Vec<&str> {
+    let b = normalized.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        if c == b' ' {
+            i += 1;
+            continue;
+        }
+        if c == b'"' || c == b'`' {
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
+            {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+        // Quoted identifiers and words are whole; a multi-byte character never splits.
+        while !normalized.is_char_boundary(i) {
+            i += 1;
+        }
+        out.push(&normalized[start..i]);
+    }
+    out
+}
+
+/// `name` or `schema . name`, each a bare word or a quoted identifier.
+fn is_qualified_name(tokens: &[&str]) -> bool {
+    match tokens {
+        [n] => is_identifier(n),
+        [s, ".", n] => is_identifier(s) && is_identifier(n),
+        _ => false,
+    }
+}
+
+fn is_identifier(t: &str) -> bool {
+    (t.len() >= 2
+        && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('`') && t.ends_with('`'))))
+        || (!t.is_empty()
+            && t.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$'))
+}
+
+/// Words, quoted identifiers, literals, and the punctuation of option lists and qualified
+/// names.
+fn is_plain_token(t: &str) -> bool {
+    is_identifier(t) || matches!(t, "?" | "," | "(" | ")" | ".")
+}
+
+/// Row-locking clauses sqlparser does not parse (`FOR NO KEY UPDATE`, `FOR KEY SHARE`,
+/// MySQL's `LOCK IN SHARE MODE`): the text before the clause, if the statement ends with one
+/// (the caller parses that part, requires it to be one query, and adds `write`).
+pub(crate) fn strip_locking_clause(sql: &str, dialect: SqlDialect) -> Option<&str> {
+    let lower = sql.to_ascii_lowercase();
+    let keyword = if dialect == SqlDialect::Mysql {
+        "lock"
+    } else {
+        "for"
+    };
+    let cut = lower.rfind(keyword)?;
+    let suffix = super::lexer::scan(&sql[cut..], dialect)
+        .normalized
+        .to_ascii_lowercase();
+    let suffix = suffix.trim().trim_end_matches(';').trim();
+    let t = tokens(suffix);
+    let matches = match t.as_slice() {
+        ["lock", "in", "share", "mode"] => dialect == SqlDialect::Mysql,
+        ["for", "no", "key", "update", rest @ ..] | ["for", "key", "share", rest @ ..] => {
+            dialect != SqlDialect::Mysql && matches!(rest, [] | ["nowait"] | ["skip", "locked"])
+        }
+        _ => false,
+    };
+    matches.then(|| &sql[..cut])
+}

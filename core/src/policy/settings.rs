@@ -1,0 +1,280 @@
+//! Session settings: which `SET`s are harmless, which switch off read-only mode, which break
+//! the classifier's lexing, and which reach outside the session.
+//!
+//! The rule: a setting on the allowlist below is `read` (it changes only how this session's
+//! own queries run or look); the read-only switches are `write` when they turn read-only mode
+//! off (so `write` grants may use them, `read` grants may not); settings that would make the
+//! server lex SQL differently from dbward are `admin`; **any other setting is `admin`**
+//! (fail closed: `session_replication_role` disables triggers and foreign keys,
+//! `allow_system_table_mods`... and a setting dbward has never heard of could be anything).
+//! `GLOBAL` scope is always `admin`. `RESET` returns a setting to the session's start-up value,
+//! which dbward chose, and is `read`.
+
+use super::{StatementClass, Timeout};
+
+/// PostgreSQL settings that only affect the session's own queries.
+const PG_HARMLESS: &[&str] = &[
+    "application_name",
+    "search_path",
+    "datestyle",
+    "timezone",
+    "time zone",
+    "intervalstyle",
+    "extra_float_digits",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
+    "client_min_messages",
+    "bytea_output",
+    "work_mem",
+    "maintenance_work_mem",
+    "temp_buffers",
+    "random_page_cost",
+    "seq_page_cost",
+    "effective_cache_size",
+    "effective_io_concurrency",
+    "join_collapse_limit",
+    "from_collapse_limit",
+    "plan_cache_mode",
+    "max_parallel_workers_per_gather",
+    "cursor_tuple_fraction",
+    "default_statistics_target",
+    "constraint_exclusion",
+    "default_text_search_config",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "xmlbinary",
+    "xmloption",
+    "gin_fuzzy_search_limit",
+    "row_security",
+    "transaction_isolation",
+    "default_transaction_isolation",
+    "transaction_deferrable",
+    "default_transaction_deferrable",
+    "synchronous_commit",
+    "check_function_bodies",
+    "jit",
+    "geqo",
+    "force_parallel_mode",
+    "debug_parallel_query",
+    "array_nulls",
+    "escape_string_warning",
+    "quote_all_identifiers",
+    "timezone_abbreviations",
+    "trace_sort",
+];
+
+/// PostgreSQL families of planner settings.
+const PG_HARMLESS_PREFIXES: &[&str] = &[
+    "enable_",
+    "cpu_",
+    "parallel_",
+    "min_parallel_",
+    "geqo_",
+    "jit_",
+];
+
+/// MySQL/MariaDB session variables that only affect the session's own queries.
+const MYSQL_HARMLESS: &[&str] = &[
+    "autocommit",
+    "time_zone",
+    "sql_select_limit",
+    "net_write_timeout",
+    "net_read_timeout",
+    "wait_timeout",
+    "interactive_timeout",
+    "group_concat_max_len",
+    "long_query_time",
+    "sql_safe_updates",
+    "sql_quote_show_create",
+    "profiling",
+    "profiling_history_size",
+    "transaction_isolation",
+    "tx_isolation",
+    "sql_big_selects",
+    "sql_buffer_result",
+    "lc_time_names",
+    "lc_messages",
+    "div_precision_increment",
+    "max_join_size",
+    "sort_buffer_size",
+    "join_buffer_size",
+    "tmp_table_size",
+    "max_heap_table_size",
+    "innodb_lock_wait_timeout",
+    "lock_wait_timeout",
+    "sql_auto_is_null",
+    "sql_notes",
+    "sql_warnings",
+    "optimizer_switch",
+    "optimizer_search_depth",
+    "session_track_schema",
+    "session_track_state_change",
+    "session_track_system_variables",
+    "session_track_transaction_info",
+    "collation_connection",
+    "names",
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "default_storage_engine",
+    "big_tables",
+    "net_buffer_length",
+    "max_allowed_packet",
+    "query_cache_type",
+];
+
+/// Multi-byte character sets in which a second byte can be 0x5C (backslash): the server would
+/// lex an escape dbward does not see.
+const UNSAFE_CHARSETS: &[&str] = &["big5", "cp932", "gbk", "sjis", "gb18030"];
+
+/// A setting's value, as far as a rule needs it: `None` for `DEFAULT` or a value dbward does
+/// not read.
+pub(crate) struct SettingValue<'a> {
+    /// The literal or bare word given, when it is one.
+    pub text: Option<&'a str>,
+    /// The value is `DEFAULT`.
+    pub default: bool,
+}
+
+/// What setting `name` to `value` is, and why. `name` may carry MySQL's `@@session.`
+/// prefixes; `global` is the statement's scope.
+pub(crate) fn setting_class(
+    mysql: bool,
+    name: &str,
+    global: bool,
+    value: &SettingValue<'_>,
+    timeout: &mut Option<Timeout>,
+) -> (StatementClass, String) {
+    let lower = name.to_ascii_lowercase();
+    let mut name = lower.as_str();
+    if mysql && name.starts_with('@') && !name.starts_with("@@") {
+        return (StatementClass::Read, "a user variable".into());
+    }
+    let global = global
+        || name.starts_with("@@global.")
+        || name.starts_with("global.")
+        || name.starts_with("@@persist");
+    for prefix in [
+        "@@session.",
+        "@@local.",
+        "@@global.",
+        "@@",
+        "session.",
+        "local.",
+        "global.",
+    ] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            name = rest;
+            break;
+        }
+    }
+    if global {
+        return (
+            StatementClass::Admin,
+            format!("SET GLOBAL {name} changes the server for everyone"),
+        );
+    }
+    let text = value.text.map(|t| t.trim().to_ascii_lowercase());
+    let truthy = |t: &Option<String>| {
+        t.as_deref()
+            .is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes"))
+    };
+    match name {
+        "default_transaction_read_only" | "transaction_read_only" | "tx_read_only" => {
+            if value.default || truthy(&text) {
+                (StatementClass::Read, format!("SET {name} on"))
+            } else {
+                (StatementClass::Write, format!("SET {name} switches off read-only mode"))
+            }
+        }
+        "statement_timeout" | "max_execution_time" | "max_statement_time" => {
+            *timeout = Some(if value.default {
+                Timeout::Default
+            } else {
+                let seconds = name == "max_statement_time";
+                text.as_deref()
+                    .and_then(|t| parse_duration_ms(t, seconds))
+                    .map_or(Timeout::Off, |ms| if ms == 0 { Timeout::Off } else { Timeout::Millis(ms) })
+            });
+            (StatementClass::Read, format!("SET {name}"))
+        }
+        "client_encoding" if !mysql => {
+            if value.default || text.as_deref().is_some_and(|t| t == "utf8" || t == "utf-8" || t == "unicode") {
+                (StatementClass::Read, "SET client_encoding UTF8".into())
+            } else {
+                (StatementClass::Admin, "changing client_encoding would make the server read SQL differently from dbward".into())
+            }
+        }
+        "standard_conforming_strings" if !mysql => {
+            if value.default || truthy(&text) {
+                (StatementClass::Read, "SET standard_conforming_strings on".into())
+            } else {
+                (StatementClass::Admin, "standard_conforming_strings=off would make the server read SQL differently from dbward".into())
+            }
+        }
+        "sql_mode" if mysql => match text.as_deref() {
+            Some(t) if !t.contains("no_backslash_escapes") && !t.contains("ansi") => {
+                (StatementClass::Read, "SET sql_mode".into())
+            }
+            Some(_) => (StatementClass::Admin, "NO_BACKSLASH_ESCAPES and ANSI_QUOTES would make the server read SQL differently from dbward".into()),
+            None => (StatementClass::Admin, "sql_mode set to a computed value".into()),
+        },
+        "names" | "character_set_client" | "character_set_connection" if mysql => match text.as_deref() {
+            Some(t) if !UNSAFE_CHARSETS.iter().any(|c| t.starts_with(c)) => (StatementClass::Read, format!("SET {name}")),
+            _ => (StatementClass::Admin, format!("character set {} can hide a backslash in a multi-byte character", text.as_deref().unwrap_or("(computed)"))),
+        },
+        "foreign_key_checks" | "unique_checks" if mysql => (StatementClass::Write, format!("SET {name} changes integrity checks of writes")),
+        _ => {
+            let harmless = if mysql {
+                MYSQL_HARMLESS.contains(&name)
+            } else {
+                PG_HARMLESS.contains(&name) || PG_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
+            };
+            if harmless {
+                (StatementClass::Read, format!("SET {name}"))
+            } else {
+                (StatementClass::Admin, format!("SET {name} is not a setting dbward knows to be harmless"))
+            }
+        }
+    }
+}
+
+/// A PostgreSQL duration setting in milliseconds (`5000`, `'5s'`, `'1min'`...); with
+/// `seconds`, a bare number is in seconds (MariaDB's `max_statement_time`).
+fn parse_duration_ms(text: &str, seconds: bool) -> Option<u64> {
+    let t = text.trim().trim_matches('\'').trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" if seconds => 1000.0,
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (n * factor).ceil();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (0.0..1e15).contains(&ms).then_some(ms as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("5000", false), Some(5000));
+        assert_eq!(parse_duration_ms("'5s'", false), Some(5000));
+        assert_eq!(parse_duration_ms("1min", false), Some(60_000));
+        assert_eq!(parse_duration_ms("1.5", true), Some(1500));
+        assert_eq!(parse_duration_ms("soon", false), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! The table-driven classification test: every statement in `tests/classification/*.txt`
+//! (PostgreSQL traps and forms, psql's `\d` catalog queries, drivers' connect-time queries,
+//! MySQL's) against its expected class, uncached and through the cache (twice, so the second
+//! answer comes from it).
+
+use dbward_core::policy::{Classifier, SqlDialect, StatementClass, classify_uncached};
+
+fn expected(word: &str) -> Option<StatementClass> {
+    match word {
+        "read" => Some(StatementClass::Read),
+        "write" => Some(StatementClass::Write),
+        "ddl" => Some(StatementClass::Ddl),
+        "admin" => Some(StatementClass::Admin),
+        "none" => None,
+        other => panic!("unknown expected class {other:?}"),
+    }
+}
+
+fn check(file: &str, dialect: SqlDialect) -> usize {
+    let path = format!("{}/tests/classification/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    let cache = Classifier::new(1000);
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (want, sql) = line.split_once('\t').unwrap_or((line, ""));
+        let want = expected(want);
+        count += 1;
+        let got = classify_uncached(sql, dialect);
+        if got.class != want {
+            failures.push(format!(
+                "{sql}\n    expected {want:?}, got {:?} ({})",
+                got.class, got.reason
+            ));
+            continue;
+        }
+        for _ in 0..2 {
+            let cached = cache.classify(sql, dialect);
+            assert_eq!(cached.class, want, "cached decision differs for {sql}");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{file}: {} of {count} misclassified:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    count
+}
+
+#[test]
+fn postgres_corpus() {
+    let n = check("postgres.txt", SqlDialect::Postgres)
+        + check("psql-catalog.txt", SqlDialect::Postgres)
+        + check("drivers.txt", SqlDialect::Postgres);
+    assert!(n >= 300, "{n} PostgreSQL statements");
+}
+
+#[test]
+fn mysql_corpus() {
+    let n = check("mysql.txt", SqlDialect::Mysql);
+    assert!(n >= 140, "{n} MySQL statements");
+}
+
+#[test]
+fn redshift_reads_like_postgres() {
+    for (sql, want) in [
+        ("SELECT * FROM t", Some(StatementClass::Read)),
+        ("DELETE FROM t", Some(StatementClass::Write)),
+        ("GRANT SELECT ON t TO bob", Some(StatementClass::Admin)),
+        (
+            "SET default_transaction_read_only = off",
+            Some(StatementClass::Write),
+        ),
+    ] {
+        assert_eq!(
+            classify_uncached(sql, SqlDialect::Redshift).class,
+            want,
+            "{sql}"
+        );
+    }
+}
