@@ -111,6 +111,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot listen on {} (pg.listen)", config.pg.listen))?;
     let pg_addr = pg_listener.local_addr()?;
+    // One classifier (and decision cache) for every front door.
+    let classifier = Arc::new(dbward_core::policy::Classifier::new(
+        config.policy.cache_entries,
+    ));
     let pg = Arc::new(dbward_proxy::pg::PgServer::new(
         store.clone(),
         auth.clone(),
@@ -123,8 +127,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             require_tls_remote: config.pg.require_tls_remote,
             scram_iterations: config.auth.scram_iterations,
             limits: config.limits.clone(),
+            quota: config.quota,
         },
         registry.clone(),
+        classifier.clone(),
     ));
     let sessions = tokio_util::task::TaskTracker::new();
     tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));

@@ -75,6 +75,26 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Connection caps and session timeouts, for every proxy.
     pub limits: LimitsConfig,
+    /// Statement classification.
+    pub policy: PolicyConfig,
+    /// Quota block sizes (see `dbward_core::quota`).
+    pub quota: crate::quota::QuotaConfig,
+}
+
+/// Statement classification.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Classification decisions kept in the cache, shared by all sessions. Default 10000.
+    pub cache_entries: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            cache_entries: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -93,6 +113,8 @@ impl Default for Config {
             },
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            policy: PolicyConfig::default(),
+            quota: crate::quota::QuotaConfig::default(),
         }
     }
 }

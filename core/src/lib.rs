@@ -37,6 +37,7 @@ pub mod crypto;
 pub mod gate;
 pub mod model;
 pub mod policy;
+pub mod quota;
 pub mod sessions;
 pub mod store;
 pub mod time;

@@ -14,3 +14,4 @@
 pub mod fuzzing;
 pub mod listener;
 pub mod pg;
+pub mod statement_gate;

@@ -251,7 +251,7 @@ async fn psql_ctrl_c_cancels_the_running_query() {
 #[tokio::test]
 async fn sqlx_prepared_statements_and_transactions() {
     use sqlx::Row as _;
-    let fx = PgProxy::start("write").await;
+    let fx = PgProxy::start("ddl").await;
     let url = format!(
         "postgres://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
         fx.user,

@@ -55,7 +55,7 @@ async fn psql_works_through_dbward() {
 
 #[tokio::test]
 async fn driver_prepared_statements_transactions_and_errors() {
-    let fx = PgProxy::start("write").await;
+    let fx = PgProxy::start("ddl").await;
     let client = fx.connect().await.expect("connect");
     client
         .batch_execute("CREATE TABLE t (id int primary key, v bytea, at timestamptz)")
@@ -114,17 +114,45 @@ async fn read_grant_runs_read_only_upstream() {
         .expect("show")
         .get(0);
     assert_eq!(ro, "on");
+    // Layer 1, the classifier: an INSERT never reaches the upstream.
     let err = client
         .batch_execute("INSERT INTO t VALUES (1)")
         .await
-        .expect_err("read-only");
+        .expect_err("denied");
+    assert_eq!(sqlstate(&err), "42501");
+    // Layer 2, the read-only upstream session: a user-defined function that writes passes the
+    // classifier (functions not on the deny list are read) and fails upstream.
+    fx.upstream_sql(
+        "CREATE FUNCTION sneaky_insert() RETURNS int LANGUAGE sql \
+         AS 'INSERT INTO t VALUES (9) RETURNING 1'",
+    )
+    .await;
+    let err = client
+        .batch_execute("SELECT sneaky_insert()")
+        .await
+        .expect_err("read-only upstream");
     assert_eq!(sqlstate(&err), "25006");
-    // Switching read-only off ends the session (the policy issue denies it before it runs).
-    let _ = client
+    // Switching read-only off is denied, and the session goes on.
+    let err = client
         .batch_execute("SET default_transaction_read_only = off")
-        .await;
-    let after = client.batch_execute("INSERT INTO t VALUES (2)").await;
-    assert!(after.is_err(), "the session is over");
+        .await
+        .expect_err("denied");
+    assert_eq!(sqlstate(&err), "42501");
+    // RESET ALL and DISCARD ALL are allowed: the start-up parameter survives both.
+    for reset in ["RESET ALL", "DISCARD ALL"] {
+        client.batch_execute(reset).await.expect(reset);
+        let ro: String = client
+            .query_one("SHOW default_transaction_read_only", &[])
+            .await
+            .expect("show")
+            .get(0);
+        assert_eq!(ro, "on", "after {reset}");
+        let err = client
+            .batch_execute("SELECT sneaky_insert()")
+            .await
+            .expect_err("still read-only");
+        assert_eq!(sqlstate(&err), "25006", "after {reset}");
+    }
     let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0);
     fx.dbward.stop().await;

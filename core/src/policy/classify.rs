@@ -189,7 +189,7 @@ impl Findings {
                 );
             }
             Set::SetTimeZone { .. } | Set::SetNamesDefault {} => {
-                self.add(StatementClass::Read, "SET")
+                self.add(StatementClass::Read, "SET");
             }
             Set::SetNames { charset_name, .. } => {
                 self.literal_sensitive = true;
@@ -419,7 +419,7 @@ impl Findings {
                 }
             }
             Statement::Close { .. } | Statement::Deallocate { .. } => {
-                self.add(Read, "CLOSE/DEALLOCATE")
+                self.add(Read, "CLOSE/DEALLOCATE");
             }
             Statement::Prepare { .. } => self.add(Read, "PREPARE"),
             Statement::Execute {
@@ -443,7 +443,7 @@ impl Findings {
             Statement::Truncate(_) => self.add(Write, "TRUNCATE"),
             Statement::NOTIFY { .. } => self.add(Write, "NOTIFY"),
             Statement::Lock(_) | Statement::LockTables { .. } => {
-                self.add(Write, "LOCK takes table locks")
+                self.add(Write, "LOCK takes table locks");
             }
             Statement::Call(_) => self.add(Write, "CALL (a procedure's body is opaque)"),
             Statement::Copy { to, target, .. } => match target {
@@ -519,7 +519,7 @@ impl Findings {
             | Statement::Load { .. }
             | Statement::Directory { .. }
             | Statement::Install { .. } => {
-                self.add(Admin, "roles, privileges or server administration")
+                self.add(Admin, "roles, privileges or server administration");
             }
             other => {
                 let text = other.to_string();

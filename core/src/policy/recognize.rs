@@ -47,6 +47,9 @@ pub(crate) fn recognize(
                 .unwrap_or(rest);
             is_qualified_name(rest).then_some((StatementClass::Ddl, "REFRESH MATERIALIZED VIEW"))
         }
+        // COPY of a table with options sqlparser lacks (pgbench: `WITH (FREEZE ON)`): the
+        // source is a plain table name, the options words and literals only.
+        ["copy", rest @ ..] if !mysql => copy_table(rest),
         // MySQL: mysqldump's consistent snapshot.
         ["start", "transaction", "with", "consistent", "snapshot"]
         | [
@@ -144,10 +147,39 @@ fn tokens(normalized: &str) -> Vec<&str> {
     out
 }
 
+/// `name [(columns)] FROM STDIN | TO STDOUT [options]` after `COPY`.
+fn copy_table(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
+    let direction = rest.iter().position(|t| *t == "from" || *t == "to")?;
+    let (target, after) = rest.split_at(direction);
+    let target = match target.iter().position(|t| *t == "(") {
+        Some(open) => {
+            let columns = &target[open..];
+            let ok = columns.last() == Some(&")")
+                && columns[1..columns.len() - 1]
+                    .iter()
+                    .all(|t| is_identifier(t) || *t == ",");
+            if !ok {
+                return None;
+            }
+            &target[..open]
+        }
+        None => target,
+    };
+    if !is_qualified_name(target) || !after[2..].iter().all(|t| is_plain_token(t) || *t == "*") {
+        return None;
+    }
+    match after[..2] {
+        ["from", "stdin"] => Some((StatementClass::Write, "COPY FROM STDIN")),
+        ["to", "stdout"] => Some((StatementClass::Read, "COPY TO STDOUT")),
+        _ => None,
+    }
+}
+
 /// `name` or `schema . name`, each a bare word or a quoted identifier.
 fn is_qualified_name(tokens: &[&str]) -> bool {
     match tokens {
         [n] => is_identifier(n),
+        [c, ".", s, ".", n] => is_identifier(c) && is_identifier(s) && is_identifier(n),
         [s, ".", n] => is_identifier(s) && is_identifier(n),
         _ => false,
     }

@@ -157,6 +157,19 @@ impl Store {
         Ok(())
     }
 
+    /// Records a statement event of a proxy session (today: denials; the audit issue adds
+    /// every statement through the batching writer).
+    pub async fn audit_statement(
+        &self,
+        actor: &Actor,
+        entry: &AdminAuditEntry,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, write, |pool| {
+            insert_audit!(pool, "statement", actor, entry)?;
+        });
+        Ok(())
+    }
+
     /// Audit rows, newest first, `limit` at most, older than `before_id` when given.
     pub async fn list_audit(
         &self,

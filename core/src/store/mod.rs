@@ -23,6 +23,7 @@ mod databases;
 mod folders;
 mod grants;
 mod meta;
+mod quota;
 mod roles;
 mod users;
 
@@ -38,6 +39,7 @@ pub use audit::{AdminAuditEntry, AuditOutcome, AuditRecord};
 pub use databases::{DatabaseCredentials, DatabaseInput, DatabasePatch, ReorderItem};
 pub use grants::{GrantFilter, GrantInput};
 pub use meta::KeyCheck;
+pub use quota::QuotaKind;
 pub use roles::{RoleInput, RolePatch};
 pub use users::{NewUser, UserAuth, UserPatch};
 

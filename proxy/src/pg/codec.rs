@@ -29,6 +29,8 @@ pub const TAG_PARSE: u8 = b'P';
 pub const TAG_FUNCTION_CALL: u8 = b'F';
 /// Frontend `Sync`.
 pub const TAG_SYNC: u8 = b'S';
+/// Frontend `Execute`.
+pub const TAG_EXECUTE: u8 = b'E';
 /// Frontend `Terminate`.
 pub const TAG_TERMINATE: u8 = b'X';
 /// Frontend password / SASL messages.
@@ -39,6 +41,10 @@ pub const TAG_READY_FOR_QUERY: u8 = b'Z';
 pub const TAG_ERROR_RESPONSE: u8 = b'E';
 /// Backend `ParameterStatus`.
 pub const TAG_PARAMETER_STATUS: u8 = b'S';
+/// Backend `DataRow`.
+pub const TAG_DATA_ROW: u8 = b'D';
+/// `CopyData` (both directions).
+pub const TAG_COPY_DATA: u8 = b'd';
 /// Backend `BackendKeyData`.
 pub const TAG_BACKEND_KEY_DATA: u8 = b'K';
 /// Backend `Authentication*`.

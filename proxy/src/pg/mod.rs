@@ -14,7 +14,6 @@
 
 pub mod cancel;
 pub mod codec;
-pub mod readonly;
 pub mod relay;
 pub mod scram;
 pub mod server;

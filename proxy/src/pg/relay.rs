@@ -34,14 +34,17 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Buf as _, BytesMut};
 use dbward_core::model::AccessLevel;
+use dbward_core::quota::{Allowance, QuotaError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::codec::{
-    self, Severity, TAG_ERROR_RESPONSE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE,
-    TAG_QUERY, TAG_READY_FOR_QUERY, TAG_SYNC, TAG_TERMINATE,
+    self, Severity, TAG_COPY_DATA, TAG_DATA_ROW, TAG_ERROR_RESPONSE, TAG_EXECUTE,
+    TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY, TAG_READY_FOR_QUERY, TAG_SYNC,
+    TAG_TERMINATE,
 };
 use super::stream::MaybeTls;
+use crate::statement_gate::Refused;
 
 /// How a session ended, for the log and (later) the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub struct RelayConfig {
     pub cancel: super::cancel::CancelTarget,
     /// The level the session runs at.
     pub level: AccessLevel,
+    /// Classifies and checks every statement, audits denials.
+    pub gate: crate::statement_gate::StatementGate,
     /// Ceiling for messages the relay must buffer whole.
     pub max_message_bytes: usize,
     /// End the session after this long idle outside a transaction (zero: never).
@@ -92,6 +97,18 @@ struct Cycles {
     ended: bool,
     /// The running upstream request was already cancelled.
     cancelled: bool,
+    /// The byte quota ran out (with its message): new statements are refused.
+    bytes_exhausted: Option<String>,
+}
+
+/// The session's quota allowances, one per direction's task. Each task locks its own for its
+/// whole life (no lock per statement); after the relay, the caller releases what is unspent.
+#[derive(Clone)]
+pub struct Quotas {
+    /// Statements.
+    pub queries: Arc<tokio::sync::Mutex<Allowance>>,
+    /// Result bytes.
+    pub bytes: Arc<tokio::sync::Mutex<Allowance>>,
 }
 
 /// Smallest and largest read; reads grow while they fill the buffer (bulk results move in few
@@ -103,7 +120,12 @@ const MAX_IDLE_CAPACITY: usize = 32 * 1024;
 
 /// Runs the relay until the session ends. Returns why it ended and whether the upstream was
 /// still busy with a request at that moment (the caller cancels it).
-pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (SessionEnd, bool) {
+pub async fn run(
+    client: MaybeTls,
+    upstream: MaybeTls,
+    config: RelayConfig,
+    quotas: Quotas,
+) -> (SessionEnd, bool) {
     let (client_r, client_w) = tokio::io::split(client);
     let (upstream_r, upstream_w) = tokio::io::split(upstream);
     let cycles = Arc::new(Mutex::new(Cycles {
@@ -113,6 +135,7 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
         substitutions: VecDeque::new(),
         ended: false,
         cancelled: false,
+        bytes_exhausted: None,
     }));
     let (control_tx, control_rx) = mpsc::channel(4);
     let mut c2u = tokio::spawn(client_to_upstream(
@@ -121,6 +144,7 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
         config.clone(),
         cycles.clone(),
         control_tx,
+        quotas.queries,
     ));
     let mut u2c = tokio::spawn(upstream_to_client(
         upstream_r,
@@ -128,6 +152,7 @@ pub async fn run(client: MaybeTls, upstream: MaybeTls, config: RelayConfig) -> (
         config,
         cycles.clone(),
         control_rx,
+        quotas.bytes,
     ));
     let end = tokio::select! {
         r = &mut c2u => {
@@ -204,10 +229,13 @@ fn trim(out: &mut BytesMut, chunk: &Chunk) {
 const CLIENT_INSPECTED: &[u8] = &[
     TAG_QUERY,
     TAG_PARSE,
+    TAG_EXECUTE,
     TAG_FUNCTION_CALL,
     TAG_TERMINATE,
     TAG_SYNC,
 ];
+/// Upstream messages counted against the byte quota: result rows and COPY OUT data.
+const UPSTREAM_METERED: &[u8] = &[TAG_DATA_ROW, TAG_COPY_DATA];
 /// Messages the upstream side reads whole.
 const UPSTREAM_INSPECTED: &[u8] = &[
     TAG_READY_FOR_QUERY,
@@ -217,29 +245,45 @@ const UPSTREAM_INSPECTED: &[u8] = &[
 
 /// Framing shared by both directions: copies to `out` every message that is not inspected, as
 /// far as it has arrived (the rest of a long one follows as it arrives), and stops at the next
-/// inspected message's header.
+/// inspected message's header. Metered messages (result data, counted against the byte quota)
+/// stop it too, at their header only: the caller decides and then [`Framer::pass`]es them on,
+/// streaming. While `discard` is set, everything not inspected is dropped instead of copied.
 #[derive(Default)]
 struct Framer {
     /// Bytes of a passed-through message still to come.
     passthrough: usize,
+    /// Drop pass-through bytes (a result being cut off by its quota).
+    discard: bool,
+}
+
+/// What [`Framer::next`] stopped at.
+#[derive(Debug, PartialEq, Eq)]
+enum Frame {
+    /// An inspected message: buffer it whole.
+    Inspect(u8, usize),
+    /// A metered message's header: decide, then `pass` it (it streams).
+    Meter(usize),
 }
 
 impl Framer {
-    /// The (tag, total length) of the next inspected message at the front of `buf`, `None`
-    /// when more bytes are needed, or an error for an invalid length.
+    /// The next inspected message or metered header at the front of `buf`, `None` when more
+    /// bytes are needed, or an error for an invalid length.
     fn next(
         &mut self,
         buf: &mut BytesMut,
         out: &mut BytesMut,
         inspected: &[u8],
-    ) -> Result<Option<(u8, usize)>, String> {
+        metered: &[u8],
+    ) -> Result<Option<Frame>, String> {
         loop {
             if self.passthrough > 0 {
                 if buf.is_empty() {
                     return Ok(None);
                 }
                 let n = self.passthrough.min(buf.len());
-                out.extend_from_slice(&buf[..n]);
+                if !self.discard {
+                    out.extend_from_slice(&buf[..n]);
+                }
                 buf.advance(n);
                 self.passthrough -= n;
                 continue;
@@ -248,13 +292,23 @@ impl Framer {
                 return Ok(None);
             };
             if inspected.contains(&tag) {
-                return Ok(Some((tag, total)));
+                return Ok(Some(Frame::Inspect(tag, total)));
             }
-            let n = total.min(buf.len());
-            out.extend_from_slice(&buf[..n]);
-            buf.advance(n);
-            self.passthrough = total - n;
+            if !self.discard && metered.contains(&tag) {
+                return Ok(Some(Frame::Meter(total)));
+            }
+            self.pass(buf, out, total);
         }
+    }
+
+    /// Passes on the message of `total` bytes at the front of `buf`, as far as it has arrived.
+    fn pass(&mut self, buf: &mut BytesMut, out: &mut BytesMut, total: usize) {
+        let n = total.min(buf.len());
+        if !self.discard {
+            out.extend_from_slice(&buf[..n]);
+        }
+        buf.advance(n);
+        self.passthrough = total - n;
     }
 }
 
@@ -277,7 +331,9 @@ async fn client_to_upstream(
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     control: mpsc::Sender<Control>,
+    queries: Arc<tokio::sync::Mutex<Allowance>>,
 ) -> SessionEnd {
+    let mut queries = queries.lock_owned().await;
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut chunk = Chunk(MIN_CHUNK);
@@ -291,9 +347,9 @@ async fn client_to_upstream(
     };
     loop {
         loop {
-            let (tag, total) = match framer.next(&mut buf, &mut out, CLIENT_INSPECTED) {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
+            let (tag, total) = match framer.next(&mut buf, &mut out, CLIENT_INSPECTED, &[]) {
+                Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
+                Ok(Some(Frame::Meter(_)) | None) => break,
                 Err(e) => return fatal("08P01", e).await,
             };
             if total - 5 > config.max_message_bytes {
@@ -331,23 +387,42 @@ async fn client_to_upstream(
                         ),
                     );
                 }
-                TAG_QUERY | TAG_PARSE
-                    if config.level == AccessLevel::Read
-                        && super::readonly::violation(sql_text(tag, msg)).is_some() =>
-                {
-                    let what =
-                        super::readonly::violation(sql_text(tag, msg)).unwrap_or("read write");
-                    let message = format!(
-                        "statement refused: it could switch off read-only mode \
-                         ({what}), and this session's grant is read"
-                    );
-                    if tag == TAG_QUERY {
-                        deny(&mut out, &cycles, "42501", &message);
-                    } else {
-                        deny_parse(&mut out, &cycles, msg, "42501", &message);
+                TAG_QUERY => {
+                    let sql = sql_text(tag, msg);
+                    let admitted = match config.gate.check(sql) {
+                        Ok(n) => {
+                            take_quota(&mut queries, &cycles, &config, sql, i64::from(n)).await
+                        }
+                        Err(r) => Err(r),
+                    };
+                    match admitted {
+                        Ok(()) => {
+                            cycles.lock().expect("cycles lock poisoned").sent += 1;
+                            out.extend_from_slice(msg);
+                        }
+                        Err(r) => deny(&mut out, &cycles, r.sqlstate(), r.message()),
                     }
                 }
-                TAG_QUERY | TAG_FUNCTION_CALL | TAG_SYNC => {
+                TAG_PARSE => match config.gate.check(sql_text(tag, msg)) {
+                    Ok(_) => out.extend_from_slice(msg),
+                    Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
+                },
+                TAG_EXECUTE | TAG_FUNCTION_CALL => {
+                    // Each Execute (a resumed portal too) and each fast-path call is a statement.
+                    match take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await {
+                        Ok(()) => {
+                            if tag == TAG_FUNCTION_CALL {
+                                cycles.lock().expect("cycles lock poisoned").sent += 1;
+                            }
+                            out.extend_from_slice(msg);
+                        }
+                        Err(r) if tag == TAG_FUNCTION_CALL => {
+                            deny(&mut out, &cycles, r.sqlstate(), r.message());
+                        }
+                        Err(r) => deny_execute(&mut out, &cycles, r.sqlstate(), r.message()),
+                    }
+                }
+                TAG_SYNC => {
                     cycles.lock().expect("cycles lock poisoned").sent += 1;
                     out.extend_from_slice(msg);
                 }
@@ -390,6 +465,78 @@ fn deny(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message: &str) {
         c.sent += 1;
     }
     codec::query(out, "SELECT 1/0 -- dbward: request denied");
+}
+
+impl Refused {
+    fn sqlstate(&self) -> &'static str {
+        match self {
+            Refused::Policy(_) => "42501",
+            Refused::Quota(_) => "53400",
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Refused::Policy(m) | Refused::Quota(m) => m,
+        }
+    }
+}
+
+/// Takes `n` statements from the query allowance, refusing when the grant's query or byte
+/// quota is spent (or the store cannot be asked: fail closed). A refusal is audited.
+async fn take_quota(
+    queries: &mut Allowance,
+    cycles: &Mutex<Cycles>,
+    config: &RelayConfig,
+    sql: &[u8],
+    n: i64,
+) -> Result<(), Refused> {
+    let spent = cycles
+        .lock()
+        .expect("cycles lock poisoned")
+        .bytes_exhausted
+        .clone();
+    let result = match spent {
+        Some(message) => Err(message),
+        None if n == 0 => Ok(()),
+        None => match queries.take(n).await {
+            Ok(()) => Ok(()),
+            Err(QuotaError::Exhausted(m)) => Err(m),
+            Err(QuotaError::Store(e)) => {
+                tracing::error!(error = %e, "quota check failed");
+                Err("dbward cannot check this grant's quota right now; try again".into())
+            }
+        },
+    };
+    result.map_err(|message| {
+        config
+            .gate
+            .audit_quota(&String::from_utf8_lossy(sql), &message);
+        Refused::Quota(message)
+    })
+}
+
+/// A portal name no client can know (random per process), so the replacement `Execute` cannot
+/// run a portal the client prepared under that name.
+fn refused_portal() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| format!("dbward_refused_{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// Replaces a refused `Execute` with one of a portal that cannot exist, so PostgreSQL answers
+/// with an error and discards until `Sync`; dbward's error replaces the upstream's.
+fn deny_execute(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message: &str) {
+    let mut ours = BytesMut::new();
+    codec::error_response(&mut ours, Severity::Error, code, message);
+    {
+        let mut c = cycles.lock().expect("cycles lock poisoned");
+        let cycle = c.sent;
+        c.substitutions.push_back((cycle, ours));
+    }
+    codec::put_message(out, TAG_EXECUTE, |b| {
+        codec::put_cstr(b, refused_portal());
+        b.extend_from_slice(&0i32.to_be_bytes());
+    });
 }
 
 /// The SQL text of a `Query` (body) or `Parse` (after the statement name) message.
@@ -435,7 +582,12 @@ async fn upstream_to_client(
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     mut control: mpsc::Receiver<Control>,
+    bytes: Arc<tokio::sync::Mutex<Allowance>>,
 ) -> SessionEnd {
+    let mut bytes = bytes.lock_owned().await;
+    // The request cycle whose result is being cut off by the byte quota, and whether the
+    // client was told yet.
+    let mut over_quota: Option<(u64, bool)> = None;
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     let mut chunk = Chunk(MIN_CHUNK);
@@ -454,11 +606,49 @@ async fn upstream_to_client(
     let mut idle_timer = Box::pin(tokio::time::sleep(recheck));
     loop {
         loop {
-            let (tag, total) = match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED) {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
-                Err(e) => return end_session(&cycles, &mut client, &mut out, "08P01", e).await,
-            };
+            let (tag, total) =
+                match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED, UPSTREAM_METERED) {
+                    Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
+                    Ok(Some(Frame::Meter(total))) => {
+                        let size = i64::try_from(total).unwrap_or(i64::MAX);
+                        if bytes.try_take(size) {
+                            framer.pass(&mut buf, &mut out, total);
+                            continue;
+                        }
+                        // Out of local allowance: send what is ready, then ask the store.
+                        if !out.is_empty() {
+                            if let Err(e) = client.write_all(&out).await {
+                                return SessionEnd::Error(format!("client write: {e}"));
+                            }
+                            out.clear();
+                        }
+                        match bytes.take(size).await {
+                            Ok(()) => framer.pass(&mut buf, &mut out, total),
+                            Err(e) => {
+                                let message = match e {
+                                    QuotaError::Exhausted(m) => m,
+                                    QuotaError::Store(e) => {
+                                        tracing::error!(error = %e, "quota check failed");
+                                        "dbward cannot check this grant's byte quota right now"
+                                            .into()
+                                    }
+                                };
+                                cut_off(&cycles, &config, &message).await;
+                                over_quota = Some((
+                                    cycles.lock().expect("cycles lock poisoned").completed,
+                                    false,
+                                ));
+                                framer.discard = true;
+                                framer.pass(&mut buf, &mut out, total);
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return end_session(&cycles, &mut client, &mut out, "08P01", e).await;
+                    }
+                };
             if total - 5 > config.max_message_bytes {
                 return end_session(
                     &cycles,
@@ -476,9 +666,52 @@ async fn upstream_to_client(
             let msg = &buf[..total];
             match tag {
                 TAG_READY_FOR_QUERY => {
-                    cycles.lock().expect("cycles lock poisoned").completed += 1;
+                    if let Some((_, told)) = over_quota.take() {
+                        framer.discard = false;
+                        if !told {
+                            // The statement finished before the cancel reached it: there is no
+                            // error to report in its place, so the session cannot go on
+                            // truthfully. End it.
+                            let message = cycles
+                                .lock()
+                                .expect("cycles lock poisoned")
+                                .bytes_exhausted
+                                .clone()
+                                .unwrap_or_default();
+                            return end_session(&cycles, &mut client, &mut out, "53400", message)
+                                .await;
+                        }
+                    }
+                    {
+                        let mut c = cycles.lock().expect("cycles lock poisoned");
+                        // Substitutions left for this cycle (a second denial before Sync: the
+                        // upstream reports only the first error) are void now.
+                        let done = c.completed;
+                        while c
+                            .substitutions
+                            .front()
+                            .is_some_and(|(cycle, _)| *cycle <= done)
+                        {
+                            c.substitutions.pop_front();
+                        }
+                        c.completed += 1;
+                    }
                     txn_status = msg[5];
                     out.extend_from_slice(msg);
+                }
+                TAG_ERROR_RESPONSE if over_quota.is_some_and(|(_, told)| !told) => {
+                    // The cancelled statement's error: the client gets the quota's instead.
+                    let message = cycles
+                        .lock()
+                        .expect("cycles lock poisoned")
+                        .bytes_exhausted
+                        .clone()
+                        .unwrap_or_default();
+                    codec::error_response(&mut out, Severity::Error, "53400", &message);
+                    over_quota = over_quota.map(|(cycle, _)| (cycle, true));
+                }
+                _ if over_quota.is_some() && tag != TAG_PARAMETER_STATUS => {
+                    // Anything else of the cut-off result (later errors of the same cycle...).
                 }
                 TAG_ERROR_RESPONSE => {
                     let substitute = {
@@ -550,6 +783,20 @@ async fn upstream_to_client(
                 return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
             }
         }
+    }
+}
+
+/// Stops a result at the byte quota: new statements are refused from now on, and the running
+/// upstream statement is cancelled (its error then ends the result for the client).
+async fn cut_off(cycles: &Mutex<Cycles>, config: &RelayConfig, message: &str) {
+    let busy = {
+        let mut c = cycles.lock().expect("cycles lock poisoned");
+        c.bytes_exhausted = Some(message.to_owned());
+        c.sent > c.completed
+    };
+    config.gate.audit_quota("(result cut off)", message);
+    if busy {
+        super::cancel::send_cancel(&config.cancel).await;
     }
 }
 

@@ -10,8 +10,10 @@ use dbward_core::auth::Authenticator;
 use dbward_core::crypto::MasterKey;
 use dbward_core::gate::{self, GateError};
 use dbward_core::model::{Engine, UserKind};
+use dbward_core::policy::{Classifier, SqlDialect};
+use dbward_core::quota::Allowance;
 use dbward_core::sessions::{SessionHandle, SessionInfo, SessionRegistry};
-use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
+use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, QuotaKind, Store};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +29,7 @@ use super::scram::{self, ScramError, Verifier};
 use super::startup::{self, Handshake};
 use super::stream::MaybeTls;
 use super::upstream::{self, ConnectOptions};
+use crate::statement_gate::{SessionIdentity, StatementGate};
 
 /// Settings of the PostgreSQL front door.
 #[derive(Debug, Clone)]
@@ -43,6 +46,8 @@ pub struct PgServerConfig {
     pub scram_iterations: u32,
     /// Caps and timeouts.
     pub limits: dbward_core::config::LimitsConfig,
+    /// Quota block sizes.
+    pub quota: dbward_core::quota::QuotaConfig,
 }
 
 /// The PostgreSQL proxy: shared by every connection.
@@ -56,6 +61,7 @@ pub struct PgServer {
     /// Derives fake SCRAM salts for unknown users.
     fake_salt_secret: [u8; 32],
     sessions: Arc<SessionRegistry>,
+    classifier: Arc<Classifier>,
 }
 
 impl PgServer {
@@ -68,6 +74,7 @@ impl PgServer {
         tls: Option<rustls::ServerConfig>,
         config: PgServerConfig,
         sessions: Arc<SessionRegistry>,
+        classifier: Arc<Classifier>,
     ) -> Self {
         Self {
             fake_salt_secret: key.derive("pg-fake-scram-salt"),
@@ -78,6 +85,7 @@ impl PgServer {
             config,
             cancels: CancelMap::default(),
             sessions,
+            classifier,
         }
     }
 
@@ -182,15 +190,49 @@ impl PgServer {
                 )
                 .await;
             }
-            Ok((upstream, level, key, started, session)) => {
+            Ok((upstream, granted, key, started, session)) => {
+                let level = granted.level;
                 tracing::info!(level = %level, session = %session.id(), "session started");
                 let info = session.info();
                 let user_id = Some(info.user_id);
+                let gate = StatementGate::new(
+                    self.classifier.clone(),
+                    if granted.database.redshift {
+                        SqlDialect::Redshift
+                    } else {
+                        SqlDialect::Postgres
+                    },
+                    level,
+                    granted.grant.statement_timeout_ms,
+                    self.store.clone(),
+                    SessionIdentity {
+                        user_id: info.user_id,
+                        username: info.username.clone(),
+                        client_addr: info.client_addr.clone(),
+                        session_id: info.id.to_string(),
+                        database: info.database.clone(),
+                        grant_id: info.grant_id,
+                    },
+                );
+                let allowance = |kind, limit| {
+                    Arc::new(tokio::sync::Mutex::new(Allowance::new(
+                        self.store.clone(),
+                        granted.grant.id,
+                        kind,
+                        limit,
+                        &self.config.quota,
+                    )))
+                };
+                let quotas = relay::Quotas {
+                    queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
+                    bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
+                };
                 let (end, busy) = relay::run(
                     client,
                     upstream.stream,
                     RelayConfig {
                         level,
+                        gate,
                         max_message_bytes: self.config.max_message_bytes,
                         idle_session_timeout: self.config.limits.idle_session_timeout,
                         idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
@@ -201,6 +243,7 @@ impl PgServer {
                             secret: upstream.secret,
                         },
                     },
+                    quotas.clone(),
                 )
                 .await;
                 if busy {
@@ -210,8 +253,12 @@ impl PgServer {
                     }
                 }
                 self.cancels.unregister(key);
-                // The session is over: it leaves the registry before the audit write.
+                // The session is over: it leaves the registry before the store writes.
                 drop(session);
+                // A clean end gives the unspent quota back (locking waits until both relay
+                // tasks are gone).
+                quotas.queries.lock().await.release().await;
+                quotas.bytes.lock().await.release().await;
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::info!(end = ?end, seconds, "session ended");
                 let (why, message) = match &end {
@@ -460,7 +507,7 @@ impl PgServer {
             self.cancels.unregister(key);
             return Err(Refusal::new("08006", "client went away", "client_gone").user(user.id));
         }
-        Ok((upstream, session.level, key, started, session_handle))
+        Ok((upstream, session, key, started, session_handle))
     }
 }
 
@@ -500,11 +547,11 @@ impl PgServer {
     }
 }
 
-/// What `open` hands to the relay: the upstream, the level, the cancel key, the start time and
+/// What `open` hands to the relay: the upstream, the grant and level, the cancel key, the start time and
 /// the registered session.
 type Opened = (
     upstream::Upstream,
-    dbward_core::model::AccessLevel,
+    dbward_core::gate::SessionGrant,
     (i32, i32),
     std::time::Instant,
     SessionHandle,

@@ -1,0 +1,140 @@
+//! The per-statement gate both front doors share: classify the SQL a client sends, check it
+//! against the session's level and the grant's statement-timeout ceiling, and audit denials.
+//! Quota units are taken by the relays themselves (they own their [`Allowance`]s, so the hot
+//! path needs no lock).
+//!
+//! [`Allowance`]: dbward_core::quota::Allowance
+
+use std::sync::Arc;
+
+use dbward_core::model::AccessLevel;
+use dbward_core::policy::{Classifier, SqlDialect};
+use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
+use serde_json::json;
+
+/// Longest statement text kept in an audit row.
+const AUDIT_SQL_MAX: usize = 4096;
+
+/// Who is running statements, for audit rows.
+#[derive(Debug, Clone)]
+pub struct SessionIdentity {
+    /// dbward user id.
+    pub user_id: i64,
+    /// dbward user name.
+    pub username: String,
+    /// Client address.
+    pub client_addr: String,
+    /// Session id.
+    pub session_id: String,
+    /// dbward database name.
+    pub database: String,
+    /// Grant in use.
+    pub grant_id: i64,
+}
+
+/// Why a statement may not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The level does not allow it, or it cannot be classified.
+    Policy(String),
+    /// A quota ran out.
+    Quota(String),
+}
+
+/// Classification and checks for one session.
+#[derive(Clone)]
+pub struct StatementGate {
+    classifier: Arc<Classifier>,
+    dialect: SqlDialect,
+    level: AccessLevel,
+    timeout_ceiling_ms: Option<i64>,
+    store: Store,
+    who: Arc<SessionIdentity>,
+}
+
+impl StatementGate {
+    /// A gate for a session at `level` on a grant with an optional statement-timeout ceiling.
+    #[must_use]
+    pub fn new(
+        classifier: Arc<Classifier>,
+        dialect: SqlDialect,
+        level: AccessLevel,
+        timeout_ceiling_ms: Option<i64>,
+        store: Store,
+        who: SessionIdentity,
+    ) -> Self {
+        Self {
+            classifier,
+            dialect,
+            level,
+            timeout_ceiling_ms,
+            store,
+            who: Arc::new(who),
+        }
+    }
+
+    /// The session's level.
+    #[must_use]
+    pub fn level(&self) -> AccessLevel {
+        self.level
+    }
+
+    /// Checks one message's SQL text; on success, how many statements it holds (each counts
+    /// against the query quota). A denial is audited before this returns.
+    pub fn check(&self, sql: &[u8]) -> Result<u32, Refused> {
+        let Ok(text) = std::str::from_utf8(sql) else {
+            let message = "statement refused: it is not valid UTF-8".to_owned();
+            self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
+            return Err(Refused::Policy(message));
+        };
+        let c = self.classifier.classify(text, self.dialect);
+        match c.check(self.level, self.timeout_ceiling_ms) {
+            Ok(()) => Ok(c.statements),
+            Err(denial) => {
+                self.audit_refusal(
+                    text,
+                    &denial.message,
+                    denial
+                        .class
+                        .map(dbward_core::policy::StatementClass::as_str),
+                );
+                Err(Refused::Policy(denial.message))
+            }
+        }
+    }
+
+    /// Audits a statement refused for its quota.
+    pub fn audit_quota(&self, sql: &str, message: &str) {
+        self.audit_refusal(sql, message, None);
+    }
+
+    /// Writes the audit row in the background: the session does not wait for the store.
+    fn audit_refusal(&self, sql: &str, message: &str, class: Option<&str>) {
+        let mut end = sql.len().min(AUDIT_SQL_MAX);
+        while !sql.is_char_boundary(end) {
+            end -= 1;
+        }
+        let actor = Actor {
+            user_id: Some(self.who.user_id),
+            username: self.who.username.clone(),
+            client_addr: Some(self.who.client_addr.clone()),
+        };
+        let entry = AdminAuditEntry {
+            action: "statement.denied".into(),
+            entity_type: "session",
+            entity_id: Some(self.who.session_id.clone()),
+            outcome: AuditOutcome::Failure,
+            details: json!({
+                "database": self.who.database, "grant_id": self.who.grant_id,
+                "level": self.level.as_str(), "class": class,
+                "sql": &sql[..end], "truncated": end < sql.len(), "reason": message,
+            }),
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.audit_statement(&actor, &entry).await {
+                tracing::error!(error = %e, "cannot write a statement audit row");
+            }
+        });
+    }
+}
