@@ -12,6 +12,7 @@ mod pg_cluster;
 mod pg_compat;
 mod pg_fixture;
 mod pg_limits;
+mod pg_policy;
 mod pg_proxy;
 mod pg_raw;
 mod pg_sessions;

@@ -39,7 +39,7 @@ pub use audit::{AdminAuditEntry, AuditOutcome, AuditRecord};
 pub use databases::{DatabaseCredentials, DatabaseInput, DatabasePatch, ReorderItem};
 pub use grants::{GrantFilter, GrantInput};
 pub use meta::KeyCheck;
-pub use quota::QuotaKind;
+pub use quota::{QuotaKind, quota_round_trips};
 pub use roles::{RoleInput, RolePatch};
 pub use users::{NewUser, UserAuth, UserPatch};
 

@@ -25,6 +25,20 @@ impl QuotaKind {
     }
 }
 
+/// Store round-trips made by quota reservations in this process (for the tests' and the
+/// benchmark's round-trips-per-statement figure).
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Store round-trips made by quota reservations and releases so far in this process.
+#[must_use]
+pub fn quota_round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_round_trip() {
+    ROUND_TRIPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Compare-and-set attempts before giving up (only reached under extreme contention).
 const MAX_ATTEMPTS: usize = 64;
 
@@ -43,6 +57,7 @@ impl Store {
             "UPDATE grants SET {used_col} = {used_col} + $1 WHERE id = $2 AND {used_col} = $3"
         );
         for _ in 0..MAX_ATTEMPTS {
+            count_round_trip();
             let (used, max): (i64, Option<i64>) = on_backend!(self, read, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
                     .bind(grant_id)
@@ -54,6 +69,7 @@ impl Store {
             if granted == 0 {
                 return Ok(0);
             }
+            count_round_trip();
             let done = on_backend!(self, write, |pool| {
                 sqlx::query(sqlx::AssertSqlSafe(update.clone()))
                     .bind(granted)
@@ -87,6 +103,7 @@ impl Store {
             "UPDATE grants SET {used_col} = CASE WHEN {used_col} > $1 THEN {used_col} - $1 ELSE 0 END \
              WHERE id = $2"
         );
+        count_round_trip();
         on_backend!(self, write, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(unused)

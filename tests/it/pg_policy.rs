@@ -1,0 +1,342 @@
+//! Statement policy through the PostgreSQL proxy: each trap first shown to take effect under an
+//! `admin` grant, then refused under `read` (simple and extended protocol), with the upstream
+//! checked directly; transactions end as PostgreSQL would end them after a denial; denials are
+//! audited.
+
+use serde_json::json;
+
+use crate::pg_fixture::PgProxy;
+
+fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_owned()).unwrap_or_default()
+}
+
+fn message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string())
+}
+
+/// A second user holding a grant at `level` on the fixture's database; returns its conninfo.
+async fn other_user(fx: &PgProxy, name: &str, level: &str) -> String {
+    let password = format!("{name}-password-123");
+    let (s, user) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": name, "password": password})),
+        )
+        .await;
+    assert_eq!(s, 201, "{user}");
+    let (s, g) = fx
+        .post_grant(json!({"user_id": user["id"], "access_level": level}))
+        .await;
+    assert_eq!(s, 201, "{g}");
+    format!(
+        "host=127.0.0.1 port={} dbname={} user={name} password={password} sslmode=disable",
+        fx.port(),
+        fx.db_name
+    )
+}
+
+async fn connect(conninfo: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .expect("connect through dbward");
+    tokio::spawn(conn);
+    client
+}
+
+/// Whether `effect` (a boolean SQL expression) holds on the upstream, checked directly.
+async fn holds(fx: &PgProxy, effect: &str) -> bool {
+    fx.direct()
+        .await
+        .query_one(&format!("SELECT ({effect})::bool"), &[])
+        .await
+        .expect("effect check")
+        .get(0)
+}
+
+/// Traps with a durable effect on the upstream, and the SQL that shows it.
+const TRAPS: &[(&str, &str)] = &[
+    (
+        "WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT count(*) FROM d",
+        "NOT EXISTS (SELECT 1 FROM t WHERE id = 1)",
+    ),
+    (
+        "SELECT * INTO t_copy FROM t",
+        "to_regclass('t_copy') IS NOT NULL",
+    ),
+    ("SELECT nextval('s')", "(SELECT is_called FROM s)"),
+    (
+        "EXPLAIN ANALYZE DELETE FROM t WHERE id = 2",
+        "NOT EXISTS (SELECT 1 FROM t WHERE id = 2)",
+    ),
+    (
+        "DO $$ BEGIN INSERT INTO t VALUES (300); END $$",
+        "EXISTS (SELECT 1 FROM t WHERE id = 300)",
+    ),
+    ("CALL p_ins()", "EXISTS (SELECT 1 FROM t WHERE id = 1000)"),
+    (
+        "SELECT setval('s', 500)",
+        "(SELECT last_value FROM s) = 500",
+    ),
+    (
+        "UPDATE t SET id = 400 WHERE id = 3",
+        "EXISTS (SELECT 1 FROM t WHERE id = 400)",
+    ),
+    (
+        "CREATE TABLE made_here (a int)",
+        "to_regclass('made_here') IS NOT NULL",
+    ),
+    (
+        "CREATE TEMP TABLE tmp_here (a int)",
+        "EXISTS (SELECT 1 FROM pg_class WHERE relname = 'tmp_here')",
+    ),
+    (
+        "SELECT pg_advisory_lock(4242)",
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242)",
+    ),
+    (
+        "GRANT SELECT ON t TO PUBLIC",
+        "EXISTS (SELECT 1 FROM information_schema.role_table_grants \
+         WHERE table_name = 't' AND grantee = 'PUBLIC')",
+    ),
+];
+
+/// Traps refused under `read` whose effect is on the session itself (checked by the denial
+/// and by the session staying read-only).
+const SESSION_TRAPS: &[&str] = &[
+    "BEGIN READ WRITE",
+    "START TRANSACTION READ WRITE",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    "SET default_transaction_read_only = off",
+    "SET transaction_read_only = off",
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SET ROLE postgres",
+    "SET SESSION AUTHORIZATION postgres",
+    "SET standard_conforming_strings = off",
+    "SET client_encoding = 'SJIS'",
+    "SELECT * FROM t FOR UPDATE",
+    "SELECT * FROM t FOR SHARE",
+    "NOTIFY ch",
+    "SELECT pg_notify('ch', 'x')",
+    "LOCK TABLE t",
+    "COPY t FROM STDIN",
+    "COPY t TO PROGRAM 'true'",
+    "COPY t FROM '/etc/passwd'",
+    "SELECT pg_terminate_backend(0)",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT lo_import('/etc/passwd')",
+    "SELECT txid_current()",
+    "SELECT * FROM dblink('x', 'y') AS r(a int)",
+    "VACUUM t",
+    "TRUNCATE t",
+    "SELEKT 1",
+];
+
+async fn setup(fx: &PgProxy) {
+    fx.upstream_sql(
+        "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 10); \
+         CREATE SEQUENCE s; \
+         CREATE PROCEDURE p_ins() LANGUAGE sql AS $$ INSERT INTO t VALUES (1000) $$",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn traps_take_effect_under_admin_and_are_refused_under_read() {
+    let fx = PgProxy::start("read").await;
+    setup(&fx).await;
+    let read = fx.connect().await.expect("read session");
+    let admin_info = other_user(&fx, "root_bob", "admin").await;
+    // Under read, over both protocols: refused with 42501, no effect, session usable.
+    for (sql, effect) in TRAPS {
+        let e = read.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql}: {e:?}");
+        assert!(message(&e).contains("dbward"), "{}", message(&e));
+        let e = read.query(*sql, &[]).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql} (extended): {e:?}");
+        assert!(!holds(&fx, effect).await, "{sql} took effect under read");
+        read.batch_execute("SELECT 1")
+            .await
+            .expect("session usable");
+    }
+    for sql in SESSION_TRAPS {
+        let e = read.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql}: {e:?}");
+        let e = read.query(*sql, &[]).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql} (extended): {e:?}");
+    }
+    let ro: String = read
+        .query_one("SHOW default_transaction_read_only", &[])
+        .await
+        .expect("show")
+        .get(0);
+    assert_eq!(ro, "on");
+    // The read-only escape in one message: nothing of it runs.
+    let e = read
+        .batch_execute(
+            "SET default_transaction_read_only = off; COMMIT; INSERT INTO t VALUES (555)",
+        )
+        .await
+        .expect_err("escape");
+    assert_eq!(sqlstate(&e), "42501");
+    assert!(!holds(&fx, "EXISTS (SELECT 1 FROM t WHERE id = 555)").await);
+
+    // Under admin, each trap takes effect (simple protocol; half of them extended).
+    let admin = connect(&admin_info).await;
+    for (i, (sql, effect)) in TRAPS.iter().enumerate() {
+        if i % 2 == 0 {
+            admin.batch_execute(sql).await.expect(sql);
+        } else {
+            admin.query(*sql, &[]).await.expect(sql);
+        }
+        assert!(holds(&fx, effect).await, "{sql} had no effect under admin");
+    }
+    // Denials are audited with the statement and the reason.
+    let (s, audit) = fx.dbward.admin("GET", "/api/audit?limit=500", None).await;
+    assert_eq!(s, 200);
+    let denied: Vec<&serde_json::Value> = audit
+        .as_array()
+        .or_else(|| audit["items"].as_array())
+        .expect("audit list")
+        .iter()
+        .filter(|r| r["action"] == "statement.denied")
+        .collect();
+    let nextval = denied
+        .iter()
+        .find(|r| r["details"]["sql"] == "SELECT nextval('s')")
+        .expect("nextval denial audited");
+    assert_eq!(nextval["actor_username"], "alice");
+    assert_eq!(nextval["details"]["class"], "write");
+    assert!(
+        nextval["details"]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("nextval")
+    );
+    assert!(denied.len() >= 2 * (TRAPS.len() + SESSION_TRAPS.len()));
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn write_grant_writes_but_cannot_ddl_and_a_denial_aborts_the_transaction() {
+    let fx = PgProxy::start("write").await;
+    setup(&fx).await;
+    let c = fx.connect().await.expect("write session");
+    c.batch_execute("INSERT INTO t VALUES (700)")
+        .await
+        .expect("write");
+    c.execute("UPDATE t SET id = 701 WHERE id = 700", &[])
+        .await
+        .expect("write, extended");
+    let e = c
+        .batch_execute("CREATE TABLE nope (a int)")
+        .await
+        .expect_err("ddl");
+    assert_eq!(sqlstate(&e), "42501");
+    assert!(message(&e).contains("ddl"), "{}", message(&e));
+
+    // Simple protocol: BEGIN; INSERT; <denied>; COMMIT commits nothing.
+    c.batch_execute("BEGIN").await.expect("begin");
+    c.batch_execute("INSERT INTO t VALUES (777)")
+        .await
+        .expect("insert");
+    let e = c.batch_execute("DROP TABLE t").await.expect_err("denied");
+    assert_eq!(sqlstate(&e), "42501");
+    // The transaction is failed, as after any error.
+    let e = c.batch_execute("SELECT 1").await.expect_err("aborted");
+    assert_eq!(sqlstate(&e), "25P02");
+    c.batch_execute("COMMIT")
+        .await
+        .expect("commit (rolls back)");
+    assert!(!holds(&fx, "EXISTS (SELECT 1 FROM t WHERE id = 777)").await);
+
+    // Pipelined, extended protocol: the same, with every message sent before any answer.
+    c.batch_execute("BEGIN").await.expect("begin");
+    let (a, b, d) = tokio::join!(
+        c.execute("INSERT INTO t VALUES (778)", &[]),
+        c.execute("CREATE TABLE nope2 (a int)", &[]),
+        c.execute("INSERT INTO t VALUES (779)", &[]),
+    );
+    // tokio-postgres sends every statement's Parse before the Binds, so the denied Parse may
+    // abort the transaction before the first insert executes: as PostgreSQL does for any
+    // failed Parse in a transaction block.
+    if let Err(e) = a {
+        assert_eq!(sqlstate(&e), "25P02");
+    }
+    assert_eq!(sqlstate(&b.expect_err("ddl denied")), "42501");
+    assert_eq!(sqlstate(&d.expect_err("after the denial")), "25P02");
+    c.batch_execute("COMMIT")
+        .await
+        .expect("commit (rolls back)");
+    assert!(!holds(&fx, "EXISTS (SELECT 1 FROM t WHERE id IN (778, 779))").await);
+    assert!(!holds(&fx, "to_regclass('nope2') IS NOT NULL").await);
+
+    // Pipelined simple queries.
+    let (a, b, d, e) = tokio::join!(
+        c.simple_query("BEGIN"),
+        c.simple_query("INSERT INTO t VALUES (780)"),
+        c.simple_query("ALTER TABLE t ADD COLUMN z int"),
+        c.simple_query("COMMIT"),
+    );
+    a.expect("begin");
+    b.expect("insert");
+    assert_eq!(sqlstate(&d.expect_err("ddl denied")), "42501");
+    e.expect("commit (rolls back)");
+    assert!(!holds(&fx, "EXISTS (SELECT 1 FROM t WHERE id = 780)").await);
+    // The session is fine afterwards.
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM t WHERE id = 701", &[])
+            .await
+            .expect("select")
+            .get::<_, i64>(0),
+        1
+    );
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn statement_timeout_above_the_grant_ceiling_is_denied() {
+    let fx = PgProxy::start("read").await;
+    let info = {
+        let (s, user) = fx
+            .dbward
+            .admin(
+                "POST",
+                "/api/users",
+                Some(json!({"username": "timed", "password": "timed-password-123"})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let (s, g) = fx
+            .post_grant(json!({"user_id": user["id"], "statement_timeout_ms": 2000}))
+            .await;
+        assert_eq!(s, 201, "{g}");
+        format!(
+            "host=127.0.0.1 port={} dbname={} user=timed password=timed-password-123 sslmode=disable",
+            fx.port(),
+            fx.db_name
+        )
+    };
+    let c = connect(&info).await;
+    c.batch_execute("SET statement_timeout = '1s'")
+        .await
+        .expect("below");
+    for sql in ["SET statement_timeout = '5s'", "SET statement_timeout = 0"] {
+        let e = c.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql}");
+    }
+    c.batch_execute("RESET statement_timeout")
+        .await
+        .expect("reset");
+    let t: String = c
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .expect("show")
+        .get(0);
+    assert_eq!(t, "2s", "back to the grant's ceiling");
+    fx.dbward.stop().await;
+}
