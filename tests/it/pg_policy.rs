@@ -13,8 +13,7 @@ fn sqlstate(e: &tokio_postgres::Error) -> String {
 
 fn message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_else(|| e.to_string())
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned())
 }
 
 /// A second user holding a grant at `level` on the fixture's database; returns its conninfo.
@@ -256,7 +255,7 @@ async fn write_grant_writes_but_cannot_ddl_and_a_denial_aborts_the_transaction()
 
     // Pipelined, extended protocol: the same, with every message sent before any answer.
     c.batch_execute("BEGIN").await.expect("begin");
-    let (a, b, d) = tokio::join!(
+    let (first, denied, after) = tokio::join!(
         c.execute("INSERT INTO t VALUES (778)", &[]),
         c.execute("CREATE TABLE nope2 (a int)", &[]),
         c.execute("INSERT INTO t VALUES (779)", &[]),
@@ -264,11 +263,11 @@ async fn write_grant_writes_but_cannot_ddl_and_a_denial_aborts_the_transaction()
     // tokio-postgres sends every statement's Parse before the Binds, so the denied Parse may
     // abort the transaction before the first insert executes: as PostgreSQL does for any
     // failed Parse in a transaction block.
-    if let Err(e) = a {
+    if let Err(e) = first {
         assert_eq!(sqlstate(&e), "25P02");
     }
-    assert_eq!(sqlstate(&b.expect_err("ddl denied")), "42501");
-    assert_eq!(sqlstate(&d.expect_err("after the denial")), "25P02");
+    assert_eq!(sqlstate(&denied.expect_err("ddl denied")), "42501");
+    assert_eq!(sqlstate(&after.expect_err("after the denial")), "25P02");
     c.batch_execute("COMMIT")
         .await
         .expect("commit (rolls back)");
@@ -276,16 +275,16 @@ async fn write_grant_writes_but_cannot_ddl_and_a_denial_aborts_the_transaction()
     assert!(!holds(&fx, "to_regclass('nope2') IS NOT NULL").await);
 
     // Pipelined simple queries.
-    let (a, b, d, e) = tokio::join!(
+    let (begin, insert, ddl, commit) = tokio::join!(
         c.simple_query("BEGIN"),
         c.simple_query("INSERT INTO t VALUES (780)"),
         c.simple_query("ALTER TABLE t ADD COLUMN z int"),
         c.simple_query("COMMIT"),
     );
-    a.expect("begin");
-    b.expect("insert");
-    assert_eq!(sqlstate(&d.expect_err("ddl denied")), "42501");
-    e.expect("commit (rolls back)");
+    begin.expect("begin");
+    insert.expect("insert");
+    assert_eq!(sqlstate(&ddl.expect_err("ddl denied")), "42501");
+    commit.expect("commit (rolls back)");
     assert!(!holds(&fx, "EXISTS (SELECT 1 FROM t WHERE id = 780)").await);
     // The session is fine afterwards.
     assert_eq!(
