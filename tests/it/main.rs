@@ -14,6 +14,7 @@ mod pg_fixture;
 mod pg_limits;
 mod pg_policy;
 mod pg_proxy;
+mod pg_quota;
 mod pg_raw;
 mod pg_sessions;
 mod pg_stream;

@@ -7,8 +7,8 @@ use dbward_core::crypto::password::make_verifiers;
 use dbward_core::crypto::{MasterKey, Secret};
 use dbward_core::model::{AccessLevel, Engine, GrantState, Permission, UserKind, builtin};
 use dbward_core::store::{
-    Actor, DatabaseInput, DatabasePatch, GrantFilter, GrantInput, KeyCheck, NewUser, ReorderItem,
-    RoleInput, RolePatch, Store, StoreError, UserPatch,
+    Actor, DatabaseInput, DatabasePatch, GrantFilter, GrantInput, KeyCheck, NewUser, QuotaKind,
+    ReorderItem, RoleInput, RolePatch, Store, StoreError, UserPatch,
 };
 use time::Duration;
 
@@ -68,7 +68,74 @@ on_both_backends!(
     failed_mutations_write_nothing,
     master_key_check,
     concurrent_writes_queue,
+    quota_reservations,
 );
+
+/// A grant with a query limit on a fresh user and database.
+async fn quota_grant(store: &Store, max_queries: Option<i64>) -> i64 {
+    let n = uuid::Uuid::new_v4().simple().to_string();
+    let user = new_user(store, &format!("q{}", &n[..8]), &["user"]).await;
+    let db = store
+        .create_database(
+            &actor(),
+            &MasterKey::generate(),
+            &pg_input(&format!("qdb{}", &n[..8])),
+        )
+        .await
+        .expect("db");
+    let now = dbward_core::time::now();
+    store
+        .create_grant(
+            &actor(),
+            &GrantInput {
+                user_id: user,
+                database_id: db.id,
+                access_level: AccessLevel::Read,
+                starts_at: now - Duration::hours(1),
+                expires_at: now + Duration::hours(1),
+                max_queries,
+                max_bytes: None,
+                statement_timeout_ms: None,
+            },
+        )
+        .await
+        .expect("grant")
+        .id
+}
+
+/// Two dbward instances sharing one PostgreSQL store hold a grant's limit together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_holds_across_instances_sharing_a_postgres_store() {
+    let db = PgDatabase::create().await;
+    let a = Store::open(&db.url).await.expect("instance a");
+    a.ensure_builtin_roles().await.expect("roles");
+    let b = Store::open(&db.url).await.expect("instance b");
+    let grant = quota_grant(&a, Some(500)).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut got = 0;
+            loop {
+                let n = store
+                    .reserve_quota(grant, QuotaKind::Queries, 10)
+                    .await
+                    .expect("r");
+                if n == 0 {
+                    return got;
+                }
+                got += n;
+            }
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("join");
+    }
+    assert_eq!(total, 500);
+    a.close().await;
+    b.close().await;
+}
 
 fn actor() -> Actor {
     Actor {
@@ -768,6 +835,92 @@ mod suite {
         assert!(
             err.to_string().contains("does not match this store"),
             "{err}"
+        );
+    }
+
+    pub async fn quota_reservations(store: Store) {
+        let grant = super::quota_grant(&store, Some(25)).await;
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Queries, 10)
+                .await
+                .expect("r"),
+            10
+        );
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Queries, 10)
+                .await
+                .expect("r"),
+            10
+        );
+        // Near the limit: what is left.
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Queries, 10)
+                .await
+                .expect("r"),
+            5
+        );
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Queries, 10)
+                .await
+                .expect("r"),
+            0
+        );
+        store
+            .release_quota(grant, QuotaKind::Queries, 3)
+            .await
+            .expect("release");
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Queries, 10)
+                .await
+                .expect("r"),
+            3
+        );
+        let g = store.get_grant(grant).await.expect("grant");
+        assert_eq!((g.used_queries, g.remaining_queries()), (25, Some(0)));
+        // Bytes on a grant without a limit: counted, never refused.
+        assert_eq!(
+            store
+                .reserve_quota(grant, QuotaKind::Bytes, 1 << 40)
+                .await
+                .expect("r"),
+            1 << 40
+        );
+        assert_eq!(
+            store.get_grant(grant).await.expect("grant").used_bytes,
+            1 << 40
+        );
+        // Concurrent reservations never pass the limit together.
+        let grant = super::quota_grant(&store, Some(1000)).await;
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = 0;
+                loop {
+                    let n = store
+                        .reserve_quota(grant, QuotaKind::Queries, 7)
+                        .await
+                        .expect("r");
+                    if n == 0 {
+                        return got;
+                    }
+                    got += n;
+                }
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.expect("join");
+        }
+        assert_eq!(total, 1000, "every unit handed out exactly once");
+        assert_eq!(
+            store.get_grant(grant).await.expect("grant").used_queries,
+            1000
         );
     }
 

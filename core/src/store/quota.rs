@@ -1,7 +1,8 @@
 //! Quota usage counters on the grant row, moved in blocks (see [`crate::quota`]).
 //!
-//! A reservation is a compare-and-set: read `used` and the limit, then add the block only if
-//! `used` has not moved meanwhile, else read again. It needs no row lock syntax (identical SQL
+//! A reservation is one conditional `UPDATE` when the whole block fits under the limit; near
+//! the limit, a compare-and-set takes what is left: read `used` and the limit, then add only
+//! if `used` has not moved meanwhile, else read again. It needs no row lock syntax (identical SQL
 //! on SQLite and PostgreSQL) and stays exact with any number of sessions and dbward instances
 //! on one store: two reservations can never both take the last units.
 
@@ -52,6 +53,24 @@ impl Store {
         want: i64,
     ) -> Result<i64, StoreError> {
         let (used_col, max_col) = kind.columns();
+        // The common case in one atomic statement: the whole block fits under the limit.
+        let whole = format!(
+            "UPDATE grants SET {used_col} = {used_col} + $1 \
+             WHERE id = $2 AND ({max_col} IS NULL OR {used_col} + $1 <= {max_col})"
+        );
+        count_round_trip();
+        let done = on_backend!(self, write, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(whole))
+                .bind(want)
+                .bind(grant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 1 {
+            return Ok(want);
+        }
+        // Near the limit: take what is left, by compare-and-set.
         let select = format!("SELECT {used_col}, {max_col} FROM grants WHERE id = $1");
         let update = format!(
             "UPDATE grants SET {used_col} = {used_col} + $1 WHERE id = $2 AND {used_col} = $3"
