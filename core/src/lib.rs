@@ -28,8 +28,11 @@
 //!   second when their grant expires or is revoked, or their user or database goes.
 //! - [`tls`]: the self-signed certificate generated into the data directory at first start.
 //!
-//! Later issues add `auth` (LDAP), `policy` (statement classification, quotas), `session` (the
-//! gate every front door uses) and `audit` (the chained trail and its writer) beside these.
+//! - [`policy`]: statement classification (read/write/ddl/admin, fail closed) with its
+//!   decision cache; pure code.
+//! - [`quota`]: per-grant query and byte quotas, reserved from the store in blocks.
+//!
+//! Later issues add LDAP to `auth` and `audit` (the chained trail and its writer) beside these.
 
 pub mod auth;
 pub mod config;

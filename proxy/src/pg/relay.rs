@@ -4,9 +4,11 @@
 //! pushing a long pipeline while the upstream pushes results back cannot deadlock. Each task
 //! frames messages itself (type byte + length) over its read buffer and forwards them as raw
 //! bytes, never re-encoded:
-//! - messages policy needs to read (`Query`, `Parse`, `FunctionCall`, `Sync`, `Terminate` from
-//!   the client; `ReadyForQuery`, `ParameterStatus`, `ErrorResponse` from the upstream) are
-//!   buffered whole, under the message-size ceiling checked before buffering;
+//! - messages policy needs to read (`Query`, `Parse`, `Execute`, `FunctionCall`, `Sync`,
+//!   `Terminate` from the client; `ReadyForQuery`, `ParameterStatus`, `ErrorResponse` from the
+//!   upstream) are buffered whole, under the message-size ceiling checked before buffering;
+//! - result data (`DataRow`, `CopyData` from the upstream) is metered at its header against the
+//!   byte quota, then streams;
 //! - everything else (DataRow, CopyData, Bind...) streams through as it arrives, so a 10 GB
 //!   result or a COPY passes with bounded memory;
 //! - what was read is written before the next read, one write per read in the common case;
@@ -15,6 +17,17 @@
 //!
 //! Each client message is forwarded as soon as it is read and classified: nothing waits for
 //! `Sync`, so clients that `Flush` and wait work.
+//!
+//! ## Policy and quotas
+//! `Query` and `Parse` go through the session's [`StatementGate`] (classification, level,
+//! timeout ceiling); a `Query` then takes one quota unit per statement, each `Execute` and
+//! fast-path call one. Quota units come from the session's [`Allowance`]s (a local counter;
+//! the store only once per block). When a result crosses the byte quota, the rest of that
+//! request cycle is discarded, the upstream query cancelled, and the cancellation's error
+//! replaced by dbward's `53400`; if the statement completed before the cancel landed, the
+//! session ends (`FATAL 53400`): there is no error left to replace.
+//!
+//! [`StatementGate`]: crate::statement_gate::StatementGate
 //!
 //! ## Denials
 //! A denied message is replaced, upstream, by a simple query that is certain to fail
