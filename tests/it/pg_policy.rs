@@ -339,3 +339,79 @@ async fn statement_timeout_above_the_grant_ceiling_is_denied() {
     assert_eq!(t, "2s", "back to the grant's ceiling");
     fx.dbward.stop().await;
 }
+
+/// Whether an error is one of dbward's policy denials (as opposed to the upstream's own error
+/// for an allowed statement, e.g. an unknown table).
+fn is_dbward_denial(e: &tokio_postgres::Error) -> bool {
+    sqlstate(e) == "42501" && {
+        let m = message(e);
+        m.starts_with("permission denied by dbward") || m.starts_with("dbward could not classify")
+    }
+}
+
+/// The whole PostgreSQL classification corpus, through the proxy under a `read` grant, over
+/// the simple and the extended protocol: exactly the statements classified above `read` (or
+/// unclassifiable) are refused by dbward; the others reach the upstream.
+#[tokio::test]
+async fn the_corpus_through_the_proxy_under_read() {
+    let fx = PgProxy::start("read").await;
+    setup(&fx).await;
+    let c = fx.connect().await.expect("read session");
+    let mut checked = 0;
+    for file in ["postgres.txt", "psql-catalog.txt", "drivers.txt"] {
+        let path = format!(
+            "{}/core/tests/classification/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("corpus");
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let (want, sql) = line.split_once('\t').unwrap_or((line, ""));
+            if sql.trim().is_empty() {
+                continue;
+            }
+            let allowed = want == "read";
+            let simple = c.batch_execute(sql).await;
+            let denied = simple.as_ref().err().is_some_and(is_dbward_denial);
+            assert_eq!(
+                denied, !allowed,
+                "simple protocol, {want}: {sql}: {simple:?}"
+            );
+            c.batch_execute("ROLLBACK")
+                .await
+                .unwrap_or_else(|e| panic!("rollback after {sql}: {e:?}"));
+            // Parameters ($1) make the extended protocol need types; prepare only.
+            let extended = c.prepare(sql).await;
+            let denied = extended.as_ref().err().is_some_and(is_dbward_denial);
+            assert_eq!(
+                denied,
+                !allowed,
+                "extended protocol, {want}: {sql}: {:?}",
+                extended.err()
+            );
+            c.batch_execute("ROLLBACK")
+                .await
+                .unwrap_or_else(|e| panic!("rollback after {sql}: {e:?}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 330, "{checked}");
+    // psql itself: its \d family works on a read grant, and a denial reads clearly.
+    for meta in [
+        "\\d", "\\dt", "\\l", "\\df", "\\dn", "\\du", "\\d t", "\\dv", "\\di", "\\ds",
+    ] {
+        let (ok, _out, err) = fx.psql(&["-c", meta]).await;
+        assert!(ok, "{meta}: {err}");
+    }
+    let (ok, _out, err) = fx.psql(&["-c", "SELECT nextval('s')"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "ERROR:  permission denied by dbward: this statement is write (function nextval)"
+        ),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+}

@@ -855,7 +855,15 @@ pub(crate) fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<Str
     let name = codec::get_cstr(&mut b).ok()?;
     let value = codec::get_cstr(&mut b).ok()?;
     let bad = match name.as_str() {
-        "client_encoding" => !value.eq_ignore_ascii_case("UTF8"),
+        "client_encoding" => {
+            // PostgreSQL reports the name as the client spelled it: UTF8, utf-8, UNICODE...
+            let name: String = value
+                .chars()
+                .filter(|c| *c != '-' && *c != '_')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            name != "utf8" && name != "unicode"
+        }
         "standard_conforming_strings" => value != "on",
         "default_transaction_read_only" => level == AccessLevel::Read && value != "on",
         _ => false,
@@ -884,6 +892,11 @@ mod tests {
             b
         };
         assert!(parameter_violation(&msg("client_encoding", "SJIS"), AccessLevel::Admin).is_some());
+        for utf8 in ["UTF8", "utf-8", "UNICODE"] {
+            assert!(
+                parameter_violation(&msg("client_encoding", utf8), AccessLevel::Read).is_none()
+            );
+        }
         assert!(
             parameter_violation(
                 &msg("standard_conforming_strings", "off"),
