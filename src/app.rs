@@ -33,6 +33,8 @@ pub struct Started {
     pub https: bool,
     /// Where the PostgreSQL proxy listens.
     pub pg_addr: SocketAddr,
+    /// Where the MySQL proxy listens.
+    pub mysql_addr: SocketAddr,
     /// The password generated for `admin` on first start, shown once.
     pub generated_admin_password: Option<Secret<String>>,
     /// Which store, without credentials.
@@ -135,6 +137,29 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let sessions = tokio_util::task::TaskTracker::new();
     tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));
     tracing::info!(addr = %pg_addr, "PostgreSQL proxy listening");
+    let mysql_listener = tokio::net::TcpListener::bind(config.mysql.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (mysql.listen)", config.mysql.listen))?;
+    let mysql_addr = mysql_listener.local_addr()?;
+    // The MySQL front door shares the PostgreSQL one's timeouts and message ceiling.
+    let mysql = Arc::new(dbward_proxy::mysql::MyServer::new(
+        store.clone(),
+        auth.clone(),
+        key.clone(),
+        Some(tls.server_config(&[])?),
+        dbward_proxy::mysql::MyServerConfig {
+            handshake_timeout: config.pg.handshake_timeout,
+            connect_timeout: config.pg.connect_timeout,
+            max_message_bytes: config.pg.max_message_bytes,
+            require_tls_remote: config.pg.require_tls_remote,
+            limits: config.limits.clone(),
+            quota: config.quota,
+        },
+        registry.clone(),
+        classifier.clone(),
+    ));
+    tokio::spawn(mysql.serve(mysql_listener, shutdown.clone(), sessions.clone()));
+    tracing::info!(addr = %mysql_addr, "MySQL proxy listening");
     let admin = dbward_admin_api::router(dbward_admin_api::AdminState {
         config: config.clone(),
         store: store.clone(),
@@ -173,6 +198,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         http_addr,
         https: config.http.tls,
         pg_addr,
+        mysql_addr,
         sessions,
         registry,
         generated_admin_password,

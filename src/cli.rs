@@ -128,6 +128,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 started.pg_addr.ip(),
                 started.pg_addr.port()
             );
+            let _ = writeln!(
+                out,
+                "  MySQL:      {} (mysql --ssl -h {} -P {} -u USER -p DATABASE)",
+                started.mysql_addr,
+                started.mysql_addr.ip(),
+                started.mysql_addr.port()
+            );
             let _ = writeln!(out, "  store:      {}", started.store_description);
             let _ = writeln!(
                 out,

@@ -13,5 +13,7 @@
 
 pub mod fuzzing;
 pub mod listener;
+pub mod mysql;
 pub mod pg;
 pub mod statement_gate;
+pub mod stream;

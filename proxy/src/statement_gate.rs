@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use dbward_core::model::AccessLevel;
-use dbward_core::policy::{Classifier, SqlDialect};
+use dbward_core::policy::{Classification, Classifier, SqlDialect};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 use serde_json::json;
 
@@ -35,8 +35,10 @@ pub struct SessionIdentity {
 /// Why a statement may not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
-    /// The level does not allow it, or it cannot be classified.
+    /// The level does not allow it.
     Policy(String),
+    /// It cannot be classified (denied below `admin`).
+    Unclassifiable(String),
     /// A quota ran out.
     Quota(String),
 }
@@ -79,9 +81,9 @@ impl StatementGate {
         self.level
     }
 
-    /// Checks one message's SQL text; on success, how many statements it holds (each counts
+    /// Checks one message's SQL text; on success, its classification (`statements` counts
     /// against the query quota). A denial is audited before this returns.
-    pub fn check(&self, sql: &[u8]) -> Result<u32, Refused> {
+    pub fn check(&self, sql: &[u8]) -> Result<Arc<Classification>, Refused> {
         let Ok(text) = std::str::from_utf8(sql) else {
             let message = "statement refused: it is not valid UTF-8".to_owned();
             self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
@@ -89,7 +91,7 @@ impl StatementGate {
         };
         let c = self.classifier.classify(text, self.dialect);
         match c.check(self.level, self.timeout_ceiling_ms) {
-            Ok(()) => Ok(c.statements),
+            Ok(()) => Ok(c),
             Err(denial) => {
                 self.audit_refusal(
                     text,
@@ -98,9 +100,17 @@ impl StatementGate {
                         .class
                         .map(dbward_core::policy::StatementClass::as_str),
                 );
-                Err(Refused::Policy(denial.message))
+                Err(match denial.class {
+                    Some(_) => Refused::Policy(denial.message),
+                    None => Refused::Unclassifiable(denial.message),
+                })
             }
         }
+    }
+
+    /// Audits a statement refused for another reason than its class (a quota, a schema).
+    pub fn audit_other(&self, sql: &str, message: &str) {
+        self.audit_refusal(sql, message, None);
     }
 
     /// Audits a statement refused for its quota.

@@ -126,6 +126,13 @@ impl Dbward {
 
     /// Starts dbward with `config`.
     pub async fn start_with(config: Config) -> Self {
+        // DBWARD_TEST_LOG=debug shows dbward's log in a failing test's output.
+        if let Ok(filter) = std::env::var("DBWARD_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        }
         let started = dbward::app::start(config, CancellationToken::new())
             .await
             .expect("dbward starts");
@@ -224,6 +231,8 @@ impl DbwardProcess {
                 "--http-listen",
                 "127.0.0.1:0",
                 "--pg-listen",
+                "127.0.0.1:0",
+                "--mysql-listen",
                 "127.0.0.1:0",
             ])
             .arg("--data-dir")

@@ -6,6 +6,8 @@ mod api_access;
 mod api_resources;
 mod cost;
 mod harness;
+mod my_fixture;
+mod my_proxy;
 mod netns;
 mod openapi;
 mod pg_cluster;

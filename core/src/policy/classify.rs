@@ -30,6 +30,8 @@ pub(crate) struct Findings {
     pub literal_sensitive: bool,
     /// The statement sets the statement timeout.
     pub timeout: Option<Timeout>,
+    /// `USE schema` switches to this schema.
+    pub use_schema: Option<String>,
     mysql: bool,
 }
 
@@ -41,6 +43,7 @@ impl Findings {
             unknown: None,
             literal_sensitive: false,
             timeout: None,
+            use_schema: None,
             mysql,
         }
     }
@@ -109,7 +112,8 @@ impl Findings {
                 Value::Boolean(false) => Some("false"),
                 _ => None,
             },
-            Expr::Identifier(i) => Some(&i.value),
+            // A bare word (`on`, `TRADITIONAL`); a variable (`@x`, `@@y`) is computed.
+            Expr::Identifier(i) if !i.value.starts_with('@') => Some(&i.value),
             _ => None,
         }
     }
@@ -122,6 +126,9 @@ impl Findings {
             {
                 (None, true)
             }
+            Some(e) if self.mysql && name.to_ascii_lowercase().ends_with("sql_mode") => {
+                (self.sql_mode_value(e), false)
+            }
             Some(e) => (self.value_text(e), false),
         };
         self.literal_sensitive = true;
@@ -133,6 +140,48 @@ impl Findings {
             &mut self.timeout,
         );
         self.add(class, reason);
+    }
+
+    /// The text of a MySQL `sql_mode` value: a literal, or the modes drivers append to the
+    /// current one (`CONCAT(@@sql_mode, ',PIPES_AS_CONCAT')`, possibly as a scalar subquery,
+    /// as sqlx sends): the current mode is already known to be safe (checked at session start,
+    /// and a change to it is classified here), so only the appended literal matters.
+    fn sql_mode_value<'e>(&mut self, expr: &'e Expr) -> Option<&'e str> {
+        let expr = match expr {
+            Expr::Subquery(q) => match q.body.as_ref() {
+                SetExpr::Select(s) if s.from.is_empty() && s.projection.len() == 1 => {
+                    match &s.projection[0] {
+                        sqlparser::ast::SelectItem::UnnamedExpr(e) => e,
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            },
+            Expr::Nested(e) => e,
+            e => e,
+        };
+        if let Expr::Function(f) = expr
+            && object_name(&f.name).eq_ignore_ascii_case("concat")
+            && let sqlparser::ast::FunctionArguments::List(list) = &f.args
+            && let [first, second] = list.args.as_slice()
+        {
+            let current = matches!(first,
+                sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
+                    Expr::Identifier(i)
+                )) if i.value.eq_ignore_ascii_case("@@sql_mode")
+                    || i.value.eq_ignore_ascii_case("@@session.sql_mode"));
+            if let (
+                true,
+                sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
+                    e @ Expr::Value(_),
+                )),
+            ) = (current, second)
+            {
+                return self.value_text(e);
+            }
+            return None;
+        }
+        self.value_text(expr)
     }
 
     fn set(&mut self, set: &Set) {
@@ -432,8 +481,20 @@ impl Findings {
             }
             Statement::LISTEN { .. } | Statement::UNLISTEN { .. } => self.add(Read, "LISTEN"),
             Statement::UnlockTables => self.add(Read, "UNLOCK TABLES"),
-            Statement::Use(_) => {
+            Statement::Use(u) => {
                 self.literal_sensitive = true;
+                let text = u.to_string();
+                let schema = text
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_matches('`')
+                    .to_owned();
+                // Several USEs in one string: the last wins, each checked by the caller.
+                if self.use_schema.as_ref().is_some_and(|s| *s != schema) {
+                    self.unknown("several USE statements to different schemas");
+                }
+                self.use_schema = Some(schema);
                 self.add(Read, "USE");
             }
             Statement::Insert(_) => self.add(Write, "INSERT"),

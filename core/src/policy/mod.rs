@@ -108,6 +108,8 @@ pub struct Classification {
     pub statements: u32,
     /// The string sets the statement timeout (checked against the grant's ceiling).
     pub timeout: Option<Timeout>,
+    /// MySQL `USE schema`: the schema it switches to (the front door checks it).
+    pub use_schema: Option<String>,
     /// The decision read a literal: cached under the exact text only.
     literal_sensitive: bool,
 }
@@ -255,6 +257,7 @@ fn unclassifiable(reason: String, statements: usize) -> Classification {
         reason,
         statements: u32::try_from(statements.max(1)).unwrap_or(u32::MAX),
         timeout: None,
+        use_schema: None,
         literal_sensitive: false,
     }
 }
@@ -269,6 +272,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             reason: "empty query".into(),
             statements: 0,
             timeout: None,
+            use_schema: None,
             literal_sensitive: false,
         };
     }
@@ -319,6 +323,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
         reason: findings.reason,
         statements: u32::try_from(count.max(1)).unwrap_or(u32::MAX),
         timeout: findings.timeout,
+        use_schema: findings.use_schema.take(),
         literal_sensitive: findings.literal_sensitive,
     }
 }
@@ -333,6 +338,22 @@ fn recognize_piece(
     let normalized = lexer::scan(piece, dialect).normalized;
     if let Some((class, what)) = recognize::recognize(&normalized, dialect) {
         return Some((class, what.to_owned()));
+    }
+    if dialect == SqlDialect::Mysql
+        && let Some(parts) = recognize::split_set_assignments(piece)
+    {
+        let pd = parser_dialect(dialect);
+        let mut parsed = Vec::new();
+        for part in &parts {
+            match Parser::parse_sql(pd.as_ref(), part).ok()?.as_slice() {
+                [one @ sqlparser::ast::Statement::Set(_)] => parsed.push(one.clone()),
+                _ => return None,
+            }
+        }
+        for s in &parsed {
+            findings.statement(s);
+        }
+        return Some((StatementClass::Read, "SET".into()));
     }
     let head = recognize::strip_locking_clause(piece, dialect)?;
     let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), head).ok()?;

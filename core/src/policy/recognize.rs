@@ -93,6 +93,15 @@ pub(crate) fn recognize(
             Some((StatementClass::Admin, "SET GLOBAL/PERSIST"))
         }
         ["alter", "system", ..] => Some((StatementClass::Admin, "ALTER SYSTEM")),
+        // LOAD DATA LOCAL: the client sends its own file; rows are written (write). Options
+        // only (no SET expressions). A server-side file (no LOCAL) is admin.
+        ["load", "data", "local", "infile", "?", rest @ ..]
+            if mysql
+                && rest.windows(2).any(|w| w == ["into", "table"])
+                && rest.iter().all(|t| is_plain_token(t)) =>
+        {
+            Some((StatementClass::Write, "LOAD DATA LOCAL INFILE"))
+        }
         ["load", ..] => Some((
             StatementClass::Admin,
             "LOAD / LOAD DATA reads server or client files",
@@ -226,4 +235,47 @@ pub(crate) fn strip_locking_clause(sql: &str, dialect: SqlDialect) -> Option<&st
         _ => false,
     };
     matches.then(|| &sql[..cut])
+}
+
+/// A MySQL `SET a = 1, NAMES x COLLATE y, b = 2` that sqlparser cannot parse as a whole (it
+/// lacks `NAMES ... COLLATE` inside a list, as sqlx sends on connect): the assignments as
+/// separate `SET` statements, split at top-level commas outside quotes and parentheses.
+pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
+    let trimmed = sql.trim().trim_end_matches(';').trim();
+    let rest = trimmed
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("set "))?;
+    let body = &trimmed[rest.len()..];
+    let b = body.as_bytes();
+    let (mut depth, mut start, mut i) = (0i32, 0usize, 0usize);
+    let mut parts = Vec::new();
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' && q != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b',' if depth == 0 => {
+                parts.push(format!("SET {}", &body[start..i]));
+                start = i + 1;
+            }
+            b'#' | b';' => return None,
+            b'-' if b.get(i + 1) == Some(&b'-') => return None,
+            b'/' if b.get(i + 1) == Some(&b'*') => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth != 0 || i > b.len() {
+        return None;
+    }
+    parts.push(format!("SET {}", &body[start..]));
+    (parts.len() > 1).then_some(parts)
 }

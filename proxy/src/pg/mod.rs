@@ -18,7 +18,7 @@ pub mod relay;
 pub mod scram;
 pub mod server;
 pub mod startup;
-pub mod stream;
+pub use crate::stream;
 pub mod upstream;
 
 pub use server::{PgServer, PgServerConfig};

@@ -403,8 +403,9 @@ async fn client_to_upstream(
                 TAG_QUERY => {
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
-                        Ok(n) => {
-                            take_quota(&mut queries, &cycles, &config, sql, i64::from(n)).await
+                        Ok(c) => {
+                            let n = i64::from(c.statements);
+                            take_quota(&mut queries, &cycles, &config, sql, n).await
                         }
                         Err(r) => Err(r),
                     };
@@ -483,14 +484,14 @@ fn deny(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message: &str) {
 impl Refused {
     fn sqlstate(&self) -> &'static str {
         match self {
-            Refused::Policy(_) => "42501",
+            Refused::Policy(_) | Refused::Unclassifiable(_) => "42501",
             Refused::Quota(_) => "53400",
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            Refused::Policy(m) | Refused::Quota(m) => m,
+            Refused::Policy(m) | Refused::Unclassifiable(m) | Refused::Quota(m) => m,
         }
     }
 }

@@ -194,7 +194,7 @@ async fn negotiate_tls(
     Ok((MaybeTls::Client(Box::new(tls)), verify))
 }
 
-fn client_tls_config(db: &Database) -> Result<rustls::ClientConfig, UpstreamError> {
+pub(crate) fn client_tls_config(db: &Database) -> Result<rustls::ClientConfig, UpstreamError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

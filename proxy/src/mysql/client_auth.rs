@@ -1,0 +1,307 @@
+//! The client side of the MySQL handshake: dbward's greeting, the TLS upgrade, the handshake
+//! response, and `caching_sha2_password` authentication against dbward's own user store.
+//!
+//! dbward holds argon2id hashes, not the SHA-256 digests `caching_sha2_password`'s fast path
+//! needs, so every login takes the plugin's **full authentication**: the client sends its
+//! password over TLS, dbward verifies it with the shared [`Authenticator`] (bounded argon2id
+//! workers, credential cache, throttling), exactly as for every other front door. Without TLS
+//! the plugin would fall back to an RSA key exchange; dbward refuses it with a clear error
+//! (connect with TLS), so a password never crosses the network in a form an observer could
+//! attack offline. Clients that start with another plugin (`mysql_native_password`) are switched
+//! to `caching_sha2_password` by an AuthSwitchRequest.
+//!
+//! [`Authenticator`]: dbward_core::auth::Authenticator
+
+use std::collections::HashMap;
+
+use bytes::BytesMut;
+use mysql_common::constants::{CapabilityFlags, StatusFlags};
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
+use mysql_common::proto::{MyDeserialize as _, MySerialize as _};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::packet::{PacketError, PacketReader, write_packet};
+use crate::stream::MaybeTls;
+
+/// The version dbward announces. Clients pick features by it; 5.7 keeps them on what both
+/// MySQL and MariaDB upstreams understand.
+pub const SERVER_VERSION: &str = "5.7.99-dbward";
+
+/// Largest handshake packet dbward reads.
+const MAX_HANDSHAKE: usize = 64 * 1024;
+
+/// Capabilities dbward offers. Left out on purpose: compression (the relay passes packets
+/// raw), `CLIENT_QUERY_ATTRIBUTES` and optional result metadata (they change packet formats
+/// MariaDB does not speak), `CLIENT_IGNORE_SPACE` (changes how the server parses), and
+/// MariaDB's extended capabilities.
+#[must_use]
+pub fn offered_capabilities(tls: bool) -> CapabilityFlags {
+    let mut c = CapabilityFlags::CLIENT_LONG_PASSWORD
+        | CapabilityFlags::CLIENT_FOUND_ROWS
+        | CapabilityFlags::CLIENT_LONG_FLAG
+        | CapabilityFlags::CLIENT_CONNECT_WITH_DB
+        | CapabilityFlags::CLIENT_LOCAL_FILES
+        | CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_INTERACTIVE
+        | CapabilityFlags::CLIENT_TRANSACTIONS
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_MULTI_STATEMENTS
+        | CapabilityFlags::CLIENT_MULTI_RESULTS
+        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH
+        | CapabilityFlags::CLIENT_CONNECT_ATTRS
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | CapabilityFlags::CLIENT_SESSION_TRACK
+        | CapabilityFlags::CLIENT_DEPRECATE_EOF;
+    if tls {
+        c |= CapabilityFlags::CLIENT_SSL;
+    }
+    c
+}
+
+/// What the client said in its handshake response.
+#[derive(Debug, Clone)]
+pub struct ClientHello {
+    /// dbward user name.
+    pub user: String,
+    /// dbward database name, if given.
+    pub database: Option<String>,
+    /// Capabilities the client chose (within those offered).
+    pub capabilities: CapabilityFlags,
+    /// Connection collation id.
+    pub collation: u8,
+    /// Connect attributes (program name...).
+    pub attributes: HashMap<String, String>,
+}
+
+/// Why the handshake failed; `code`/`message` go to the client in an ERR packet when the
+/// connection is still usable.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// Framing or I/O.
+    #[error(transparent)]
+    Packet(#[from] PacketError),
+    /// Something the client sent makes no sense.
+    #[error("{0}")]
+    Protocol(String),
+    /// TLS failed.
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// Plaintext from a non-loopback client while TLS is required, or a password asked for
+    /// over plaintext.
+    #[error("{0}")]
+    TlsRequired(String),
+}
+
+impl HandshakeError {
+    /// The MySQL error code and SQL state for the client.
+    #[must_use]
+    pub fn code(&self) -> (u16, &'static str) {
+        match self {
+            Self::TlsRequired(_) => (3159, "HY000"),
+            Self::Packet(PacketError::TooLarge(..)) => (1153, "08S01"),
+            _ => (1043, "08S01"),
+        }
+    }
+}
+
+/// A started handshake: the stream (TLS or not), what the client said, and the sequence id
+/// of the next packet dbward sends.
+pub struct Hello {
+    /// The client connection.
+    pub stream: MaybeTls,
+    /// Its reader (it may hold bytes already read).
+    pub reader: PacketReader,
+    /// The handshake response.
+    pub hello: ClientHello,
+    /// Next sequence id.
+    pub seq: u8,
+}
+
+/// Sends the greeting and reads the handshake response (upgrading to TLS if asked).
+pub async fn greet(
+    mut tcp: TcpStream,
+    tls: Option<&TlsAcceptor>,
+    connection_id: u32,
+    scramble: &[u8; 20],
+    require_tls: bool,
+) -> Result<Hello, (Option<MaybeTls>, HandshakeError)> {
+    let caps = offered_capabilities(tls.is_some());
+    // The second part of the scramble ends with a NUL, as servers send it (length 13).
+    let mut scramble_2 = scramble[8..].to_vec();
+    scramble_2.push(0);
+    let greeting = HandshakePacket::new(
+        10,
+        SERVER_VERSION.as_bytes(),
+        connection_id,
+        scramble[..8].try_into().expect("8 bytes"),
+        Some(scramble_2),
+        caps,
+        45, // utf8mb4_general_ci
+        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+        Some(AuthPlugin::CachingSha2Password.as_bytes()),
+    );
+    let mut payload = Vec::new();
+    greeting.serialize(&mut payload);
+    if let Err(e) = write_packet(&mut tcp, 0, &payload).await {
+        return Err((None, e.into()));
+    }
+    // The first packet is read exactly (never past it): a client may send its TLS ClientHello
+    // right behind an SSLRequest, and those bytes belong to the TLS acceptor.
+    let mut reader = PacketReader::default();
+    let (seq, first) = match read_exact_packet(&mut tcp).await {
+        Ok(p) => p,
+        Err(e) => return Err((Some(MaybeTls::Plain(tcp)), e)),
+    };
+    let client_caps = first
+        .get(..4)
+        .map(|b| CapabilityFlags::from_bits_truncate(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    let wants_tls = client_caps.is_some_and(|c| c.contains(CapabilityFlags::CLIENT_SSL));
+    let first = BytesMut::from(&first[..]);
+    let (mut stream, response, seq) = if wants_tls && first.len() == 32 {
+        let Some(acceptor) = tls else {
+            return Err((
+                Some(MaybeTls::Plain(tcp)),
+                HandshakeError::Protocol("TLS is not configured".into()),
+            ));
+        };
+        if reader.buffered() > 0 {
+            return Err((
+                None,
+                HandshakeError::Protocol("data after the TLS request".into()),
+            ));
+        }
+        let tls_stream = match acceptor.accept(tcp).await {
+            Ok(s) => s,
+            Err(e) => return Err((None, HandshakeError::Tls(e.to_string()))),
+        };
+        let mut stream = MaybeTls::Server(Box::new(tls_stream));
+        let mut reader2 = PacketReader::default();
+        let (seq, _, payload) = match reader2.read(&mut stream, MAX_HANDSHAKE).await {
+            Ok(p) => p,
+            Err(e) => return Err((Some(stream), e.into())),
+        };
+        reader = reader2;
+        (stream, payload, seq)
+    } else {
+        if require_tls {
+            return Err((
+                Some(MaybeTls::Plain(tcp)),
+                HandshakeError::TlsRequired(
+                    "dbward requires TLS for connections from this address (connect with --ssl)"
+                        .into(),
+                ),
+            ));
+        }
+        (MaybeTls::Plain(tcp), first, seq)
+    };
+    let parsed = HandshakeResponse::deserialize((), &mut ParseBuf(&response));
+    let (hello, caching) = match parsed {
+        Ok(r) => {
+            let capabilities = r.capabilities() & caps;
+            if !capabilities.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
+                return Err((
+                    Some(stream),
+                    HandshakeError::Protocol("protocol 4.1 is required".into()),
+                ));
+            }
+            let caching = r.auth_plugin().map(AuthPlugin::as_bytes)
+                == Some(AuthPlugin::CachingSha2Password.as_bytes());
+            let hello = ClientHello {
+                user: String::from_utf8_lossy(r.user()).into_owned(),
+                database: r
+                    .db_name()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| String::from_utf8_lossy(d).into_owned()),
+                capabilities,
+                collation: r.collation(),
+                attributes: r.connect_attributes().unwrap_or_default(),
+            };
+            (hello, caching)
+        }
+        Err(e) => {
+            return Err((
+                Some(stream),
+                HandshakeError::Protocol(format!("malformed handshake response: {e}")),
+            ));
+        }
+    };
+    let mut seq = seq.wrapping_add(1);
+    if !caching {
+        // Switch the client to caching_sha2_password with the same scramble.
+        let mut nonce = scramble.to_vec();
+        nonce.push(0);
+        let switch = AuthSwitchRequest::new(AuthPlugin::CachingSha2Password.as_bytes(), nonce);
+        let mut p = Vec::new();
+        switch.serialize(&mut p);
+        if let Err(e) = write_packet(&mut stream, seq, &p).await {
+            return Err((None, e.into()));
+        }
+        match reader.read(&mut stream, MAX_HANDSHAKE).await {
+            Ok((s, _, _scrambled)) => seq = s.wrapping_add(1),
+            Err(e) => return Err((Some(stream), e.into())),
+        }
+    }
+    Ok(Hello {
+        stream,
+        reader,
+        hello,
+        seq,
+    })
+}
+
+/// Reads one packet with exact reads (no read-ahead): (sequence id, payload).
+async fn read_exact_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>), HandshakeError> {
+    use tokio::io::AsyncReadExt as _;
+    let mut header = [0u8; 4];
+    tcp.read_exact(&mut header).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            HandshakeError::Packet(PacketError::Closed)
+        } else {
+            HandshakeError::Packet(PacketError::Io(e))
+        }
+    })?;
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    if len > MAX_HANDSHAKE {
+        return Err(PacketError::TooLarge(len, MAX_HANDSHAKE).into());
+    }
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload)
+        .await
+        .map_err(|e| HandshakeError::Packet(PacketError::Io(e)))?;
+    Ok((header[3], payload))
+}
+
+/// Runs `caching_sha2_password` full authentication: asks for the password (over TLS only)
+/// and returns it. `seq` is updated to the next sequence id dbward sends.
+pub async fn full_authentication(
+    stream: &mut MaybeTls,
+    reader: &mut PacketReader,
+    seq: &mut u8,
+) -> Result<String, HandshakeError> {
+    if !stream.is_tls() {
+        // Full authentication would need the RSA key exchange: refuse before it starts, so
+        // the client shows dbward's message.
+        return Err(HandshakeError::TlsRequired(
+            "dbward accepts passwords only over TLS: connect with TLS (mysql --ssl)".into(),
+        ));
+    }
+    // AuthMoreData: 0x01, then 0x04 "perform full authentication".
+    *seq = write_packet(stream, *seq, &[0x01, 0x04]).await?;
+    let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
+    *seq = s.wrapping_add(1);
+    let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
+    String::from_utf8(password.to_vec())
+        .map_err(|_| HandshakeError::Protocol("the password is not valid UTF-8".into()))
+}
+
+/// Sends an ERR packet with `seq`.
+pub async fn send_err(stream: &mut MaybeTls, seq: u8, code: u16, state: &str, message: &str) {
+    let payload = super::packet::err_payload(code, state, message);
+    let mut out = BytesMut::new();
+    super::packet::put_packet(&mut out, seq, &payload);
+    let _ = tokio::io::AsyncWriteExt::write_all(stream, &out).await;
+    let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
+}

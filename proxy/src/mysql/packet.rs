@@ -1,0 +1,310 @@
+//! MySQL packet framing: a 3-byte little-endian length, a sequence id, the payload. A payload
+//! of 0xFFFFFF bytes continues in the next packet.
+//!
+//! [`PacketReader`] keeps its own read buffer so that a packet can be taken whole (commands
+//! dbward inspects, under a size ceiling checked from the headers before buffering) or passed on
+//! raw (results: header and payload copied as they arrive).
+
+use bytes::{Buf as _, BufMut as _, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+
+/// Largest payload of one packet; a payload this long continues in the next one.
+pub const MAX_PAYLOAD: usize = 0xFF_FFFF;
+
+/// Framing errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PacketError {
+    /// The peer closed the connection.
+    #[error("connection closed")]
+    Closed,
+    /// Reading or writing failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A logical packet larger than allowed.
+    #[error("packet of {0} bytes exceeds dbward's limit of {1} bytes")]
+    TooLarge(usize, usize),
+    /// A packet out of sequence.
+    #[error("packet out of order (sequence id {got}, expected {want})")]
+    Sequence {
+        /// Received.
+        got: u8,
+        /// Expected.
+        want: u8,
+    },
+}
+
+/// Buffered packet reading from one side.
+pub struct PacketReader {
+    buf: BytesMut,
+}
+
+impl Default for PacketReader {
+    fn default() -> Self {
+        Self {
+            buf: BytesMut::with_capacity(4096),
+        }
+    }
+}
+
+impl PacketReader {
+    async fn fill<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        need: usize,
+    ) -> Result<(), PacketError> {
+        while self.buf.len() < need {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve((need - self.buf.len()).max(8192));
+            }
+            if r.read_buf(&mut self.buf).await? == 0 {
+                return Err(PacketError::Closed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the next packet header: (payload length, sequence id).
+    pub async fn header<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+    ) -> Result<(usize, u8), PacketError> {
+        self.fill(r, 4).await?;
+        let len = usize::from(self.buf[0])
+            | usize::from(self.buf[1]) << 8
+            | usize::from(self.buf[2]) << 16;
+        Ok((len, self.buf[3]))
+    }
+
+    /// The first payload byte of the next packet (0 for an empty packet), without consuming.
+    pub async fn first_byte<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> Result<u8, PacketError> {
+        let (len, _) = self.header(r).await?;
+        if len == 0 {
+            return Ok(0);
+        }
+        self.fill(r, 5).await?;
+        Ok(self.buf[4])
+    }
+
+    /// Whether a whole packet is already buffered (no read needed).
+    #[must_use]
+    pub fn has_packet(&self) -> bool {
+        self.buf.len() >= 4 && {
+            let len = usize::from(self.buf[0])
+                | usize::from(self.buf[1]) << 8
+                | usize::from(self.buf[2]) << 16;
+            self.buf.len() >= 4 + len
+        }
+    }
+
+    /// Reads one logical packet (continuations joined) of at most `max` bytes: (first sequence
+    /// id, last sequence id, payload).
+    pub async fn read<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        max: usize,
+    ) -> Result<(u8, u8, BytesMut), PacketError> {
+        let mut payload = BytesMut::new();
+        let mut first = None;
+        loop {
+            let (len, seq) = self.header(r).await?;
+            if payload.len() + len > max {
+                return Err(PacketError::TooLarge(payload.len() + len, max));
+            }
+            if let Some(f) = first {
+                let want = f_wrapping(f, &payload);
+                if seq != want {
+                    return Err(PacketError::Sequence { got: seq, want });
+                }
+            } else {
+                first = Some(seq);
+            }
+            self.fill(r, 4 + len).await?;
+            self.buf.advance(4);
+            payload.extend_from_slice(&self.buf[..len]);
+            self.buf.advance(len);
+            if len < MAX_PAYLOAD {
+                return Ok((first.unwrap_or(seq), seq, payload));
+            }
+        }
+    }
+
+    /// Copies one physical packet (header and payload) to `out` as it arrives, flushing `out`
+    /// to `w` whenever it grows large, so a 16 MB row never sits in memory whole. Returns the
+    /// payload length and, for inspection, up to the first 9 payload bytes.
+    pub async fn relay<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+        &mut self,
+        r: &mut R,
+        out: &mut BytesMut,
+        w: &mut W,
+    ) -> Result<(usize, [u8; 9], u8), PacketError> {
+        let (len, seq) = self.header(r).await?;
+        let mut head = [0u8; 9];
+        let visible = len.min(9);
+        self.fill(r, 4 + visible).await?;
+        head[..visible].copy_from_slice(&self.buf[4..4 + visible]);
+        let mut left = 4 + len;
+        loop {
+            let n = left.min(self.buf.len());
+            out.extend_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
+            left -= n;
+            if left == 0 {
+                return Ok((len, head, seq));
+            }
+            if out.len() >= 64 * 1024 {
+                w.write_all(out).await?;
+                out.clear();
+            }
+            self.fill(r, 1).await?;
+        }
+    }
+
+    /// Bytes already read and not yet consumed.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// The sequence id after the packets making up `payload` so far (one per 0xFFFFFF bytes).
+fn f_wrapping(first: u8, payload: &BytesMut) -> u8 {
+    #[allow(clippy::cast_possible_truncation)] // wraps on purpose
+    first.wrapping_add((payload.len() / MAX_PAYLOAD) as u8)
+}
+
+/// Appends `payload` as packets starting at sequence id `seq`; returns the next sequence id.
+pub fn put_packet(out: &mut BytesMut, mut seq: u8, payload: &[u8]) -> u8 {
+    let mut chunks = payload.chunks(MAX_PAYLOAD).peekable();
+    if payload.is_empty() {
+        out.put_uint_le(0, 3);
+        out.put_u8(seq);
+        return seq.wrapping_add(1);
+    }
+    while let Some(chunk) = chunks.next() {
+        #[allow(clippy::cast_possible_truncation)] // chunks are at most 0xFFFFFF
+        out.put_uint_le(chunk.len() as u64, 3);
+        out.put_u8(seq);
+        out.extend_from_slice(chunk);
+        seq = seq.wrapping_add(1);
+        if chunks.peek().is_none() && chunk.len() == MAX_PAYLOAD {
+            out.put_uint_le(0, 3);
+            out.put_u8(seq);
+            seq = seq.wrapping_add(1);
+        }
+    }
+    seq
+}
+
+/// Writes `payload` as packets starting at `seq`.
+pub async fn write_packet<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    seq: u8,
+    payload: &[u8],
+) -> Result<u8, PacketError> {
+    let mut out = BytesMut::with_capacity(payload.len() + 8);
+    let next = put_packet(&mut out, seq, payload);
+    w.write_all(&out).await?;
+    Ok(next)
+}
+
+/// An ERR packet's payload (protocol 4.1 form, with SQL state).
+#[must_use]
+pub fn err_payload(code: u16, state: &str, message: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(9 + message.len());
+    p.push(0xFF);
+    p.extend_from_slice(&code.to_le_bytes());
+    p.push(b'#');
+    let mut s = [b'H', b'Y', b'0', b'0', b'0'];
+    for (d, c) in s.iter_mut().zip(state.bytes()) {
+        *d = c;
+    }
+    p.extend_from_slice(&s);
+    p.extend_from_slice(message.as_bytes());
+    p
+}
+
+/// An OK packet's payload: no rows, no insert id, `status` flags, no warnings.
+#[must_use]
+pub fn ok_payload(status: u16) -> Vec<u8> {
+    let mut p = vec![0x00, 0x00, 0x00];
+    p.extend_from_slice(&status.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p
+}
+
+/// Reads a length-encoded integer at the front of `b`: (value, bytes used).
+#[must_use]
+pub fn lenenc_int(b: &[u8]) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let take = |n: usize| -> Option<u64> {
+        let bytes = b.get(1..=n)?;
+        Some(
+            bytes
+                .iter()
+                .rev()
+                .fold(0u64, |acc, x| acc << 8 | u64::from(*x)),
+        )
+    };
+    match first {
+        0..=0xFA => Some((u64::from(first), 1)),
+        0xFC => Some((take(2)?, 3)),
+        0xFD => Some((take(3)?, 4)),
+        0xFE => Some((take(8)?, 9)),
+        _ => None,
+    }
+}
+
+/// The status flags of an OK packet payload (header 0x00 or 0xFE), if it parses.
+#[must_use]
+pub fn ok_status(payload: &[u8]) -> Option<u16> {
+    let (_, a) = lenenc_int(payload.get(1..)?)?;
+    let (_, b) = lenenc_int(payload.get(1 + a..)?)?;
+    let at = 1 + a + b;
+    Some(u16::from_le_bytes([
+        *payload.get(at)?,
+        *payload.get(at + 1)?,
+    ]))
+}
+
+/// The status flags of an EOF packet payload (0xFE, warnings, status).
+#[must_use]
+pub fn eof_status(payload: &[u8]) -> Option<u16> {
+    Some(u16::from_le_bytes([*payload.get(3)?, *payload.get(4)?]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn framing_round_trip_with_continuation() {
+        let big = vec![7u8; MAX_PAYLOAD + 10];
+        let mut out = BytesMut::new();
+        let next = put_packet(&mut out, 3, &big);
+        assert_eq!(next, 5);
+        let mut exact = BytesMut::new();
+        assert_eq!(
+            put_packet(&mut exact, 0, &vec![1u8; MAX_PAYLOAD]),
+            2,
+            "an empty packet ends it"
+        );
+        let mut r = PacketReader::default();
+        let mut src: &[u8] = &out;
+        let (first, last, payload) = r.read(&mut src, 32 << 20).await.expect("read");
+        assert_eq!((first, last, payload.len()), (3, 4, MAX_PAYLOAD + 10));
+        let mut src: &[u8] = &out;
+        let mut r = PacketReader::default();
+        assert!(matches!(
+            r.read(&mut src, 1000).await,
+            Err(PacketError::TooLarge(..))
+        ));
+    }
+
+    #[test]
+    fn lenenc() {
+        assert_eq!(lenenc_int(&[5]), Some((5, 1)));
+        assert_eq!(lenenc_int(&[0xFC, 0x34, 0x12]), Some((0x1234, 3)));
+        assert_eq!(lenenc_int(&[0xFC, 0x34]), None);
+        assert_eq!(ok_status(&[0, 0, 0, 0x02, 0x00, 0, 0]), Some(2));
+    }
+}

@@ -1,0 +1,641 @@
+//! The MySQL command loop: one command from the client at a time (the protocol is
+//! request/response; a client that sends ahead simply waits in the socket buffer), decided by
+//! the command table ([`super::command_fate`]), forwarded raw, and its response relayed raw by a
+//! state machine that knows where it ends: OK / ERR / LOCAL INFILE / result sets, looping on
+//! `SERVER_MORE_RESULTS_EXISTS`. Row packets are metered against the byte quota before they are
+//! relayed; everything streams, a 16 MB row is never held whole.
+//!
+//! Denials answer an ERR packet without sending anything upstream: MySQL does not abort a
+//! transaction on a failed statement either, so the session's state matches what the server
+//! would have done. A result that crosses the byte quota ends with ERR 1226 in place of its
+//! remaining rows, and the session ends (closing the upstream connection makes the server stop
+//! the query; the protocol has no clean way to abandon a result and continue).
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use dbward_core::model::AccessLevel;
+use dbward_core::quota::{Allowance, QuotaError};
+use tokio::io::AsyncWriteExt as _;
+
+use super::packet::{self, PacketError, PacketReader, err_payload, put_packet};
+use super::upstream::Upstream;
+use super::{Fate, command_fate};
+use crate::pg::relay::SessionEnd;
+use crate::statement_gate::{Refused, StatementGate};
+use crate::stream::MaybeTls;
+
+/// Status flags dbward reads.
+const SERVER_STATUS_IN_TRANS: u16 = 0x0001;
+const SERVER_MORE_RESULTS_EXISTS: u16 = 0x0008;
+const SERVER_STATUS_CURSOR_EXISTS: u16 = 0x0040;
+const SERVER_STATUS_NO_BACKSLASH_ESCAPES: u16 = 0x0200;
+
+/// Per-session settings.
+pub struct MyRelayConfig {
+    /// Ends the session (admin kill, grant gone...).
+    pub kill: dbward_core::sessions::KillSignal,
+    /// Classification and checks.
+    pub gate: StatementGate,
+    /// Level of the session.
+    pub level: AccessLevel,
+    /// Ceiling for commands dbward reads whole.
+    pub max_message_bytes: usize,
+    /// Idle timeouts (zero: never).
+    pub idle_session_timeout: Duration,
+    /// Idle inside a transaction.
+    pub idle_in_transaction_timeout: Duration,
+    /// The client negotiated `CLIENT_DEPRECATE_EOF`.
+    pub deprecate_eof: bool,
+    /// The schema the database is configured for (`USE`/`COM_INIT_DB` elsewhere is refused).
+    pub schema: String,
+    /// Statements that put a reset upstream session back in the grant's mode.
+    pub setup: Vec<String>,
+}
+
+/// The two sides and the session's quota allowances.
+pub struct MyRelay<'a> {
+    client: MaybeTls,
+    client_reader: PacketReader,
+    up: Upstream,
+    config: MyRelayConfig,
+    queries: &'a mut Allowance,
+    bytes: &'a mut Allowance,
+    out: BytesMut,
+    status: u16,
+    bytes_exhausted: Option<String>,
+}
+
+/// How a command ended the session.
+enum Done {
+    /// The session must end with this (code, message) ERR sent to the client, with `seq`.
+    End(u16, &'static str, String, u8),
+}
+
+impl<'a> MyRelay<'a> {
+    /// A relay over a logged-in upstream.
+    pub fn new(
+        client: MaybeTls,
+        client_reader: PacketReader,
+        up: Upstream,
+        config: MyRelayConfig,
+        queries: &'a mut Allowance,
+        bytes: &'a mut Allowance,
+    ) -> Self {
+        let status = up.status;
+        Self {
+            client,
+            client_reader,
+            up,
+            config,
+            queries,
+            bytes,
+            out: BytesMut::new(),
+            status,
+            bytes_exhausted: None,
+        }
+    }
+
+    /// The upstream's thread id.
+    #[must_use]
+    pub fn upstream_thread(&self) -> u32 {
+        self.up.thread_id
+    }
+
+    /// Runs until the session ends.
+    pub async fn run(mut self) -> SessionEnd {
+        loop {
+            let timeout = if self.status & SERVER_STATUS_IN_TRANS != 0 {
+                self.config.idle_in_transaction_timeout
+            } else {
+                self.config.idle_session_timeout
+            };
+            let timeout = if timeout.is_zero() {
+                Duration::from_secs(u64::from(u32::MAX))
+            } else {
+                timeout
+            };
+            let command = tokio::select! {
+                r = self.client_reader.read(&mut self.client, self.config.max_message_bytes) => r,
+                () = tokio::time::sleep(timeout) => {
+                    let why = if self.status & SERVER_STATUS_IN_TRANS != 0 {
+                        "dbward ended the session: idle in a transaction too long"
+                    } else {
+                        "dbward ended the session: idle too long"
+                    };
+                    return self.end(4031, "HY000", why.into(), 0).await;
+                }
+                reason = self.config.kill.wait() => {
+                    return self.end(1927, "70100", reason, 0).await;
+                }
+            };
+            let (seq, _, payload) = match command {
+                Ok(c) => c,
+                Err(PacketError::Closed) => return SessionEnd::ClientQuit,
+                Err(e @ PacketError::TooLarge(..)) => {
+                    return self.end(1153, "08S01", e.to_string(), 1).await;
+                }
+                Err(e) => return SessionEnd::Error(format!("client: {e}")),
+            };
+            if seq != 0 {
+                return self
+                    .end(
+                        1156,
+                        "08S01",
+                        "dbward: command out of sequence".into(),
+                        seq.wrapping_add(1),
+                    )
+                    .await;
+            }
+            let Some(&cmd) = payload.first() else {
+                return self
+                    .end(1047, "08S01", "dbward: empty command".into(), 1)
+                    .await;
+            };
+            let kill = self.config.kill.clone();
+            let step = tokio::select! {
+                r = self.command(cmd, &payload) => r,
+                reason = kill.wait() => {
+                    Err(Done::End(1927, "70100", reason, 1))
+                }
+            };
+            match step {
+                Ok(Some(end)) => return end,
+                Ok(None) if self.status & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0 => {
+                    // The classifier would now split statements differently from the server.
+                    return self
+                        .end(
+                            1227,
+                            "42000",
+                            "dbward ended the session: it switched to NO_BACKSLASH_ESCAPES".into(),
+                            0,
+                        )
+                        .await;
+                }
+                Ok(None) => {}
+                Err(Done::End(code, state, message, seq)) => {
+                    return self.end(code, state, message, seq).await;
+                }
+            }
+        }
+    }
+
+    /// Sends an ERR (after anything pending) and ends the session.
+    async fn end(&mut self, code: u16, state: &str, message: String, seq: u8) -> SessionEnd {
+        put_packet(&mut self.out, seq, &err_payload(code, state, &message));
+        let _ = self.client.write_all(&self.out).await;
+        let _ = self.client.shutdown().await;
+        SessionEnd::Ended(message)
+    }
+
+    /// Answers the client with an ERR for its command (sequence id 1); the session goes on.
+    async fn refuse(
+        &mut self,
+        code: u16,
+        state: &str,
+        message: &str,
+    ) -> Result<Option<SessionEnd>, Done> {
+        let mut out = BytesMut::new();
+        put_packet(&mut out, 1, &err_payload(code, state, message));
+        self.client
+            .write_all(&out)
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+        Ok(None)
+    }
+
+    fn refused_code(r: &Refused) -> (u16, &'static str, &str) {
+        match r {
+            Refused::Policy(m) => (1142, "42000", m),
+            Refused::Unclassifiable(m) => (1064, "42000", m),
+            Refused::Quota(m) => (1226, "42000", m),
+        }
+    }
+
+    async fn take_queries(&mut self, n: u32, sql: &[u8]) -> Result<(), Refused> {
+        let result = match &self.bytes_exhausted {
+            Some(m) => Err(m.clone()),
+            None if n == 0 => Ok(()),
+            None => match self.queries.take(i64::from(n)).await {
+                Ok(()) => Ok(()),
+                Err(QuotaError::Exhausted(m)) => Err(m),
+                Err(QuotaError::Store(e)) => {
+                    tracing::error!(error = %e, "quota check failed");
+                    Err("dbward cannot check this grant's quota right now; try again".into())
+                }
+            },
+        };
+        result.map_err(|m| {
+            self.config
+                .gate
+                .audit_other(&String::from_utf8_lossy(sql), &m);
+            Refused::Quota(m)
+        })
+    }
+
+    /// Handles one command; `Ok(Some(end))` ends the session.
+    async fn command(&mut self, cmd: u8, payload: &[u8]) -> Result<Option<SessionEnd>, Done> {
+        match command_fate(cmd) {
+            Fate::Quit => {
+                let _ = packet::write_packet(&mut self.up.stream, 0, payload).await;
+                Ok(Some(SessionEnd::ClientQuit))
+            }
+            Fate::Refused(why) => {
+                self.config
+                    .gate
+                    .audit_other(&format!("(command 0x{cmd:02x})"), why);
+                self.refuse(1047, "08S01", why).await
+            }
+            Fate::Query => {
+                let sql = &payload[1..];
+                let c = match self.config.gate.check(sql) {
+                    Ok(c) => c,
+                    Err(r) => {
+                        let (code, state, m) = Self::refused_code(&r);
+                        let m = m.to_owned();
+                        return self.refuse(code, state, &m).await;
+                    }
+                };
+                if let Some(schema) = &c.use_schema
+                    && !schema.eq_ignore_ascii_case(&self.config.schema)
+                {
+                    let m = format!(
+                        "dbward: this database gives access to schema `{}` only",
+                        self.config.schema
+                    );
+                    self.config
+                        .gate
+                        .audit_other(&String::from_utf8_lossy(sql), &m);
+                    return self.refuse(1044, "42000", &m).await;
+                }
+                if let Err(r) = self.take_queries(c.statements, sql).await {
+                    let (code, state, m) = Self::refused_code(&r);
+                    let m = m.to_owned();
+                    return self.refuse(code, state, &m).await;
+                }
+                let infile = (c.reason == "LOAD DATA LOCAL INFILE")
+                    .then(|| infile_name(sql))
+                    .flatten();
+                self.forward(payload).await?;
+                self.result_response(false, infile.as_deref()).await
+            }
+            Fate::Prepare => {
+                let sql = &payload[1..];
+                if let Err(r) = self.config.gate.check(sql) {
+                    let (code, state, m) = Self::refused_code(&r);
+                    let m = m.to_owned();
+                    return self.refuse(code, state, &m).await;
+                }
+                self.forward(payload).await?;
+                self.prepare_response().await
+            }
+            Fate::Execute | Fate::Fetch => {
+                if let Err(r) = self.take_queries(1, b"(prepared statement)").await {
+                    let (code, state, m) = Self::refused_code(&r);
+                    let m = m.to_owned();
+                    return self.refuse(code, state, &m).await;
+                }
+                self.forward(payload).await?;
+                if cmd == 0x17 && payload.get(5).is_some_and(|f| f & 0x01 != 0) {
+                    // Execute with a cursor: metadata, then rows come by COM_STMT_FETCH.
+                    return self.result_response(true, None).await;
+                }
+                if cmd == 0x1C {
+                    self.rows(true).await.map(|()| None)
+                } else {
+                    self.result_response(true, None).await
+                }
+            }
+            Fate::NoResponse => {
+                self.forward(payload).await?;
+                Ok(None)
+            }
+            Fate::SinglePacket => {
+                self.forward(payload).await?;
+                self.single().await
+            }
+            Fate::FieldList => {
+                self.forward(payload).await?;
+                self.rows(false).await.map(|()| None)
+            }
+            Fate::InitDb => {
+                let schema = String::from_utf8_lossy(&payload[1..]).into_owned();
+                if !schema.eq_ignore_ascii_case(&self.config.schema) {
+                    let m = format!(
+                        "dbward: this database gives access to schema `{}` only",
+                        self.config.schema
+                    );
+                    self.config.gate.audit_other(&format!("USE {schema}"), &m);
+                    return self.refuse(1044, "42000", &m).await;
+                }
+                self.forward(payload).await?;
+                self.single().await
+            }
+            Fate::Ddl(what) => {
+                if self.config.level < AccessLevel::Ddl {
+                    let m = format!(
+                        "permission denied by dbward: {what} is ddl, and this session's grant allows {}",
+                        self.config.level
+                    );
+                    self.config.gate.audit_other(what, &m);
+                    return self.refuse(1142, "42000", &m).await;
+                }
+                self.forward(payload).await?;
+                self.single().await
+            }
+            Fate::ResetConnection => {
+                self.forward(payload).await?;
+                let (seq, _, answer) = self.read_upstream().await?;
+                if answer.first() == Some(&0x00) {
+                    for sql in self.config.setup.clone() {
+                        super::upstream::run_setup(&mut self.up, &sql)
+                            .await
+                            .map_err(|e| {
+                                Done::End(
+                                    2013,
+                                    "HY000",
+                                    format!("dbward could not restore the session: {e}"),
+                                    seq.wrapping_add(1),
+                                )
+                            })?;
+                    }
+                }
+                put_packet(&mut self.out, seq, &answer);
+                self.flush().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn forward(&mut self, payload: &[u8]) -> Result<(), Done> {
+        packet::write_packet(&mut self.up.stream, 0, payload)
+            .await
+            .map(|_| ())
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+    }
+
+    async fn read_upstream(&mut self) -> Result<(u8, u8, BytesMut), Done> {
+        self.up
+            .reader
+            .read(&mut self.up.stream, 1 << 30)
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+    }
+
+    async fn flush(&mut self) -> Result<(), Done> {
+        if !self.out.is_empty() {
+            self.client
+                .write_all(&self.out)
+                .await
+                .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+            self.out.clear();
+            if self.out.capacity() > 256 * 1024 {
+                self.out = BytesMut::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// Relays one packet raw; returns (payload length, first bytes, sequence id).
+    async fn relay_packet(&mut self) -> Result<(usize, [u8; 9], u8), Done> {
+        if !self.up.reader.has_packet() {
+            self.flush().await?;
+        }
+        self.up
+            .reader
+            .relay(&mut self.up.stream, &mut self.out, &mut self.client)
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+    }
+
+    /// A response of one packet (OK, ERR, EOF, a statistics string).
+    async fn single(&mut self) -> Result<Option<SessionEnd>, Done> {
+        let (len, head, _) = self.relay_packet().await?;
+        if head[0] == 0x00 && len >= 7 {
+            self.status = packet::ok_status(&head).unwrap_or(self.status);
+        }
+        self.flush().await?;
+        Ok(None)
+    }
+
+    fn is_terminator(&self, len: usize, head: &[u8; 9]) -> bool {
+        head[0] == 0xFE && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD))
+    }
+
+    fn terminator_status(&self, len: usize, head: &[u8; 9]) -> u16 {
+        if len < 9 && !self.config.deprecate_eof {
+            packet::eof_status(head).unwrap_or(self.status)
+        } else {
+            packet::ok_status(head).unwrap_or(self.status)
+        }
+    }
+
+    /// Rows (metered) up to the terminator (EOF/OK with 0xFE, or ERR); sets the status.
+    async fn rows(&mut self, _binary: bool) -> Result<(), Done> {
+        loop {
+            let (len, seq) = self.peek_header().await?;
+            let head0 = self.peek_first().await?;
+            let terminator = head0 == 0xFF
+                || (head0 == 0xFE
+                    && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD)));
+            if !terminator {
+                let size = i64::try_from(len + 4).unwrap_or(i64::MAX);
+                if !self.bytes.try_take(size) {
+                    self.flush().await?;
+                    if let Err(e) = self.bytes.take(size).await {
+                        let message = match e {
+                            QuotaError::Exhausted(m) => m,
+                            QuotaError::Store(e) => {
+                                tracing::error!(error = %e, "quota check failed");
+                                "dbward cannot check this grant's byte quota right now".into()
+                            }
+                        };
+                        self.config.gate.audit_other("(result cut off)", &message);
+                        self.bytes_exhausted = Some(message.clone());
+                        return Err(Done::End(1226, "42000", message, seq));
+                    }
+                }
+            }
+            let (len, head, _) = self.relay_packet().await?;
+            if head[0] == 0xFF {
+                return Ok(());
+            }
+            if self.is_terminator(len, &head) {
+                self.status = self.terminator_status(len, &head);
+                return Ok(());
+            }
+        }
+    }
+
+    async fn peek_header(&mut self) -> Result<(usize, u8), Done> {
+        if !self.up.reader.has_packet() {
+            self.flush().await?;
+        }
+        self.up
+            .reader
+            .header(&mut self.up.stream)
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+    }
+
+    async fn peek_first(&mut self) -> Result<u8, Done> {
+        self.up
+            .reader
+            .first_byte(&mut self.up.stream)
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+    }
+
+    /// The response to COM_QUERY / COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE, or result sets,
+    /// repeated while `SERVER_MORE_RESULTS_EXISTS`.
+    async fn result_response(
+        &mut self,
+        binary: bool,
+        infile: Option<&str>,
+    ) -> Result<Option<SessionEnd>, Done> {
+        loop {
+            let first = self.peek_first().await?;
+            if first == 0xFB {
+                if self.local_infile(infile).await? {
+                    // The statement's OK/ERR follows.
+                    continue;
+                }
+                break;
+            }
+            let (len, head, _) = self.relay_packet().await?;
+            match head[0] {
+                0x00 => {
+                    if len >= 7 {
+                        self.status = packet::ok_status(&head).unwrap_or(self.status);
+                    }
+                }
+                0xFF => break,
+                _ => {
+                    let columns = packet::lenenc_int(&head).map_or(0, |(n, _)| n);
+                    for _ in 0..columns {
+                        self.relay_packet().await?;
+                    }
+                    if !self.config.deprecate_eof {
+                        let (len, head, _) = self.relay_packet().await?;
+                        let status = self.terminator_status(len, &head);
+                        if status & SERVER_STATUS_CURSOR_EXISTS != 0 {
+                            self.status = status;
+                            break;
+                        }
+                    }
+                    self.rows(binary).await?;
+                }
+            }
+            if self.status & SERVER_MORE_RESULTS_EXISTS == 0 {
+                break;
+            }
+        }
+        self.flush().await?;
+        Ok(None)
+    }
+
+    /// The upstream asks for a client file. Relayed only when the client's statement was
+    /// `LOAD DATA LOCAL INFILE` of that very file; otherwise the upstream gets an empty file and
+    /// the client an error (`false`: the response is complete).
+    async fn local_infile(&mut self, expected: Option<&str>) -> Result<bool, Done> {
+        let (first_seq, _, request) = self.read_upstream().await?;
+        let name = String::from_utf8_lossy(&request[1..]).into_owned();
+        if expected == Some(name.as_str()) {
+            put_packet(&mut self.out, first_seq, &request);
+            self.flush().await?;
+            // The file's packets, up to the empty one, straight through.
+            loop {
+                let (s, _, chunk) = self
+                    .client_reader
+                    .read(&mut self.client, self.config.max_message_bytes.max(1 << 24))
+                    .await
+                    .map_err(|e| Done::End(2013, "HY000", format!("client: {e}"), first_seq))?;
+                packet::write_packet(&mut self.up.stream, s, &chunk)
+                    .await
+                    .map_err(|e| {
+                        Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1)
+                    })?;
+                if chunk.is_empty() {
+                    return Ok(true);
+                }
+            }
+        }
+        // Refuse: an empty file upstream, swallow its answer, tell the client.
+        packet::write_packet(&mut self.up.stream, first_seq.wrapping_add(1), &[])
+            .await
+            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))?;
+        let _ = self.read_upstream().await?;
+        let m = format!("dbward refused the server's request for local file {name}");
+        self.config.gate.audit_other(&name, &m);
+        put_packet(&mut self.out, 1, &err_payload(2068, "HY000", &m));
+        Ok(false)
+    }
+
+    /// The response to COM_STMT_PREPARE: OK with counts, parameter and column definitions.
+    async fn prepare_response(&mut self) -> Result<Option<SessionEnd>, Done> {
+        let (_, _, first) = self.read_upstream_peeked().await?;
+        if first.first() != Some(&0x00) || first.len() < 12 {
+            self.flush().await?;
+            return Ok(None);
+        }
+        let columns = u16::from_le_bytes([first[5], first[6]]);
+        let params = u16::from_le_bytes([first[7], first[8]]);
+        for count in [params, columns] {
+            if count == 0 {
+                continue;
+            }
+            for _ in 0..count {
+                self.relay_packet().await?;
+            }
+            if !self.config.deprecate_eof {
+                self.relay_packet().await?;
+            }
+        }
+        self.flush().await?;
+        Ok(None)
+    }
+
+    /// Relays the next packet and returns it whole too (small control packets only).
+    async fn read_upstream_peeked(&mut self) -> Result<(u8, u8, BytesMut), Done> {
+        let (first, last, payload) = self.read_upstream().await?;
+        put_packet(&mut self.out, first, &payload);
+        Ok((first, last, payload))
+    }
+}
+
+/// The file name of a `LOAD DATA LOCAL INFILE '...'` statement.
+fn infile_name(sql: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(sql);
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("infile")? + "infile".len();
+    let rest = text[at..].trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut name = String::new();
+    let mut chars = rest[1..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.push(chars.next()?),
+            c if c == quote => return Some(name),
+            c => name.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infile_names() {
+        assert_eq!(
+            infile_name(b"LOAD DATA LOCAL INFILE '/tmp/a b.csv' INTO TABLE t").as_deref(),
+            Some("/tmp/a b.csv")
+        );
+        assert_eq!(
+            infile_name(b"load data local infile \"x\\\"y\" into table t").as_deref(),
+            Some("x\"y")
+        );
+        assert_eq!(infile_name(b"SELECT 1"), None);
+    }
+}

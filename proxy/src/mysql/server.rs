@@ -1,0 +1,622 @@
+//! The MySQL front door's phases, in order: greeting (and TLS), password (before anything
+//! about databases or grants), the grant active now, the session registry and its limits,
+//! dbward's login upstream and the session's set-up, the audit row, OK, then the relay.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use dbward_core::auth::{AuthError, Authenticator};
+use dbward_core::crypto::MasterKey;
+use dbward_core::gate::{self, GateError};
+use dbward_core::model::{AccessLevel, Engine};
+use dbward_core::policy::{Classifier, SqlDialect};
+use dbward_core::quota::{Allowance, QuotaConfig};
+use dbward_core::sessions::{SessionInfo, SessionRegistry};
+use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, QuotaKind, Store};
+use mysql_common::constants::CapabilityFlags;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+use super::client_auth::{self, HandshakeError};
+use super::packet::{ok_payload, put_packet};
+use super::relay::{MyRelay, MyRelayConfig};
+use super::upstream;
+use crate::pg::relay::SessionEnd;
+use crate::statement_gate::{SessionIdentity, StatementGate};
+use crate::stream::MaybeTls;
+
+/// Settings of the MySQL front door.
+#[derive(Debug, Clone)]
+pub struct MyServerConfig {
+    /// From connect to a ready session.
+    pub handshake_timeout: Duration,
+    /// Upstream connect and login.
+    pub connect_timeout: Duration,
+    /// Ceiling for commands dbward reads whole.
+    pub max_message_bytes: usize,
+    /// Refuse plaintext from non-loopback clients.
+    pub require_tls_remote: bool,
+    /// Caps and timeouts.
+    pub limits: dbward_core::config::LimitsConfig,
+    /// Quota block sizes.
+    pub quota: QuotaConfig,
+}
+
+/// The MySQL proxy, shared by every connection.
+pub struct MyServer {
+    store: Store,
+    auth: Arc<Authenticator>,
+    key: MasterKey,
+    tls: Option<TlsAcceptor>,
+    config: MyServerConfig,
+    sessions: Arc<SessionRegistry>,
+    classifier: Arc<Classifier>,
+    next_connection_id: AtomicU32,
+}
+
+/// A refusal before the session starts: the MySQL error and the audit reason.
+struct Refusal {
+    code: u16,
+    state: &'static str,
+    message: String,
+    reason: &'static str,
+    user_id: Option<i64>,
+}
+
+impl Refusal {
+    fn new(
+        code: u16,
+        state: &'static str,
+        message: impl Into<String>,
+        reason: &'static str,
+    ) -> Self {
+        Self {
+            code,
+            state,
+            message: message.into(),
+            reason,
+            user_id: None,
+        }
+    }
+
+    fn user(mut self, id: i64) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+}
+
+impl MyServer {
+    /// Builds the server; `tls` is the rustls configuration offered to clients.
+    #[must_use]
+    pub fn new(
+        store: Store,
+        auth: Arc<Authenticator>,
+        key: MasterKey,
+        tls: Option<rustls::ServerConfig>,
+        config: MyServerConfig,
+        sessions: Arc<SessionRegistry>,
+        classifier: Arc<Classifier>,
+    ) -> Self {
+        Self {
+            store,
+            auth,
+            key,
+            tls: tls.map(|c| TlsAcceptor::from(Arc::new(c))),
+            config,
+            sessions,
+            classifier,
+            next_connection_id: AtomicU32::new(1),
+        }
+    }
+
+    /// Accepts connections until `shutdown`; sessions run on `tracker`.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) {
+        let stop = shutdown.clone();
+        let max = self.config.limits.max_connections;
+        let opts = crate::listener::TcpOptions {
+            keepalive: self.config.limits.tcp_keepalive,
+        };
+        crate::listener::accept_loop(listener, shutdown, tracker, max, opts, move |tcp, peer, permit| {
+            let server = self.clone();
+            let stop = stop.clone();
+            let span = tracing::info_span!("mysql", %peer, user = tracing::field::Empty, db = tracing::field::Empty);
+            async move {
+                let Some(_permit) = permit else {
+                    let mut s = MaybeTls::Plain(tcp);
+                    client_auth::send_err(&mut s, 0, 1040, "08004", "too many connections to dbward").await;
+                    return;
+                };
+                server.handle(tcp, peer, stop).await;
+            }
+            .instrument(span)
+        })
+        .await;
+    }
+
+    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+        let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
+        let connection_id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
+        let mut scramble: [u8; 20] = dbward_core::crypto::random_bytes();
+        // Scramble bytes must not be NUL (clients read it as a C string).
+        for b in &mut scramble {
+            *b = (*b % 94) + 33;
+        }
+        let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
+        let greeted = tokio::select! {
+            r = tokio::time::timeout_at(deadline, client_auth::greet(tcp, self.tls.as_ref(), connection_id, &scramble, require_tls)) => r,
+            () = stop.cancelled() => return,
+        };
+        let mut hello = match greeted {
+            Err(_) => return,
+            Ok(Err((stream, e))) => {
+                tracing::warn!(error = %e, "handshake refused");
+                if let Some(mut s) = stream {
+                    let (code, state) = e.code();
+                    client_auth::send_err(&mut s, 2, code, state, &e.to_string()).await;
+                }
+                if !matches!(
+                    e,
+                    HandshakeError::Packet(super::packet::PacketError::Closed)
+                ) {
+                    self.audit(
+                        None,
+                        "",
+                        peer,
+                        "mysql.connect",
+                        AuditOutcome::Failure,
+                        json!({"reason": "bad_protocol", "error": e.to_string()}),
+                    )
+                    .await;
+                }
+                return;
+            }
+            Ok(Ok(h)) => h,
+        };
+        let span = tracing::Span::current();
+        span.record("user", hello.hello.user.as_str());
+        span.record("db", hello.hello.database.as_deref().unwrap_or(""));
+        let opened = tokio::time::timeout_at(deadline, self.open(&mut hello, peer)).await;
+        let opened = match opened {
+            Err(_) => Err(Refusal::new(
+                1043,
+                "08S01",
+                "timed out during authentication",
+                "timeout",
+            )),
+            Ok(r) => r,
+        };
+        let user_name = hello.hello.user.clone();
+        let database = hello.hello.database.clone().unwrap_or_default();
+        match opened {
+            Err(r) => {
+                // Audited before the client hears the refusal.
+                self.audit(
+                    r.user_id,
+                    &user_name,
+                    peer,
+                    "mysql.connect",
+                    AuditOutcome::Failure,
+                    json!({"database": database, "reason": r.reason, "message": r.message}),
+                )
+                .await;
+                let seq = hello.seq;
+                client_auth::send_err(&mut hello.stream, seq, r.code, r.state, &r.message).await;
+            }
+            Ok(open) => {
+                self.run_session(hello, open, peer, &user_name, &database)
+                    .await;
+            }
+        }
+    }
+
+    async fn run_session(
+        &self,
+        hello: client_auth::Hello,
+        open: Opened,
+        peer: SocketAddr,
+        user_name: &str,
+        database: &str,
+    ) {
+        let Opened {
+            upstream: up,
+            granted,
+            session,
+            started,
+            setup,
+        } = open;
+        let info = session.info();
+        let level = granted.level;
+        tracing::info!(level = %level, session = %session.id(), "session started");
+        let gate = StatementGate::new(
+            self.classifier.clone(),
+            SqlDialect::Mysql,
+            level,
+            granted.grant.statement_timeout_ms,
+            self.store.clone(),
+            SessionIdentity {
+                user_id: info.user_id,
+                username: info.username.clone(),
+                client_addr: info.client_addr.clone(),
+                session_id: info.id.to_string(),
+                database: info.database.clone(),
+                grant_id: info.grant_id,
+            },
+        );
+        let mut queries = Allowance::new(
+            self.store.clone(),
+            granted.grant.id,
+            QuotaKind::Queries,
+            granted.grant.max_queries,
+            &self.config.quota,
+        );
+        let mut bytes = Allowance::new(
+            self.store.clone(),
+            granted.grant.id,
+            QuotaKind::Bytes,
+            granted.grant.max_bytes,
+            &self.config.quota,
+        );
+        let config = MyRelayConfig {
+            kill: session.signal(),
+            gate,
+            level,
+            max_message_bytes: self.config.max_message_bytes,
+            idle_session_timeout: self.config.limits.idle_session_timeout,
+            idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
+            deprecate_eof: hello
+                .hello
+                .capabilities
+                .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
+            schema: granted.database.database.clone(),
+            setup,
+        };
+        let end = MyRelay::new(
+            hello.stream,
+            hello.reader,
+            up,
+            config,
+            &mut queries,
+            &mut bytes,
+        )
+        .run()
+        .await;
+        drop(session);
+        queries.release().await;
+        bytes.release().await;
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(end = ?end, seconds, "session ended");
+        let (why, message) = match &end {
+            SessionEnd::ClientQuit => ("client_quit", None),
+            SessionEnd::UpstreamClosed => ("upstream_closed", None),
+            SessionEnd::Error(e) => ("error", Some(e.clone())),
+            SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+        };
+        self.audit(
+            Some(info.user_id),
+            user_name,
+            peer,
+            "mysql.session_end",
+            AuditOutcome::Success,
+            json!({"database": database, "session_id": info.id, "grant_id": info.grant_id,
+                   "duration_seconds": seconds, "end": why, "message": message}),
+        )
+        .await;
+    }
+
+    /// Authenticates, checks the grant, logs in upstream, audits and answers OK.
+    async fn open(&self, h: &mut client_auth::Hello, peer: SocketAddr) -> Result<Opened, Refusal> {
+        let started = std::time::Instant::now();
+        let username = h.hello.user.clone();
+        let password = client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
+            .await
+            .map_err(|e| {
+                let (code, _) = e.code();
+                let state = if code == 3159 { "HY000" } else { "28000" };
+                Refusal::new(code, state, e.to_string(), "bad_protocol")
+            })?;
+        let denied = || {
+            format!(
+                "Access denied for user '{username}'@'{}' (using password: YES)",
+                peer.ip()
+            )
+        };
+        let user = match self
+            .auth
+            .verify_password(&username, &password, peer.ip())
+            .await
+        {
+            Ok(u) => u,
+            Err(AuthError::InvalidCredentials) => {
+                return Err(Refusal::new(1045, "28000", denied(), "wrong_password"));
+            }
+            Err(AuthError::Throttled { .. }) => {
+                return Err(Refusal::new(
+                    1045,
+                    "28000",
+                    "too many failed login attempts; try again later",
+                    "throttled",
+                ));
+            }
+            Err(AuthError::Disabled) => {
+                return Err(Refusal::new(
+                    1045,
+                    "28000",
+                    "your dbward account is disabled",
+                    "user_disabled",
+                ));
+            }
+            Err(AuthError::Overloaded) => {
+                return Err(Refusal::new(
+                    1040,
+                    "08004",
+                    "dbward is busy with other logins; try again",
+                    "overloaded",
+                ));
+            }
+            Err(AuthError::Store(e)) => {
+                tracing::error!(error = %e, "store unavailable during login");
+                return Err(Refusal::new(
+                    2013,
+                    "HY000",
+                    "dbward cannot reach its store; try again later",
+                    "unavailable",
+                ));
+            }
+        };
+        let Some(db_name) = h.hello.database.clone() else {
+            return Err(Refusal::new(
+                1046,
+                "3D000",
+                "name the dbward database to connect to (mysql ... DATABASE)",
+                "no_database",
+            )
+            .user(user.id));
+        };
+        let granted = match gate::open_session(
+            &self.store,
+            &user,
+            Engine::Mysql,
+            &db_name,
+            dbward_core::time::now(),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(GateError::UnknownDatabase(name)) => {
+                return Err(Refusal::new(
+                    1049,
+                    "42000",
+                    format!("Unknown database '{name}'"),
+                    "unknown_database",
+                )
+                .user(user.id));
+            }
+            Err(GateError::Store(e)) => {
+                tracing::error!(error = %e, "store unavailable during login");
+                return Err(Refusal::new(
+                    2013,
+                    "HY000",
+                    "dbward cannot reach its store; try again later",
+                    "unavailable",
+                )
+                .user(user.id));
+            }
+            Err(e) => {
+                let reason = match &e {
+                    GateError::NotYetStarted { .. } => "grant_not_started",
+                    GateError::Expired { .. } => "grant_expired",
+                    GateError::Revoked(_) => "grant_revoked",
+                    GateError::NoSqlPermission => "no_sql_permission",
+                    _ => "no_grant",
+                };
+                return Err(Refusal::new(1044, "42000", e.to_string(), reason).user(user.id));
+            }
+        };
+        let session = self
+            .sessions
+            .register(
+                SessionInfo {
+                    id: uuid::Uuid::nil(),
+                    protocol: "mysql",
+                    user_id: user.id,
+                    username: user.username.clone(),
+                    database_id: granted.database.id,
+                    database: granted.database.name.clone(),
+                    grant_id: granted.grant.id,
+                    level: granted.level,
+                    client_addr: peer.ip().to_string(),
+                    started_at: dbward_core::time::now(),
+                    expires_at: granted.grant.expires_at,
+                    database_version: granted.database.updated_at,
+                },
+                &dbward_core::sessions::SessionLimits {
+                    per_user: self.config.limits.max_sessions_per_user,
+                    per_grant: self.config.limits.max_sessions_per_grant,
+                },
+            )
+            .map_err(|e| Refusal::new(1040, "08004", e.to_string(), "limit").user(user.id))?;
+        let creds = self
+            .store
+            .database_credentials(&self.key, granted.database.id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open the database's credentials");
+                Refusal::new(
+                    2013,
+                    "HY000",
+                    "dbward cannot use this database's stored credentials",
+                    "unavailable",
+                )
+                .user(user.id)
+            })?;
+        let (login, secret) = match (granted.level, &creds.read_username) {
+            (AccessLevel::Read, Some(u)) => (u.clone(), creds.read_password.as_ref()),
+            _ => (creds.username.clone(), creds.password.as_ref()),
+        };
+        let mut attributes = std::collections::HashMap::new();
+        attributes.insert("dbward_user".to_owned(), user.username.clone());
+        if let Some(p) = h.hello.attributes.get("program_name") {
+            attributes.insert("dbward_client_program".to_owned(), p.clone());
+        }
+        let mut up = upstream::connect(
+            &granted.database,
+            &login,
+            secret,
+            h.hello.capabilities,
+            h.hello.collation,
+            attributes,
+            self.config.connect_timeout,
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "upstream login failed");
+            Refusal::new(
+                2013,
+                "HY000",
+                format!(
+                    "could not connect to the upstream of database \"{}\": {e}",
+                    granted.database.name
+                ),
+                "upstream_unavailable",
+            )
+            .user(user.id)
+        })?;
+        let setup = upstream::setup_statements(
+            granted.level,
+            granted.grant.statement_timeout_ms,
+            up.version.contains("MariaDB"),
+        );
+        let mut status = up.status;
+        for sql in &setup {
+            status = upstream::run_setup(&mut up, sql).await.map_err(|e| {
+                Refusal::new(
+                    2013,
+                    "HY000",
+                    format!("could not set up the upstream session: {e}"),
+                    "upstream_unavailable",
+                )
+                .user(user.id)
+            })?;
+        }
+        up.status = status;
+        // dbward lexes SQL with MySQL's default quoting: a session whose sql_mode changes that
+        // cannot be checked statement by statement.
+        let mode = upstream::query_value(&mut up, "SELECT @@SESSION.sql_mode")
+            .await
+            .map_err(|e| {
+                Refusal::new(
+                    2013,
+                    "HY000",
+                    format!("could not read the upstream session's sql_mode: {e}"),
+                    "upstream_unavailable",
+                )
+                .user(user.id)
+            })?;
+        if let Some(bad) = mode.as_deref().and_then(|m| {
+            ["ANSI_QUOTES", "NO_BACKSLASH_ESCAPES"]
+                .into_iter()
+                .find(|b| m.to_ascii_uppercase().contains(b))
+        }) {
+            return Err(Refusal::new(
+                2013,
+                "HY000",
+                format!("the upstream server's sql_mode includes {bad}, under which dbward cannot read SQL as the server does; remove it from the server's default sql_mode"),
+                "upstream_sql_mode",
+            )
+            .user(user.id));
+        }
+        let details = json!({
+            "database": db_name, "tls": h.stream.is_tls(), "session_id": session.id(),
+            "grant_id": granted.grant.id, "level": granted.level,
+            "program_name": h.hello.attributes.get("program_name"),
+            "upstream_thread": up.thread_id,
+        });
+        if !self
+            .audit(
+                Some(user.id),
+                &username,
+                peer,
+                "mysql.connect",
+                AuditOutcome::Success,
+                details,
+            )
+            .await
+        {
+            return Err(Refusal::new(
+                2013,
+                "HY000",
+                "dbward cannot write its audit trail; try again later",
+                "audit_unavailable",
+            )
+            .user(user.id));
+        }
+        let mut out = bytes::BytesMut::new();
+        put_packet(&mut out, h.seq, &ok_payload(status));
+        tokio::io::AsyncWriteExt::write_all(&mut h.stream, &out)
+            .await
+            .map_err(|_| {
+                Refusal::new(2013, "HY000", "client went away", "client_gone").user(user.id)
+            })?;
+        Ok(Opened {
+            upstream: up,
+            granted,
+            session,
+            started,
+            setup,
+        })
+    }
+
+    /// Writes a connection audit row; false if it could not be written.
+    async fn audit(
+        &self,
+        user_id: Option<i64>,
+        username: &str,
+        peer: SocketAddr,
+        action: &'static str,
+        outcome: AuditOutcome,
+        details: serde_json::Value,
+    ) -> bool {
+        let actor = Actor {
+            user_id,
+            username: username.to_owned(),
+            client_addr: Some(peer.ip().to_string()),
+        };
+        let entry = AdminAuditEntry {
+            action: action.into(),
+            entity_type: "session",
+            entity_id: details
+                .get("session_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            outcome,
+            details,
+        };
+        match self.store.audit_connection(&actor, &entry).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write a connection audit row");
+                false
+            }
+        }
+    }
+}
+
+/// What `open` hands to the relay.
+struct Opened {
+    upstream: upstream::Upstream,
+    granted: dbward_core::gate::SessionGrant,
+    session: dbward_core::sessions::SessionHandle,
+    started: std::time::Instant,
+    setup: Vec<String>,
+}

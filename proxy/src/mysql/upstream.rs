@@ -1,0 +1,401 @@
+//! dbward's own login to the upstream MySQL/MariaDB server with the stored credentials.
+//!
+//! TCP, the server's greeting, TLS per the database's mode (`disable`, `prefer`, `require`,
+//! `verify-ca`, `verify-full`, with the same rustls configuration as the PostgreSQL side), then
+//! the server's authentication plugin: `mysql_native_password` (MariaDB's default),
+//! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: the password over
+//! TLS, or RSA-encrypted with the server's public key without TLS), `mysql_clear_password`
+//! (only over TLS or to a loopback server). The session then starts in the database's
+//! configured schema, with the client's capabilities (so result packets, relayed raw, have the
+//! format the client expects), and is set up for the grant: read-only mode for `read`, the
+//! statement timeout.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
+use mysql_common::auth::plugins::mysql_native_password::scramble_native;
+use mysql_common::constants::CapabilityFlags;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{AuthPlugin, HandshakePacket, HandshakeResponse, SslRequest};
+use mysql_common::proto::{MyDeserialize as _, MySerialize as _};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use super::packet::{PacketError, PacketReader, write_packet};
+use crate::stream::MaybeTls;
+use dbward_core::crypto::Secret;
+use dbward_core::model::{AccessLevel, Database, TlsMode};
+
+/// Why the upstream login failed. Messages name no upstream detail beyond the error text.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// TCP connect failed or timed out.
+    #[error("cannot reach the upstream server: {0}")]
+    Connect(String),
+    /// TLS failed or was declined while required.
+    #[error("upstream TLS failed: {0}")]
+    Tls(String),
+    /// The upstream refused the login or a set-up statement.
+    #[error("the upstream server refused dbward's login ({0})")]
+    Refused(String),
+    /// The upstream asked for something dbward will not or cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The protocol broke.
+    #[error("upstream protocol error: {0}")]
+    Protocol(String),
+}
+
+impl From<PacketError> for UpstreamError {
+    fn from(e: PacketError) -> Self {
+        Self::Protocol(e.to_string())
+    }
+}
+
+/// A logged-in upstream session.
+pub struct Upstream {
+    /// The connection.
+    pub stream: MaybeTls,
+    /// Its reader.
+    pub reader: PacketReader,
+    /// The server's thread id (for `KILL QUERY`).
+    pub thread_id: u32,
+    /// The server's version string.
+    pub version: String,
+    /// Capabilities in effect.
+    pub capabilities: CapabilityFlags,
+    /// Status flags after set-up (autocommit...).
+    pub status: u16,
+    /// Host and port, for `KILL QUERY` connections.
+    pub addr: (String, u16),
+}
+
+const MAX_LOGIN_PACKET: usize = 1 << 20;
+
+/// Connects and logs in; `client_caps` are the capabilities the client negotiated with dbward.
+pub async fn connect(
+    db: &Database,
+    user: &str,
+    password: Option<&Secret<String>>,
+    client_caps: CapabilityFlags,
+    collation: u8,
+    attributes: HashMap<String, String, std::hash::RandomState>,
+    connect_timeout: Duration,
+) -> Result<Upstream, UpstreamError> {
+    tokio::time::timeout(
+        connect_timeout,
+        login(db, user, password, client_caps, collation, attributes),
+    )
+    .await
+    .map_err(|_| UpstreamError::Connect("timed out".into()))?
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn login(
+    db: &Database,
+    user: &str,
+    password: Option<&Secret<String>>,
+    client_caps: CapabilityFlags,
+    collation: u8,
+    attributes: HashMap<String, String>,
+) -> Result<Upstream, UpstreamError> {
+    let tcp = TcpStream::connect((db.host.as_str(), db.port))
+        .await
+        .map_err(|e| UpstreamError::Connect(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let mut stream = MaybeTls::Plain(tcp);
+    let mut reader = PacketReader::default();
+    let (_, _, payload) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
+    if payload.first() == Some(&0xFF) {
+        return Err(UpstreamError::Refused(err_text(&payload)));
+    }
+    let greeting = HandshakePacket::deserialize((), &mut ParseBuf(&payload))
+        .map_err(|e| UpstreamError::Protocol(format!("greeting: {e}")))?
+        .into_owned();
+    let server_caps = greeting.capabilities();
+    // What the relay needs to be identical on both sides.
+    for needed in [
+        CapabilityFlags::CLIENT_PROTOCOL_41,
+        CapabilityFlags::CLIENT_SECURE_CONNECTION,
+        CapabilityFlags::CLIENT_PLUGIN_AUTH,
+    ] {
+        if !server_caps.contains(needed) {
+            return Err(UpstreamError::Unsupported(format!(
+                "the upstream server lacks {needed:?}"
+            )));
+        }
+    }
+    for format in [
+        CapabilityFlags::CLIENT_DEPRECATE_EOF,
+        CapabilityFlags::CLIENT_SESSION_TRACK,
+    ] {
+        if client_caps.contains(format) && !server_caps.contains(format) {
+            return Err(UpstreamError::Unsupported(format!(
+                "the client uses {format:?}, which the upstream server does not support"
+            )));
+        }
+    }
+    let mut caps = (client_caps & server_caps)
+        | CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH
+        | CapabilityFlags::CLIENT_CONNECT_WITH_DB;
+    caps.remove(CapabilityFlags::CLIENT_SSL);
+    if server_caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
+        caps |= CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA;
+    }
+    if server_caps.contains(CapabilityFlags::CLIENT_CONNECT_ATTRS) {
+        caps |= CapabilityFlags::CLIENT_CONNECT_ATTRS;
+    }
+    let mut seq = 1u8;
+    let mut verified_tls = false;
+    let tls_wanted = db.tls_mode != TlsMode::Disable;
+    if tls_wanted && server_caps.contains(CapabilityFlags::CLIENT_SSL) {
+        let request = SslRequest::new(caps | CapabilityFlags::CLIENT_SSL, 16 << 20, collation);
+        let mut p = Vec::new();
+        request.serialize(&mut p);
+        seq = write_packet(&mut stream, seq, &p).await?;
+        let MaybeTls::Plain(tcp) = stream else {
+            unreachable!("plain before TLS")
+        };
+        let config = crate::pg::upstream::client_tls_config(db)
+            .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+        let name = ServerName::try_from(db.host.clone())
+            .map_err(|_| UpstreamError::Tls("invalid host name".into()))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+        stream = MaybeTls::Client(Box::new(tls));
+        caps |= CapabilityFlags::CLIENT_SSL;
+        verified_tls = matches!(db.tls_mode, TlsMode::VerifyCa | TlsMode::VerifyFull);
+    } else if tls_wanted && db.tls_mode != TlsMode::Prefer {
+        return Err(UpstreamError::Tls("the server does not offer TLS".into()));
+    }
+    let nonce = greeting.nonce();
+    let plugin = greeting
+        .auth_plugin_name_ref()
+        .map_or_else(|| b"mysql_native_password".to_vec(), <[u8]>::to_vec);
+    let secret = password
+        .map(|p| p.expose().as_bytes().to_vec())
+        .unwrap_or_default();
+    let data = scramble_for(&plugin, &nonce, &secret)?;
+    let mut attrs = attributes;
+    attrs.insert("program_name".into(), "dbward".into());
+    let (major, minor, patch) = greeting.server_version_parsed().unwrap_or((5, 7, 0));
+    let response = HandshakeResponse::new(
+        Some(data),
+        (major, minor, patch),
+        Some(user.as_bytes()),
+        Some(db.database.as_bytes()),
+        Some(AuthPlugin::from_bytes(&plugin)),
+        caps,
+        Some(attrs),
+        16 << 20,
+    );
+    let mut p = Vec::new();
+    response.serialize(&mut p);
+    write_packet(&mut stream, seq, &p).await?;
+    let may_send_cleartext = stream.is_tls() || is_loopback(&db.host);
+    let mut current_plugin = plugin;
+    let mut current_nonce = nonce;
+    let status = loop {
+        let (s, _, payload) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
+        seq = s.wrapping_add(1);
+        match payload.first() {
+            Some(0x00) => break super::packet::ok_status(&payload).unwrap_or(0),
+            Some(0xFF) => return Err(UpstreamError::Refused(err_text(&payload))),
+            Some(0xFE) => {
+                // AuthSwitchRequest: plugin name, NUL, new nonce.
+                let body = &payload[1..];
+                let end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
+                current_plugin = body[..end].to_vec();
+                current_nonce = body.get(end + 1..).unwrap_or_default().to_vec();
+                if current_nonce.last() == Some(&0) {
+                    current_nonce.pop();
+                }
+                if current_plugin == b"mysql_clear_password" {
+                    if !may_send_cleartext {
+                        return Err(UpstreamError::Unsupported(
+                            "the upstream asked for a cleartext password over an unencrypted connection".into(),
+                        ));
+                    }
+                    let mut p = secret.clone();
+                    p.push(0);
+                    write_packet(&mut stream, seq, &p).await?;
+                } else {
+                    let data = scramble_for(&current_plugin, &current_nonce, &secret)?;
+                    write_packet(&mut stream, seq, &data).await?;
+                }
+            }
+            Some(0x01) if current_plugin == b"caching_sha2_password" => match payload.get(1) {
+                Some(0x03) => {} // fast authentication succeeded; OK follows
+                Some(0x04) => {
+                    if stream.is_tls() {
+                        let mut p = secret.clone();
+                        p.push(0);
+                        write_packet(&mut stream, seq, &p).await?;
+                    } else {
+                        // Ask for the server's RSA public key, then send the password
+                        // XOR the nonce, encrypted with it.
+                        write_packet(&mut stream, seq, &[0x02]).await?;
+                        let (s, _, key) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
+                        let key = key.get(1..).unwrap_or_default();
+                        let mut p = secret.clone();
+                        p.push(0);
+                        for (i, b) in p.iter_mut().enumerate() {
+                            *b ^= current_nonce[i % current_nonce.len().max(1)];
+                        }
+                        let encrypted = mysql_common::crypto::encrypt(&p, key)
+                            .map_err(|e| UpstreamError::Protocol(format!("RSA: {e}")))?;
+                        write_packet(&mut stream, s.wrapping_add(1), &encrypted).await?;
+                    }
+                }
+                _ => return Err(UpstreamError::Protocol("unexpected auth data".into())),
+            },
+            _ => {
+                return Err(UpstreamError::Protocol(
+                    "unexpected packet during login".into(),
+                ));
+            }
+        }
+    };
+    let _ = verified_tls;
+    Ok(Upstream {
+        stream,
+        reader,
+        thread_id: greeting.connection_id(),
+        version: greeting.server_version_str().into_owned(),
+        capabilities: caps,
+        status,
+        addr: (db.host.clone(), db.port),
+    })
+}
+
+fn scramble_for(plugin: &[u8], nonce: &[u8], password: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+    if password.is_empty() {
+        return Ok(Vec::new());
+    }
+    match plugin {
+        b"mysql_native_password" => Ok(scramble_native(nonce, password)
+            .map(|s| s.to_vec())
+            .unwrap_or_default()),
+        b"caching_sha2_password" => {
+            let nonce: &[u8; 20] = nonce
+                .get(..20)
+                .and_then(|n| n.try_into().ok())
+                .ok_or_else(|| UpstreamError::Protocol("short nonce".into()))?;
+            Ok(scramble_sha256(nonce, password)
+                .map(|s| s.to_vec())
+                .unwrap_or_default())
+        }
+        other => Err(UpstreamError::Unsupported(format!(
+            "the upstream asks for authentication plugin {}, which dbward does not speak",
+            String::from_utf8_lossy(other)
+        ))),
+    }
+}
+
+/// The message of an ERR packet payload.
+#[must_use]
+pub fn err_text(payload: &[u8]) -> String {
+    let code = payload
+        .get(1..3)
+        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+    let message = if payload.get(3) == Some(&b'#') {
+        payload.get(9..).unwrap_or_default()
+    } else {
+        payload.get(3..).unwrap_or_default()
+    };
+    format!("{code}: {}", String::from_utf8_lossy(message))
+}
+
+/// Runs a set-up statement (COM_QUERY) and expects OK; returns the status flags.
+pub async fn run_setup(up: &mut Upstream, sql: &str) -> Result<u16, UpstreamError> {
+    let mut p = Vec::with_capacity(sql.len() + 1);
+    p.push(0x03);
+    p.extend_from_slice(sql.as_bytes());
+    write_packet(&mut up.stream, 0, &p).await?;
+    let (_, _, payload) = up.reader.read(&mut up.stream, MAX_LOGIN_PACKET).await?;
+    match payload.first() {
+        Some(0x00) => Ok(super::packet::ok_status(&payload).unwrap_or(0)),
+        Some(0xFF) => Err(UpstreamError::Refused(err_text(&payload))),
+        _ => Err(UpstreamError::Protocol(format!(
+            "unexpected answer to set-up statement {sql}"
+        ))),
+    }
+}
+
+/// The statements that put a fresh (or reset) upstream session in the grant's mode.
+#[must_use]
+pub fn setup_statements(
+    level: AccessLevel,
+    statement_timeout_ms: Option<i64>,
+    mariadb: bool,
+) -> Vec<String> {
+    let mut v = Vec::new();
+    if level == AccessLevel::Read {
+        v.push("SET SESSION TRANSACTION READ ONLY".to_owned());
+    }
+    if let Some(ms) = statement_timeout_ms.filter(|ms| *ms > 0) {
+        if mariadb {
+            #[allow(clippy::cast_precision_loss)] // milliseconds far below 2^52
+            v.push(format!(
+                "SET SESSION max_statement_time = {}",
+                ms as f64 / 1000.0
+            ));
+        } else {
+            v.push(format!("SET SESSION max_execution_time = {ms}"));
+        }
+    }
+    v
+}
+
+/// Runs a query returning one row of one column (text protocol) and returns its value.
+pub async fn query_value(up: &mut Upstream, sql: &str) -> Result<Option<String>, UpstreamError> {
+    let mut p = Vec::with_capacity(sql.len() + 1);
+    p.push(0x03);
+    p.extend_from_slice(sql.as_bytes());
+    write_packet(&mut up.stream, 0, &p).await?;
+    let deprecate_eof = up
+        .capabilities
+        .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+    let (_, _, first) = up.reader.read(&mut up.stream, MAX_LOGIN_PACKET).await?;
+    match first.first() {
+        Some(0xFF) => return Err(UpstreamError::Refused(err_text(&first))),
+        Some(0x00) => return Ok(None),
+        _ => {}
+    }
+    let columns = super::packet::lenenc_int(&first).map_or(0, |(n, _)| n);
+    for _ in 0..columns {
+        up.reader.read(&mut up.stream, MAX_LOGIN_PACKET).await?;
+    }
+    if !deprecate_eof {
+        up.reader.read(&mut up.stream, MAX_LOGIN_PACKET).await?;
+    }
+    let mut value = None;
+    loop {
+        let (_, _, row) = up.reader.read(&mut up.stream, MAX_LOGIN_PACKET).await?;
+        match row.first() {
+            Some(0xFF) => return Err(UpstreamError::Refused(err_text(&row))),
+            Some(0xFE) if row.len() < 9 || deprecate_eof => return Ok(value),
+            Some(0xFB) => value = None,
+            _ => {
+                if value.is_none()
+                    && let Some((len, used)) = super::packet::lenenc_int(&row)
+                {
+                    let len = usize::try_from(len).unwrap_or(usize::MAX);
+                    value = row
+                        .get(used..used.saturating_add(len))
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! A MySQL proxy fixture: dbward running, a fresh database and account on the local MariaDB
+//! registered in it, a user with a password and a grant.
+
+use serde_json::json;
+
+use crate::harness::Dbward;
+
+/// A private database and account on the test MariaDB server (dropped at the end).
+pub struct MyDatabase {
+    pub name: String,
+    pub user: String,
+    pub password: String,
+}
+
+fn root_mysql(sql: &str, database: Option<&str>) -> std::process::Output {
+    let mut cmd = std::process::Command::new("mysql");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-P",
+        "3306",
+        "-u",
+        "root",
+        "-N",
+        "-B",
+        "-e",
+        sql,
+    ]);
+    if let Some(db) = database {
+        cmd.arg(db);
+    }
+    cmd.output().expect("run mysql")
+}
+
+impl MyDatabase {
+    /// Creates the database and an account with all privileges on it.
+    pub fn create() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("dbw_{}", &id[..12]);
+        let user = format!("u_{}", &id[..12]);
+        let password = format!("pw-{}", &id[12..24]);
+        let out = root_mysql(
+            &format!(
+                "CREATE DATABASE {name}; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+                 GRANT ALL ON {name}.* TO '{user}'@'%';"
+            ),
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self {
+            name,
+            user,
+            password,
+        }
+    }
+
+    /// Runs SQL as root in the database; returns standard output (tab-separated, no headers).
+    pub fn sql(&self, sql: &str) -> String {
+        let out = root_mysql(sql, Some(&self.name));
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for MyDatabase {
+    fn drop(&mut self) {
+        let _ = root_mysql(
+            &format!(
+                "DROP DATABASE IF EXISTS {}; DROP USER IF EXISTS '{}'@'%';",
+                self.name, self.user
+            ),
+            None,
+        );
+    }
+}
+
+/// dbward + an upstream MariaDB database + user `alice` holding a grant on it.
+pub struct MyProxy {
+    pub dbward: Dbward,
+    pub upstream: MyDatabase,
+    pub db_id: i64,
+    pub user_id: i64,
+    pub password: String,
+}
+
+impl MyProxy {
+    /// Starts everything; alice holds a grant at `level` (plus `grant_fields`).
+    pub async fn start(level: &str, grant_fields: serde_json::Value) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::harness::test_config(dir.path().to_owned());
+        let mut dbward = Dbward::start_with(config).await;
+        dbward.dir = Some(dir);
+        let upstream = MyDatabase::create();
+        let (s, db) = dbward
+            .admin(
+                "POST",
+                "/api/databases",
+                Some(json!({
+                    "name": "shop", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                    "database": upstream.name, "username": upstream.user,
+                    "password": upstream.password, "tls_mode": "disable",
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{db}");
+        let (s, user) = dbward
+            .admin(
+                "POST",
+                "/api/users",
+                Some(json!({"username": "alice", "password": "alice-password-123"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{user}");
+        let fx = Self {
+            db_id: db["id"].as_i64().expect("id"),
+            user_id: user["id"].as_i64().expect("id"),
+            dbward,
+            upstream,
+            password: "alice-password-123".into(),
+        };
+        let mut body = json!({
+            "user_id": fx.user_id, "database_id": fx.db_id, "access_level": level,
+            "expires_at": "2099-01-01T00:00:00Z",
+        });
+        for (k, v) in grant_fields.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (s, g) = fx.dbward.admin("POST", "/api/grants", Some(body)).await;
+        assert_eq!(s, 201, "{g}");
+        fx
+    }
+
+    /// The dbward MySQL port.
+    pub fn port(&self) -> u16 {
+        self.dbward
+            .started
+            .as_ref()
+            .expect("started")
+            .mysql_addr
+            .port()
+    }
+
+    /// Runs the `mysql` client through dbward (TLS on) with `args`; (success, stdout, stderr).
+    pub async fn mysql(&self, args: &[&str]) -> (bool, String, String) {
+        let out = tokio::process::Command::new("mysql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port().to_string(),
+                "-u",
+                "alice",
+            ])
+            .arg(format!("-p{}", self.password))
+            .args(["--ssl", "-N", "-B"])
+            .args(args)
+            .arg("shop")
+            .output()
+            .await
+            .expect("run mysql");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A sqlx MySQL connection through dbward (TLS, certificate not verified).
+    pub async fn sqlx(&self) -> sqlx::MySqlConnection {
+        use sqlx::Connection as _;
+        let url = format!(
+            "mysql://alice:{}@127.0.0.1:{}/shop?ssl-mode=required",
+            self.password,
+            self.port()
+        );
+        sqlx::MySqlConnection::connect(&url)
+            .await
+            .expect("sqlx connect through dbward")
+    }
+}

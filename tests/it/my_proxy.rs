@@ -1,0 +1,285 @@
+//! The MySQL front door end to end: the mysql client and sqlx through dbward to MariaDB.
+
+use crate::my_fixture::MyProxy;
+
+#[tokio::test]
+async fn mysql_client_reads_and_writes_through_dbward() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "INSERT INTO t VALUES (1, 'one'), (2, 'two'); SELECT id, name FROM t ORDER BY id",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1\tone\n2\ttwo");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "2");
+    // DDL is refused on a write grant, with the MySQL error code for a denied statement.
+    let (ok, _, err) = fx.mysql(&["-e", "DROP TABLE t"]).await;
+    assert!(!ok);
+    assert!(err.contains("ERROR 1142"), "{err}");
+    assert!(err.contains("permission denied by dbward"), "{err}");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "2");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn sqlx_prepared_statements_and_transactions() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), amount DECIMAL(10,2))");
+    let mut c = fx.sqlx().await;
+    // Prepared statements, binary protocol.
+    for i in 0..20 {
+        sqlx::query("INSERT INTO t VALUES (?, ?, ?)")
+            .bind(i)
+            .bind(format!("n{i}"))
+            .bind(f64::from(i) * 1.5)
+            .execute(&mut c)
+            .await
+            .expect("insert");
+    }
+    let row = sqlx::query("SELECT count(*), max(name) FROM t WHERE id >= ?")
+        .bind(5)
+        .fetch_one(&mut c)
+        .await
+        .expect("select");
+    assert_eq!(row.get::<i64, _>(0), 15);
+    assert_eq!(row.get::<String, _>(1), "n9");
+    // A transaction rolled back leaves nothing; a committed one stays.
+    let mut tx = c.begin().await.expect("begin");
+    tx.execute("DELETE FROM t").await.expect("delete");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "20");
+    let mut tx = c.begin().await.expect("begin");
+    tx.execute("DELETE FROM t WHERE id < 10")
+        .await
+        .expect("delete");
+    tx.commit().await.expect("commit");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "10");
+    // A denied prepared statement is refused at prepare, the connection goes on.
+    let e = sqlx::query("CREATE TABLE nope (a INT)")
+        .execute(&mut c)
+        .await
+        .expect_err("ddl on a write grant");
+    assert!(e.to_string().contains("1142"), "{e}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut c)
+        .await
+        .expect("after");
+    assert_eq!(n, 10);
+    c.close().await.expect("close");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn read_grant_traps_and_the_read_only_upstream() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2)");
+    fx.upstream.sql(
+        "DELIMITER //\nCREATE FUNCTION sneaky() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO t VALUES (99); RETURN 1; END//\nDELIMITER ;",
+    );
+    let (ok, out, err) = fx.mysql(&["-e", "SELECT count(*) FROM t"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "2");
+    for sql in [
+        "INSERT INTO t VALUES (3)",
+        "/*M!100000 DELETE FROM t */",
+        "/*!50000 DELETE FROM t */",
+        "SELECT 1; DELETE FROM t",
+        "SET @@session.transaction_read_only = 0",
+        "SET SESSION TRANSACTION READ WRITE",
+        "START TRANSACTION READ WRITE",
+        "SET sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET NAMES gbk",
+        "SELECT * FROM t FOR UPDATE",
+        "SELECT * FROM t LOCK IN SHARE MODE",
+        "SELECT GET_LOCK('x', 1)",
+        "SELECT * FROM t INTO OUTFILE '/tmp/dbward-out'",
+        "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE t",
+        "SET GLOBAL max_connections = 10",
+        "KILL 1",
+        "HANDLER t OPEN",
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(!ok, "{sql} ran");
+        assert!(
+            err.contains("ERROR 1142") || err.contains("ERROR 1064"),
+            "{sql}: {err}"
+        );
+        assert!(err.contains("dbward"), "{sql}: {err}");
+    }
+    // MySQL lexing: the backslash escapes the quote, so this is one SELECT of one string.
+    let (ok, out, err) = fx.mysql(&["-e", r"SELECT 'a\'; DELETE FROM t; -- '"]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("DELETE FROM t"), "{out}");
+    // Layer 2: a stored function that writes passes the classifier and fails upstream.
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT sneaky()"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1792"),
+        "read-only transaction upstream: {err}"
+    );
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "2");
+    // USE: only the configured schema.
+    let (ok, _, err) = fx.mysql(&["-e", "USE mysql"]).await;
+    assert!(!ok);
+    assert!(err.contains("ERROR 1044"), "{err}");
+    let (ok, _, err) = fx
+        .mysql(&["-e", &format!("USE {}; SELECT 1", fx.upstream.name)])
+        .await;
+    assert!(ok, "{err}");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn logins_are_refused_with_mysql_errors() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let port = fx.port().to_string();
+    let run = |args: Vec<String>| async move {
+        let out = tokio::process::Command::new("mysql")
+            .args(["-h", "127.0.0.1", "-N", "-B", "-e", "SELECT 1"])
+            .args(args)
+            .output()
+            .await
+            .expect("mysql");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "alice".into(),
+        "-pwrong".into(),
+        "--ssl".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1045") && err.contains("Access denied for user 'alice'"),
+        "{err}"
+    );
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "nobody".into(),
+        "-pwrong".into(),
+        "--ssl".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1045") && err.contains("Access denied for user 'nobody'"),
+        "{err}"
+    );
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "alice".into(),
+        format!("-p{}", fx.password),
+        "--ssl".into(),
+        "nowhere".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("ERROR 1049"), "{err}");
+    // Without TLS the password would have to cross the network: refused, saying why.
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "alice".into(),
+        format!("-p{}", fx.password),
+        "--skip-ssl".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("TLS"), "{err}");
+    // A user without a grant.
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(serde_json::json!({"username": "bob", "password": "bob-password-123"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "bob".into(),
+        "-pbob-password-123".into(),
+        "--ssl".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1044") && err.contains("no grant"),
+        "{err}"
+    );
+    // Every attempt is audited.
+    let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+    let text = audit.to_string();
+    for reason in ["wrong_password", "unknown_database", "no_grant"] {
+        assert!(text.contains(reason), "{reason} audited");
+    }
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn quotas_hold_on_mysql() {
+    let fx = MyProxy::start("read", serde_json::json!({"max_queries": 5})).await;
+    fx.upstream.sql("CREATE TABLE t (id INT)");
+    let (ok, _, err) = fx
+        .mysql(&[
+            "-e",
+            "SELECT 1; SELECT 2; SELECT 3; SELECT 4; SELECT 5; SELECT 6",
+        ])
+        .await;
+    assert!(!ok, "six statements on a quota of five");
+    assert!(err.contains("ERROR 1226"), "{err}");
+    let fx2 = MyProxy::start("read", serde_json::json!({"max_bytes": 100_000})).await;
+    let (ok, _, err) = fx2
+        .mysql(&["-e", "SELECT REPEAT('x', 1000) FROM seq_1_to_10000"])
+        .await;
+    assert!(!ok, "10 MB on a 100 kB quota");
+    assert!(
+        err.contains("ERROR 1226") && err.contains("byte quota"),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+    fx2.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn load_data_local_infile_on_a_write_grant() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE t (id INT, name VARCHAR(20))");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rows.csv");
+    std::fs::write(&file, "1,one\n2,two\n3,three\n").expect("write");
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE '{}' INTO TABLE t FIELDS TERMINATED BY ','",
+        file.display()
+    );
+    let (ok, _, err) = fx.mysql(&["--local-infile=1", "-e", &sql]).await;
+    assert!(ok, "{err}");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "3");
+    fx.dbward.stop().await;
+}
