@@ -110,6 +110,8 @@ impl HandshakeError {
 /// A started handshake: the stream (TLS or not), what the client said, and the sequence id
 /// of the next packet dbward sends.
 pub struct Hello {
+    /// dbward's connection id for this client (the greeting's).
+    pub connection_id: u32,
     /// The client connection.
     pub stream: MaybeTls,
     /// Its reader (it may hold bytes already read).
@@ -245,6 +247,7 @@ pub async fn greet(
         }
     }
     Ok(Hello {
+        connection_id,
         stream,
         reader,
         hello,

@@ -21,10 +21,12 @@
 //! | `COM_RESET_CONNECTION` | relayed, then the grant's read-only mode and timeout re-applied |
 //! | `COM_CREATE_DB`, `COM_DROP_DB` | `ddl` |
 //! | `COM_QUIT` | ends the session |
-//! | `COM_CHANGE_USER`, `COM_PROCESS_KILL` | refused (not implemented yet) |
+//! | `COM_PROCESS_KILL`, `KILL [QUERY] n` | handled by dbward: only the same user's sessions ([`kill`]) |
+//! | `COM_CHANGE_USER` | refused (not implemented yet) |
 //! | `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`, `COM_REGISTER_SLAVE`, `COM_REFRESH`, `COM_SHUTDOWN`, `COM_DEBUG`, `COM_STMT_BULK_EXECUTE`, anything else | refused |
 
 pub mod client_auth;
+pub mod kill;
 pub mod packet;
 pub mod relay;
 pub mod server;
@@ -57,6 +59,8 @@ pub enum Fate {
     Ddl(&'static str),
     /// `COM_RESET_CONNECTION`: relayed, session mode re-applied.
     ResetConnection,
+    /// `COM_PROCESS_KILL`: handled by dbward ([`kill`]).
+    ProcessKill,
     /// Refused with this reason.
     Refused(&'static str),
 }
@@ -78,7 +82,7 @@ pub fn command_fate(cmd: u8) -> Fate {
         0x06 => Fate::Ddl("COM_DROP_DB"),
         0x1F => Fate::ResetConnection,
         0x11 => Fate::Refused("dbward does not support COM_CHANGE_USER yet: reconnect instead"),
-        0x0C => Fate::Refused("dbward does not support COM_PROCESS_KILL yet"),
+        0x0C => Fate::ProcessKill,
         0x12 | 0x1E | 0x15 => Fate::Refused("replication commands are refused by dbward"),
         _ => Fate::Refused("dbward refuses this command"),
     }

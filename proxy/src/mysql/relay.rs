@@ -51,6 +51,14 @@ pub struct MyRelayConfig {
     pub schema: String,
     /// Statements that put a reset upstream session back in the grant's mode.
     pub setup: Vec<String>,
+    /// Live sessions by connection id, for `KILL`.
+    pub kills: std::sync::Arc<super::kill::KillMap>,
+    /// The session registry (`KILL CONNECTION` ends a session through it).
+    pub registry: std::sync::Arc<dbward_core::sessions::SessionRegistry>,
+    /// The dbward user (a `KILL` reaches only this user's sessions).
+    pub user_id: i64,
+    /// Upstream connect timeout (`KILL QUERY` logs in upstream).
+    pub connect_timeout: Duration,
 }
 
 /// The two sides and the session's quota allowances.
@@ -246,6 +254,16 @@ impl<'a> MyRelay<'a> {
                     .audit_other(&format!("(command 0x{cmd:02x})"), why);
                 self.refuse(1047, "08S01", why).await
             }
+            Fate::Query if super::kill::parse_kill(&payload[1..]).is_some() => {
+                let (query, id) = super::kill::parse_kill(&payload[1..]).unwrap_or((true, 0));
+                self.kill(id, query).await
+            }
+            Fate::ProcessKill => {
+                let id = payload
+                    .get(1..5)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                self.kill(id, false).await
+            }
             Fate::Query => {
                 let sql = &payload[1..];
                 let c = match self.config.gate.check(sql) {
@@ -364,6 +382,31 @@ impl<'a> MyRelay<'a> {
                 self.flush().await?;
                 Ok(None)
             }
+        }
+    }
+
+    /// `KILL [QUERY] id` for this user's sessions; answers OK or ERR 1094.
+    async fn kill(&mut self, id: u32, query_only: bool) -> Result<Option<SessionEnd>, Done> {
+        let result = super::kill::kill(
+            &self.config.kills,
+            &self.config.registry,
+            self.config.user_id,
+            id,
+            query_only,
+            self.config.connect_timeout,
+        )
+        .await;
+        match result {
+            Ok(()) => {
+                let mut out = BytesMut::new();
+                put_packet(&mut out, 1, &packet::ok_payload(self.status));
+                self.client
+                    .write_all(&out)
+                    .await
+                    .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+                Ok(None)
+            }
+            Err((code, message)) => self.refuse(code, "HY000", &message).await,
         }
     }
 

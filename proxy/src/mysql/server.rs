@@ -58,6 +58,7 @@ pub struct MyServer {
     sessions: Arc<SessionRegistry>,
     classifier: Arc<Classifier>,
     next_connection_id: AtomicU32,
+    kills: Arc<super::kill::KillMap>,
 }
 
 /// A refusal before the session starts: the MySQL error and the audit reason.
@@ -112,6 +113,7 @@ impl MyServer {
             sessions,
             classifier,
             next_connection_id: AtomicU32::new(1),
+            kills: Arc::default(),
         }
     }
 
@@ -234,7 +236,9 @@ impl MyServer {
             session,
             started,
             setup,
+            kill_target,
         } = open;
+        let _kill_entry = self.kills.register(hello.connection_id, kill_target);
         let info = session.info();
         let level = granted.level;
         tracing::info!(level = %level, session = %session.id(), "session started");
@@ -280,6 +284,10 @@ impl MyServer {
                 .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
             schema: granted.database.database.clone(),
             setup,
+            kills: self.kills.clone(),
+            registry: self.sessions.clone(),
+            user_id: info.user_id,
+            connect_timeout: self.config.connect_timeout,
         };
         let end = MyRelay::new(
             hello.stream,
@@ -568,12 +576,21 @@ impl MyServer {
             .map_err(|_| {
                 Refusal::new(2013, "HY000", "client went away", "client_gone").user(user.id)
             })?;
+        let kill_target = super::kill::KillTarget {
+            user_id: user.id,
+            session_id: session.id(),
+            database: granted.database.clone(),
+            login: login.clone(),
+            secret: secret.cloned(),
+            thread_id: up.thread_id,
+        };
         Ok(Opened {
             upstream: up,
             granted,
             session,
             started,
             setup,
+            kill_target,
         })
     }
 
@@ -619,4 +636,5 @@ struct Opened {
     session: dbward_core::sessions::SessionHandle,
     started: std::time::Instant,
     setup: Vec<String>,
+    kill_target: super::kill::KillTarget,
 }
