@@ -46,3 +46,45 @@ pub fn pg_frames(data: &[u8]) {
         rest = &rest[total..];
     }
 }
+
+/// The MySQL handshake decoders dbward runs on what a client sends before it is
+/// authenticated: the first packet (SSLRequest or HandshakeResponse41), and the helpers that
+/// read packet payloads.
+pub fn mysql_handshake(data: &[u8]) {
+    use mysql_common::io::ParseBuf;
+    use mysql_common::packets::HandshakeResponse;
+    use mysql_common::proto::MyDeserialize as _;
+    if let Ok(r) = HandshakeResponse::deserialize((), &mut ParseBuf(data)) {
+        let _ = (r.user(), r.db_name(), r.auth_plugin(), r.connect_attributes());
+    }
+    let _ = crate::mysql::packet::lenenc_int(data);
+    let _ = crate::mysql::packet::ok_status(data);
+    let _ = crate::mysql::packet::eof_status(data);
+    let _ = crate::mysql::kill::parse_kill(data);
+}
+
+/// MySQL packet framing (lengths, sequence ids, 16 MB continuations, the size ceiling) over
+/// arbitrary bytes, as the relay reads commands and results.
+pub fn mysql_packets(data: &[u8]) {
+    use crate::mysql::packet::PacketReader;
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    });
+    rt.block_on(async {
+        let mut src = data;
+        let mut reader = PacketReader::default();
+        while let Ok((_, _, payload)) = reader.read(&mut src, 1 << 16).await {
+            let _ = crate::mysql::packet::lenenc_int(&payload);
+        }
+        let mut src = data;
+        let mut reader = PacketReader::default();
+        let mut out = BytesMut::new();
+        let mut sink = tokio::io::sink();
+        while reader.relay(&mut src, &mut out, &mut sink).await.is_ok() {
+            out.clear();
+        }
+    });
+}

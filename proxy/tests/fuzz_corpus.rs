@@ -30,3 +30,13 @@ fn pg_startup_corpus() {
 fn pg_frames_corpus() {
     replay("pg_frames", dbward_proxy::fuzzing::pg_frames);
 }
+
+#[test]
+fn mysql_handshake_corpus() {
+    replay("mysql_handshake", dbward_proxy::fuzzing::mysql_handshake);
+}
+
+#[test]
+fn mysql_packets_corpus() {
+    replay("mysql_packets", dbward_proxy::fuzzing::mysql_packets);
+}

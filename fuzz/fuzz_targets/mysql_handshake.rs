@@ -1,0 +1,3 @@
+//! See `dbward_proxy::fuzzing::mysql_handshake`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dbward_proxy::fuzzing::mysql_handshake(data));
