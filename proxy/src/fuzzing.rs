@@ -55,7 +55,12 @@ pub fn mysql_handshake(data: &[u8]) {
     use mysql_common::packets::HandshakeResponse;
     use mysql_common::proto::MyDeserialize as _;
     if let Ok(r) = HandshakeResponse::deserialize((), &mut ParseBuf(data)) {
-        let _ = (r.user(), r.db_name(), r.auth_plugin(), r.connect_attributes());
+        let _ = (
+            r.user(),
+            r.db_name(),
+            r.auth_plugin(),
+            r.connect_attributes(),
+        );
     }
     let _ = crate::mysql::packet::lenenc_int(data);
     let _ = crate::mysql::packet::ok_status(data);

@@ -6,6 +6,7 @@ mod api_access;
 mod api_resources;
 mod cost;
 mod harness;
+mod my_bad_input;
 mod my_fixture;
 mod my_proxy;
 mod netns;
