@@ -377,3 +377,94 @@ async fn kill_query_reaches_only_the_same_users_sessions() {
     killer.close().await.expect("close");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn pymysql_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/pymysql_session.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(fx.port().to_string())
+        .arg(&fx.password)
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "count=100 sum=4950 denied 1142 name=n42");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "100");
+    fx.dbward.stop().await;
+}
+
+/// A large result streams through with bounded memory (CI: 200 MB; the heavy profile runs
+/// `DBWARD_MYSQL_STREAM_MB=1024`).
+#[tokio::test]
+async fn large_result_streams_with_bounded_memory() {
+    let mb: u64 = std::env::var("DBWARD_MYSQL_STREAM_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    };
+    let before = rss();
+    let rows = mb * 1024;
+    // The mysql client itself streams with --quick; count the bytes it received.
+    let mut child = tokio::process::Command::new("mysql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &fx.port().to_string(),
+            "-u",
+            "alice",
+        ])
+        .arg(format!("-p{}", fx.password))
+        .args(["--ssl", "--quick", "-N", "-B", "-e"])
+        .arg(format!("SELECT REPEAT('x', 1020) FROM seq_1_to_{rows}"))
+        .arg("shop")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mysql");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut peak = before;
+    let mut next_sample = 0u64;
+    loop {
+        use tokio::io::AsyncReadExt as _;
+        let n = stdout.read(&mut buf).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total >= next_sample {
+            peak = peak.max(rss());
+            next_sample = total + (8 << 20);
+        }
+    }
+    assert!(child.wait().await.expect("wait").success());
+    assert!(total >= mb * 1024 * 1020, "{total} bytes received");
+    let grown = peak.saturating_sub(before);
+    eprintln!("{mb} MB through dbward: RSS grew {grown} KiB");
+    assert!(
+        grown < 64 * 1024,
+        "RSS grew {grown} KiB while streaming {mb} MB"
+    );
+    fx.dbward.stop().await;
+}
