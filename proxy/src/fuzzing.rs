@@ -48,7 +48,7 @@ pub fn pg_frames(data: &[u8]) {
 }
 
 /// The MySQL handshake decoders dbward runs on what a client sends before it is
-/// authenticated: the first packet (SSLRequest or HandshakeResponse41), and the helpers that
+/// authenticated: the first packet (`SSLRequest` or `HandshakeResponse41`), and the helpers that
 /// read packet payloads.
 pub fn mysql_handshake(data: &[u8]) {
     use mysql_common::io::ParseBuf;
