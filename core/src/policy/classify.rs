@@ -554,7 +554,11 @@ impl Findings {
             | Statement::Analyze(_)
             | Statement::Vacuum(_)
             | Statement::OptimizeTable { .. } => self.add(Ddl, "schema change"),
+            // A MySQL database is a schema (`COM_CREATE_DB`/`COM_DROP_DB` are ddl too); a
+            // PostgreSQL database is cluster-level.
+            Statement::CreateDatabase { .. } if self.mysql => self.add(Ddl, "CREATE DATABASE"),
             Statement::Drop { object_type, .. } => match object_type {
+                ObjectType::Database if self.mysql => self.add(Ddl, "DROP DATABASE"),
                 ObjectType::Role | ObjectType::User | ObjectType::Database => {
                     self.add(Admin, format!("DROP {object_type}"));
                 }
