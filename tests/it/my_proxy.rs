@@ -468,3 +468,86 @@ async fn large_result_streams_with_bounded_memory() {
     );
     fx.dbward.stop().await;
 }
+
+/// MariaDB Connector/J (Debian's libmariadb-java) with server-side prepared statements.
+#[tokio::test]
+async fn connector_j_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (a INT)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/ConnectorJSession.java"
+    );
+    let jar = "/usr/share/java/mariadb-java-client.jar";
+    let javac = tokio::process::Command::new("javac")
+        .args(["-d"])
+        .arg(dir.path())
+        .arg(source)
+        .output()
+        .await
+        .expect("javac");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let out = tokio::process::Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{jar}", dir.path().display()))
+        .arg("ConnectorJSession")
+        .arg(fx.port().to_string())
+        .arg(&fx.password)
+        .output()
+        .await
+        .expect("java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "count=40 denied 1142");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "50");
+    fx.dbward.stop().await;
+}
+
+/// CLIENT_MULTI_STATEMENTS: one `COM_QUERY` with several statements (the mysql client splits
+/// at `;` itself, sqlx's raw SQL does not): one denied statement and nothing of it runs.
+#[tokio::test]
+async fn multi_statement_with_a_denied_statement_runs_nothing() {
+    use sqlx::Executor as _;
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE t (id INT)");
+    let mut c = fx.sqlx().await;
+    let e = c
+        .execute(sqlx::raw_sql(
+            "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); CREATE TABLE x (a INT); INSERT INTO t VALUES (3)",
+        ))
+        .await
+        .expect_err("denied");
+    assert!(
+        e.to_string().contains("1142") && e.to_string().contains("ddl"),
+        "{e}"
+    );
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "0");
+    // Allowed multi-statement strings run in full, all their results relayed.
+    let done = c
+        .execute(sqlx::raw_sql(
+            "INSERT INTO t VALUES (1); SELECT count(*) FROM t; INSERT INTO t VALUES (2), (3); SELECT sum(id) FROM t",
+        ))
+        .await
+        .expect("multi-statement");
+    assert_eq!(done.rows_affected(), 3);
+    assert_eq!(fx.upstream.sql("SELECT sum(id) FROM t"), "6");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut c)
+        .await
+        .expect("after");
+    assert_eq!(
+        n, 3,
+        "the session is in step after the multi-result response"
+    );
+    fx.dbward.stop().await;
+}
