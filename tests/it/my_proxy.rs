@@ -513,7 +513,7 @@ async fn connector_j_session() {
     fx.dbward.stop().await;
 }
 
-/// CLIENT_MULTI_STATEMENTS: one `COM_QUERY` with several statements (the mysql client splits
+/// `CLIENT_MULTI_STATEMENTS`: one `COM_QUERY` with several statements (the mysql client splits
 /// at `;` itself, sqlx's raw SQL does not): one denied statement and nothing of it runs.
 #[tokio::test]
 async fn multi_statement_with_a_denied_statement_runs_nothing() {
