@@ -10,7 +10,9 @@ use std::io::Write as _;
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
-    let upstream = args.next().expect("usage: tcp_relay LISTEN_ADDR UPSTREAM_ADDR");
+    let upstream = args
+        .next()
+        .expect("usage: tcp_relay LISTEN_ADDR UPSTREAM_ADDR");
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     writeln!(std::io::stdout(), "{}", listener.local_addr()?)?;
     std::io::stdout().flush()?;

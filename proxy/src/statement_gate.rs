@@ -148,3 +148,39 @@ impl StatementGate {
         });
     }
 }
+
+/// Writes a connection audit row (a login attempt's outcome, a session's end) for either front
+/// door; false if it could not be written (logged). A session whose start cannot be audited
+/// does not start.
+pub async fn audit_connection_event(
+    store: &Store,
+    user_id: Option<i64>,
+    username: &str,
+    peer: std::net::SocketAddr,
+    action: &'static str,
+    outcome: AuditOutcome,
+    details: serde_json::Value,
+) -> bool {
+    let actor = Actor {
+        user_id,
+        username: username.to_owned(),
+        client_addr: Some(peer.ip().to_string()),
+    };
+    let entry = AdminAuditEntry {
+        action: action.into(),
+        entity_type: "session",
+        entity_id: details
+            .get("session_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        outcome,
+        details,
+    };
+    match store.audit_connection(&actor, &entry).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write a connection audit row");
+            false
+        }
+    }
+}

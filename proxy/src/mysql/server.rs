@@ -14,7 +14,7 @@ use dbward_core::model::{AccessLevel, Engine};
 use dbward_core::policy::{Classifier, SqlDialect};
 use dbward_core::quota::{Allowance, QuotaConfig};
 use dbward_core::sessions::{SessionInfo, SessionRegistry};
-use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, QuotaKind, Store};
+use dbward_core::store::{AuditOutcome, QuotaKind, Store};
 use mysql_common::constants::CapabilityFlags;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -604,28 +604,16 @@ impl MyServer {
         outcome: AuditOutcome,
         details: serde_json::Value,
     ) -> bool {
-        let actor = Actor {
+        crate::statement_gate::audit_connection_event(
+            &self.store,
             user_id,
-            username: username.to_owned(),
-            client_addr: Some(peer.ip().to_string()),
-        };
-        let entry = AdminAuditEntry {
-            action: action.into(),
-            entity_type: "session",
-            entity_id: details
-                .get("session_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            username,
+            peer,
+            action,
             outcome,
             details,
-        };
-        match self.store.audit_connection(&actor, &entry).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot write a connection audit row");
-                false
-            }
-        }
+        )
+        .await
     }
 }
 
