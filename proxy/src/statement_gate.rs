@@ -120,6 +120,8 @@ impl StatementGate {
 
     /// Writes the audit row in the background: the session does not wait for the store.
     fn audit_refusal(&self, sql: &str, message: &str, class: Option<&str>) {
+        let sql = dbward_core::policy::redact_for_audit(sql, self.dialect);
+        let sql = sql.as_ref();
         let mut end = sql.len().min(AUDIT_SQL_MAX);
         while !sql.is_char_boundary(end) {
             end -= 1;

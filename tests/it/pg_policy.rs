@@ -194,8 +194,22 @@ async fn traps_take_effect_under_admin_and_are_refused_under_read() {
         }
         assert!(holds(&fx, effect).await, "{sql} had no effect under admin");
     }
+    // A denied statement carrying a password is audited without it.
+    let e = read
+        .batch_execute("ALTER ROLE postgres PASSWORD 'hunter2-secret'")
+        .await
+        .expect_err("admin statement");
+    assert_eq!(sqlstate(&e), "42501");
     // Denials are audited with the statement and the reason.
     let (s, audit) = fx.dbward.admin("GET", "/api/audit?limit=500", None).await;
+    assert!(
+        !audit.to_string().contains("hunter2-secret"),
+        "a password in the audit trail"
+    );
+    assert!(
+        audit.to_string().contains("ALTER ROLE postgres PASSWORD ?"),
+        "redacted text audited"
+    );
     assert_eq!(s, 200);
     let denied: Vec<&serde_json::Value> = audit
         .as_array()

@@ -237,6 +237,27 @@ impl Classifier {
     }
 }
 
+/// The text to store in an audit row: `sql` itself, or, when it may carry a password
+/// (`PASSWORD`, `IDENTIFIED`, `set_config` of a password setting...: any statement with the
+/// words `password` or `identified` outside string literals), its fingerprint with every literal
+/// replaced by `?`. Never a secret in the trail, at the cost of the literals of such statements.
+#[must_use]
+pub fn redact_for_audit(sql: &str, dialect: SqlDialect) -> std::borrow::Cow<'_, str> {
+    let scan = lexer::scan(sql, dialect);
+    let sensitive = scan
+        .normalized
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| {
+            let w = w.to_ascii_lowercase();
+            w.contains("password") || w == "identified"
+        });
+    if sensitive {
+        std::borrow::Cow::Owned(scan.normalized)
+    } else {
+        std::borrow::Cow::Borrowed(sql)
+    }
+}
+
 /// Classifies without any cache (tests, benchmarks).
 #[must_use]
 pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
@@ -399,6 +420,33 @@ mod tests {
             c.classify("SET default_transaction_read_only = 'on'", pg)
                 .class,
             Some(StatementClass::Read)
+        );
+    }
+
+    #[test]
+    fn passwords_never_reach_the_audit_text() {
+        for (sql, d) in [
+            ("ALTER ROLE bob PASSWORD 'hunter2'", SqlDialect::Postgres),
+            (
+                "CREATE USER x WITH ENCRYPTED PASSWORD $$hunter2$$",
+                SqlDialect::Postgres,
+            ),
+            (
+                "CREATE USER 'x'@'%' IDENTIFIED BY 'hunter2'",
+                SqlDialect::Mysql,
+            ),
+            (
+                "SET PASSWORD FOR bob = PASSWORD('hunter2')",
+                SqlDialect::Mysql,
+            ),
+            ("/*!50000 SET PASSWORD = 'hunter2' */", SqlDialect::Mysql),
+        ] {
+            let r = redact_for_audit(sql, d);
+            assert!(!r.contains("hunter2"), "{sql} -> {r}");
+        }
+        assert_eq!(
+            redact_for_audit("SELECT 'hello'", SqlDialect::Postgres),
+            "SELECT 'hello'"
         );
     }
 
