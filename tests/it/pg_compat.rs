@@ -304,3 +304,55 @@ async fn sqlx_prepared_statements_and_transactions() {
     pool.close().await;
     fx.dbward.stop().await;
 }
+
+/// PgJDBC (Debian's libpostgresql-jdbc-java) on a read grant: DatabaseMetaData calls, a
+/// prepared statement read with fetchSize (a resumed portal), a denied write.
+#[tokio::test]
+async fn pgjdbc_metadata_and_cursor_reads() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric); \
+         INSERT INTO items SELECT g, 'item ' || g, g * 1.5 FROM generate_series(1, 100) g",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/PgJdbcSession.java"
+    );
+    let javac = tokio::process::Command::new("javac")
+        .arg("-d")
+        .arg(dir.path())
+        .arg(source)
+        .output()
+        .await
+        .expect("javac");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let out = tokio::process::Command::new("java")
+        .arg("-cp")
+        .arg(format!(
+            "{}:/usr/share/java/postgresql.jar",
+            dir.path().display()
+        ))
+        .arg("PgJdbcSession")
+        .arg(fx.port().to_string())
+        .arg(&fx.password)
+        .output()
+        .await
+        .expect("java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "tables=1 columns=3 keys=1 schemas>0=true types>0=true sum=5050 denied 42501"
+    );
+    fx.dbward.stop().await;
+}
