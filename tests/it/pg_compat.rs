@@ -305,7 +305,7 @@ async fn sqlx_prepared_statements_and_transactions() {
     fx.dbward.stop().await;
 }
 
-/// PgJDBC (Debian's libpostgresql-jdbc-java) on a read grant: DatabaseMetaData calls, a
+/// PgJDBC (Debian's libpostgresql-jdbc-java) on a read grant: `DatabaseMetaData` calls, a
 /// prepared statement read with fetchSize (a resumed portal), a denied write.
 #[tokio::test]
 async fn pgjdbc_metadata_and_cursor_reads() {
