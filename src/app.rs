@@ -130,6 +130,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             scram_iterations: config.auth.scram_iterations,
             limits: config.limits.clone(),
             quota: config.quota,
+            tls_server_end_point: tls.tls_server_end_point(),
         },
         registry.clone(),
         classifier.clone(),

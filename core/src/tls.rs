@@ -91,6 +91,75 @@ impl TlsPair {
     }
 }
 
+impl TlsPair {
+    /// The `tls-server-end-point` channel binding data (RFC 5929) of the leaf certificate: its
+    /// DER hashed with the hash of its signature algorithm (SHA-256 for MD5/SHA-1), as
+    /// PostgreSQL's SCRAM-SHA-256-PLUS uses it. `None` when the signature algorithm has no such
+    /// hash (Ed25519, RSA-PSS): PLUS is then not offered.
+    #[must_use]
+    pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
+        use rustls::pki_types::CertificateDer;
+        // DER-encoded OID contents.
+        const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+        const SHA384_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+        const SHA512_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+        const SHA1_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
+        const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+        const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+        use rustls::pki_types::pem::PemObject as _;
+        use sha2::Digest as _;
+        let leaf = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .next()?
+            .ok()?;
+        let oid = signature_algorithm_oid(&leaf)?;
+        match oid {
+            SHA256_RSA | ECDSA_SHA256 | SHA1_RSA => Some(sha2::Sha256::digest(&leaf).to_vec()),
+            SHA384_RSA | ECDSA_SHA384 => Some(sha2::Sha384::digest(&leaf).to_vec()),
+            SHA512_RSA | ECDSA_SHA512 => Some(sha2::Sha512::digest(&leaf).to_vec()),
+            _ => None,
+        }
+    }
+}
+
+/// A DER TLV at the front of `b`: (tag, contents, rest).
+fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, x| acc << 8 | usize::from(*x));
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, b.get(header..end)?, b.get(end..)?))
+}
+
+/// The certificate's `signatureAlgorithm` OID contents.
+fn signature_algorithm_oid(cert: &[u8]) -> Option<&[u8]> {
+    let (0x30, certificate, _) = der_tlv(cert)? else {
+        return None;
+    };
+    let (0x30, _tbs, rest) = der_tlv(certificate)? else {
+        return None;
+    };
+    let (0x30, algorithm, _) = der_tlv(rest)? else {
+        return None;
+    };
+    let (0x06, oid, _) = der_tlv(algorithm)? else {
+        return None;
+    };
+    Some(oid)
+}
+
 fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsFilesError> {
     let names = vec![
         "localhost".to_string(),

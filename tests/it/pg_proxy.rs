@@ -392,6 +392,35 @@ async fn psql_with_tls_and_protocol_negotiation() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("SSL connection"), "{stdout}");
+    // channel_binding=require: libpq takes SCRAM-SHA-256-PLUS, bound to dbward's certificate;
+    // over plaintext the same setting fails (dbward never offers -PLUS without TLS).
+    let run = |mode: &'static str| {
+        let port = fx.port();
+        async move {
+            tokio::process::Command::new("psql")
+                .arg(format!(
+                    "host=127.0.0.1 port={port} dbname=orders user=alice password=alice-password-123 \
+                     sslmode={mode} channel_binding=require"
+                ))
+                .args(["-X", "-At", "-c", "SELECT 1"])
+                .output()
+                .await
+                .expect("psql")
+        }
+    };
+    let bound = run("require").await;
+    assert!(
+        bound.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bound.stderr)
+    );
+    let plain = run("disable").await;
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("channel binding"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
     // A client asking for protocol 3.2 (libpq 18) is negotiated down to 3.0.
     let mut startup = vec![0, 3, 0, 2];
     for kv in [&b"user"[..], b"alice", b"database", b"orders"] {

@@ -5,8 +5,14 @@
 //! it knows the password without sending it. A user who does not exist (or has no local
 //! password) goes through the very same exchange against a fake verifier whose salt is derived
 //! from the user name and a per-process secret, so the answer and the work are the same as for
-//! a wrong password. Channel binding (`-PLUS`) is not offered yet: a client that insists on it
-//! fails with a clear error.
+//! a wrong password.
+//!
+//! Channel binding: on a TLS connection whose certificate allows it, dbward offers
+//! `SCRAM-SHA-256-PLUS` with `tls-server-end-point` (RFC 5929: the certificate's hash), which
+//! libpq prefers; the client's proof then also covers the TLS channel, so a man in the middle
+//! holding another certificate cannot relay the login. It is never offered on plaintext (libpq
+//! would refuse the exchange), and a client that says it could bind (`y`) while dbward offered
+//! binding is refused (a downgrade).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -74,6 +80,9 @@ pub enum ScramError {
     Frame(#[from] FrameError),
 }
 
+/// The gs2 header of a client that binds to `tls-server-end-point`.
+const BIND: &str = "p=tls-server-end-point,,";
+
 fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(msg);
@@ -88,10 +97,14 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
 pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     verifier: &Verifier,
+    channel_binding: Option<&[u8]>,
 ) -> Result<(), ScramError> {
     let mut out = BytesMut::new();
     codec::put_message(&mut out, TAG_AUTHENTICATION, |b| {
         b.put_i32(10); // AuthenticationSASL
+        if channel_binding.is_some() {
+            codec::put_cstr(b, "SCRAM-SHA-256-PLUS");
+        }
         codec::put_cstr(b, "SCRAM-SHA-256");
         b.put_u8(0);
     });
@@ -103,22 +116,37 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(ScramError::Protocol("expected SASLInitialResponse"));
     }
     let mechanism = codec::get_cstr(&mut body)?;
-    if mechanism != "SCRAM-SHA-256" {
-        return Err(if mechanism.ends_with("-PLUS") {
-            ScramError::ChannelBinding
-        } else {
-            ScramError::Protocol("unsupported SASL mechanism")
-        });
-    }
+    let plus = match (mechanism.as_str(), channel_binding) {
+        ("SCRAM-SHA-256", _) => false,
+        ("SCRAM-SHA-256-PLUS", Some(_)) => true,
+        ("SCRAM-SHA-256-PLUS", None) => return Err(ScramError::ChannelBinding),
+        _ => return Err(ScramError::Protocol("unsupported SASL mechanism")),
+    };
     if body.len() < 4 {
         return Err(ScramError::Protocol("truncated SASLInitialResponse"));
     }
     let client_first =
         std::str::from_utf8(&body[4..]).map_err(|_| ScramError::Protocol("not UTF-8"))?;
-    // gs2 header: "n,," (no binding) or "y,," (client could bind, thinks we cannot).
-    let (gs2_header, client_first_bare) = if let Some(bare) = client_first.strip_prefix("n,,") {
+    // gs2 header: "p=tls-server-end-point,," (binding, with -PLUS), "n,," (no binding) or
+    // "y,," (the client could bind but thinks the server cannot).
+    let (gs2_header, client_first_bare) = if let Some(bare) = client_first.strip_prefix(BIND) {
+        if !plus {
+            return Err(ScramError::Protocol(
+                "channel binding without SCRAM-SHA-256-PLUS",
+            ));
+        }
+        (BIND, bare)
+    } else if plus {
+        return Err(ScramError::Protocol(
+            "SCRAM-SHA-256-PLUS needs tls-server-end-point channel binding",
+        ));
+    } else if let Some(bare) = client_first.strip_prefix("n,,") {
         ("n,,", bare)
     } else if let Some(bare) = client_first.strip_prefix("y,,") {
+        if channel_binding.is_some() {
+            // We offered binding: a client that thinks we did not was tampered with.
+            return Err(ScramError::Protocol("channel binding downgrade"));
+        }
         ("y,,", bare)
     } else if client_first.starts_with("p=") {
         return Err(ScramError::ChannelBinding);
@@ -158,8 +186,17 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         .next()
         .and_then(|c| c.strip_prefix("c="))
         .ok_or(ScramError::Protocol("missing channel binding attribute"))?;
-    if channel != B64.encode(gs2_header) {
-        return Err(ScramError::Protocol("channel binding attribute mismatch"));
+    let mut expected = gs2_header.as_bytes().to_vec();
+    if plus {
+        expected.extend_from_slice(channel_binding.unwrap_or_default());
+    }
+    if channel != B64.encode(&expected) {
+        // With binding: the client saw another certificate (a man in the middle).
+        return Err(if plus {
+            ScramError::Failed
+        } else {
+            ScramError::Protocol("channel binding attribute mismatch")
+        });
     }
     let final_nonce = attrs
         .next()
@@ -205,15 +242,43 @@ mod tests {
     /// Drives a real SCRAM client (postgres-protocol's, as tokio-postgres uses) against the
     /// server over an in-memory pipe.
     async fn exchange(password: &str, verifier: Verifier) -> Result<(), ScramError> {
+        exchange_bound(password, verifier, None, None).await
+    }
+
+    /// With `server_binding` the server offers -PLUS; with `client_binding` the client uses it
+    /// (with what it saw as the certificate hash).
+    async fn exchange_bound(
+        password: &str,
+        verifier: Verifier,
+        server_binding: Option<Vec<u8>>,
+        client_binding: Option<Vec<u8>>,
+    ) -> Result<(), ScramError> {
         let (mut client_io, mut server_io) = tokio::io::duplex(8192);
-        let server = tokio::spawn(async move { authenticate(&mut server_io, &verifier).await });
-        let mut scram = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
-        let (_, _) = codec::read_message(&mut client_io, 4096)
+        let server = tokio::spawn(async move {
+            authenticate(&mut server_io, &verifier, server_binding.as_deref()).await
+        });
+        let (mechanism, binding) = match client_binding {
+            Some(hash) => (
+                "SCRAM-SHA-256-PLUS",
+                ChannelBinding::tls_server_end_point(hash),
+            ),
+            None => ("SCRAM-SHA-256", ChannelBinding::unsupported()),
+        };
+        let mut scram = ScramSha256::new(password.as_bytes(), binding);
+        let (_, offer) = codec::read_message(&mut client_io, 4096)
             .await
             .expect("SASL");
         let mut out = BytesMut::new();
+        if mechanism.ends_with("PLUS") {
+            assert!(
+                std::str::from_utf8(&offer)
+                    .expect("utf8")
+                    .contains("SCRAM-SHA-256-PLUS"),
+                "PLUS offered"
+            );
+        }
         postgres_protocol::message::frontend::sasl_initial_response(
-            "SCRAM-SHA-256",
+            mechanism,
             scram.message(),
             &mut out,
         )
@@ -244,6 +309,29 @@ mod tests {
         let v = dbward_core::crypto::password::scram_verifier("pencil", b"0123456789abcdef", 4096);
         let verifier = Verifier::parse(&v).expect("parse");
         exchange("pencil", verifier).await.expect("authenticated");
+    }
+
+    #[tokio::test]
+    async fn channel_binding_binds_the_login_to_the_certificate() {
+        let v = dbward_core::crypto::password::scram_verifier("pencil", b"0123456789abcdef", 4096);
+        let hash = vec![0xAB; 32];
+        let verifier = || Verifier::parse(&v).expect("parse");
+        exchange_bound("pencil", verifier(), Some(hash.clone()), Some(hash.clone()))
+            .await
+            .expect("bound login");
+        // A man in the middle: the client saw another certificate.
+        let err = exchange_bound(
+            "pencil",
+            verifier(),
+            Some(hash.clone()),
+            Some(vec![0xCD; 32]),
+        )
+        .await;
+        assert!(matches!(err, Err(ScramError::Failed)), "{err:?}");
+        // A client that does not bind still logs in when PLUS is offered.
+        exchange_bound("pencil", verifier(), Some(hash), None)
+            .await
+            .expect("unbound login on TLS");
     }
 
     #[tokio::test]

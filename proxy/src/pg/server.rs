@@ -48,6 +48,9 @@ pub struct PgServerConfig {
     pub limits: dbward_core::config::LimitsConfig,
     /// Quota block sizes.
     pub quota: dbward_core::quota::QuotaConfig,
+    /// The certificate's `tls-server-end-point` channel binding data (SCRAM-SHA-256-PLUS on
+    /// TLS connections), if its signature algorithm allows it.
+    pub tls_server_end_point: Option<Vec<u8>>,
 }
 
 /// The PostgreSQL proxy: shared by every connection.
@@ -324,7 +327,12 @@ impl PgServer {
                 self.config.scram_iterations,
             )
         });
-        match scram::authenticate(client, &verifier).await {
+        let binding = if client.is_tls() {
+            self.config.tls_server_end_point.as_deref()
+        } else {
+            None
+        };
+        match scram::authenticate(client, &verifier, binding).await {
             Ok(()) => {}
             Err(ScramError::Failed) => {
                 throttle.record_failure(&params.user, peer.ip());
