@@ -83,6 +83,11 @@ impl Cluster {
     /// Starts a cluster whose superuser `postgres` has `superuser_password`, with TLS from
     /// `pki`, and `hba` as its `pg_hba.conf`.
     pub fn start(superuser_password: &str, pki: &TestPki, hba: &str) -> Self {
+        Self::start_on(superuser_password, pki, hba, "127.0.0.1")
+    }
+
+    /// Like [`Cluster::start`], listening on `listen` (PostgreSQL's `listen_addresses`).
+    pub fn start_on(superuser_password: &str, pki: &TestPki, hba: &str, listen: &str) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("data");
         let chown = |p: &std::path::Path| {
@@ -118,7 +123,7 @@ impl Cluster {
         std::fs::write(dir.join("pg_hba.conf"), hba).expect("hba");
         let port = free_port();
         let conf = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+            "port = {port}\nlisten_addresses = '{listen}'\nunix_socket_directories = '{}'\n\
              ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
              password_encryption = 'scram-sha-256'\nfsync = off\n",
             tmp.path().display()

@@ -247,3 +247,84 @@ async fn read_grants_use_the_read_only_credential() {
     );
     s.dbward.stop().await;
 }
+
+/// A cleartext password goes to a non-loopback upstream only over a verified TLS channel: the
+/// cluster listens on a veth address of this machine (not loopback) and asks for `password`.
+#[tokio::test]
+async fn cleartext_to_a_remote_upstream_only_over_verified_tls() {
+    let host = crate::netns::TestHost::create();
+    let remote = host.host_addr.clone();
+    let pki = TestPki::new(&["127.0.0.1", &remote]);
+    let hba = format!(
+        "local all all trust\nhost all clear_user {remote}/32 password\n\
+         host all all 127.0.0.1/32 scram-sha-256\n"
+    );
+    let cluster = Cluster::start_on(
+        SUPERUSER_PASSWORD,
+        &pki,
+        &hba,
+        &format!("127.0.0.1,{remote}"),
+    );
+    let url = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/postgres",
+        "upstream-secret-Kx9%21", cluster.port
+    );
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("superuser login");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE clear_user LOGIN PASSWORD '{SUPERUSER_PASSWORD}'"
+        ))
+        .await
+        .expect("role");
+    let dbward = Dbward::start().await;
+    let (_, user) = dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "alice", "password": "alice-password-123"})),
+        )
+        .await;
+    let s = Setup {
+        dbward,
+        cluster,
+        pki,
+        user_id: user["id"].as_i64().expect("id"),
+    };
+    let base = json!({"host": remote, "username": "clear_user"});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            b[k] = v.clone();
+        }
+        b
+    };
+    // Plaintext, and TLS without verification: the password is not sent.
+    s.database("plain", "read", with(json!({"tls_mode": "disable"})))
+        .await;
+    assert_refused(s.connect("plain").await, "cleartext");
+    s.database("unverified", "read", with(json!({"tls_mode": "require"})))
+        .await;
+    assert_refused(s.connect("unverified").await, "cleartext");
+    // Verified TLS: it is.
+    s.database(
+        "verified",
+        "read",
+        with(json!({"tls_mode": "verify-full", "tls_ca_cert": s.pki.ca_pem})),
+    )
+    .await;
+    let c = s
+        .connect("verified")
+        .await
+        .expect("cleartext over verified TLS");
+    let who: String = c
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("q")
+        .get(0);
+    assert_eq!(who, "clear_user");
+    s.dbward.stop().await;
+    drop(host);
+}
