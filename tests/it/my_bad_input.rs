@@ -111,3 +111,20 @@ async fn revoking_the_grant_ends_the_session_within_a_second() {
     );
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn idle_sessions_end_with_a_clear_error() {
+    use sqlx::Executor as _;
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.limits.idle_session_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut c = fx.sqlx().await;
+    c.execute("SELECT 1").await.expect("session works");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let e = c.execute("SELECT 1").await.expect_err("ended while idle");
+    assert!(e.to_string().contains("idle"), "{e}");
+    let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=20", None).await;
+    assert!(audit.to_string().contains("mysql.session_end"), "{audit}");
+    fx.dbward.stop().await;
+}

@@ -94,8 +94,18 @@ pub struct MyProxy {
 impl MyProxy {
     /// Starts everything; alice holds a grant at `level` (plus `grant_fields`).
     pub async fn start(level: &str, grant_fields: serde_json::Value) -> Self {
+        Self::start_with(level, grant_fields, |_| {}).await
+    }
+
+    /// Like [`MyProxy::start`], with the configuration adjusted by `adjust`.
+    pub async fn start_with(
+        level: &str,
+        grant_fields: serde_json::Value,
+        adjust: impl FnOnce(&mut dbward_core::config::Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::harness::test_config(dir.path().to_owned());
+        let mut config = crate::harness::test_config(dir.path().to_owned());
+        adjust(&mut config);
         let mut dbward = Dbward::start_with(config).await;
         dbward.dir = Some(dir);
         let upstream = MyDatabase::create();
