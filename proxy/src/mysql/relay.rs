@@ -295,7 +295,7 @@ impl<'a> MyRelay<'a> {
                     .then(|| infile_name(sql))
                     .flatten();
                 self.forward(payload).await?;
-                self.result_response(false, infile.as_deref()).await
+                self.result_response(infile.as_deref()).await
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
@@ -314,14 +314,12 @@ impl<'a> MyRelay<'a> {
                     return self.refuse(code, state, &m).await;
                 }
                 self.forward(payload).await?;
-                if cmd == 0x17 && payload.get(5).is_some_and(|f| f & 0x01 != 0) {
-                    // Execute with a cursor: metadata, then rows come by COM_STMT_FETCH.
-                    return self.result_response(true, None).await;
-                }
+                // An Execute that opens a cursor answers with metadata only (the status says
+                // SERVER_STATUS_CURSOR_EXISTS); its rows come by COM_STMT_FETCH.
                 if cmd == 0x1C {
-                    self.rows(true).await.map(|()| None)
+                    self.rows().await.map(|()| None)
                 } else {
-                    self.result_response(true, None).await
+                    self.result_response(None).await
                 }
             }
             Fate::NoResponse => {
@@ -334,7 +332,7 @@ impl<'a> MyRelay<'a> {
             }
             Fate::FieldList => {
                 self.forward(payload).await?;
-                self.rows(false).await.map(|()| None)
+                self.rows().await.map(|()| None)
             }
             Fate::InitDb => {
                 let schema = String::from_utf8_lossy(&payload[1..]).into_owned();
@@ -474,7 +472,7 @@ impl<'a> MyRelay<'a> {
     }
 
     /// Rows (metered) up to the terminator (EOF/OK with 0xFE, or ERR); sets the status.
-    async fn rows(&mut self, _binary: bool) -> Result<(), Done> {
+    async fn rows(&mut self) -> Result<(), Done> {
         loop {
             let (len, seq) = self.peek_header().await?;
             let head0 = self.peek_first().await?;
@@ -531,11 +529,7 @@ impl<'a> MyRelay<'a> {
 
     /// The response to COM_QUERY / COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE, or result sets,
     /// repeated while `SERVER_MORE_RESULTS_EXISTS`.
-    async fn result_response(
-        &mut self,
-        binary: bool,
-        infile: Option<&str>,
-    ) -> Result<Option<SessionEnd>, Done> {
+    async fn result_response(&mut self, infile: Option<&str>) -> Result<Option<SessionEnd>, Done> {
         loop {
             let first = self.peek_first().await?;
             if first == 0xFB {
@@ -566,7 +560,7 @@ impl<'a> MyRelay<'a> {
                             break;
                         }
                     }
-                    self.rows(binary).await?;
+                    self.rows().await?;
                 }
             }
             if self.status & SERVER_MORE_RESULTS_EXISTS == 0 {
