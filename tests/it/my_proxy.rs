@@ -551,3 +551,36 @@ async fn multi_statement_with_a_denied_statement_runs_nothing() {
     );
     fx.dbward.stop().await;
 }
+
+/// `COM_CHANGE_USER` (connection pools' reset): same user and database re-authenticate and get
+/// a reset session still in the grant's mode; another user is refused.
+#[tokio::test]
+async fn change_user_resets_the_session_for_the_same_user_only() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(serde_json::json!({"username": "bob", "password": "bob-password-123"})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/change_user.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(fx.port().to_string())
+        .arg(&fx.password)
+        .arg("bob-password-123")
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "reset=1 read_only=1 other_user=refused 1044");
+    fx.dbward.stop().await;
+}

@@ -22,7 +22,7 @@
 //! | `COM_CREATE_DB`, `COM_DROP_DB` | `ddl` |
 //! | `COM_QUIT` | ends the session |
 //! | `COM_PROCESS_KILL`, `KILL [QUERY] n` | handled by dbward: only the same user's sessions ([`kill`]) |
-//! | `COM_CHANGE_USER` | refused (not implemented yet) |
+//! | `COM_CHANGE_USER` | handled by dbward: same user and database only; re-authentication, grant re-check, `COM_RESET_CONNECTION` upstream, mode re-applied |
 //! | `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`, `COM_REGISTER_SLAVE`, `COM_REFRESH`, `COM_SHUTDOWN`, `COM_DEBUG`, `COM_STMT_BULK_EXECUTE`, anything else | refused |
 
 pub mod client_auth;
@@ -61,6 +61,9 @@ pub enum Fate {
     ResetConnection,
     /// `COM_PROCESS_KILL`: handled by dbward ([`kill`]).
     ProcessKill,
+    /// `COM_CHANGE_USER`: handled by dbward (same user and database: re-authentication, grant
+    /// re-check, upstream reset).
+    ChangeUser,
     /// Refused with this reason.
     Refused(&'static str),
 }
@@ -81,7 +84,7 @@ pub fn command_fate(cmd: u8) -> Fate {
         0x05 => Fate::Ddl("COM_CREATE_DB"),
         0x06 => Fate::Ddl("COM_DROP_DB"),
         0x1F => Fate::ResetConnection,
-        0x11 => Fate::Refused("dbward does not support COM_CHANGE_USER yet: reconnect instead"),
+        0x11 => Fate::ChangeUser,
         0x0C => Fate::ProcessKill,
         0x12 | 0x1E | 0x15 => Fate::Refused("replication commands are refused by dbward"),
         _ => Fate::Refused("dbward refuses this command"),

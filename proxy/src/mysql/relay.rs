@@ -59,6 +59,25 @@ pub struct MyRelayConfig {
     pub user_id: i64,
     /// Upstream connect timeout (`KILL QUERY` logs in upstream).
     pub connect_timeout: Duration,
+    /// What `COM_CHANGE_USER` re-checks.
+    pub change_user: ChangeUserContext,
+}
+
+/// What `COM_CHANGE_USER` needs: dbward re-authenticates the user and re-checks the grant.
+#[derive(Clone)]
+pub struct ChangeUserContext {
+    /// Password verification (throttled, cached) shared by every front door.
+    pub auth: std::sync::Arc<dbward_core::auth::Authenticator>,
+    /// The store (the gate).
+    pub store: dbward_core::store::Store,
+    /// The client's address.
+    pub peer: std::net::SocketAddr,
+    /// The session's dbward user name.
+    pub username: String,
+    /// The session's dbward database name.
+    pub database: String,
+    /// The session's grant.
+    pub grant_id: i64,
 }
 
 /// The two sides and the session's quota allowances.
@@ -258,6 +277,7 @@ impl<'a> MyRelay<'a> {
                 let (query, id) = super::kill::parse_kill(&payload[1..]).unwrap_or((true, 0));
                 self.kill(id, query).await
             }
+            Fate::ChangeUser => self.change_user(payload).await,
             Fate::ProcessKill => {
                 let id = payload
                     .get(1..5)
@@ -381,6 +401,107 @@ impl<'a> MyRelay<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// `COM_CHANGE_USER`, as connection pools use it to reset a session: dbward
+    /// re-authenticates the user (`caching_sha2_password` full authentication, TLS), re-checks
+    /// that the grant is still the one in use, resets the upstream session
+    /// (`COM_RESET_CONNECTION`) and re-applies the grant's mode. Only to the same user and
+    /// database: anything else, or any failure, ends the session with an error.
+    async fn change_user(&mut self, payload: &[u8]) -> Result<Option<SessionEnd>, Done> {
+        let body = &payload[1..];
+        let user_end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
+        let user = String::from_utf8_lossy(&body[..user_end]).into_owned();
+        let rest = body.get(user_end + 1..).unwrap_or_default();
+        let auth_len = usize::from(rest.first().copied().unwrap_or(0));
+        let after = rest.get(1 + auth_len..).unwrap_or_default();
+        let db_end = after.iter().position(|b| *b == 0).unwrap_or(after.len());
+        let database = String::from_utf8_lossy(&after[..db_end]).into_owned();
+        let mut scramble: [u8; 20] = dbward_core::crypto::random_bytes();
+        for b in &mut scramble {
+            *b = (*b % 94) + 33;
+        }
+        let mut nonce = scramble.to_vec();
+        nonce.push(0);
+        let mut switch = vec![0xFE];
+        switch.extend_from_slice(b"caching_sha2_password\0");
+        switch.extend_from_slice(&nonce);
+        let fail = |code, message: String, seq| Done::End(code, "28000", message, seq);
+        let mut seq = packet::write_packet(&mut self.client, 1, &switch)
+            .await
+            .map_err(|e| fail(2013, format!("client: {e}"), 1))?;
+        let (s, _, _) = self
+            .client_reader
+            .read(&mut self.client, 64 * 1024)
+            .await
+            .map_err(|e| fail(2013, format!("client: {e}"), seq))?;
+        seq = s.wrapping_add(1);
+        let password = super::client_auth::full_authentication(
+            &mut self.client,
+            &mut self.client_reader,
+            &mut seq,
+        )
+        .await
+        .map_err(|e| fail(e.code().0, e.to_string(), seq))?;
+        let ctx = self.config.change_user.clone();
+        let denied = || {
+            format!(
+                "Access denied for user '{user}'@'{}' (using password: YES)",
+                ctx.peer.ip()
+            )
+        };
+        let verified = ctx
+            .auth
+            .verify_password(&user, &password, ctx.peer.ip())
+            .await
+            .map_err(|_| fail(1045, denied(), seq))?;
+        if user != ctx.username || !database.eq_ignore_ascii_case(&ctx.database) {
+            return Err(fail(
+                1044,
+                "dbward supports COM_CHANGE_USER only to the same user and database; reconnect instead"
+                    .into(),
+                seq,
+            ));
+        }
+        let granted = dbward_core::gate::open_session(
+            &ctx.store,
+            &verified,
+            dbward_core::model::Engine::Mysql,
+            &database,
+            dbward_core::time::now(),
+        )
+        .await
+        .map_err(|e| fail(1044, e.to_string(), seq))?;
+        if granted.grant.id != ctx.grant_id || granted.level != self.config.level {
+            return Err(fail(
+                1044,
+                "your grant on this database changed; reconnect to use it".into(),
+                seq,
+            ));
+        }
+        self.forward(&[0x1F]).await?;
+        let (_, _, answer) = self.read_upstream().await?;
+        if answer.first() != Some(&0x00) {
+            return Err(fail(
+                2013,
+                "dbward could not reset the upstream session".into(),
+                seq,
+            ));
+        }
+        for sql in self.config.setup.clone() {
+            self.status = super::upstream::run_setup(&mut self.up, &sql)
+                .await
+                .map_err(|e| {
+                    fail(
+                        2013,
+                        format!("dbward could not restore the session: {e}"),
+                        seq,
+                    )
+                })?;
+        }
+        put_packet(&mut self.out, seq, &packet::ok_payload(self.status));
+        self.flush().await?;
+        Ok(None)
     }
 
     /// `KILL [QUERY] id` for this user's sessions; answers OK or ERR 1094.

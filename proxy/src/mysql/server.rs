@@ -288,6 +288,14 @@ impl MyServer {
             registry: self.sessions.clone(),
             user_id: info.user_id,
             connect_timeout: self.config.connect_timeout,
+            change_user: super::relay::ChangeUserContext {
+                auth: self.auth.clone(),
+                store: self.store.clone(),
+                peer,
+                username: user_name.to_owned(),
+                database: database.to_owned(),
+                grant_id: granted.grant.id,
+            },
         };
         let end = MyRelay::new(
             hello.stream,
