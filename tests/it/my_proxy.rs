@@ -584,3 +584,38 @@ async fn change_user_resets_the_session_for_the_same_user_only() {
     assert_eq!(stdout.trim(), "reset=1 read_only=1 other_user=refused 1044");
     fx.dbward.stop().await;
 }
+
+/// A row larger than one packet (0xFFFFFF bytes) arrives in two, and the continuation's first
+/// byte (here 0xFF, which would read as an ERR packet) is data: the relay stays in step. Over
+/// the binary protocol (sqlx's prepared statements) and the text protocol (raw SQL).
+#[tokio::test]
+async fn a_row_split_over_two_packets_stays_in_step() {
+    use sqlx::{Executor as _, Row as _};
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let mut c = fx.sqlx().await;
+    // 16,777,212 data bytes: the continuation starts at data byte 16,777,209 in a binary row
+    // (6 bytes before the data) and at 16,777,211 in a text row (4 bytes): 0xFF at both.
+    let sql =
+        "SELECT CONCAT(REPEAT('x', 16777209), UNHEX('FF'), 'x', UNHEX('FF')) AS big, 7 AS after";
+    let binary = sqlx::query(sql)
+        .fetch_one(&mut c)
+        .await
+        .expect("binary row");
+    let text = c.fetch_one(sqlx::raw_sql(sql)).await.expect("text row");
+    for row in [binary, text] {
+        let big: Vec<u8> = row.get(0);
+        assert_eq!(big.len(), 16_777_212);
+        assert_eq!((big[16_777_209], big[16_777_211]), (0xFF, 0xFF));
+        let after: i64 = row
+            .try_get(1)
+            .or_else(|_| row.try_get::<String, _>(1).map(|s| s.parse().expect("int")))
+            .expect("after");
+        assert_eq!(after, 7);
+        let n: i64 = sqlx::query_scalar("SELECT 41 + 1")
+            .fetch_one(&mut c)
+            .await
+            .expect("in step");
+        assert_eq!(n, 42);
+    }
+    fx.dbward.stop().await;
+}

@@ -580,10 +580,6 @@ impl<'a> MyRelay<'a> {
         Ok(None)
     }
 
-    fn is_terminator(&self, len: usize, head: &[u8; 9]) -> bool {
-        head[0] == 0xFE && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD))
-    }
-
     fn terminator_status(&self, len: usize, head: &[u8; 9]) -> u16 {
         if len < 9 && !self.config.deprecate_eof {
             packet::eof_status(head).unwrap_or(self.status)
@@ -594,12 +590,17 @@ impl<'a> MyRelay<'a> {
 
     /// Rows (metered) up to the terminator (EOF/OK with 0xFE, or ERR); sets the status.
     async fn rows(&mut self) -> Result<(), Done> {
+        // After a packet of exactly 0xFFFFFF bytes, the next one continues the same row: its
+        // first byte is data (it may well be 0xFE or 0xFF) and never a terminator.
+        let mut continuing = false;
         loop {
             let (len, seq) = self.peek_header().await?;
-            let head0 = self.peek_first().await?;
-            let terminator = head0 == 0xFF
-                || (head0 == 0xFE
-                    && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD)));
+            let terminator = !continuing && {
+                let head0 = self.peek_first().await?;
+                head0 == 0xFF
+                    || (head0 == 0xFE
+                        && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD)))
+            };
             if !terminator {
                 let size = i64::try_from(len + 4).unwrap_or(i64::MAX);
                 if !self.bytes.try_take(size) {
@@ -619,13 +620,13 @@ impl<'a> MyRelay<'a> {
                 }
             }
             let (len, head, _) = self.relay_packet().await?;
-            if head[0] == 0xFF {
+            if terminator {
+                if head[0] != 0xFF {
+                    self.status = self.terminator_status(len, &head);
+                }
                 return Ok(());
             }
-            if self.is_terminator(len, &head) {
-                self.status = self.terminator_status(len, &head);
-                return Ok(());
-            }
+            continuing = len == packet::MAX_PAYLOAD;
         }
     }
 
