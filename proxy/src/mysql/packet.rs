@@ -103,6 +103,16 @@ impl PacketReader {
         r: &mut R,
         max: usize,
     ) -> Result<(u8, u8, BytesMut), PacketError> {
+        // The common case, one packet: split it off the read buffer, no copy, no allocation.
+        let (len, seq) = self.header(r).await?;
+        if len < MAX_PAYLOAD {
+            if len > max {
+                return Err(PacketError::TooLarge(len, max));
+            }
+            self.fill(r, 4 + len).await?;
+            self.buf.advance(4);
+            return Ok((seq, seq, self.buf.split_to(len)));
+        }
         let mut payload = BytesMut::new();
         let mut first = None;
         loop {

@@ -89,6 +89,8 @@ pub struct MyRelay<'a> {
     queries: &'a mut Allowance,
     bytes: &'a mut Allowance,
     out: BytesMut,
+    /// Reused for commands forwarded upstream.
+    fwd: BytesMut,
     status: u16,
     bytes_exhausted: Option<String>,
 }
@@ -118,6 +120,7 @@ impl<'a> MyRelay<'a> {
             queries,
             bytes,
             out: BytesMut::new(),
+            fwd: BytesMut::new(),
             status,
             bytes_exhausted: None,
         }
@@ -530,10 +533,13 @@ impl<'a> MyRelay<'a> {
     }
 
     async fn forward(&mut self, payload: &[u8]) -> Result<(), Done> {
-        packet::write_packet(&mut self.up.stream, 0, payload)
-            .await
-            .map(|_| ())
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+        self.fwd.clear();
+        put_packet(&mut self.fwd, 0, payload);
+        let written = self.up.stream.write_all(&self.fwd).await;
+        if self.fwd.capacity() > 64 * 1024 {
+            self.fwd = BytesMut::new();
+        }
+        written.map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
     }
 
     async fn read_upstream(&mut self) -> Result<(u8, u8, BytesMut), Done> {
