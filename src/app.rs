@@ -142,17 +142,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot listen on {} (mysql.listen)", config.mysql.listen))?;
     let mysql_addr = mysql_listener.local_addr()?;
-    // The MySQL front door shares the PostgreSQL one's timeouts and message ceiling.
     let mysql = Arc::new(dbward_proxy::mysql::MyServer::new(
         store.clone(),
         auth.clone(),
         key.clone(),
         Some(tls.server_config(&[])?),
         dbward_proxy::mysql::MyServerConfig {
-            handshake_timeout: config.pg.handshake_timeout,
-            connect_timeout: config.pg.connect_timeout,
-            max_message_bytes: config.pg.max_message_bytes,
-            require_tls_remote: config.pg.require_tls_remote,
+            handshake_timeout: config.mysql.handshake_timeout,
+            connect_timeout: config.mysql.connect_timeout,
+            max_message_bytes: config.mysql.max_message_bytes,
+            require_tls_remote: config.mysql.require_tls_remote,
             limits: config.limits.clone(),
             quota: config.quota,
         },

@@ -68,9 +68,9 @@ pub struct Config {
     /// The admin API's HTTP listener.
     pub http: HttpConfig,
     /// The PostgreSQL proxy.
-    pub pg: PgConfig,
-    /// The MySQL proxy listener.
-    pub mysql: ListenerConfig,
+    pub pg: ProxyConfig<PgPort>,
+    /// The MySQL proxy.
+    pub mysql: ProxyConfig<MysqlPort>,
     /// Password checks, throttling and hashing.
     pub auth: AuthConfig,
     /// Connection caps and session timeouts, for every proxy.
@@ -107,10 +107,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             http: HttpConfig::default(),
-            pg: PgConfig::default(),
-            mysql: ListenerConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 6033)),
-            },
+            pg: ProxyConfig::default(),
+            mysql: ProxyConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             policy: PolicyConfig::default(),
@@ -194,12 +192,34 @@ impl Default for HttpConfig {
     }
 }
 
-/// The PostgreSQL proxy.
+/// A front door's default port on 127.0.0.1.
+pub trait DefaultPort {
+    /// The port.
+    const PORT: u16;
+}
+
+/// `[pg]`: 6432.
+#[derive(Debug, Clone, Copy)]
+pub struct PgPort;
+
+impl DefaultPort for PgPort {
+    const PORT: u16 = 6432;
+}
+
+/// `[mysql]`: 6033.
+#[derive(Debug, Clone, Copy)]
+pub struct MysqlPort;
+
+impl DefaultPort for MysqlPort {
+    const PORT: u16 = 6033;
+}
+
+/// A proxy front door (`[pg]`, `[mysql]`): the same settings, each with its own default port.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PgConfig {
-    /// Address to listen on; port 0 picks a free port. Env `DBWARD_PG_LISTEN`; default
-    /// `127.0.0.1:6432`.
+#[serde(deny_unknown_fields, default, bound = "")]
+pub struct ProxyConfig<P: DefaultPort> {
+    /// Address to listen on; port 0 picks a free port. Env `DBWARD_PG_LISTEN` /
+    /// `DBWARD_MYSQL_LISTEN`; defaults `127.0.0.1:6432` / `127.0.0.1:6033`.
     pub listen: SocketAddr,
     /// Refuse plaintext sessions from non-loopback clients. Default `false`.
     pub require_tls_remote: bool,
@@ -209,30 +229,24 @@ pub struct PgConfig {
     /// Upstream connect and login. Default `10s`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Largest message dbward buffers whole (a query, a Parse), in bytes. Results and COPY data
-    /// stream through whatever their size. Default 64 MiB.
+    /// Largest message dbward buffers whole (a query, a Parse, a MySQL command), in bytes.
+    /// Results and COPY data stream through whatever their size. Default 64 MiB.
     pub max_message_bytes: usize,
+    #[serde(skip)]
+    port: std::marker::PhantomData<P>,
 }
 
-impl Default for PgConfig {
+impl<P: DefaultPort> Default for ProxyConfig<P> {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 6432)),
+            listen: SocketAddr::from(([127, 0, 0, 1], P::PORT)),
+            port: std::marker::PhantomData,
             require_tls_remote: false,
             handshake_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             max_message_bytes: 64 << 20,
         }
     }
-}
-
-/// A proxy listener.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// Address to listen on; port 0 picks a free port. Env `DBWARD_PG_LISTEN` /
-    /// `DBWARD_MYSQL_LISTEN`; defaults `127.0.0.1:6432` / `127.0.0.1:6033`.
-    pub listen: SocketAddr,
 }
 
 /// Password checks, throttling and hashing.
