@@ -160,3 +160,59 @@ async fn remote_basic_auth_over_plain_http_is_refused() {
     assert!(out.contains("\"status\":\"ok\""), "{out}");
     d.stop().await;
 }
+
+/// The MySQL front door from another address: plaintext refused when TLS is required, TLS
+/// works, and the audit names the remote address.
+#[tokio::test]
+async fn remote_mysql_clients_need_tls_when_required() {
+    let host = TestHost::create();
+    let listen = format!("{}:0", host.host_addr);
+    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.listen = listen.parse().expect("addr");
+        c.mysql.require_tls_remote = true;
+    })
+    .await;
+    let port = fx.port().to_string();
+    let password = format!("-p{}", fx.password);
+    let args = |tls: &'static str| {
+        vec![
+            "-h",
+            &host.host_addr,
+            "-P",
+            &port,
+            "-u",
+            "alice",
+            &password,
+            tls,
+            "-N",
+            "-B",
+            "-e",
+            "SELECT 42",
+            "shop",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<String>>()
+    };
+    let plain = args("--skip-ssl");
+    let (ok, out) = host
+        .run(
+            "mysql",
+            &plain.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .await;
+    assert!(!ok && out.contains("requires TLS"), "{out}");
+    let tls = args("--ssl");
+    let (ok, out) = host
+        .run("mysql", &tls.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert!(ok && out.trim() == "42", "{out}");
+    let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=50", None).await;
+    let remote = page["items"].as_array().expect("items").iter().any(|r| {
+        r["action"] == "mysql.connect"
+            && r["outcome"] == "success"
+            && r["client_addr"] == host.client_addr.as_str()
+    });
+    assert!(remote, "{page}");
+    fx.dbward.stop().await;
+}
