@@ -169,6 +169,14 @@ impl PacketReader {
         }
     }
 
+    /// Gives the read buffer back while nothing is pending: an idle session holds no read
+    /// buffer (the next read allocates one again).
+    pub fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Bytes already read and not yet consumed.
     #[must_use]
     pub fn buffered(&self) -> usize {

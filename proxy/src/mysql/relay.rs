@@ -145,6 +145,15 @@ impl<'a> MyRelay<'a> {
             } else {
                 timeout
             };
+            // Between commands the session holds no buffers unless the client has already sent
+            // more (an idle session costs its TLS state and little else).
+            if !self.client_reader.has_packet() {
+                self.client_reader.release_if_empty();
+            }
+            self.up.reader.release_if_empty();
+            if self.out.capacity() > 16 * 1024 {
+                self.out = BytesMut::new();
+            }
             let command = tokio::select! {
                 r = self.client_reader.read(&mut self.client, self.config.max_message_bytes) => r,
                 () = tokio::time::sleep(timeout) => {
