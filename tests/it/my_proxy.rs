@@ -619,3 +619,39 @@ async fn a_row_split_over_two_packets_stays_in_step() {
     }
     fx.dbward.stop().await;
 }
+
+/// A grant's statement timeout becomes MariaDB's `max_statement_time` for the session, and
+/// raising it (or switching it off) is refused.
+#[tokio::test]
+async fn statement_timeout_ceiling_on_mysql() {
+    let fx = MyProxy::start("read", serde_json::json!({"statement_timeout_ms": 2000})).await;
+    let (ok, out, err) = fx.mysql(&["-e", "SELECT @@max_statement_time"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().parse::<f64>().expect("number"), 2.0);
+    for sql in [
+        "SET SESSION max_statement_time = 5",
+        "SET max_statement_time = 0",
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(!ok, "{sql}");
+        assert!(
+            err.contains("ERROR 1142") && err.contains("2000 ms"),
+            "{sql}: {err}"
+        );
+    }
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "SET max_statement_time = 1; SELECT @@max_statement_time",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().parse::<f64>().expect("number"), 1.0);
+    // The ceiling is enforced upstream too: a longer statement is stopped at 2 s.
+    let started = std::time::Instant::now();
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT SLEEP(5) FROM seq_1_to_2"]).await;
+    assert!(!ok, "ran to completion");
+    assert!(err.contains("max_statement_time"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
+    fx.dbward.stop().await;
+}
