@@ -627,7 +627,11 @@ async fn statement_timeout_ceiling_on_mysql() {
     let fx = MyProxy::start("read", serde_json::json!({"statement_timeout_ms": 2000})).await;
     let (ok, out, err) = fx.mysql(&["-e", "SELECT @@max_statement_time"]).await;
     assert!(ok, "{err}");
-    assert_eq!(out.trim().trim_end_matches('0').trim_end_matches('.'), "2", "{out}");
+    assert_eq!(
+        out.trim().trim_end_matches('0').trim_end_matches('.'),
+        "2",
+        "{out}"
+    );
     for sql in [
         "SET SESSION max_statement_time = 5",
         "SET max_statement_time = 0",
@@ -646,12 +650,20 @@ async fn statement_timeout_ceiling_on_mysql() {
         ])
         .await;
     assert!(ok, "{err}");
-    assert_eq!(out.trim().trim_end_matches('0').trim_end_matches('.'), "1", "{out}");
+    assert_eq!(
+        out.trim().trim_end_matches('0').trim_end_matches('.'),
+        "1",
+        "{out}"
+    );
     // The ceiling is enforced upstream too: a longer statement is stopped at 2 s.
     let started = std::time::Instant::now();
     let (ok, _, err) = fx.mysql(&["-e", "SELECT SLEEP(5) FROM seq_1_to_2"]).await;
     assert!(!ok, "ran to completion");
     assert!(err.contains("max_statement_time"), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     fx.dbward.stop().await;
 }
