@@ -32,6 +32,19 @@ pub struct SessionIdentity {
     pub grant_id: i64,
 }
 
+/// How a session ended, for the log and the audit trail (both front doors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client quit (`Terminate`, `COM_QUIT`) or closed the connection.
+    ClientQuit,
+    /// The upstream closed the connection.
+    UpstreamClosed,
+    /// A protocol violation or an I/O error.
+    Error(String),
+    /// dbward ended it (policy, kill, timeout), with the error sent to the client.
+    Ended(String),
+}
+
 /// Why a statement may not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {

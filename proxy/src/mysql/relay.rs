@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::packet::{self, PacketError, PacketReader, err_payload, put_packet};
 use super::upstream::Upstream;
 use super::{Fate, command_fate};
-use crate::pg::relay::SessionEnd;
+use crate::statement_gate::SessionEnd;
 use crate::statement_gate::{Refused, StatementGate};
 use crate::stream::MaybeTls;
 

@@ -27,7 +27,7 @@ use super::client_auth::{self, HandshakeError};
 use super::packet::{ok_payload, put_packet};
 use super::relay::{MyRelay, MyRelayConfig};
 use super::upstream;
-use crate::pg::relay::SessionEnd;
+use crate::statement_gate::SessionEnd;
 use crate::statement_gate::{SessionIdentity, StatementGate};
 use crate::stream::MaybeTls;
 

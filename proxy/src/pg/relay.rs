@@ -59,18 +59,7 @@ use super::codec::{
 use super::stream::MaybeTls;
 use crate::statement_gate::Refused;
 
-/// How a session ended, for the log and (later) the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The client sent Terminate or closed the connection.
-    ClientQuit,
-    /// The upstream closed the connection.
-    UpstreamClosed,
-    /// A protocol violation or an I/O error.
-    Error(String),
-    /// dbward ended it (policy), with the FATAL message sent to the client.
-    Ended(String),
-}
+pub use crate::statement_gate::SessionEnd;
 
 /// Per-session settings of the relay.
 #[derive(Clone)]
