@@ -429,3 +429,42 @@ async fn the_corpus_through_the_proxy_under_read() {
     );
     fx.dbward.stop().await;
 }
+
+/// Two denied Parses before one Sync: PostgreSQL reports only the first failure of the cycle,
+/// so dbward's second substitution must not outlive it and swallow a later, real error.
+#[tokio::test]
+async fn two_denials_in_one_cycle_leave_later_errors_alone() {
+    use postgres_protocol::message::frontend;
+    let fx = PgProxy::start("read").await;
+    let mut c =
+        crate::pg_raw::RawClient::connect(fx.port(), &fx.user, &fx.password, &fx.db_name).await;
+    let mut out = bytes::BytesMut::new();
+    frontend::parse("a", "SELECT nextval('x')", std::iter::empty(), &mut out).expect("parse");
+    frontend::parse("b", "DELETE FROM t", std::iter::empty(), &mut out).expect("parse");
+    frontend::sync(&mut out);
+    c.send(&out).await;
+    let (tags, status) = c.until_ready().await;
+    assert_eq!(tags.iter().filter(|t| **t == b'E').count(), 1, "{tags:?}");
+    assert_eq!(status, b'I');
+    // A real error next: the upstream's own (division by zero), not a leftover 42501.
+    out.clear();
+    frontend::query("SELECT 1/0", &mut out).expect("query");
+    c.send(&out).await;
+    let (tag, body) = c.recv().await;
+    assert_eq!(tag, b'E');
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("22012"), "{text}");
+    let (_, status) = c.until_ready().await;
+    assert_eq!(status, b'I');
+    // And a later denial still reads as dbward's 42501 (a stale substitution at the head of
+    // the queue would let the upstream's error through instead).
+    out.clear();
+    frontend::query("SELECT setval('x', 1)", &mut out).expect("query");
+    c.send(&out).await;
+    let (tag, body) = c.recv().await;
+    assert_eq!(tag, b'E');
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("42501") && text.contains("dbward"), "{text}");
+    c.until_ready().await;
+    fx.dbward.stop().await;
+}
