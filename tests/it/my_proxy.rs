@@ -125,6 +125,17 @@ async fn read_grant_traps_and_the_read_only_upstream() {
         "read-only transaction upstream: {err}"
     );
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "2");
+    // Denials are audited with the statement, its class and the reason.
+    let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=200", None).await;
+    let rows = audit["items"].as_array().expect("items");
+    let insert = rows
+        .iter()
+        .find(|r| {
+            r["action"] == "statement.denied" && r["details"]["sql"] == "INSERT INTO t VALUES (3)"
+        })
+        .expect("the denied INSERT is audited");
+    assert_eq!(insert["details"]["class"], "write");
+    assert_eq!(insert["actor_username"], "alice");
     // USE: only the configured schema.
     let (ok, _, err) = fx.mysql(&["-e", "USE mysql"]).await;
     assert!(!ok);
