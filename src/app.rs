@@ -43,6 +43,8 @@ pub struct Started {
     pub tls_cert_path: PathBuf,
     /// The store, for tests and tools.
     pub store: Store,
+    /// The statement audit writer (drained at shutdown).
+    audit_writer: Option<dbward_core::audit::AuditWriter>,
     /// The master key.
     pub key: MasterKey,
     shutdown: CancellationToken,
@@ -73,11 +75,24 @@ impl Started {
         {
             tracing::warn!("sessions still open after 30 s; stopping anyway");
         }
+        // Everything the sessions queued reaches the store before it closes.
+        if let Some(writer) = self.audit_writer {
+            let drained =
+                tokio::time::timeout(std::time::Duration::from_secs(10), writer.finish()).await;
+            if let Ok(n) = drained {
+                tracing::info!(events = n, "audit writer drained");
+            } else {
+                tracing::warn!("audit writer still busy after 10 s; stopping anyway");
+            }
+        }
         self.store.close().await;
         tracing::info!("dbward stopped");
         http.context("HTTP server")
     }
 }
+
+/// Statement events queued for the audit writer at most; beyond, statements wait.
+const AUDIT_QUEUE: usize = 10_000;
 
 /// Starts dbward with `config`; it runs until `shutdown` is cancelled.
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
@@ -113,6 +128,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot listen on {} (pg.listen)", config.pg.listen))?;
     let pg_addr = pg_listener.local_addr()?;
+    // One audit writer for every front door's statement events.
+    let (audit_writer, audit_sink) =
+        dbward_core::audit::AuditWriter::spawn(store.clone(), AUDIT_QUEUE);
     // One classifier (and decision cache) for every front door.
     let classifier = Arc::new(dbward_core::policy::Classifier::new(
         config.policy.cache_entries,
@@ -134,6 +152,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         },
         registry.clone(),
         classifier.clone(),
+        audit_sink.clone(),
     ));
     let sessions = tokio_util::task::TaskTracker::new();
     tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));
@@ -157,6 +176,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         },
         registry.clone(),
         classifier.clone(),
+        audit_sink,
     ));
     tokio::spawn(mysql.serve(mysql_listener, shutdown.clone(), sessions.clone()));
     tracing::info!(addr = %mysql_addr, "MySQL proxy listening");
@@ -199,6 +219,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         https: config.http.tls,
         pg_addr,
         mysql_addr,
+        audit_writer: Some(audit_writer),
         sessions,
         registry,
         generated_admin_password,

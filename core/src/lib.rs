@@ -34,6 +34,7 @@
 //!
 //! Later issues add LDAP to `auth` and `audit` (the chained trail and its writer) beside these.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;

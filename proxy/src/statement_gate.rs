@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use dbward_core::audit::{AuditEvent, AuditSink};
 use dbward_core::model::AccessLevel;
-use dbward_core::policy::{Classification, Classifier, SqlDialect};
+use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 use serde_json::json;
 
@@ -63,8 +64,8 @@ pub struct StatementGate {
     dialect: SqlDialect,
     level: AccessLevel,
     timeout_ceiling_ms: Option<i64>,
-    store: Store,
     who: Arc<SessionIdentity>,
+    audit: AuditSink,
 }
 
 impl StatementGate {
@@ -75,16 +76,16 @@ impl StatementGate {
         dialect: SqlDialect,
         level: AccessLevel,
         timeout_ceiling_ms: Option<i64>,
-        store: Store,
         who: SessionIdentity,
+        audit: AuditSink,
     ) -> Self {
         Self {
             classifier,
             dialect,
             level,
             timeout_ceiling_ms,
-            store,
             who: Arc::new(who),
+            audit,
         }
     }
 
@@ -92,6 +93,51 @@ impl StatementGate {
     #[must_use]
     pub fn level(&self) -> AccessLevel {
         self.level
+    }
+
+    /// Records an allowed statement in the trail (through the batching writer: this waits
+    /// only while its queue is full). `how` says which message carried it (`query`, `parse`,
+    /// `prepare`).
+    pub async fn record_allowed(&self, sql: &[u8], c: &Classification, how: &'static str) {
+        let text = String::from_utf8_lossy(sql);
+        let (sql, truncated) = if c.may_carry_password {
+            self.audit_text(&text)
+        } else {
+            truncate(&text)
+        };
+        let event = AuditEvent {
+            at: dbward_core::time::to_micros(dbward_core::time::now()),
+            kind: "statement",
+            actor: self.actor(),
+            entry: AdminAuditEntry {
+                action: "statement.allowed".into(),
+                entity_type: "session",
+                entity_id: Some(self.who.session_id.clone()),
+                outcome: AuditOutcome::Success,
+                details: json!({
+                    "database": self.who.database, "grant_id": self.who.grant_id,
+                    "level": self.level.as_str(), "class": c.class.map(StatementClass::as_str),
+                    "statements": c.statements, "message": how,
+                    "sql": sql, "truncated": truncated,
+                }),
+            },
+        };
+        if self.audit.record(event).await.is_err() {
+            tracing::warn!("statement not audited: dbward is shutting down");
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.who.user_id),
+            username: self.who.username.clone(),
+            client_addr: Some(self.who.client_addr.clone()),
+        }
+    }
+
+    /// The statement text as stored: passwords redacted, at most `AUDIT_SQL_MAX` bytes.
+    fn audit_text(&self, sql: &str) -> (String, bool) {
+        truncate(&dbward_core::policy::redact_for_audit(sql, self.dialect))
     }
 
     /// Checks one message's SQL text; on success, its classification (`statements` counts
@@ -133,35 +179,40 @@ impl StatementGate {
 
     /// Writes the audit row in the background: the session does not wait for the store.
     fn audit_refusal(&self, sql: &str, message: &str, class: Option<&str>) {
-        let sql = dbward_core::policy::redact_for_audit(sql, self.dialect);
-        let sql = sql.as_ref();
-        let mut end = sql.len().min(AUDIT_SQL_MAX);
-        while !sql.is_char_boundary(end) {
-            end -= 1;
-        }
-        let actor = Actor {
-            user_id: Some(self.who.user_id),
-            username: self.who.username.clone(),
-            client_addr: Some(self.who.client_addr.clone()),
+        let (sql, truncated) = self.audit_text(sql);
+        let event = AuditEvent {
+            at: dbward_core::time::to_micros(dbward_core::time::now()),
+            kind: "statement",
+            actor: self.actor(),
+            entry: AdminAuditEntry {
+                action: "statement.denied".into(),
+                entity_type: "session",
+                entity_id: Some(self.who.session_id.clone()),
+                outcome: AuditOutcome::Failure,
+                details: json!({
+                    "database": self.who.database, "grant_id": self.who.grant_id,
+                    "level": self.level.as_str(), "class": class,
+                    "sql": sql, "truncated": truncated, "reason": message,
+                }),
+            },
         };
-        let entry = AdminAuditEntry {
-            action: "statement.denied".into(),
-            entity_type: "session",
-            entity_id: Some(self.who.session_id.clone()),
-            outcome: AuditOutcome::Failure,
-            details: json!({
-                "database": self.who.database, "grant_id": self.who.grant_id,
-                "level": self.level.as_str(), "class": class,
-                "sql": &sql[..end], "truncated": end < sql.len(), "reason": message,
-            }),
-        };
-        let store = self.store.clone();
+        // Denials are rare and decided synchronously: queue the event from a task.
+        let sink = self.audit.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.audit_statement(&actor, &entry).await {
-                tracing::error!(error = %e, "cannot write a statement audit row");
+            if sink.record(event).await.is_err() {
+                tracing::warn!("denial not audited: dbward is shutting down");
             }
         });
     }
+}
+
+/// At most `AUDIT_SQL_MAX` bytes of `sql` (on a character boundary), and whether it was cut.
+fn truncate(sql: &str) -> (String, bool) {
+    let mut end = sql.len().min(AUDIT_SQL_MAX);
+    while !sql.is_char_boundary(end) {
+        end -= 1;
+    }
+    (sql[..end].to_owned(), end < sql.len())
 }
 
 /// Writes a connection audit row (a login attempt's outcome, a session's end) for either front

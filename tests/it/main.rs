@@ -4,6 +4,7 @@
 
 mod api_access;
 mod api_resources;
+mod audit_statements;
 mod cost;
 mod harness;
 mod my_bad_input;

@@ -110,6 +110,9 @@ pub struct Classification {
     pub timeout: Option<Timeout>,
     /// MySQL `USE schema`: the schema it switches to (the front door checks it).
     pub use_schema: Option<String>,
+    /// The text may carry a password (`PASSWORD`, `IDENTIFIED`): audit it redacted
+    /// ([`redact_for_audit`]); otherwise it can be stored as it is without another scan.
+    pub may_carry_password: bool,
     /// The decision read a literal: cached under the exact text only.
     literal_sensitive: bool,
 }
@@ -244,18 +247,21 @@ impl Classifier {
 #[must_use]
 pub fn redact_for_audit(sql: &str, dialect: SqlDialect) -> std::borrow::Cow<'_, str> {
     let scan = lexer::scan(sql, dialect);
-    let sensitive = scan
-        .normalized
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|w| {
-            let w = w.to_ascii_lowercase();
-            w.contains("password") || w == "identified"
-        });
-    if sensitive {
+    if mentions_password(&scan.normalized) {
         std::borrow::Cow::Owned(scan.normalized)
     } else {
         std::borrow::Cow::Borrowed(sql)
     }
+}
+
+/// Whether a fingerprint has the words `password` (in any word) or `identified`.
+fn mentions_password(normalized: &str) -> bool {
+    normalized
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| {
+            let w = w.to_ascii_lowercase();
+            w.contains("password") || w == "identified"
+        })
 }
 
 /// Classifies without any cache (tests, benchmarks).
@@ -279,6 +285,7 @@ fn unclassifiable(reason: String, statements: usize) -> Classification {
         statements: u32::try_from(statements.max(1)).unwrap_or(u32::MAX),
         timeout: None,
         use_schema: None,
+        may_carry_password: true,
         literal_sensitive: false,
     }
 }
@@ -294,6 +301,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             statements: 0,
             timeout: None,
             use_schema: None,
+            may_carry_password: false,
             literal_sensitive: false,
         };
     }
@@ -345,6 +353,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
         statements: u32::try_from(count.max(1)).unwrap_or(u32::MAX),
         timeout: findings.timeout,
         use_schema: findings.use_schema.take(),
+        may_carry_password: mentions_password(&scan.normalized),
         literal_sensitive: findings.literal_sensitive,
     }
 }

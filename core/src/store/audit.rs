@@ -129,6 +129,34 @@ macro_rules! insert_audit {
 }
 pub(crate) use insert_audit;
 
+/// Rows per multi-row INSERT of the audit writer (10 parameters each: far below SQLite's and
+/// PostgreSQL's limits).
+const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT INTO audit_log ... VALUES (...), (...)` for `rows` rows.
+fn multi_row_insert(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, client_addr, action, \
+         entity_type, entity_id, outcome, details) VALUES ",
+    );
+    for r in 0..rows {
+        let b = r * 10;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for k in 1..=10 {
+            if k > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(b + k).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 impl Store {
     /// Records an admin action on its own: one that did not take effect (validation error,
     /// conflict, denied), or one whose effect is not in the store (killing a live session).
@@ -166,6 +194,37 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
             insert_audit!(pool, "statement", actor, entry)?;
+        });
+        Ok(())
+    }
+
+    /// Inserts a batch of events (the audit writer's) in one transaction, many rows per
+    /// INSERT: the per-statement overhead is paid once per [`ROWS_PER_INSERT`] events.
+    pub async fn audit_events(
+        &self,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), StoreError> {
+        on_backend!(self, write, |pool| {
+            let mut tx = pool.begin().await?;
+            for chunk in events.chunks(ROWS_PER_INSERT) {
+                let sql = multi_row_insert(chunk.len());
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for e in chunk {
+                    q = q
+                        .bind(e.at)
+                        .bind(e.kind)
+                        .bind(e.actor.user_id)
+                        .bind(e.actor.username.clone())
+                        .bind(e.actor.client_addr.clone())
+                        .bind(e.entry.action.to_string())
+                        .bind(e.entry.entity_type)
+                        .bind(e.entry.entity_id.clone())
+                        .bind(e.entry.outcome.as_str())
+                        .bind(e.entry.details.to_string());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

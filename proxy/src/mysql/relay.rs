@@ -323,6 +323,9 @@ impl<'a> MyRelay<'a> {
                     let m = m.to_owned();
                     return self.refuse(code, state, &m).await;
                 }
+                if c.statements > 0 {
+                    self.config.gate.record_allowed(sql, &c, "query").await;
+                }
                 let infile = (c.reason == "LOAD DATA LOCAL INFILE")
                     .then(|| infile_name(sql))
                     .flatten();
@@ -331,10 +334,13 @@ impl<'a> MyRelay<'a> {
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
-                if let Err(r) = self.config.gate.check(sql) {
-                    let (code, state, m) = Self::refused_code(&r);
-                    let m = m.to_owned();
-                    return self.refuse(code, state, &m).await;
+                match self.config.gate.check(sql) {
+                    Ok(c) => self.config.gate.record_allowed(sql, &c, "prepare").await,
+                    Err(r) => {
+                        let (code, state, m) = Self::refused_code(&r);
+                        let m = m.to_owned();
+                        return self.refuse(code, state, &m).await;
+                    }
                 }
                 self.forward(payload).await?;
                 self.prepare_response().await

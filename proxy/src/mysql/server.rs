@@ -59,6 +59,7 @@ pub struct MyServer {
     classifier: Arc<Classifier>,
     next_connection_id: AtomicU32,
     kills: Arc<super::kill::KillMap>,
+    audit: dbward_core::audit::AuditSink,
 }
 
 /// A refusal before the session starts: the MySQL error and the audit reason.
@@ -95,6 +96,7 @@ impl Refusal {
 impl MyServer {
     /// Builds the server; `tls` is the rustls configuration offered to clients.
     #[must_use]
+    #[allow(clippy::too_many_arguments)] // the process-wide services each front door shares
     pub fn new(
         store: Store,
         auth: Arc<Authenticator>,
@@ -103,6 +105,7 @@ impl MyServer {
         config: MyServerConfig,
         sessions: Arc<SessionRegistry>,
         classifier: Arc<Classifier>,
+        audit: dbward_core::audit::AuditSink,
     ) -> Self {
         Self {
             store,
@@ -114,6 +117,7 @@ impl MyServer {
             classifier,
             next_connection_id: AtomicU32::new(1),
             kills: Arc::default(),
+            audit,
         }
     }
 
@@ -247,7 +251,6 @@ impl MyServer {
             SqlDialect::Mysql,
             level,
             granted.grant.statement_timeout_ms,
-            self.store.clone(),
             SessionIdentity {
                 user_id: info.user_id,
                 username: info.username.clone(),
@@ -256,6 +259,7 @@ impl MyServer {
                 database: info.database.clone(),
                 grant_id: info.grant_id,
             },
+            self.audit.clone(),
         );
         let mut queries = Allowance::new(
             self.store.clone(),

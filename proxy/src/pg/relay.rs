@@ -394,22 +394,35 @@ async fn client_to_upstream(
                     let admitted = match config.gate.check(sql) {
                         Ok(c) => {
                             let n = i64::from(c.statements);
-                            take_quota(&mut queries, &cycles, &config, sql, n).await
+                            take_quota(&mut queries, &cycles, &config, sql, n)
+                                .await
+                                .map(|()| c)
                         }
                         Err(r) => Err(r),
                     };
                     match admitted {
-                        Ok(()) => {
+                        Ok(c) => {
+                            if c.statements > 0 {
+                                config.gate.record_allowed(sql, &c, "query").await;
+                            }
                             cycles.lock().expect("cycles lock poisoned").sent += 1;
                             out.extend_from_slice(msg);
                         }
                         Err(r) => deny(&mut out, &cycles, r.sqlstate(), r.message()),
                     }
                 }
-                TAG_PARSE => match config.gate.check(sql_text(tag, msg)) {
-                    Ok(_) => out.extend_from_slice(msg),
-                    Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
-                },
+                TAG_PARSE => {
+                    let sql = sql_text(tag, msg);
+                    match config.gate.check(sql) {
+                        Ok(c) => {
+                            if c.statements > 0 {
+                                config.gate.record_allowed(sql, &c, "parse").await;
+                            }
+                            out.extend_from_slice(msg);
+                        }
+                        Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
+                    }
+                }
                 TAG_EXECUTE | TAG_FUNCTION_CALL => {
                     // Each Execute (a resumed portal too) and each fast-path call is a statement.
                     match take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await {

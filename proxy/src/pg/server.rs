@@ -65,11 +65,13 @@ pub struct PgServer {
     fake_salt_secret: [u8; 32],
     sessions: Arc<SessionRegistry>,
     classifier: Arc<Classifier>,
+    audit: dbward_core::audit::AuditSink,
 }
 
 impl PgServer {
     /// Builds the server. `tls` is the rustls configuration for the client side, if any.
     #[must_use]
+    #[allow(clippy::too_many_arguments)] // the process-wide services each front door shares
     pub fn new(
         store: Store,
         auth: Arc<Authenticator>,
@@ -78,6 +80,7 @@ impl PgServer {
         config: PgServerConfig,
         sessions: Arc<SessionRegistry>,
         classifier: Arc<Classifier>,
+        audit: dbward_core::audit::AuditSink,
     ) -> Self {
         Self {
             fake_salt_secret: key.derive("pg-fake-scram-salt"),
@@ -89,6 +92,7 @@ impl PgServer {
             cancels: CancelMap::default(),
             sessions,
             classifier,
+            audit,
         }
     }
 
@@ -207,7 +211,6 @@ impl PgServer {
                     },
                     level,
                     granted.grant.statement_timeout_ms,
-                    self.store.clone(),
                     SessionIdentity {
                         user_id: info.user_id,
                         username: info.username.clone(),
@@ -216,6 +219,7 @@ impl PgServer {
                         database: info.database.clone(),
                         grant_id: info.grant_id,
                     },
+                    self.audit.clone(),
                 );
                 let allowance = |kind, limit| {
                     Arc::new(tokio::sync::Mutex::new(Allowance::new(

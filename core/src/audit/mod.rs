@@ -1,0 +1,106 @@
+//! The audit writer: statement events go through a bounded in-memory queue to one task that
+//! inserts them in batches, so a relay never waits on the store for each statement.
+//!
+//! - **Back-pressure, not loss**: [`AuditSink::record`] waits while the queue is full (the
+//!   statement waits), it never drops an event.
+//! - **Batches**: the writer takes what has queued (up to [`BATCH`] events) and inserts it in
+//!   one transaction; under load that is one store round-trip per batch, idle it is one per
+//!   event, and an event is in the store within one batch's insert time.
+//! - **Shutdown drains**: [`AuditWriter::finish`] closes the queue and waits until everything
+//!   queued is written. A crash loses what was queued and not yet inserted: at most one batch
+//!   in flight plus the queue.
+//!
+//! Admin actions do not go through here: they are written in the same transaction as the
+//! change they record. Connection events are written directly too (one per login and session
+//! end). The audit issue adds the HMAC chain, retention and export on top of this writer.
+
+use tokio::sync::mpsc;
+
+use crate::store::{Actor, AdminAuditEntry, Store};
+
+/// Events inserted per transaction at most.
+pub const BATCH: usize = 1000;
+
+/// One event for the trail.
+#[derive(Debug)]
+pub struct AuditEvent {
+    /// When it happened (UTC microseconds since the epoch), not when it was written.
+    pub at: i64,
+    /// Event family (`statement`).
+    pub kind: &'static str,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub entry: AdminAuditEntry,
+}
+
+/// Where front doors send events. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AuditSink {
+    tx: mpsc::Sender<AuditEvent>,
+}
+
+/// The writer task's handle.
+#[derive(Debug)]
+pub struct AuditWriter {
+    task: tokio::task::JoinHandle<u64>,
+    closer: mpsc::Sender<AuditEvent>,
+}
+
+impl AuditSink {
+    /// Queues an event, waiting while the queue is full. Fails only after shutdown.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditClosed> {
+        self.tx.send(event).await.map_err(|_| AuditClosed)
+    }
+}
+
+/// The writer has stopped (dbward is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the audit writer has stopped")]
+pub struct AuditClosed;
+
+impl AuditWriter {
+    /// Starts the writer with a queue of `capacity` events.
+    #[must_use]
+    pub fn spawn(store: Store, capacity: usize) -> (Self, AuditSink) {
+        let (tx, mut rx) = mpsc::channel::<AuditEvent>(capacity.max(1));
+        let task = tokio::spawn(async move {
+            let mut written = 0u64;
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                written += batch.len() as u64;
+                // A failed insert is retried with a pause: events are never dropped while
+                // dbward runs (the queue fills and statements wait meanwhile).
+                let mut pause = std::time::Duration::from_millis(50);
+                while let Err(e) = store.audit_events(&batch).await {
+                    tracing::error!(error = %e, events = batch.len(), "cannot write audit events; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    if rx.is_closed() && pause >= std::time::Duration::from_secs(5) {
+                        tracing::error!(
+                            events = batch.len(),
+                            "audit events lost at shutdown: the store is unreachable"
+                        );
+                        break;
+                    }
+                }
+                batch.clear();
+            }
+            written
+        });
+        (
+            Self {
+                task,
+                closer: tx.clone(),
+            },
+            AuditSink { tx },
+        )
+    }
+
+    /// Stops accepting events once every sink is gone, writes what is queued, and returns how
+    /// many events the writer wrote in all.
+    pub async fn finish(self) -> u64 {
+        drop(self.closer);
+        self.task.await.unwrap_or(0)
+    }
+}
