@@ -55,6 +55,8 @@ pub enum Refused {
     Unclassifiable(String),
     /// A quota ran out.
     Quota(String),
+    /// dbward cannot audit it (fail closed).
+    Unavailable(String),
 }
 
 /// Classification and checks for one session.
@@ -97,8 +99,13 @@ impl StatementGate {
 
     /// Records an allowed statement in the trail (through the batching writer: this waits
     /// only while its queue is full). `how` says which message carried it (`query`, `parse`,
-    /// `prepare`).
-    pub async fn record_allowed(&self, sql: &[u8], c: &Classification, how: &'static str) {
+    /// `prepare`). An error means the statement must not run: it could not be audited.
+    pub async fn record_allowed(
+        &self,
+        sql: &[u8],
+        c: &Classification,
+        how: &'static str,
+    ) -> Result<(), Refused> {
         let text = String::from_utf8_lossy(sql);
         let (sql, truncated) = if c.may_carry_password {
             self.audit_text(&text)
@@ -122,9 +129,10 @@ impl StatementGate {
                 }),
             },
         };
-        if self.audit.record(event).await.is_err() {
-            tracing::warn!("statement not audited: dbward is shutting down");
-        }
+        self.audit.record(event).await.map_err(|e| {
+            tracing::error!(error = %e, "statement refused: its audit event cannot be queued");
+            Refused::Unavailable(e.to_string())
+        })
     }
 
     fn actor(&self) -> Actor {

@@ -47,17 +47,33 @@ pub struct AuditWriter {
     closer: mpsc::Sender<AuditEvent>,
 }
 
+/// How long a statement waits for room in a full queue before it is refused (the store is
+/// unreachable or far behind): fail closed, a statement that cannot be audited does not run.
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl AuditSink {
-    /// Queues an event, waiting while the queue is full. Fails only after shutdown.
-    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditClosed> {
-        self.tx.send(event).await.map_err(|_| AuditClosed)
+    /// Queues an event, waiting while the queue is full, at most [`QUEUE_WAIT`].
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditUnavailable> {
+        self.tx
+            .send_timeout(event, QUEUE_WAIT)
+            .await
+            .map_err(|e| match e {
+                mpsc::error::SendTimeoutError::Timeout(_) => AuditUnavailable::Full,
+                mpsc::error::SendTimeoutError::Closed(_) => AuditUnavailable::Closed,
+            })
     }
 }
 
-/// The writer has stopped (dbward is shutting down).
+/// The event could not be queued.
 #[derive(Debug, thiserror::Error)]
-#[error("the audit writer has stopped")]
-pub struct AuditClosed;
+pub enum AuditUnavailable {
+    /// The queue stayed full (the store is unreachable or too slow).
+    #[error("dbward cannot write its audit trail right now; the statement was not run")]
+    Full,
+    /// The writer has stopped (dbward is shutting down).
+    #[error("dbward is shutting down")]
+    Closed,
+}
 
 impl AuditWriter {
     /// Starts the writer with a queue of `capacity` events.

@@ -248,6 +248,7 @@ impl<'a> MyRelay<'a> {
             Refused::Policy(m) => (1142, "42000", m),
             Refused::Unclassifiable(m) => (1064, "42000", m),
             Refused::Quota(m) => (1226, "42000", m),
+            Refused::Unavailable(m) => (1290, "HY000", m),
         }
     }
 
@@ -323,8 +324,12 @@ impl<'a> MyRelay<'a> {
                     let m = m.to_owned();
                     return self.refuse(code, state, &m).await;
                 }
-                if c.statements > 0 {
-                    self.config.gate.record_allowed(sql, &c, "query").await;
+                if c.statements > 0
+                    && let Err(r) = self.config.gate.record_allowed(sql, &c, "query").await
+                {
+                    let (code, state, m) = Self::refused_code(&r);
+                    let m = m.to_owned();
+                    return self.refuse(code, state, &m).await;
                 }
                 let infile = (c.reason == "LOAD DATA LOCAL INFILE")
                     .then(|| infile_name(sql))
@@ -335,7 +340,13 @@ impl<'a> MyRelay<'a> {
             Fate::Prepare => {
                 let sql = &payload[1..];
                 match self.config.gate.check(sql) {
-                    Ok(c) => self.config.gate.record_allowed(sql, &c, "prepare").await,
+                    Ok(c) => {
+                        if let Err(r) = self.config.gate.record_allowed(sql, &c, "prepare").await {
+                            let (code, state, m) = Self::refused_code(&r);
+                            let m = m.to_owned();
+                            return self.refuse(code, state, &m).await;
+                        }
+                    }
                     Err(r) => {
                         let (code, state, m) = Self::refused_code(&r);
                         let m = m.to_owned();

@@ -392,19 +392,18 @@ async fn client_to_upstream(
                 TAG_QUERY => {
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
-                        Ok(c) => {
+                        Ok(c) if c.statements > 0 => {
                             let n = i64::from(c.statements);
-                            take_quota(&mut queries, &cycles, &config, sql, n)
-                                .await
-                                .map(|()| c)
+                            match take_quota(&mut queries, &cycles, &config, sql, n).await {
+                                Ok(()) => config.gate.record_allowed(sql, &c, "query").await,
+                                Err(r) => Err(r),
+                            }
                         }
+                        Ok(_) => Ok(()),
                         Err(r) => Err(r),
                     };
                     match admitted {
-                        Ok(c) => {
-                            if c.statements > 0 {
-                                config.gate.record_allowed(sql, &c, "query").await;
-                            }
+                        Ok(()) => {
                             cycles.lock().expect("cycles lock poisoned").sent += 1;
                             out.extend_from_slice(msg);
                         }
@@ -413,13 +412,15 @@ async fn client_to_upstream(
                 }
                 TAG_PARSE => {
                     let sql = sql_text(tag, msg);
-                    match config.gate.check(sql) {
-                        Ok(c) => {
-                            if c.statements > 0 {
-                                config.gate.record_allowed(sql, &c, "parse").await;
-                            }
-                            out.extend_from_slice(msg);
+                    let admitted = match config.gate.check(sql) {
+                        Ok(c) if c.statements > 0 => {
+                            config.gate.record_allowed(sql, &c, "parse").await
                         }
+                        Ok(_) => Ok(()),
+                        Err(r) => Err(r),
+                    };
+                    match admitted {
+                        Ok(()) => out.extend_from_slice(msg),
                         Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
                     }
                 }
@@ -488,12 +489,16 @@ impl Refused {
         match self {
             Refused::Policy(_) | Refused::Unclassifiable(_) => "42501",
             Refused::Quota(_) => "53400",
+            Refused::Unavailable(_) => "58000",
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            Refused::Policy(m) | Refused::Unclassifiable(m) | Refused::Quota(m) => m,
+            Refused::Policy(m)
+            | Refused::Unclassifiable(m)
+            | Refused::Quota(m)
+            | Refused::Unavailable(m) => m,
         }
     }
 }
