@@ -5,7 +5,8 @@
 //! the server's authentication plugin: `mysql_native_password` (MariaDB's default),
 //! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: the password over
 //! TLS, or RSA-encrypted with the server's public key without TLS), `mysql_clear_password`
-//! (only over TLS or to a loopback server). The session then starts in the database's
+//! (only over verified TLS or to a loopback server; the same rule decides whether
+//! `caching_sha2_password` full authentication sends the password as it is or RSA-encrypted). The session then starts in the database's
 //! configured schema, with the client's capabilities (so result packets, relayed raw, have the
 //! format the client expects), and is set up for the grant: read-only mode for `read`, the
 //! statement timeout.
@@ -202,7 +203,9 @@ async fn login(
     let mut p = Vec::new();
     response.serialize(&mut p);
     write_packet(&mut stream, seq, &p).await?;
-    let may_send_cleartext = stream.is_tls() || is_loopback(&db.host);
+    // As on the PostgreSQL side: a cleartext password goes only to a loopback server or over a
+    // verified TLS channel (an unverified one could be a man in the middle).
+    let may_send_cleartext = verified_tls || is_loopback(&db.host);
     let mut current_plugin = plugin;
     let mut current_nonce = nonce;
     let status = loop {
@@ -223,7 +226,7 @@ async fn login(
                 if current_plugin == b"mysql_clear_password" {
                     if !may_send_cleartext {
                         return Err(UpstreamError::Unsupported(
-                            "the upstream asked for a cleartext password over an unencrypted connection".into(),
+                            "the upstream asked for a cleartext password over an unverified connection".into(),
                         ));
                     }
                     let mut p = secret.clone();
@@ -237,7 +240,7 @@ async fn login(
             Some(0x01) if current_plugin == b"caching_sha2_password" => match payload.get(1) {
                 Some(0x03) => {} // fast authentication succeeded; OK follows
                 Some(0x04) => {
-                    if stream.is_tls() {
+                    if may_send_cleartext {
                         let mut p = secret.clone();
                         p.push(0);
                         write_packet(&mut stream, seq, &p).await?;
@@ -266,7 +269,6 @@ async fn login(
             }
         }
     };
-    let _ = verified_tls;
     Ok(Upstream {
         stream,
         reader,
