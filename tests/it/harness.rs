@@ -295,3 +295,42 @@ impl DbwardProcess {
         resp.json().await.expect("json")
     }
 }
+
+/// Runs one of the client programs in `tests/clients/` (a `.py` script, or a `.java` program
+/// compiled on the fly against `classpath`) with `args`; asserts it succeeded and returns its
+/// standard output, trimmed.
+pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String {
+    let source = format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = if let Some(class) = file.strip_suffix(".java") {
+        let javac = tokio::process::Command::new("javac")
+            .arg("-d")
+            .arg(dir.path())
+            .arg(&source)
+            .output()
+            .await
+            .expect("javac");
+        assert!(
+            javac.status.success(),
+            "{}",
+            String::from_utf8_lossy(&javac.stderr)
+        );
+        let mut java = tokio::process::Command::new("java");
+        java.arg("-cp")
+            .arg(format!("{}:{classpath}", dir.path().display()))
+            .arg(class);
+        java
+    } else {
+        let mut python = tokio::process::Command::new("python3");
+        python.arg(&source);
+        python
+    };
+    let out = cmd.args(args).output().await.expect("client program");
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success(),
+        "{file}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

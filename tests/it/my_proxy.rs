@@ -394,24 +394,13 @@ async fn pymysql_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/pymysql_session.py"
-    );
-    let out = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(fx.port().to_string())
-        .arg(&fx.password)
-        .output()
-        .await
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(stdout.trim(), "count=100 sum=4950 denied 1142 name=n42");
+    let stdout = crate::harness::run_client(
+        "pymysql_session.py",
+        "",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
+    assert_eq!(stdout, "count=100 sum=4950 denied 1142 name=n42");
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "100");
     fx.dbward.stop().await;
 }
@@ -486,40 +475,13 @@ async fn connector_j_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (a INT)");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let source = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/ConnectorJSession.java"
-    );
-    let jar = "/usr/share/java/mariadb-java-client.jar";
-    let javac = tokio::process::Command::new("javac")
-        .args(["-d"])
-        .arg(dir.path())
-        .arg(source)
-        .output()
-        .await
-        .expect("javac");
-    assert!(
-        javac.status.success(),
-        "{}",
-        String::from_utf8_lossy(&javac.stderr)
-    );
-    let out = tokio::process::Command::new("java")
-        .arg("-cp")
-        .arg(format!("{}:{jar}", dir.path().display()))
-        .arg("ConnectorJSession")
-        .arg(fx.port().to_string())
-        .arg(&fx.password)
-        .output()
-        .await
-        .expect("java");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(stdout.trim(), "count=40 denied 1142");
+    let stdout = crate::harness::run_client(
+        "ConnectorJSession.java",
+        "/usr/share/java/mariadb-java-client.jar",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
+    assert_eq!(stdout, "count=40 denied 1142");
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "50");
     fx.dbward.stop().await;
 }
@@ -577,22 +539,17 @@ async fn change_user_resets_the_session_for_the_same_user_only() {
         )
         .await;
     assert_eq!(s, 201);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/change_user.py");
-    let out = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(fx.port().to_string())
-        .arg(&fx.password)
-        .arg("bob-password-123")
-        .output()
-        .await
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(stdout.trim(), "reset=1 read_only=1 other_user=refused 1044");
+    let stdout = crate::harness::run_client(
+        "change_user.py",
+        "",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            "bob-password-123".into(),
+        ],
+    )
+    .await;
+    assert_eq!(stdout, "reset=1 read_only=1 other_user=refused 1044");
     fx.dbward.stop().await;
 }
 

@@ -315,43 +315,14 @@ async fn pgjdbc_metadata_and_cursor_reads() {
          INSERT INTO items SELECT g, 'item ' || g, g * 1.5 FROM generate_series(1, 100) g",
     )
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let source = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/PgJdbcSession.java"
-    );
-    let javac = tokio::process::Command::new("javac")
-        .arg("-d")
-        .arg(dir.path())
-        .arg(source)
-        .output()
-        .await
-        .expect("javac");
-    assert!(
-        javac.status.success(),
-        "{}",
-        String::from_utf8_lossy(&javac.stderr)
-    );
-    let out = tokio::process::Command::new("java")
-        .arg("-cp")
-        .arg(format!(
-            "{}:/usr/share/java/postgresql.jar",
-            dir.path().display()
-        ))
-        .arg("PgJdbcSession")
-        .arg(fx.port().to_string())
-        .arg(&fx.password)
-        .output()
-        .await
-        .expect("java");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::harness::run_client(
+        "PgJdbcSession.java",
+        "/usr/share/java/postgresql.jar",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
     assert_eq!(
-        stdout.trim(),
+        stdout,
         "tables=1 columns=3 keys=1 schemas>0=true types>0=true sum=5050 denied 42501"
     );
     fx.dbward.stop().await;
