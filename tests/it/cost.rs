@@ -193,9 +193,12 @@ async fn relay_instructions_per_statement_match_the_baseline() {
     // Prepared: Bind/Execute per statement (the relay, quota and metering). Simple: a new
     // literal in every Query (the relay plus the cached classification by fingerprint).
     let mut failures = Vec::new();
-    for (mode, file) in [
-        ("prepared", "relay-cost-baseline.txt"),
-        ("simple", "relay-cost-simple-baseline.txt"),
+    // Simple mode includes each statement's audit event and the writer's batched inserts;
+    // how many events share a batch depends on timing, so its count varies (±15 % seen): a
+    // wider tolerance there, still far below what losing the decision cache would cost (4×).
+    for (mode, file, tolerance) in [
+        ("prepared", "relay-cost-baseline.txt", TOLERANCE),
+        ("simple", "relay-cost-simple-baseline.txt", 0.30),
     ] {
         let mut totals = Vec::new();
         for n in [1000, 2000] {
@@ -223,7 +226,7 @@ async fn relay_instructions_per_statement_match_the_baseline() {
             .expect("a number");
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
         let ratio = per_statement as f64 / baseline as f64;
-        if !(1.0 - TOLERANCE..=1.0 + TOLERANCE).contains(&ratio) {
+        if !(1.0 - tolerance..=1.0 + tolerance).contains(&ratio) {
             failures.push(format!(
                 "{mode}: {per_statement} instructions per statement vs baseline {baseline} \
                  ({ratio:.2}x): update bench/{file} (DBWARD_COST_UPDATE=1) if the change is intended"
