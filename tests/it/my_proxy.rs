@@ -125,8 +125,16 @@ async fn read_grant_traps_and_the_read_only_upstream() {
         "read-only transaction upstream: {err}"
     );
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "2");
-    // Denials are audited with the statement, its class and the reason.
-    let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=200", None).await;
+    // Denials are audited with the statement, its class and the reason (through the writer's
+    // queue: wait until it is in).
+    let mut audit = serde_json::Value::Null;
+    for _ in 0..100 {
+        (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=1000", None).await;
+        if audit.to_string().contains("INSERT INTO t VALUES (3)") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let rows = audit["items"].as_array().expect("items");
     let insert = rows
         .iter()
