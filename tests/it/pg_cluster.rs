@@ -81,12 +81,7 @@ fn free_port() -> u16 {
 
 impl Cluster {
     /// Starts a cluster whose superuser `postgres` has `superuser_password`, with TLS from
-    /// `pki`, and `hba` as its `pg_hba.conf`.
-    pub fn start(superuser_password: &str, pki: &TestPki, hba: &str) -> Self {
-        Self::start_on(superuser_password, pki, hba, "127.0.0.1")
-    }
-
-    /// Like [`Cluster::start`], listening on `listen` (PostgreSQL's `listen_addresses`).
+    /// `pki`, `hba` as its `pg_hba.conf`, listening on `listen` (`listen_addresses`).
     pub fn start_on(superuser_password: &str, pki: &TestPki, hba: &str, listen: &str) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("data");

@@ -24,8 +24,14 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let pki = TestPki::new(&["127.0.0.1"]);
-    let cluster = Cluster::start(SUPERUSER_PASSWORD, &pki, HBA);
+    setup_on(&["127.0.0.1"], HBA, "127.0.0.1").await
+}
+
+/// A cluster with a certificate for `names`, `hba`, listening on `listen`, with the test roles,
+/// and dbward with user alice.
+async fn setup_on(names: &[&str], hba: &str, listen: &str) -> Setup {
+    let pki = TestPki::new(names);
+    let cluster = Cluster::start_on(SUPERUSER_PASSWORD, &pki, hba, listen);
     let url = format!(
         "postgres://postgres:{}@127.0.0.1:{}/postgres",
         "upstream-secret-Kx9%21", cluster.port
@@ -254,45 +260,16 @@ async fn read_grants_use_the_read_only_credential() {
 async fn cleartext_to_a_remote_upstream_only_over_verified_tls() {
     let host = crate::netns::TestHost::create();
     let remote = host.host_addr.clone();
-    let pki = TestPki::new(&["127.0.0.1", &remote]);
     let hba = format!(
         "local all all trust\nhost all clear_user {remote}/32 password\n\
          host all all 127.0.0.1/32 scram-sha-256\n"
     );
-    let cluster = Cluster::start_on(
-        SUPERUSER_PASSWORD,
-        &pki,
+    let s = setup_on(
+        &["127.0.0.1", &remote],
         &hba,
         &format!("127.0.0.1,{remote}"),
-    );
-    let url = format!(
-        "postgres://postgres:{}@127.0.0.1:{}/postgres",
-        "upstream-secret-Kx9%21", cluster.port
-    );
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("superuser login");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!(
-            "CREATE ROLE clear_user LOGIN PASSWORD '{SUPERUSER_PASSWORD}'"
-        ))
-        .await
-        .expect("role");
-    let dbward = Dbward::start().await;
-    let (_, user) = dbward
-        .admin(
-            "POST",
-            "/api/users",
-            Some(json!({"username": "alice", "password": "alice-password-123"})),
-        )
-        .await;
-    let s = Setup {
-        dbward,
-        cluster,
-        pki,
-        user_id: user["id"].as_i64().expect("id"),
-    };
+    )
+    .await;
     let base = json!({"host": remote, "username": "clear_user"});
     let with = |extra: Value| {
         let mut b = base.clone();

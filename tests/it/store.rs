@@ -111,30 +111,44 @@ async fn quota_holds_across_instances_sharing_a_postgres_store() {
     a.ensure_builtin_roles().await.expect("roles");
     let b = Store::open(&db.url).await.expect("instance b");
     let grant = quota_grant(&a, Some(500)).await;
+    let total = reserve_concurrently(&[a.clone(), b.clone()], grant, 10, 8).await;
+    assert_eq!(total, 500);
+    a.close().await;
+    b.close().await;
+}
+
+/// Reserves `block`-sized quota from `grant` through every store in `stores` at once (each
+/// store used by `tasks_per_store` tasks) until the limit is reached; the units handed out.
+async fn reserve_concurrently(
+    stores: &[Store],
+    grant: i64,
+    block: i64,
+    tasks_per_store: usize,
+) -> i64 {
     let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move {
-            let mut got = 0;
-            loop {
-                let n = store
-                    .reserve_quota(grant, QuotaKind::Queries, 10)
-                    .await
-                    .expect("r");
-                if n == 0 {
-                    return got;
+    for store in stores {
+        for _ in 0..tasks_per_store {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = 0;
+                loop {
+                    let n = store
+                        .reserve_quota(grant, QuotaKind::Queries, block)
+                        .await
+                        .expect("reserve");
+                    if n == 0 {
+                        return got;
+                    }
+                    got += n;
                 }
-                got += n;
-            }
-        }));
+            }));
+        }
     }
     let mut total = 0;
     for t in tasks {
         total += t.await.expect("join");
     }
-    assert_eq!(total, 500);
-    a.close().await;
-    b.close().await;
+    total
 }
 
 fn actor() -> Actor {
@@ -896,27 +910,7 @@ mod suite {
         );
         // Concurrent reservations never pass the limit together.
         let grant = super::quota_grant(&store, Some(1000)).await;
-        let mut tasks = Vec::new();
-        for _ in 0..20 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut got = 0;
-                loop {
-                    let n = store
-                        .reserve_quota(grant, QuotaKind::Queries, 7)
-                        .await
-                        .expect("r");
-                    if n == 0 {
-                        return got;
-                    }
-                    got += n;
-                }
-            }));
-        }
-        let mut total = 0;
-        for t in tasks {
-            total += t.await.expect("join");
-        }
+        let total = super::reserve_concurrently(std::slice::from_ref(&store), grant, 7, 20).await;
         assert_eq!(total, 1000, "every unit handed out exactly once");
         assert_eq!(
             store.get_grant(grant).await.expect("grant").used_queries,
