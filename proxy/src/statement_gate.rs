@@ -91,12 +91,6 @@ impl StatementGate {
         }
     }
 
-    /// The session's level.
-    #[must_use]
-    pub fn level(&self) -> AccessLevel {
-        self.level
-    }
-
     /// Records an allowed statement in the trail (through the batching writer: this waits
     /// only while its queue is full). `how` says which message carried it (`query`, `parse`,
     /// `prepare`). An error means the statement must not run: it could not be audited.

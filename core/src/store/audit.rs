@@ -74,7 +74,8 @@ pub struct AuditRecord {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Event family: `admin` (admin API) or `connection` (proxy logins and session ends).
+    /// Event family: `admin` (admin API), `connection` (proxy logins and session ends) or
+    /// `statement` (every statement with its decision).
     pub kind: String,
     /// Acting user's id.
     pub actor_user_id: Option<i64>,
@@ -181,19 +182,6 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
             insert_audit!(pool, "connection", actor, entry)?;
-        });
-        Ok(())
-    }
-
-    /// Records a statement event of a proxy session (today: denials; the audit issue adds
-    /// every statement through the batching writer).
-    pub async fn audit_statement(
-        &self,
-        actor: &Actor,
-        entry: &AdminAuditEntry,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
-            insert_audit!(pool, "statement", actor, entry)?;
         });
         Ok(())
     }

@@ -169,12 +169,6 @@ pub async fn greet(
                 HandshakeError::Protocol("TLS is not configured".into()),
             ));
         };
-        if reader.buffered() > 0 {
-            return Err((
-                None,
-                HandshakeError::Protocol("data after the TLS request".into()),
-            ));
-        }
         let tls_stream = match acceptor.accept(tcp).await {
             Ok(s) => s,
             Err(e) => return Err((None, HandshakeError::Tls(e.to_string()))),

@@ -176,12 +176,6 @@ impl PacketReader {
             self.buf = BytesMut::new();
         }
     }
-
-    /// Bytes already read and not yet consumed.
-    #[must_use]
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
 }
 
 /// The sequence id after the packets making up `payload` so far (one per 0xFFFFFF bytes).
