@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use dbward_core::audit::chain::{ChainKey, HeadFile};
 use dbward_core::auth::Authenticator;
 use dbward_core::config::{Config, StoreKind};
 use dbward_core::crypto::{MasterKey, Secret, password};
@@ -45,6 +46,8 @@ pub struct Started {
     pub store: Store,
     /// The statement audit writer (drained at shutdown).
     audit_writer: Option<dbward_core::audit::AuditWriter>,
+    audit_maintenance: JoinHandle<()>,
+    head_file: HeadFile,
     /// The master key.
     pub key: MasterKey,
     shutdown: CancellationToken,
@@ -85,28 +88,19 @@ impl Started {
                 tracing::warn!("audit writer still busy after 10 s; stopping anyway");
             }
         }
+        let _ = self.audit_maintenance.await;
+        dbward_core::audit::maintain::sync_head(&self.store, &self.head_file, &mut None).await;
         self.store.close().await;
         tracing::info!("dbward stopped");
         http.context("HTTP server")
     }
 }
 
-/// Statement events queued for the audit writer at most; beyond, statements wait.
-const AUDIT_QUEUE: usize = 10_000;
-
 /// Starts dbward with `config`; it runs until `shutdown` is cancelled.
 pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    config.validate()?;
-    create_data_dir(&config)?;
-    let url = config.effective_store_url();
-    let store = Store::open(&url)
-        .await
-        .with_context(|| format!("cannot open the store ({})", describe_store(&config)))?;
-    let key = master_key(&config)?;
-    match store.verify_master_key(&key).await? {
-        KeyCheck::Initialized => tracing::info!(key_id = %key.id(), "store bound to master key"),
-        KeyCheck::Matches => tracing::debug!(key_id = %key.id(), "master key matches the store"),
-    }
+    let (store, key) = open_store(&config).await?;
+    let head_file = HeadFile::in_dir(&config.data_dir);
+    check_head_file(&store, &head_file).await;
     store.ensure_builtin_roles().await?;
     let generated_admin_password = bootstrap_admin(&store, &config).await?;
     let tls = dbward_core::tls::load_or_generate(
@@ -130,7 +124,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let pg_addr = pg_listener.local_addr()?;
     // One audit writer for every front door's statement events.
     let (audit_writer, audit_sink) =
-        dbward_core::audit::AuditWriter::spawn(store.clone(), AUDIT_QUEUE);
+        dbward_core::audit::AuditWriter::spawn(store.clone(), &config.audit);
+    let audit_maintenance = tokio::spawn(dbward_core::audit::maintain::run(
+        store.clone(),
+        head_file.clone(),
+        config.audit.clone(),
+        shutdown.clone(),
+    ));
     // One classifier (and decision cache) for every front door.
     let classifier = Arc::new(dbward_core::policy::Classifier::new(
         config.policy.cache_entries,
@@ -220,6 +220,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         pg_addr,
         mysql_addr,
         audit_writer: Some(audit_writer),
+        audit_maintenance,
+        head_file,
         sessions,
         registry,
         generated_admin_password,
@@ -230,6 +232,43 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         shutdown,
         http,
     })
+}
+
+/// Validates `config`, opens the store (applying migrations), checks the master key against it
+/// and binds this instance's audit chain: what `serve` and the `audit` commands share.
+pub async fn open_store(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
+    config.validate()?;
+    create_data_dir(config)?;
+    let url = config.effective_store_url();
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store ({})", describe_store(config)))?;
+    let key = master_key(config)?;
+    match store.verify_master_key(&key).await? {
+        KeyCheck::Initialized => tracing::info!(key_id = %key.id(), "store bound to master key"),
+        KeyCheck::Matches => tracing::debug!(key_id = %key.id(), "master key matches the store"),
+    }
+    let instance_id = dbward_core::audit::chain::instance_id(&config.data_dir)
+        .context("cannot read or create instance.id in the data directory")?;
+    let store = store
+        .bind_audit_chain(ChainKey::new(&key), instance_id)
+        .await
+        .context("cannot bind the audit chain")?;
+    Ok((store, key))
+}
+
+/// Warns loudly when the head file says the chain was longer than the store now holds (its
+/// tail was deleted while dbward was down); `dbward audit verify` reports the details.
+async fn check_head_file(store: &Store, head_file: &HeadFile) {
+    match (head_file.read(), store.audit_head().await) {
+        (Ok(Some(file)), Ok(Some(head))) if file.seq > head.seq => tracing::error!(
+            file_seq = file.seq,
+            store_seq = head.seq,
+            "the audit trail is shorter than this instance's head file records: events were deleted"
+        ),
+        (Err(e), _) => tracing::error!(error = %e, "cannot read the audit head file"),
+        _ => {}
+    }
 }
 
 /// Waits for SIGINT or SIGTERM, then cancels `shutdown`.

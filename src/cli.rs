@@ -28,10 +28,49 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxies and the admin API in one process.
     Serve(ServeArgs),
+    /// Read the audit trail from the store (with the same settings as `serve`).
+    #[command(subcommand)]
+    Audit(AuditAction),
+}
+
+/// `dbward audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Verify every instance's HMAC chain; prints the report as JSON and exits with status 1
+    /// if a link is broken.
+    Verify {
+        /// Where the store and key are (the same settings as `serve`).
+        #[command(flatten)]
+        settings: ServeArgs,
+    },
+    /// Write the trail as JSON Lines to standard output, oldest first.
+    Export {
+        /// Where the store and key are (the same settings as `serve`).
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// Only rows newer than this id.
+        #[arg(long)]
+        after: Option<i64>,
+        /// At or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Event family: admin, connection, statement, system.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Acting user's name.
+        #[arg(long)]
+        user: Option<String>,
+        /// dbward database name.
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 /// `dbward serve` settings. Each overrides the same key of the config file.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// TOML configuration file (see examples/dbward.toml).
     #[arg(long, env = "DBWARD_CONFIG")]
@@ -108,9 +147,78 @@ impl ServeArgs {
     }
 }
 
-/// Runs a parsed command line to completion.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs `dbward audit ...`; returns the process's exit status.
+async fn audit(action: AuditAction) -> anyhow::Result<std::process::ExitCode> {
+    let settings = match &action {
+        AuditAction::Verify { settings } | AuditAction::Export { settings, .. } => settings.clone(),
+    };
+    let config = settings.into_config()?;
+    let (store, key) = crate::app::open_store(&config).await?;
+    let mut out = std::io::stdout().lock();
+    let status = match action {
+        AuditAction::Verify { .. } => {
+            let head = dbward_core::audit::chain::HeadFile::in_dir(&config.data_dir).read()?;
+            let report = store
+                .verify_audit(
+                    &dbward_core::audit::chain::ChainKey::new(&key),
+                    head.as_ref(),
+                )
+                .await?;
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+            if report.ok {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        AuditAction::Export {
+            settings: _,
+            after,
+            from,
+            to,
+            kind,
+            user,
+            database,
+        } => {
+            let time = |t: Option<String>| {
+                t.map(|t| {
+                    dbward_core::time::parse_rfc3339(&t)
+                        .map(dbward_core::time::to_micros)
+                        .map_err(|_| anyhow::anyhow!("{t}: not an RFC 3339 time with an offset"))
+                })
+                .transpose()
+            };
+            let filter = dbward_core::store::AuditFilter {
+                from: time(from)?,
+                to: time(to)?,
+                kind,
+                user,
+                database,
+                ..Default::default()
+            };
+            let mut cursor = after.unwrap_or(0);
+            loop {
+                let rows = store.audit_after(&filter, 1000, cursor).await?;
+                let Some(last) = rows.last() else { break };
+                cursor = last.id;
+                for r in &rows {
+                    serde_json::to_writer(&mut out, r)?;
+                    writeln!(out)?;
+                }
+            }
+            std::process::ExitCode::SUCCESS
+        }
+    };
+    out.flush()?;
+    store.close().await;
+    Ok(status)
+}
+
+/// Runs a parsed command line to completion; returns the process's exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
+        Command::Audit(action) => audit(action).await,
         Command::Serve(args) => {
             let config = args.into_config()?;
             let shutdown = tokio_util::sync::CancellationToken::new();
@@ -155,7 +263,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             drop(out);
             crate::app::wait_for_signal(&shutdown).await;
-            started.finish().await
+            started.finish().await?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use clap::Parser as _;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = dbward::cli::Cli::parse();
     dbward::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -87,6 +87,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/grants/{id}", P(Pm::ManageGrants)),
     ep("DELETE", "/api/grants/{id}", P(Pm::ManageGrants)),
     ep("GET", "/api/audit", P(Pm::ViewAudit)),
+    ep("GET", "/api/audit/export", P(Pm::ViewAudit)),
+    ep("GET", "/api/audit/stream", P(Pm::ViewAudit)),
+    ep("GET", "/api/audit/verify", P(Pm::ViewAudit)),
     ep("GET", "/api/sessions", P(Pm::ManageSessions)),
     ep("DELETE", "/api/sessions/{id}", P(Pm::ManageSessions)),
 ];

@@ -31,7 +31,7 @@ use crate::state::SharedState;
         databases::update, databases::remove,
         folders::list, folders::create, folders::rename, folders::remove,
         grants::list, grants::create, grants::one, grants::revoke,
-        audit::list,
+        audit::list, audit::export, audit::stream, audit::verify,
         sessions::list, sessions::kill,
     ),
     tags(

@@ -7,14 +7,19 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use dbward_core::audit::{AuditEvent, AuditWriter};
+use dbward_core::audit::{AuditEvent, AuditWriter, EventContext, StatementFacts};
+use dbward_core::config::AuditConfig;
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 
 async fn rate(store: Store, label: &str) {
-    const N: u64 = 100_000;
-    let (writer, sink) = AuditWriter::spawn(store.clone(), 10_000);
+    // AUDIT_RATE_EVENTS overrides the count (e.g. a small one under callgrind).
+    let n: u64 = std::env::var("AUDIT_RATE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (writer, sink) = AuditWriter::spawn(store.clone(), &AuditConfig::default());
     let started = Instant::now();
-    for i in 0..N {
+    for i in 0..n {
         let event = AuditEvent {
             at: dbward_core::time::to_micros(dbward_core::time::now()),
             kind: "statement",
@@ -28,13 +33,26 @@ async fn rate(store: Store, label: &str) {
                 entity_type: "session",
                 entity_id: Some("0190b7c4-5d2e-7000-8000-000000000000".into()),
                 outcome: AuditOutcome::Success,
-                details: serde_json::json!({
-                    "database": "orders", "grant_id": 1, "level": "read", "class": "read",
-                    "statements": 1, "message": "query",
-                    "sql": format!("SELECT abalance FROM pgbench_accounts WHERE aid = {i}"),
-                    "truncated": false,
-                }),
+                details: serde_json::Value::Null,
             },
+            context: EventContext {
+                session_id: Some("0190b7c4-5d2e-7000-8000-000000000000".into()),
+                database: Some("orders".into()),
+                grant_id: Some(1),
+                statement: Some(format!(
+                    "SELECT abalance FROM pgbench_accounts WHERE aid = {i}"
+                )),
+            },
+            committed: None,
+            token: None,
+            facts: Some(StatementFacts {
+                level: "read",
+                class: Some("read"),
+                statements: Some(1),
+                message: Some("query"),
+                sql_bytes: 52,
+                ..StatementFacts::default()
+            }),
         };
         sink.record(event).await.expect("record");
     }

@@ -79,6 +79,77 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Quota block sizes (see `dbward_core::quota`).
     pub quota: crate::quota::QuotaConfig,
+    /// The audit trail: writer, store outages, retention.
+    pub audit: AuditConfig,
+}
+
+/// What statements do while the audit store cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreUnavailable {
+    /// New statements get a clear error after `unavailable_wait` (the default: a statement that
+    /// cannot be audited does not run).
+    Refuse,
+    /// Events queue in memory (`queue_events`) while the store is down; once the queue is full,
+    /// statements wait `unavailable_wait`, then are refused.
+    Queue,
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events the writer collects before it writes them, at most this long after the first
+    /// one arrived: the most a crash (kill -9) can lose, with `batch_events`. Default `50ms`.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Events written in one transaction at most. Default 1000.
+    pub batch_events: usize,
+    /// Events queued in memory at most; beyond, statements wait (back-pressure). Default 10000.
+    pub queue_events: usize,
+    /// `refuse` (default) or `queue`: see [`StoreUnavailable`].
+    pub store_unavailable: StoreUnavailable,
+    /// How long a statement waits for the audit store (`refuse`) or for room in the queue
+    /// (`queue`) before it is refused. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub unavailable_wait: Duration,
+    /// Strict mode: each statement's event is written (committed) before the statement is
+    /// sent upstream. Costs a store commit per statement's latency. Default off.
+    pub strict: bool,
+    /// Longest statement text kept in an event, in bytes (the full length is recorded).
+    /// Default 4096.
+    pub max_statement_bytes: usize,
+    /// Store only the normalized statement (every literal replaced by `?`), for personal data.
+    /// Default off.
+    pub normalized_statements_only: bool,
+    /// Events older than this are pruned (a checkpoint keeps the chain verifiable). Default:
+    /// kept forever.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// At most this many events are kept per instance's chain; older ones are pruned.
+    /// Default: no limit.
+    pub max_events: Option<u64>,
+    /// How often the pruner runs. Default `1h`.
+    #[serde(with = "humantime_serde")]
+    pub prune_interval: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            flush_interval: Duration::from_millis(50),
+            batch_events: 1000,
+            queue_events: 10_000,
+            store_unavailable: StoreUnavailable::Refuse,
+            unavailable_wait: Duration::from_secs(5),
+            strict: false,
+            max_statement_bytes: 4096,
+            normalized_statements_only: false,
+            retention: None,
+            max_events: None,
+            prune_interval: Duration::from_hours(1),
+        }
+    }
 }
 
 /// Statement classification.
@@ -113,6 +184,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             policy: PolicyConfig::default(),
             quota: crate::quota::QuotaConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -371,6 +443,24 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "limits.session_check_interval",
                 reason: "must be above zero".into(),
+            });
+        }
+        if self.audit.batch_events == 0 || self.audit.queue_events < self.audit.batch_events {
+            return Err(ConfigError::Invalid {
+                setting: "audit.queue_events",
+                reason: "at least 1 and at least audit.batch_events".into(),
+            });
+        }
+        if self.audit.flush_interval.is_zero() || self.audit.prune_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "audit.flush_interval",
+                reason: "flush_interval and prune_interval must be above zero".into(),
+            });
+        }
+        if self.audit.max_statement_bytes < 64 {
+            return Err(ConfigError::Invalid {
+                setting: "audit.max_statement_bytes",
+                reason: "at least 64".into(),
             });
         }
         if self.auth.max_failures == 0 {

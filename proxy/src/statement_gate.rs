@@ -7,14 +7,10 @@
 
 use std::sync::Arc;
 
-use dbward_core::audit::{AuditEvent, AuditSink};
+use dbward_core::audit::{AuditEvent, AuditSink, EventContext, StatementFacts};
 use dbward_core::model::AccessLevel;
 use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
-use serde_json::json;
-
-/// Longest statement text kept in an audit row.
-const AUDIT_SQL_MAX: usize = 4096;
 
 /// Who is running statements, for audit rows.
 #[derive(Debug, Clone)]
@@ -93,40 +89,80 @@ impl StatementGate {
 
     /// Records an allowed statement in the trail (through the batching writer: this waits
     /// only while its queue is full). `how` says which message carried it (`query`, `parse`,
-    /// `prepare`). An error means the statement must not run: it could not be audited.
+    /// `prepare`). Returns the token to report its outcome under ([`StatementGate::completed`]).
+    /// An error means the statement must not run: it could not be audited.
     pub async fn record_allowed(
         &self,
         sql: &[u8],
         c: &Classification,
         how: &'static str,
-    ) -> Result<(), Refused> {
+    ) -> Result<u64, Refused> {
         let text = String::from_utf8_lossy(sql);
-        let (sql, truncated) = if c.may_carry_password {
-            self.audit_text(&text)
+        let event = self.event(
+            "statement.allowed",
+            AuditOutcome::Success,
+            &text,
+            c.may_carry_password,
+            StatementFacts {
+                level: self.level.as_str(),
+                class: c.class.map(StatementClass::as_str),
+                statements: Some(c.statements),
+                message: Some(how),
+                ..StatementFacts::default()
+            },
+        );
+        self.audit.record_statement(event).await.map_err(|e| {
+            tracing::error!(error = %e, "statement refused: its audit event cannot be queued");
+            Refused::Unavailable(e.to_string())
+        })
+    }
+
+    /// An event of this session about `sql` (stored bounded, and redacted when it may carry a
+    /// password or when only normalized text is kept), with `facts` plus the text's length.
+    fn event(
+        &self,
+        action: &'static str,
+        outcome: AuditOutcome,
+        sql: &str,
+        may_carry_password: bool,
+        mut facts: StatementFacts,
+    ) -> AuditEvent {
+        let stored = if self.audit.normalized_only() {
+            std::borrow::Cow::Owned(dbward_core::policy::normalize_for_audit(sql, self.dialect))
+        } else if may_carry_password {
+            dbward_core::policy::redact_for_audit(sql, self.dialect)
         } else {
-            truncate(&text)
+            std::borrow::Cow::Borrowed(sql)
         };
-        let event = AuditEvent {
+        let (text, truncated) = truncate(&stored, self.audit.statement_max());
+        facts.sql_bytes = sql.len();
+        facts.truncated = truncated;
+        AuditEvent {
             at: dbward_core::time::to_micros(dbward_core::time::now()),
             kind: "statement",
             actor: self.actor(),
             entry: AdminAuditEntry {
-                action: "statement.allowed".into(),
+                action: action.into(),
                 entity_type: "session",
                 entity_id: Some(self.who.session_id.clone()),
-                outcome: AuditOutcome::Success,
-                details: json!({
-                    "database": self.who.database, "grant_id": self.who.grant_id,
-                    "level": self.level.as_str(), "class": c.class.map(StatementClass::as_str),
-                    "statements": c.statements, "message": how,
-                    "sql": sql, "truncated": truncated,
-                }),
+                outcome,
+                details: serde_json::Value::Null,
             },
-        };
-        self.audit.record(event).await.map_err(|e| {
-            tracing::error!(error = %e, "statement refused: its audit event cannot be queued");
-            Refused::Unavailable(e.to_string())
-        })
+            context: EventContext {
+                session_id: Some(self.who.session_id.clone()),
+                database: Some(self.who.database.clone()),
+                grant_id: Some(self.who.grant_id),
+                statement: Some(text),
+            },
+            committed: None,
+            token: None,
+            facts: Some(facts),
+        }
+    }
+
+    /// Reports what an allowed statement did (its result is complete).
+    pub async fn completed(&self, token: u64, outcome: dbward_core::audit::StatementOutcome) {
+        self.audit.complete(token, outcome).await;
     }
 
     fn actor(&self) -> Actor {
@@ -135,11 +171,6 @@ impl StatementGate {
             username: self.who.username.clone(),
             client_addr: Some(self.who.client_addr.clone()),
         }
-    }
-
-    /// The statement text as stored: passwords redacted, at most `AUDIT_SQL_MAX` bytes.
-    fn audit_text(&self, sql: &str) -> (String, bool) {
-        truncate(&dbward_core::policy::redact_for_audit(sql, self.dialect))
     }
 
     /// Checks one message's SQL text; on success, its classification (`statements` counts
@@ -180,24 +211,19 @@ impl StatementGate {
     }
 
     /// Writes the audit row in the background: the session does not wait for the store.
-    fn audit_refusal(&self, sql: &str, message: &str, class: Option<&str>) {
-        let (sql, truncated) = self.audit_text(sql);
-        let event = AuditEvent {
-            at: dbward_core::time::to_micros(dbward_core::time::now()),
-            kind: "statement",
-            actor: self.actor(),
-            entry: AdminAuditEntry {
-                action: "statement.denied".into(),
-                entity_type: "session",
-                entity_id: Some(self.who.session_id.clone()),
-                outcome: AuditOutcome::Failure,
-                details: json!({
-                    "database": self.who.database, "grant_id": self.who.grant_id,
-                    "level": self.level.as_str(), "class": class,
-                    "sql": sql, "truncated": truncated, "reason": message,
-                }),
+    fn audit_refusal(&self, sql: &str, message: &str, class: Option<&'static str>) {
+        let event = self.event(
+            "statement.denied",
+            AuditOutcome::Failure,
+            sql,
+            true,
+            StatementFacts {
+                level: self.level.as_str(),
+                class,
+                reason: Some(message.to_owned()),
+                ..StatementFacts::default()
             },
-        };
+        );
         // Denials are rare and decided synchronously: queue the event from a task.
         let sink = self.audit.clone();
         tokio::spawn(async move {
@@ -208,9 +234,9 @@ impl StatementGate {
     }
 }
 
-/// At most `AUDIT_SQL_MAX` bytes of `sql` (on a character boundary), and whether it was cut.
-fn truncate(sql: &str) -> (String, bool) {
-    let mut end = sql.len().min(AUDIT_SQL_MAX);
+/// At most `max` bytes of `sql` (on a character boundary), and whether it was cut.
+fn truncate(sql: &str, max: usize) -> (String, bool) {
+    let mut end = sql.len().min(max);
     while !sql.is_char_boundary(end) {
         end -= 1;
     }
@@ -234,17 +260,30 @@ pub async fn audit_connection_event(
         username: username.to_owned(),
         client_addr: Some(peer.ip().to_string()),
     };
-    let entry = AdminAuditEntry {
-        action: action.into(),
-        entity_type: "session",
-        entity_id: details
-            .get("session_id")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        outcome,
-        details,
+    let text = |k: &str| details.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let context = EventContext {
+        session_id: text("session_id"),
+        database: text("database"),
+        grant_id: details.get("grant_id").and_then(serde_json::Value::as_i64),
+        statement: None,
     };
-    match store.audit_connection(&actor, &entry).await {
+    let event = AuditEvent {
+        at: dbward_core::time::to_micros(dbward_core::time::now()),
+        kind: "connection",
+        actor,
+        entry: AdminAuditEntry {
+            action: action.into(),
+            entity_type: "session",
+            entity_id: context.session_id.clone(),
+            outcome,
+            details,
+        },
+        context,
+        committed: None,
+        token: None,
+        facts: None,
+    };
+    match store.audit_events(std::slice::from_ref(&event)).await {
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "cannot write a connection audit row");

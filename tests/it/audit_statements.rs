@@ -34,7 +34,10 @@ async fn every_statement_reaches_the_trail_and_shutdown_drains_the_queue() {
     ))
     .await
     .expect("reopen the store");
-    let rows = store.list_audit(1000, None).await.expect("audit");
+    let rows = store
+        .list_audit(&dbward_core::store::AuditFilter::default(), 1000, None)
+        .await
+        .expect("audit");
     let statements: Vec<_> = rows.iter().filter(|r| r.kind == "statement").collect();
     let allowed = statements
         .iter()
@@ -52,15 +55,15 @@ async fn every_statement_reaches_the_trail_and_shutdown_drains_the_queue() {
     assert_eq!(denied, 1);
     let seven = statements
         .iter()
-        .find(|r| r.details["sql"] == "SELECT 7")
+        .find(|r| r.statement.as_deref() == Some("SELECT 7"))
         .expect("SELECT 7 audited");
     assert_eq!(seven.actor_username.as_deref(), Some("alice"));
     assert_eq!(seven.details["class"], "read");
     assert_eq!(seven.details["message"], "query");
-    assert_eq!(seven.details["database"], "orders");
+    assert_eq!(seven.database.as_deref(), Some("orders"));
     let two = statements
         .iter()
-        .find(|r| r.details["sql"] == "SELECT 1; SELECT 2")
+        .find(|r| r.statement.as_deref() == Some("SELECT 1; SELECT 2"))
         .expect("multi-statement audited");
     assert_eq!(two.details["statements"], 2);
     assert!(statements.iter().any(|r| r.details["message"] == "parse"));
@@ -76,11 +79,12 @@ async fn mysql_statements_reach_the_trail() {
     let mut found = false;
     for _ in 0..50 {
         let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=200", None).await;
-        found = audit["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .any(|r| r["action"] == "statement.allowed" && r["details"]["sql"] == "SELECT 42");
+        found = audit["items"].as_array().expect("items").iter().any(|r| {
+            r["action"] == "statement.allowed"
+                && r["statement"] == "SELECT 42"
+                && r["details"]["rows"] == 1
+                && r["details"]["duration_us"].is_i64()
+        });
         if found {
             break;
         }

@@ -233,6 +233,10 @@ async fn relay_instructions_per_statement_match_the_baseline() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
     let _ = child.kill().await;
+    if std::env::var_os("DBWARD_COST_KEEP").is_some() {
+        // For `callgrind_annotate` on the dumps: where did the instructions go?
+        eprintln!("callgrind dumps kept in {}", dir.keep().display());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

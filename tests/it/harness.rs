@@ -217,7 +217,7 @@ pub struct DbwardProcess {
     pub child: tokio::process::Child,
     pub http: String,
     pub pg_port: u16,
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl DbwardProcess {
@@ -266,7 +266,7 @@ impl DbwardProcess {
             child,
             http: http.expect("http"),
             pg_port: pg_port.expect("pg port"),
-            _dir: dir,
+            dir,
         }
     }
 

@@ -5,6 +5,7 @@
 mod api_access;
 mod api_resources;
 mod audit_statements;
+mod audit_trail;
 mod cost;
 mod harness;
 mod my_bad_input;

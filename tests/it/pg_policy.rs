@@ -229,7 +229,7 @@ async fn traps_take_effect_under_admin_and_are_refused_under_read() {
         .collect();
     let nextval = denied
         .iter()
-        .find(|r| r["details"]["sql"] == "SELECT nextval('s')")
+        .find(|r| r["statement"] == "SELECT nextval('s')")
         .expect("nextval denial audited");
     assert_eq!(nextval["actor_username"], "alice");
     assert_eq!(nextval["details"]["class"], "write");

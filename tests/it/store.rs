@@ -21,10 +21,11 @@ where
 {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let store = Store::open(&url).await.expect("open sqlite store");
+    let store = bind_chain(Store::open(&url).await.expect("open sqlite store")).await;
     assert_eq!(store.kind(), StoreKind::Sqlite);
     store.ensure_builtin_roles().await.expect("roles");
     test(store.clone()).await;
+    assert_chain_verifies(&store).await;
     store.close().await;
 }
 
@@ -34,12 +35,42 @@ where
     Fut: Future<Output = ()>,
 {
     let db = PgDatabase::create().await;
-    let store = Store::open(&db.url).await.expect("open postgres store");
+    let store = bind_chain(Store::open(&db.url).await.expect("open postgres store")).await;
     assert_eq!(store.kind(), StoreKind::Postgres);
     store.ensure_builtin_roles().await.expect("roles");
     test(store.clone()).await;
+    assert_chain_verifies(&store).await;
     store.close().await;
     drop(db);
+}
+
+/// The master key the suite's audit chains are linked under.
+fn suite_key() -> MasterKey {
+    MasterKey::from_bytes([9; 32])
+}
+
+/// Asserts that every audit chain of `store` verifies.
+async fn assert_chain_verifies(store: &Store) {
+    let report = store
+        .verify_audit(
+            &dbward_core::audit::chain::ChainKey::new(&suite_key()),
+            None,
+        )
+        .await
+        .expect("verify");
+    assert!(report.ok, "{report:?}");
+}
+
+/// Binds a store to an audit chain under a fresh key, as dbward does at start: every suite
+/// test then writes chained audit rows, and checks at its end that the chain verifies.
+async fn bind_chain(store: Store) -> Store {
+    store
+        .bind_audit_chain(
+            dbward_core::audit::chain::ChainKey::new(&suite_key()),
+            "suite".into(),
+        )
+        .await
+        .expect("bind the audit chain")
 }
 
 /// Generates one test per backend for a suite function `fn(Store) -> impl Future`.
@@ -160,7 +191,11 @@ fn actor() -> Actor {
 }
 
 async fn audit_count(store: &Store) -> usize {
-    store.list_audit(1000, None).await.expect("audit").len()
+    store
+        .list_audit(&dbward_core::store::AuditFilter::default(), 1000, None)
+        .await
+        .expect("audit")
+        .len()
 }
 
 async fn new_user(store: &Store, name: &str, roles: &[&str]) -> i64 {
@@ -448,8 +483,13 @@ mod suite {
             "other key fails"
         );
 
-        let audit = serde_json::to_string(&store.list_audit(100, None).await.expect("audit"))
-            .expect("json");
+        let audit = serde_json::to_string(
+            &store
+                .list_audit(&dbward_core::store::AuditFilter::default(), 100, None)
+                .await
+                .expect("audit"),
+        )
+        .expect("json");
         assert!(!audit.contains("upstream-secret") && !audit.contains("read-secret"));
 
         let dup = store

@@ -1,73 +1,303 @@
-//! The audit writer: statement events go through a bounded in-memory queue to one task that
-//! inserts them in batches, so a relay never waits on the store for each statement.
+//! The audit trail's writer: statement events go through a bounded in-memory queue to one task
+//! that writes them in batches, so a relay never waits on the store for each statement.
 //!
+//! - **Group commit**: the writer waits for a first event, then collects for at most
+//!   `audit.flush_interval` (or until `audit.batch_events` are queued) and writes the batch in
+//!   one transaction, linked into the instance's HMAC chain ([`chain`]). A busy proxy pays one
+//!   commit per interval, not one per statement. A crash (kill -9) loses at most what was
+//!   collected in the last interval plus the batch being written: `flush_interval` of events,
+//!   at most `batch_events` + `queue_events`.
 //! - **Back-pressure, not loss**: [`AuditSink::record`] waits while the queue is full (the
-//!   statement waits), it never drops an event.
-//! - **Batches**: the writer takes what has queued (up to [`BATCH`] events) and inserts it in
-//!   one transaction; under load that is one store round-trip per batch, idle it is one per
-//!   event, and an event is in the store within one batch's insert time.
+//!   statement waits); it never drops an event. A failed write is retried until it succeeds.
+//! - **Store outages** (`audit.store_unavailable`): `refuse` (default) refuses new statements
+//!   once a write has failed and the store has not come back within `audit.unavailable_wait`;
+//!   `queue` lets them run while the queue has room, then waits and refuses. Either way, a
+//!   statement that cannot be audited does not run, and what was queued is written when the
+//!   store is back.
+//! - **Strict mode** (`audit.strict`): the statement waits until its event is committed.
 //! - **Shutdown drains**: [`AuditWriter::finish`] closes the queue and waits until everything
-//!   queued is written. A crash loses what was queued and not yet inserted: at most one batch
-//!   in flight plus the queue.
+//!   queued is written.
 //!
-//! Admin actions do not go through here: they are written in the same transaction as the
-//! change they record. Connection events are written directly too (one per login and session
-//! end). The audit issue adds the HMAC chain, retention and export on top of this writer.
+//! Admin actions do not go through the queue: they are written in the same transaction as the
+//! change they record (so a change and its audit row both happen or neither). Connection
+//! events are written directly too, before the client hears the outcome.
 
-use tokio::sync::mpsc;
+pub mod chain;
+pub mod maintain;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::{AuditConfig, StoreUnavailable};
 use crate::store::{Actor, AdminAuditEntry, Store};
-
-/// Events inserted per transaction at most.
-pub const BATCH: usize = 1000;
 
 /// One event for the trail.
 #[derive(Debug)]
 pub struct AuditEvent {
     /// When it happened (UTC microseconds since the epoch), not when it was written.
     pub at: i64,
-    /// Event family (`statement`).
+    /// Event family (`admin`, `connection`, `statement`, `system`).
     pub kind: &'static str,
     /// Who.
     pub actor: Actor,
     /// What.
     pub entry: AdminAuditEntry,
+    /// Which session, database, grant and statement (proxy events).
+    pub context: EventContext,
+    /// Strict mode: told when the event is committed.
+    pub committed: Option<oneshot::Sender<()>>,
+    /// Set by [`AuditSink::record_statement`]: the statement's outcome follows under it.
+    pub token: Option<u64>,
+    /// A statement event's details, serialized by the writer (cheaper than building JSON in
+    /// the relay); when set, `entry.details` is not used.
+    pub facts: Option<StatementFacts>,
+}
+
+/// What a statement event records besides its text.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StatementFacts {
+    /// The session's access level.
+    pub level: &'static str,
+    /// The statement's class (`None`: unclassifiable).
+    pub class: Option<&'static str>,
+    /// Statements in the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statements: Option<u32>,
+    /// Which message carried it: `query`, `parse`, `prepare`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+    /// The full length of the text, bytes.
+    pub sql_bytes: usize,
+    /// Whether the stored text was cut at `audit.max_statement_bytes`.
+    pub truncated: bool,
+    /// Why it was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What it did (allowed statements, once their result is complete).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<StatementOutcome>,
+}
+/// What an allowed statement did, reported when its result is complete.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatementOutcome {
+    /// From admission to the end of its result, microseconds.
+    pub duration_us: i64,
+    /// Rows returned (result rows relayed).
+    pub rows: i64,
+    /// Rows affected, as the server reported them (INSERT/UPDATE/DELETE/...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected: Option<i64>,
+    /// Result bytes relayed to the client.
+    pub bytes: i64,
+    /// The upstream's error code (SQLSTATE, or the MySQL error number), if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What goes through the writer's queue. Not boxed: outcomes are as frequent as events, and a
+/// box would cost an allocation per event.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Event(AuditEvent),
+    Done(u64, StatementOutcome),
+}
+
+/// Tokens linking an allowed statement's event to its outcome, unique in this process.
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+/// Outcomes waited for after their event was written, at most (older ones are forgotten: a
+/// session that ended without its statement's result).
+const OPEN_MAX: usize = 100_000;
+
+/// Statements whose event was written before their outcome arrived: the outcome then becomes
+/// a `statement.completed` row of its own, with the session's context.
+#[derive(Default)]
+struct Open(std::collections::BTreeMap<u64, (Actor, EventContext)>);
+
+impl Open {
+    fn remember(&mut self, token: u64, e: &AuditEvent) {
+        if self.0.len() >= OPEN_MAX {
+            self.0.pop_first();
+        }
+        let mut context = e.context.clone();
+        context.statement = None;
+        self.0.insert(token, (e.actor.clone(), context));
+    }
+}
+
+/// The searchable context of a proxy event.
+#[derive(Debug, Clone, Default)]
+pub struct EventContext {
+    /// Session id.
+    pub session_id: Option<String>,
+    /// dbward database name.
+    pub database: Option<String>,
+    /// Grant in use.
+    pub grant_id: Option<i64>,
+    /// Statement text as stored (bounded, redacted).
+    pub statement: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of family `kind` happening now, without proxy context.
+    #[must_use]
+    pub fn admin(kind: &'static str, actor: &Actor, entry: &AdminAuditEntry) -> Self {
+        Self {
+            at: crate::time::to_micros(crate::time::now()),
+            kind,
+            actor: actor.clone(),
+            entry: entry.clone(),
+            context: EventContext::default(),
+            committed: None,
+            token: None,
+            facts: None,
+        }
+    }
+
+    /// The fields its chain link covers (`details` as stored).
+    #[must_use]
+    pub fn link_fields<'a>(
+        &'a self,
+        instance_id: &'a str,
+        seq: i64,
+        details: &'a str,
+    ) -> chain::LinkFields<'a> {
+        chain::LinkFields {
+            instance_id,
+            seq,
+            at: self.at,
+            kind: self.kind,
+            actor_user_id: self.actor.user_id,
+            actor_username: Some(&self.actor.username),
+            client_addr: self.actor.client_addr.as_deref(),
+            action: &self.entry.action,
+            entity_type: Some(self.entry.entity_type),
+            entity_id: self.entry.entity_id.as_deref(),
+            outcome: self.entry.outcome.as_str(),
+            details: Some(details),
+            session_id: self.context.session_id.as_deref(),
+            database: self.context.database.as_deref(),
+            grant_id: self.context.grant_id,
+            statement: self.context.statement.as_deref(),
+        }
+    }
 }
 
 /// Where front doors send events. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AuditSink {
-    tx: mpsc::Sender<AuditEvent>,
+    tx: mpsc::Sender<Msg>,
+    healthy: Arc<AtomicBool>,
+    policy: StoreUnavailable,
+    wait: Duration,
+    strict: bool,
+    statement_max: usize,
+    normalized_only: bool,
 }
 
 /// The writer task's handle.
 #[derive(Debug)]
 pub struct AuditWriter {
     task: tokio::task::JoinHandle<u64>,
-    closer: mpsc::Sender<AuditEvent>,
+    closer: mpsc::Sender<Msg>,
 }
 
-/// How long a statement waits for room in a full queue before it is refused (the store is
-/// unreachable or far behind): fail closed, a statement that cannot be audited does not run.
-pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl AuditSink {
-    /// Queues an event, waiting while the queue is full, at most [`QUEUE_WAIT`].
-    pub async fn record(&self, event: AuditEvent) -> Result<(), AuditUnavailable> {
-        self.tx
-            .send_timeout(event, QUEUE_WAIT)
-            .await
-            .map_err(|e| match e {
-                mpsc::error::SendTimeoutError::Timeout(_) => AuditUnavailable::Full,
-                mpsc::error::SendTimeoutError::Closed(_) => AuditUnavailable::Closed,
-            })
+    /// Queues an event. Waits while the queue is full, or (policy `refuse`) while the store is
+    /// failing, at most `audit.unavailable_wait`; in strict mode, until the event is committed.
+    /// An error means the statement must not run.
+    pub async fn record(&self, mut event: AuditEvent) -> Result<(), AuditUnavailable> {
+        if self.policy == StoreUnavailable::Refuse && !self.healthy.load(Ordering::Relaxed) {
+            self.wait_for_store().await?;
+        }
+        let committed = if self.strict {
+            let (tx, rx) = oneshot::channel();
+            event.committed = Some(tx);
+            Some(rx)
+        } else {
+            None
+        };
+        // The common case costs no timer: only a full queue arms one.
+        match self.tx.try_send(Msg::Event(event)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(AuditUnavailable::Closed),
+            Err(mpsc::error::TrySendError::Full(event)) => self
+                .tx
+                .send_timeout(event, self.wait)
+                .await
+                .map_err(|e| match e {
+                    mpsc::error::SendTimeoutError::Timeout(_) => AuditUnavailable::Full,
+                    mpsc::error::SendTimeoutError::Closed(_) => AuditUnavailable::Closed,
+                })?,
+        }
+        if let Some(rx) = committed {
+            match tokio::time::timeout(self.wait, rx).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(AuditUnavailable::Closed),
+                Err(_) => return Err(AuditUnavailable::Full),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues an allowed statement's event like [`AuditSink::record`]; returns the token under
+    /// which its outcome is reported ([`AuditSink::complete`]).
+    pub async fn record_statement(&self, mut event: AuditEvent) -> Result<u64, AuditUnavailable> {
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        event.token = Some(token);
+        self.record(event).await?;
+        Ok(token)
+    }
+
+    /// Reports what the statement of `token` did. Merged into its event when that is still
+    /// queued (the common case: one row per statement), else written as a
+    /// `statement.completed` row. Waits only while the queue is full.
+    pub async fn complete(&self, token: u64, outcome: StatementOutcome) {
+        if let Err(mpsc::error::TrySendError::Full(m)) = self.tx.try_send(Msg::Done(token, outcome))
+        {
+            let _ = self.tx.send(m).await;
+        }
+    }
+
+    /// Waits for the writer to report the store writable again, at most `unavailable_wait`.
+    async fn wait_for_store(&self) -> Result<(), AuditUnavailable> {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        while !self.healthy.load(Ordering::Relaxed) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(AuditUnavailable::Full);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Longest statement text kept in an event, in bytes.
+    #[must_use]
+    pub fn statement_max(&self) -> usize {
+        self.statement_max
+    }
+
+    /// Whether only the normalized text of statements is kept (literals replaced by `?`).
+    #[must_use]
+    pub fn normalized_only(&self) -> bool {
+        self.normalized_only
+    }
+
+    /// Whether the last write to the store succeeded.
+    #[must_use]
+    pub fn store_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
     }
 }
 
 /// The event could not be queued.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUnavailable {
-    /// The queue stayed full (the store is unreachable or too slow).
+    /// The store cannot be written (or the queue stayed full).
     #[error("dbward cannot write its audit trail right now; the statement was not run")]
     Full,
     /// The writer has stopped (dbward is shutting down).
@@ -76,31 +306,44 @@ pub enum AuditUnavailable {
 }
 
 impl AuditWriter {
-    /// Starts the writer with a queue of `capacity` events.
+    /// Starts the writer.
     #[must_use]
-    pub fn spawn(store: Store, capacity: usize) -> (Self, AuditSink) {
-        let (tx, mut rx) = mpsc::channel::<AuditEvent>(capacity.max(1));
+    pub fn spawn(store: Store, config: &AuditConfig) -> (Self, AuditSink) {
+        let (tx, mut rx) = mpsc::channel::<Msg>(config.queue_events.max(1));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (flush, batch_max, strict) = (
+            config.flush_interval,
+            config.batch_events.max(1),
+            config.strict,
+        );
+        let health = healthy.clone();
         let task = tokio::spawn(async move {
             let mut written = 0u64;
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                written += batch.len() as u64;
-                // A failed insert is retried with a pause: events are never dropped while
-                // dbward runs (the queue fills and statements wait meanwhile).
-                let mut pause = std::time::Duration::from_millis(50);
-                while let Err(e) = store.audit_events(&batch).await {
-                    tracing::error!(error = %e, events = batch.len(), "cannot write audit events; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
-                    if rx.is_closed() && pause >= std::time::Duration::from_secs(5) {
-                        tracing::error!(
-                            events = batch.len(),
-                            "audit events lost at shutdown: the store is unreachable"
-                        );
-                        break;
+            let mut msgs = Vec::with_capacity(batch_max);
+            let mut open = Open::default();
+            while rx.recv_many(&mut msgs, batch_max).await > 0 {
+                // Group commit: collect for one interval after the first event (strict mode
+                // writes at once: its statements are waiting).
+                if !strict && msgs.len() < batch_max && !rx.is_closed() {
+                    tokio::time::sleep(flush).await;
+                    while msgs.len() < batch_max {
+                        match rx.try_recv() {
+                            Ok(m) => msgs.push(m),
+                            Err(_) => break,
+                        }
                     }
                 }
-                batch.clear();
+                let mut batch = merge(&mut msgs, &mut open);
+                written += batch.len() as u64;
+                for e in &batch {
+                    let pending = e.facts.as_ref().is_some_and(|f| f.outcome.is_none());
+                    if let (Some(token), true) = (e.token, pending) {
+                        open.remember(token, e);
+                    }
+                }
+                if !batch.is_empty() {
+                    write_batch(&store, &mut batch, &health, &rx).await;
+                }
             }
             written
         });
@@ -109,7 +352,15 @@ impl AuditWriter {
                 task,
                 closer: tx.clone(),
             },
-            AuditSink { tx },
+            AuditSink {
+                tx,
+                healthy,
+                policy: config.store_unavailable,
+                wait: config.unavailable_wait,
+                strict,
+                statement_max: config.max_statement_bytes,
+                normalized_only: config.normalized_statements_only,
+            },
         )
     }
 
@@ -119,4 +370,86 @@ impl AuditWriter {
         drop(self.closer);
         self.task.await.unwrap_or(0)
     }
+}
+
+/// Writes one batch, retrying with a growing pause until it succeeds: events are never dropped
+/// while dbward runs (the queue fills and statements wait or are refused meanwhile). Only at
+/// shutdown with the store still unreachable does it give up, and says so.
+async fn write_batch(
+    store: &Store,
+    batch: &mut Vec<AuditEvent>,
+    healthy: &AtomicBool,
+    rx: &mpsc::Receiver<Msg>,
+) {
+    let mut pause = Duration::from_millis(50);
+    let written = loop {
+        match store.audit_events(batch).await {
+            Ok(()) => {
+                healthy.store(true, Ordering::Relaxed);
+                break true;
+            }
+            Err(e) => {
+                healthy.store(false, Ordering::Relaxed);
+                tracing::error!(error = %e, events = batch.len(), "cannot write audit events; retrying");
+                if rx.is_closed() && pause >= Duration::from_secs(5) {
+                    tracing::error!(
+                        events = batch.len(),
+                        "audit events lost at shutdown: the store is unreachable"
+                    );
+                    break false;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    for e in batch.drain(..) {
+        // A strict-mode statement waiting on an event that was not written is refused (its
+        // sender is dropped unanswered).
+        if let (true, Some(done)) = (written, e.committed) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Turns a batch of queue messages into rows: each outcome is merged into its statement's event
+/// when that is in the batch, else becomes a `statement.completed` row (the event was written
+/// earlier: a long statement, or strict mode).
+fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> Vec<AuditEvent> {
+    let mut events: Vec<AuditEvent> = Vec::with_capacity(msgs.len());
+    let mut by_token = std::collections::HashMap::new();
+    for m in msgs.drain(..) {
+        match m {
+            Msg::Event(e) => {
+                if let Some(t) = e.token {
+                    by_token.insert(t, events.len());
+                }
+                events.push(e);
+            }
+            Msg::Done(token, outcome) => {
+                if let Some(f) = by_token.get(&token).and_then(|&i| events[i].facts.as_mut()) {
+                    f.outcome = Some(outcome);
+                } else if let Some((actor, context)) = open.0.remove(&token) {
+                    let details = serde_json::to_value(&outcome).unwrap_or_default();
+                    events.push(AuditEvent {
+                        at: crate::time::to_micros(crate::time::now()),
+                        kind: "statement",
+                        actor,
+                        entry: AdminAuditEntry {
+                            action: "statement.completed".into(),
+                            entity_type: "session",
+                            entity_id: context.session_id.clone(),
+                            outcome: crate::store::AuditOutcome::Success,
+                            details,
+                        },
+                        context,
+                        committed: None,
+                        token: None,
+                        facts: None,
+                    });
+                }
+            }
+        }
+    }
+    events
 }

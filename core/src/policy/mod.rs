@@ -254,6 +254,12 @@ pub fn redact_for_audit(sql: &str, dialect: SqlDialect) -> std::borrow::Cow<'_, 
     }
 }
 
+/// The statement with every literal replaced by `?` (for `audit.normalized_statements_only`).
+#[must_use]
+pub fn normalize_for_audit(sql: &str, dialect: SqlDialect) -> String {
+    lexer::scan(sql, dialect).normalized
+}
+
 /// Whether a fingerprint has the words `password` (in any word) or `identified`.
 fn mentions_password(normalized: &str) -> bool {
     normalized

@@ -1,7 +1,14 @@
-//! The audit table, admin side: rows written in the same transaction as the change they
-//! describe ([`insert_admin_audit!`]), failures written on their own ([`Store::audit_record`]),
-//! and a plain newest-first listing. The audit issue extends this with connection and statement
-//! events, the HMAC chain, filters and export.
+//! The audit table: every row a link of its instance's HMAC chain ([`crate::audit::chain`]).
+//!
+//! - Admin rows are written in the same transaction as the change they describe
+//!   ([`insert_admin_audit!`]); refused admin actions and connection events on their own;
+//!   statement events in batches by the audit writer ([`Store::audit_events`]). All of them go
+//!   through [`append_audit!`], which locks the instance's chain head (`audit_chain` row),
+//!   links each row to the previous one and moves the head, inside the caller's transaction:
+//!   a change and its audit row commit together or not at all, and appends of several
+//!   instances on one PostgreSQL store never interleave within a chain.
+//! - Listing with filters and a cursor ([`Store::list_audit`]); verification and pruning are in
+//!   `audit_chain.rs`.
 
 use serde::Serialize;
 use sqlx::Row as _;
@@ -69,13 +76,13 @@ impl AdminAuditEntry {
 /// One row of the audit trail.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
-    /// Position in the trail.
+    /// Position in the store (the listing's cursor).
     pub id: i64,
-    /// When.
+    /// When it happened.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Event family: `admin` (admin API), `connection` (proxy logins and session ends) or
-    /// `statement` (every statement with its decision).
+    /// Event family: `admin` (admin API), `connection` (proxy logins and session ends),
+    /// `statement` (every statement with its decision) or `system` (dbward itself: pruning).
     pub kind: String,
     /// Acting user's id.
     pub actor_user_id: Option<i64>,
@@ -83,79 +90,301 @@ pub struct AuditRecord {
     pub actor_username: Option<String>,
     /// Client address.
     pub client_addr: Option<String>,
-    /// What was done.
+    /// What was done (`user.create`, `connection.authenticated`, `statement.allowed`...).
     pub action: String,
     /// Entity kind.
     pub entity_type: Option<String>,
     /// Entity id.
     pub entity_id: Option<String>,
-    /// `success` or `failure`.
+    /// `success` or `failure` (for statements: allowed or denied).
     pub outcome: String,
+    /// Proxy session id (connection and statement events).
+    pub session_id: Option<String>,
+    /// dbward database name (connection and statement events).
+    pub database: Option<String>,
+    /// Grant in use.
+    pub grant_id: Option<i64>,
+    /// Statement text as stored (bounded, passwords redacted).
+    pub statement: Option<String>,
     /// JSON summary.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
+    /// The dbward instance whose chain holds this row.
+    pub instance_id: Option<String>,
+    /// Position in that chain (1, 2, 3...).
+    pub seq: Option<i64>,
+    /// The chain link: HMAC-SHA-256 over the previous link and this row (hex).
+    pub hmac: Option<String>,
+}
+
+/// Filters of the audit listing and export; every field is optional and they combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// At or after (microseconds).
+    pub from: Option<i64>,
+    /// Before (microseconds).
+    pub to: Option<i64>,
+    /// Acting user's name.
+    pub user: Option<String>,
+    /// dbward database name.
+    pub database: Option<String>,
+    /// Grant id.
+    pub grant_id: Option<i64>,
+    /// Session id.
+    pub session_id: Option<String>,
+    /// Event family.
+    pub kind: Option<String>,
+    /// Action (exact).
+    pub action: Option<String>,
+    /// `success` / `failure`.
+    pub outcome: Option<String>,
+    /// Text the statement contains (case-insensitive).
+    pub text: Option<String>,
 }
 
 /// Inserts an admin audit row on `$exec` (a transaction, so the row commits with the change).
 macro_rules! insert_admin_audit {
-    ($exec:expr, $actor:expr, $entry:expr) => {
-        $crate::store::audit::insert_audit!($exec, "admin", $actor, $entry)
-    };
-}
-pub(crate) use insert_admin_audit;
-
-/// Inserts an audit row of event family `$kind` on `$exec`.
-macro_rules! insert_audit {
-    ($exec:expr, $kind:expr, $actor:expr, $entry:expr) => {{
-        let actor: &$crate::store::Actor = $actor;
-        let entry: &$crate::store::AdminAuditEntry = $entry;
-        sqlx::query(
-            "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, client_addr, action, \
-             entity_type, entity_id, outcome, details) \
-             VALUES ($1, $10, $2, $3, $4, $5, $6, $7, $8, $9)",
+    ($store:expr, $exec:expr, $actor:expr, $entry:expr) => {{
+        let event = $crate::audit::AuditEvent::admin("admin", $actor, $entry);
+        $crate::store::audit::AppendAudit::append_audit(
+            $exec,
+            $store.audit_chain(),
+            std::slice::from_ref(&event),
         )
-        .bind($crate::store::now_micros())
-        .bind(actor.user_id)
-        .bind(&actor.username)
-        .bind(&actor.client_addr)
-        .bind(entry.action.as_ref())
-        .bind(entry.entity_type)
-        .bind(&entry.entity_id)
-        .bind(entry.outcome.as_str())
-        .bind(entry.details.to_string())
-        .bind($kind)
-        .execute($exec)
         .await
     }};
 }
-pub(crate) use insert_audit;
+pub(crate) use insert_admin_audit;
 
-/// Rows per multi-row INSERT of the audit writer (10 parameters each: far below SQLite's and
-/// PostgreSQL's limits).
-const ROWS_PER_INSERT: usize = 100;
+/// One row as inserted: the event plus its chain position, link and serialized details.
+struct LinkedRow<'a> {
+    e: &'a crate::audit::AuditEvent,
+    details: String,
+    seq: Option<i64>,
+    hmac: Option<String>,
+}
 
-/// `INSERT INTO audit_log ... VALUES (...), (...)` for `rows` rows.
-fn multi_row_insert(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, client_addr, action, \
-         entity_type, entity_id, outcome, details) VALUES ",
-    );
-    for r in 0..rows {
-        let b = r * 10;
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for k in 1..=10 {
-            if k > 1 {
-                sql.push_str(", ");
+/// Appending to the chain on a connection of either backend (inside the caller's transaction).
+pub(crate) trait AppendAudit {
+    /// Appends `events` to `chain` in order: locks the head, links and inserts the rows, moves
+    /// the head. Without a chain (a store not bound to a key: tests of the store alone) the rows
+    /// are inserted unlinked, and verification reports them.
+    async fn append_audit(
+        &mut self,
+        chain: Option<&super::ChainState>,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), sqlx::Error>;
+}
+
+/// The one-row INSERT (SQLite: a prepared statement sqlx caches, executed per row in the
+/// batch's transaction, costs less than a multi-row one, whose binding grows with its size).
+const INSERT_ONE: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
+     client_addr, action, entity_type, entity_id, outcome, details, instance_id, seq, key_id, \
+     hmac, session_id, database_name, grant_id, statement) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+/// The whole batch in one statement (PostgreSQL: one round trip, whatever the batch size).
+const INSERT_UNNEST: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
+     client_addr, action, entity_type, entity_id, outcome, details, instance_id, seq, key_id, \
+     hmac, session_id, database_name, grant_id, statement) \
+     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], \
+     $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::text[])";
+
+/// Locks the chain head on `$conn`, links `events` ([`link_rows`]), evaluates `$insert` with
+/// the rows bound to `rows`, and moves the head. Shared by both backends' impls.
+macro_rules! append_with {
+    ($conn:ident, $chain:expr, $events:expr, |$rows:ident| $insert:expr) => {{
+        let chain: Option<&super::ChainState> = $chain;
+        let head = match chain {
+            Some(c) => {
+                let row = sqlx::query(
+                    "UPDATE audit_chain SET seq = seq WHERE instance_id = $1 RETURNING seq, hash",
+                )
+                .bind(&c.instance_id)
+                .fetch_one(&mut *$conn)
+                .await?;
+                let seq: i64 = row.try_get("seq")?;
+                let hash: String = row.try_get("hash")?;
+                let link = crate::audit::chain::from_hex(&hash).ok_or_else(|| {
+                    sqlx::Error::Protocol("the audit chain head is not a valid hash".into())
+                })?;
+                Some((c, seq, link))
             }
-            sql.push('$');
-            sql.push_str(&(b + k).to_string());
+            None => None,
+        };
+        let ($rows, new_head) = link_rows(head, $events);
+        $insert;
+        if let (Some(c), Some((seq, link))) = (chain, new_head) {
+            sqlx::query("UPDATE audit_chain SET seq = $2, hash = $3 WHERE instance_id = $1")
+                .bind(&c.instance_id)
+                .bind(seq)
+                .bind(crate::audit::chain::to_hex(&link))
+                .execute(&mut *$conn)
+                .await?;
         }
-        sql.push(')');
+        Ok(())
+    }};
+}
+
+impl AppendAudit for sqlx::SqliteConnection {
+    async fn append_audit(
+        &mut self,
+        chain: Option<&super::ChainState>,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), sqlx::Error> {
+        let conn = self;
+        append_with!(conn, chain, events, |rows| for r in &rows {
+            let e = r.e;
+            sqlx::query(INSERT_ONE)
+                .bind(e.at)
+                .bind(e.kind)
+                .bind(e.actor.user_id)
+                .bind(e.actor.username.as_str())
+                .bind(e.actor.client_addr.as_deref())
+                .bind(e.entry.action.as_ref())
+                .bind(e.entry.entity_type)
+                .bind(e.entry.entity_id.as_deref())
+                .bind(e.entry.outcome.as_str())
+                .bind(r.details.as_str())
+                .bind(chain.map(|c| c.instance_id.as_str()))
+                .bind(r.seq)
+                .bind(chain.map(|c| c.key.key_id()))
+                .bind(r.hmac.as_deref())
+                .bind(e.context.session_id.as_deref())
+                .bind(e.context.database.as_deref())
+                .bind(e.context.grant_id)
+                .bind(e.context.statement.as_deref())
+                .execute(&mut *conn)
+                .await?;
+        })
     }
-    sql
+}
+
+impl AppendAudit for sqlx::PgConnection {
+    async fn append_audit(
+        &mut self,
+        chain: Option<&super::ChainState>,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), sqlx::Error> {
+        let conn = self;
+        append_with!(conn, chain, events, |rows| {
+            let col = |f: &dyn Fn(&LinkedRow<'_>) -> Option<String>| -> Vec<Option<String>> {
+                rows.iter().map(f).collect()
+            };
+            let int = |f: &dyn Fn(&LinkedRow<'_>) -> Option<i64>| -> Vec<Option<i64>> {
+                rows.iter().map(f).collect()
+            };
+            sqlx::query(INSERT_UNNEST)
+                .bind(int(&|r| Some(r.e.at)))
+                .bind(col(&|r| Some(r.e.kind.to_owned())))
+                .bind(int(&|r| r.e.actor.user_id))
+                .bind(col(&|r| Some(r.e.actor.username.clone())))
+                .bind(col(&|r| r.e.actor.client_addr.clone()))
+                .bind(col(&|r| Some(r.e.entry.action.to_string())))
+                .bind(col(&|r| Some(r.e.entry.entity_type.to_owned())))
+                .bind(col(&|r| r.e.entry.entity_id.clone()))
+                .bind(col(&|r| Some(r.e.entry.outcome.as_str().to_owned())))
+                .bind(col(&|r| Some(r.details.clone())))
+                .bind(col(&|_| chain.map(|c| c.instance_id.clone())))
+                .bind(int(&|r| r.seq))
+                .bind(col(&|_| chain.map(|c| c.key.key_id().to_owned())))
+                .bind(col(&|r| r.hmac.clone()))
+                .bind(col(&|r| r.e.context.session_id.clone()))
+                .bind(col(&|r| r.e.context.database.clone()))
+                .bind(int(&|r| r.e.context.grant_id))
+                .bind(col(&|r| r.e.context.statement.clone()))
+                .execute(&mut *conn)
+                .await?;
+        })
+    }
+}
+
+/// Serializes and links `events` after `head` (chain, last position, last link); returns the
+/// rows and the new head position and link.
+fn link_rows<'a>(
+    head: Option<(&super::ChainState, i64, crate::audit::chain::Link)>,
+    events: &'a [crate::audit::AuditEvent],
+) -> (Vec<LinkedRow<'a>>, Option<(i64, crate::audit::chain::Link)>) {
+    let mut state = head;
+    let rows = events
+        .iter()
+        .map(|e| {
+            let details = match &e.facts {
+                Some(f) => serde_json::to_string(f).unwrap_or_default(),
+                None => e.entry.details.to_string(),
+            };
+            let (seq, hmac) = match state.as_mut() {
+                Some((c, seq, link)) => {
+                    *seq += 1;
+                    *link = c
+                        .key
+                        .link(link, &e.link_fields(&c.instance_id, *seq, &details));
+                    (Some(*seq), Some(crate::audit::chain::to_hex(link)))
+                }
+                None => (None, None),
+            };
+            LinkedRow {
+                e,
+                details,
+                seq,
+                hmac,
+            }
+        })
+        .collect();
+    (rows, state.map(|(_, seq, link)| (seq, link)))
+}
+
+/// The columns a listing reads.
+pub(crate) const SELECT_COLUMNS: &str = "id, at, kind, actor_user_id, actor_username, client_addr, \
+     action, entity_type, entity_id, outcome, details, instance_id, seq, hmac, session_id, \
+     database_name, grant_id, statement";
+
+/// Reads one listed row.
+pub(crate) fn record_from_row<R>(r: &R) -> Result<AuditRecord, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let details: Option<String> = r.try_get("details")?;
+    Ok(AuditRecord {
+        id: r.try_get("id")?,
+        at: from_micros(r.try_get("at")?),
+        kind: r.try_get("kind")?,
+        actor_user_id: r.try_get("actor_user_id")?,
+        actor_username: r.try_get("actor_username")?,
+        client_addr: r.try_get("client_addr")?,
+        action: r.try_get("action")?,
+        entity_type: r.try_get("entity_type")?,
+        entity_id: r.try_get("entity_id")?,
+        outcome: r.try_get("outcome")?,
+        session_id: r.try_get("session_id")?,
+        database: r.try_get("database_name")?,
+        grant_id: r.try_get("grant_id")?,
+        statement: r.try_get("statement")?,
+        details: details
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or(serde_json::Value::Null),
+        instance_id: r.try_get("instance_id")?,
+        seq: r.try_get("seq")?,
+        hmac: r.try_get("hmac")?,
+    })
+}
+
+/// `%text%` for LIKE, with the user's own `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 impl Store {
@@ -167,90 +396,98 @@ impl Store {
         entry: &AdminAuditEntry,
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
-            insert_admin_audit!(pool, actor, entry)?;
+            let mut tx = pool.begin().await?;
+            insert_admin_audit!(self, &mut *tx, actor, entry)?;
+            tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Records a connection event (attempt, outcome, session end) of a proxy front door. The
-    /// audit issue moves these onto the batching writer; today each is one insert, once per
-    /// connection, never per statement.
-    pub async fn audit_connection(
-        &self,
-        actor: &Actor,
-        entry: &AdminAuditEntry,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, write, |pool| {
-            insert_audit!(pool, "connection", actor, entry)?;
-        });
-        Ok(())
-    }
-
-    /// Inserts a batch of events (the audit writer's) in one transaction, many rows per
-    /// INSERT: the per-statement overhead is paid once per [`ROWS_PER_INSERT`] events.
+    /// Writes events (the audit writer's batches; connection events) in one transaction,
+    /// many rows per INSERT: the per-statement overhead is paid once per
+    /// [`ROWS_PER_INSERT`] events, the commit once per batch.
     pub async fn audit_events(
         &self,
         events: &[crate::audit::AuditEvent],
     ) -> Result<(), StoreError> {
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
-            for chunk in events.chunks(ROWS_PER_INSERT) {
-                let sql = multi_row_insert(chunk.len());
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for e in chunk {
-                    q = q
-                        .bind(e.at)
-                        .bind(e.kind)
-                        .bind(e.actor.user_id)
-                        .bind(e.actor.username.clone())
-                        .bind(e.actor.client_addr.clone())
-                        .bind(e.entry.action.to_string())
-                        .bind(e.entry.entity_type)
-                        .bind(e.entry.entity_id.clone())
-                        .bind(e.entry.outcome.as_str())
-                        .bind(e.entry.details.to_string());
-                }
-                q.execute(&mut *tx).await?;
-            }
+            tx.append_audit(self.audit_chain(), events).await?;
             tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Audit rows, newest first, `limit` at most, older than `before_id` when given.
+    /// Audit rows matching `filter`, newest first, `limit` at most, older than `before_id` when
+    /// given.
     pub async fn list_audit(
         &self,
+        filter: &AuditFilter,
         limit: i64,
         before_id: Option<i64>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = "SELECT id, at, kind, actor_user_id, actor_username, client_addr, action, \
-                   entity_type, entity_id, outcome, details FROM audit_log \
-                   WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2";
+        self.query_audit(filter, limit, before_id, None).await
+    }
+
+    /// Audit rows matching `filter` newer than `after_id`, oldest first (the live stream).
+    pub async fn audit_after(
+        &self,
+        filter: &AuditFilter,
+        limit: i64,
+        after_id: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.query_audit(filter, limit, None, Some(after_id)).await
+    }
+
+    /// The newest row's id (0 on an empty trail).
+    pub async fn audit_last_id(&self) -> Result<i64, StoreError> {
         on_backend!(self, read, |pool| {
-            let rows = sqlx::query(sql)
+            let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_log")
+                .fetch_one(pool)
+                .await?;
+            Ok(id.unwrap_or(0))
+        })
+    }
+
+    async fn query_audit(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+        before_id: Option<i64>,
+        after_id: Option<i64>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let order = if after_id.is_some() { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM audit_log \
+             WHERE ($1 IS NULL OR id < $1) AND ($2 IS NULL OR id > $2) \
+             AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR at < $4) \
+             AND ($5 IS NULL OR actor_username = $5) AND ($6 IS NULL OR database_name = $6) \
+             AND ($7 IS NULL OR grant_id = $7) AND ($8 IS NULL OR session_id = $8) \
+             AND ($9 IS NULL OR kind = $9) AND ($10 IS NULL OR action = $10) \
+             AND ($11 IS NULL OR outcome = $11) \
+             AND ($12 IS NULL OR LOWER(statement) LIKE $12 ESCAPE '\\') \
+             ORDER BY id {order} LIMIT $13"
+        );
+        let pattern = f.text.as_deref().map(like_pattern);
+        on_backend!(self, read, |pool| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(before_id)
+                .bind(after_id)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(f.user.as_deref())
+                .bind(f.database.as_deref())
+                .bind(f.grant_id)
+                .bind(f.session_id.as_deref())
+                .bind(f.kind.as_deref())
+                .bind(f.action.as_deref())
+                .bind(f.outcome.as_deref())
+                .bind(pattern.as_deref())
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|r| {
-                    let details: Option<String> = r.try_get("details")?;
-                    Ok(AuditRecord {
-                        id: r.try_get("id")?,
-                        at: from_micros(r.try_get("at")?),
-                        kind: r.try_get("kind")?,
-                        actor_user_id: r.try_get("actor_user_id")?,
-                        actor_username: r.try_get("actor_username")?,
-                        client_addr: r.try_get("client_addr")?,
-                        action: r.try_get("action")?,
-                        entity_type: r.try_get("entity_type")?,
-                        entity_id: r.try_get("entity_id")?,
-                        outcome: r.try_get("outcome")?,
-                        details: details
-                            .and_then(|d| serde_json::from_str(&d).ok())
-                            .unwrap_or(serde_json::Value::Null),
-                    })
-                })
+                .map(record_from_row)
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(StoreError::from)
         })

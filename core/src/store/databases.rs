@@ -447,6 +447,7 @@ impl Store {
                 StoreError::conflict_on_unique(e, format!("database `{}` already exists", db.name))
             })?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success("database.create", "database", Some(id), summary(&db))
@@ -570,6 +571,7 @@ impl Store {
                 details["password_changed"] = json!(true);
             }
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success("database.update", "database", Some(id), details)
@@ -590,6 +592,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success("database.delete", "database", Some(id), summary(&db))
@@ -629,6 +632,7 @@ impl Store {
                 .map(|i| json!({"id": i.id, "folder_id": i.folder_id, "position": i.position}))
                 .collect();
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(

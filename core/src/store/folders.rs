@@ -65,6 +65,7 @@ impl Store {
                 StoreError::conflict_on_unique(e, format!("folder `{name}` already exists"))
             })?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -101,6 +102,7 @@ impl Store {
                     StoreError::conflict_on_unique(e, format!("folder `{name}` already exists"))
                 })?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -131,6 +133,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(

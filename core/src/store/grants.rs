@@ -200,6 +200,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -241,6 +242,7 @@ impl Store {
                 return Err(StoreError::Conflict("grant is already revoked".into()));
             }
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(

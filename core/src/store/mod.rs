@@ -19,6 +19,7 @@
 //! The store never sees a socket, and SQL lives only in this module.
 
 pub(crate) mod audit;
+mod audit_chain;
 mod databases;
 mod folders;
 mod grants;
@@ -35,7 +36,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{AdminAuditEntry, AuditOutcome, AuditRecord};
+pub use audit::{AdminAuditEntry, AuditFilter, AuditOutcome, AuditRecord};
+pub use audit_chain::{ChainReport, ChainState, VerifyReport};
 pub use databases::{DatabaseCredentials, DatabaseInput, DatabasePatch, ReorderItem};
 pub use grants::{GrantFilter, GrantInput};
 pub use meta::KeyCheck;
@@ -135,6 +137,8 @@ pub(crate) use on_backend;
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// This instance's audit chain, once bound to the master key ([`Store::bind_audit_chain`]).
+    chain: Option<std::sync::Arc<ChainState>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,7 +199,10 @@ impl Store {
                 Backend::Postgres(pool)
             }
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            chain: None,
+        })
     }
 
     /// Which backend this store runs on.

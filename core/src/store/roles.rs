@@ -146,6 +146,7 @@ impl Store {
                 StoreError::conflict_on_unique(e, format!("role `{}` already exists", input.name))
             })?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -216,6 +217,7 @@ impl Store {
                 StoreError::conflict_on_unique(e, format!("role `{name}` already exists"))
             })?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -253,6 +255,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(

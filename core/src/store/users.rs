@@ -301,6 +301,7 @@ impl Store {
                     .await?;
             }
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -378,6 +379,7 @@ impl Store {
             }
             let before_roles: Vec<_> = before.roles.iter().map(|r| r.name.clone()).collect();
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -427,6 +429,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(
@@ -463,6 +466,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_admin_audit!(
+                self,
                 &mut *tx,
                 actor,
                 &AdminAuditEntry::success(

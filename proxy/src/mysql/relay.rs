@@ -93,6 +93,8 @@ pub struct MyRelay<'a> {
     fwd: BytesMut,
     status: u16,
     bytes_exhausted: Option<String>,
+    /// What the current statement's response did so far, for the audit trail.
+    result: dbward_core::audit::StatementOutcome,
 }
 
 /// How a command ended the session.
@@ -123,6 +125,7 @@ impl<'a> MyRelay<'a> {
             fwd: BytesMut::new(),
             status,
             bytes_exhausted: None,
+            result: dbward_core::audit::StatementOutcome::default(),
         }
     }
 
@@ -324,18 +327,25 @@ impl<'a> MyRelay<'a> {
                     let m = m.to_owned();
                     return self.refuse(code, state, &m).await;
                 }
-                if c.statements > 0
-                    && let Err(r) = self.config.gate.record_allowed(sql, &c, "query").await
-                {
-                    let (code, state, m) = Self::refused_code(&r);
-                    let m = m.to_owned();
-                    return self.refuse(code, state, &m).await;
-                }
+                let admitted = std::time::Instant::now();
+                let token = if c.statements > 0 {
+                    match self.config.gate.record_allowed(sql, &c, "query").await {
+                        Ok(t) => Some(t),
+                        Err(r) => {
+                            let (code, state, m) = Self::refused_code(&r);
+                            let m = m.to_owned();
+                            return self.refuse(code, state, &m).await;
+                        }
+                    }
+                } else {
+                    None
+                };
                 let infile = (c.reason == "LOAD DATA LOCAL INFILE")
                     .then(|| infile_name(sql))
                     .flatten();
                 self.forward(payload).await?;
-                self.result_response(infile.as_deref()).await
+                self.audited_response(token, admitted, infile.as_deref())
+                    .await
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
@@ -635,6 +645,10 @@ impl<'a> MyRelay<'a> {
             };
             if !terminator {
                 let size = i64::try_from(len + 4).unwrap_or(i64::MAX);
+                self.result.bytes += size;
+                if !continuing {
+                    self.result.rows += 1;
+                }
                 if !self.bytes.try_take(size) {
                     self.flush().await?;
                     if let Err(e) = self.bytes.take(size).await {
@@ -653,7 +667,9 @@ impl<'a> MyRelay<'a> {
             }
             let (len, head, _) = self.relay_packet().await?;
             if terminator {
-                if head[0] != 0xFF {
+                if head[0] == 0xFF {
+                    self.note_error(&head);
+                } else {
                     self.status = self.terminator_status(len, &head);
                 }
                 return Ok(());
@@ -699,8 +715,15 @@ impl<'a> MyRelay<'a> {
                     if len >= 7 {
                         self.status = packet::ok_status(&head).unwrap_or(self.status);
                     }
+                    if let Some((n, _)) = packet::lenenc_int(&head[1..]) {
+                        let n = i64::try_from(n).unwrap_or(i64::MAX);
+                        *self.result.affected.get_or_insert(0) += n;
+                    }
                 }
-                0xFF => break,
+                0xFF => {
+                    self.note_error(&head);
+                    break;
+                }
                 _ => {
                     let columns = packet::lenenc_int(&head).map_or(0, |(n, _)| n);
                     for _ in 0..columns {
@@ -723,6 +746,31 @@ impl<'a> MyRelay<'a> {
         }
         self.flush().await?;
         Ok(None)
+    }
+
+    /// Keeps the first error code of the current response (an ERR packet's head).
+    fn note_error(&mut self, head: &[u8]) {
+        if self.result.error.is_none() && head.len() >= 3 {
+            self.result.error = Some(u16::from_le_bytes([head[1], head[2]]).to_string());
+        }
+    }
+
+    /// Runs a statement's response and reports its outcome under `token` (an audited
+    /// statement); the outcome is measured from `admitted`.
+    async fn audited_response(
+        &mut self,
+        token: Option<u64>,
+        admitted: std::time::Instant,
+        infile: Option<&str>,
+    ) -> Result<Option<SessionEnd>, Done> {
+        self.result = dbward_core::audit::StatementOutcome::default();
+        let r = self.result_response(infile).await;
+        if let Some(token) = token {
+            let mut outcome = std::mem::take(&mut self.result);
+            outcome.duration_us = i64::try_from(admitted.elapsed().as_micros()).unwrap_or(i64::MAX);
+            self.config.gate.completed(token, outcome).await;
+        }
+        r
     }
 
     /// The upstream asks for a client file. Relayed only when the client's statement was

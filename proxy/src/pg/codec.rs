@@ -43,6 +43,8 @@ pub const TAG_ERROR_RESPONSE: u8 = b'E';
 pub const TAG_PARAMETER_STATUS: u8 = b'S';
 /// Backend `DataRow`.
 pub const TAG_DATA_ROW: u8 = b'D';
+/// Backend: CommandComplete.
+pub const TAG_COMMAND_COMPLETE: u8 = b'C';
 /// `CopyData` (both directions).
 pub const TAG_COPY_DATA: u8 = b'd';
 /// Backend `BackendKeyData`.
@@ -206,9 +208,30 @@ pub fn error_code(body: &[u8]) -> Option<&str> {
     None
 }
 
+/// The row count at the end of a CommandComplete tag (`INSERT 0 5`, `UPDATE 5`, `SELECT 5`),
+/// with whether it counts returned rows (`SELECT`, `FETCH`, `MOVE`) rather than affected ones.
+#[must_use]
+pub fn command_rows(body: &[u8]) -> Option<(bool, i64)> {
+    let tag = body.strip_suffix(&[0]).unwrap_or(body);
+    let tag = std::str::from_utf8(tag).ok()?;
+    let (verb, rest) = tag.split_once(' ')?;
+    let n = rest.rsplit(' ').next()?.parse().ok()?;
+    Some((matches!(verb, "SELECT" | "FETCH" | "MOVE"), n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_rows_reads_the_tag() {
+        assert_eq!(command_rows(b"INSERT 0 5\0"), Some((false, 5)));
+        assert_eq!(command_rows(b"UPDATE 12\0"), Some((false, 12)));
+        assert_eq!(command_rows(b"SELECT 3\0"), Some((true, 3)));
+        assert_eq!(command_rows(b"COPY 7\0"), Some((false, 7)));
+        assert_eq!(command_rows(b"BEGIN\0"), None);
+        assert_eq!(command_rows(b"CREATE TABLE\0"), None);
+    }
 
     #[tokio::test]
     async fn startup_length_is_checked_before_allocating() {

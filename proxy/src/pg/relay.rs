@@ -52,9 +52,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::codec::{
-    self, Severity, TAG_COPY_DATA, TAG_DATA_ROW, TAG_ERROR_RESPONSE, TAG_EXECUTE,
-    TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY, TAG_READY_FOR_QUERY, TAG_SYNC,
-    TAG_TERMINATE,
+    self, Severity, TAG_COMMAND_COMPLETE, TAG_COPY_DATA, TAG_DATA_ROW, TAG_ERROR_RESPONSE,
+    TAG_EXECUTE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY,
+    TAG_READY_FOR_QUERY, TAG_SYNC, TAG_TERMINATE,
 };
 use super::stream::MaybeTls;
 use crate::statement_gate::Refused;
@@ -101,6 +101,17 @@ struct Cycles {
     cancelled: bool,
     /// The byte quota ran out (with its message): new statements are refused.
     bytes_exhausted: Option<String>,
+    /// Audited statements waiting for their outcome: (request cycle, audit token, admitted).
+    audited: VecDeque<(u64, u64, std::time::Instant)>,
+}
+
+/// What the current request cycle's result did so far, for the audit trail.
+#[derive(Default)]
+struct CycleResult {
+    rows: i64,
+    affected: Option<i64>,
+    bytes: i64,
+    error: Option<String>,
 }
 
 /// The session's quota allowances, one per direction's task. Each task locks its own for its
@@ -138,6 +149,7 @@ pub async fn run(
         ended: false,
         cancelled: false,
         bytes_exhausted: None,
+        audited: VecDeque::new(),
     }));
     let (control_tx, control_rx) = mpsc::channel(4);
     let mut c2u = tokio::spawn(client_to_upstream(
@@ -240,6 +252,7 @@ const CLIENT_INSPECTED: &[u8] = &[
 const UPSTREAM_METERED: &[u8] = &[TAG_DATA_ROW, TAG_COPY_DATA];
 /// Messages the upstream side reads whole.
 const UPSTREAM_INSPECTED: &[u8] = &[
+    TAG_COMMAND_COMPLETE,
     TAG_READY_FOR_QUERY,
     TAG_PARAMETER_STATUS,
     TAG_ERROR_RESPONSE,
@@ -395,16 +408,25 @@ async fn client_to_upstream(
                         Ok(c) if c.statements > 0 => {
                             let n = i64::from(c.statements);
                             match take_quota(&mut queries, &cycles, &config, sql, n).await {
-                                Ok(()) => config.gate.record_allowed(sql, &c, "query").await,
+                                Ok(()) => {
+                                    config.gate.record_allowed(sql, &c, "query").await.map(Some)
+                                }
                                 Err(r) => Err(r),
                             }
                         }
-                        Ok(_) => Ok(()),
+                        Ok(_) => Ok(None),
                         Err(r) => Err(r),
                     };
                     match admitted {
-                        Ok(()) => {
-                            cycles.lock().expect("cycles lock poisoned").sent += 1;
+                        Ok(token) => {
+                            let mut c = cycles.lock().expect("cycles lock poisoned");
+                            if let Some(token) = token {
+                                let cycle = c.sent;
+                                c.audited
+                                    .push_back((cycle, token, std::time::Instant::now()));
+                            }
+                            c.sent += 1;
+                            drop(c);
                             out.extend_from_slice(msg);
                         }
                         Err(r) => deny(&mut out, &cycles, r.sqlstate(), r.message()),
@@ -414,13 +436,22 @@ async fn client_to_upstream(
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
                         Ok(c) if c.statements > 0 => {
-                            config.gate.record_allowed(sql, &c, "parse").await
+                            config.gate.record_allowed(sql, &c, "parse").await.map(Some)
                         }
-                        Ok(_) => Ok(()),
+                        Ok(_) => Ok(None),
                         Err(r) => Err(r),
                     };
                     match admitted {
-                        Ok(()) => out.extend_from_slice(msg),
+                        Ok(token) => {
+                            if let Some(token) = token {
+                                // The outcome is the cycle's that the next Sync closes.
+                                let mut c = cycles.lock().expect("cycles lock poisoned");
+                                let cycle = c.sent;
+                                c.audited
+                                    .push_back((cycle, token, std::time::Instant::now()));
+                            }
+                            out.extend_from_slice(msg);
+                        }
                         Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
                     }
                 }
@@ -615,6 +646,7 @@ async fn upstream_to_client(
     let mut framer = Framer::default();
     // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
     let mut txn_status = b'I';
+    let mut result = CycleResult::default();
     // The shorter non-zero timeout: the earliest a session can become due (an hour if off).
     let recheck = [
         config.idle_session_timeout,
@@ -632,6 +664,8 @@ async fn upstream_to_client(
                     Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
                     Ok(Some(Frame::Meter(total))) => {
                         let size = i64::try_from(total).unwrap_or(i64::MAX);
+                        result.rows += 1;
+                        result.bytes += size;
                         if bytes.try_take(size) {
                             framer.pass(&mut buf, &mut out, total);
                             continue;
@@ -703,7 +737,7 @@ async fn upstream_to_client(
                                 .await;
                         }
                     }
-                    {
+                    let finished = {
                         let mut c = cycles.lock().expect("cycles lock poisoned");
                         // Substitutions left for this cycle (a second denial before Sync: the
                         // upstream reports only the first error) are void now.
@@ -716,6 +750,27 @@ async fn upstream_to_client(
                             c.substitutions.pop_front();
                         }
                         c.completed += 1;
+                        let mut finished = Vec::new();
+                        while c
+                            .audited
+                            .front()
+                            .is_some_and(|(cycle, _, _)| *cycle <= done)
+                        {
+                            finished.extend(c.audited.pop_front());
+                        }
+                        finished
+                    };
+                    let r = std::mem::take(&mut result);
+                    for (_, token, admitted) in finished {
+                        let outcome = dbward_core::audit::StatementOutcome {
+                            duration_us: i64::try_from(admitted.elapsed().as_micros())
+                                .unwrap_or(i64::MAX),
+                            rows: r.rows,
+                            affected: r.affected,
+                            bytes: r.bytes,
+                            error: r.error.clone(),
+                        };
+                        config.gate.completed(token, outcome).await;
                     }
                     txn_status = msg[5];
                     out.extend_from_slice(msg);
@@ -745,7 +800,17 @@ async fn upstream_to_client(
                             _ => None,
                         }
                     };
-                    out.extend_from_slice(substitute.as_deref().unwrap_or(msg));
+                    let sent = substitute.as_deref().unwrap_or(msg);
+                    if result.error.is_none() {
+                        result.error = codec::error_code(&sent[5..]).map(str::to_owned);
+                    }
+                    out.extend_from_slice(sent);
+                }
+                TAG_COMMAND_COMPLETE => {
+                    if let Some((false, n)) = codec::command_rows(&msg[5..]) {
+                        *result.affected.get_or_insert(0) += n;
+                    }
+                    out.extend_from_slice(msg);
                 }
                 _ => {
                     if let Some(reason) = parameter_violation(&msg[5..], config.level) {

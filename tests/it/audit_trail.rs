@@ -1,0 +1,611 @@
+//! The audit trail: the HMAC chain (edited, deleted, reordered and truncated rows are detected;
+//! pruning keeps it verifiable), filters, export, the live stream, the crash window (kill -9)
+//! and what statements do while the store cannot be written.
+
+use std::time::Duration;
+
+use dbward_core::audit::chain::{ChainKey, Head, HeadFile};
+use dbward_core::crypto::MasterKey;
+use dbward_core::store::{Actor, AdminAuditEntry, AuditFilter, Store, VerifyReport};
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN_PASSWORD, PgDatabase};
+use crate::pg_fixture::PgProxy;
+
+/// Raw SQL on the store, behind dbward's back (the attacker's view).
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Pg(tokio_postgres::Client),
+}
+
+impl Raw {
+    async fn exec(&self, sql: &str) {
+        match self {
+            Self::Sqlite(p) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(p)
+                    .await
+                    .expect("raw sql");
+            }
+            Self::Pg(c) => c.batch_execute(sql).await.expect("raw sql"),
+        }
+    }
+
+    async fn text(&self, sql: &str) -> String {
+        match self {
+            Self::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(p)
+                .await
+                .expect("raw query"),
+            Self::Pg(c) => c.query_one(sql, &[]).await.expect("raw query").get(0),
+        }
+    }
+}
+
+fn key() -> ChainKey {
+    ChainKey::new(&MasterKey::from_bytes([5; 32]))
+}
+
+async fn verify(store: &Store, head: Option<&Head>) -> VerifyReport {
+    store.verify_audit(&key(), head).await.expect("verify")
+}
+
+/// The chain's first error message, or "ok".
+fn first_error(r: &VerifyReport) -> String {
+    if r.unchained_rows > 0 {
+        return format!("{} unchained", r.unchained_rows);
+    }
+    r.chains
+        .iter()
+        .find_map(|c| {
+            c.error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.seq, e.message))
+        })
+        .unwrap_or_else(|| "ok".into())
+}
+
+async fn tamper_scenario(store: Store, raw: Raw) {
+    let store = store
+        .bind_audit_chain(key(), "i1".into())
+        .await
+        .expect("bind");
+    for i in 0..30 {
+        store
+            .audit_record(
+                &Actor::system(),
+                &AdminAuditEntry::success("test.event", "test", Some(i), json!({ "i": i })),
+            )
+            .await
+            .expect("audit");
+    }
+    let r = verify(&store, None).await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.chains[0].rows, 30);
+    let head = store.audit_head().await.expect("head").expect("bound");
+    assert_eq!(head.seq, 30);
+
+    // An edited row fails its own link.
+    raw.exec("UPDATE audit_log SET details = '{\"i\": 99}' WHERE seq = 10")
+        .await;
+    let r = verify(&store, None).await;
+    assert!(!r.ok);
+    assert!(
+        first_error(&r).starts_with("10: row "),
+        "{}",
+        first_error(&r)
+    );
+    raw.exec("UPDATE audit_log SET details = '{\"i\":9}' WHERE seq = 10")
+        .await;
+    assert!(verify(&store, None).await.ok, "restored");
+
+    // Two rows swapped in order.
+    raw.exec(
+        "UPDATE audit_log SET seq = -1 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6; \
+         UPDATE audit_log SET seq = 6 WHERE seq = -1",
+    )
+    .await;
+    let r = verify(&store, None).await;
+    assert!(
+        first_error(&r).starts_with("5: row "),
+        "{}",
+        first_error(&r)
+    );
+    raw.exec(
+        "UPDATE audit_log SET seq = -1 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 6; \
+         UPDATE audit_log SET seq = 6 WHERE seq = -1",
+    )
+    .await;
+    assert!(verify(&store, None).await.ok, "restored");
+
+    // The tail deleted: the chain head row says more...
+    raw.exec("DELETE FROM audit_log WHERE seq > 27").await;
+    let r = verify(&store, Some(&head)).await;
+    assert!(
+        first_error(&r).contains("the last 3 were deleted"),
+        "{}",
+        first_error(&r)
+    );
+    // ...and with the head row rewound too, the chain alone looks whole: only the head kept
+    // outside the store tells.
+    let hash27 = raw.text("SELECT hmac FROM audit_log WHERE seq = 27").await;
+    raw.exec(&format!(
+        "UPDATE audit_chain SET seq = 27, hash = '{hash27}' WHERE instance_id = 'i1'"
+    ))
+    .await;
+    assert!(
+        verify(&store, None).await.ok,
+        "consistent without the head file"
+    );
+    let r = verify(&store, Some(&head)).await;
+    assert!(
+        first_error(&r).contains("head file records link 30"),
+        "{}",
+        first_error(&r)
+    );
+
+    // Pruning: the newest 10 of 27 kept; a sealed checkpoint keeps the rest verifiable.
+    let pruned = store.prune_audit(None, Some(10)).await.expect("prune");
+    assert_eq!(pruned, 17);
+    let r = verify(&store, None).await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.chains[0].checkpoint_seq, Some(17));
+    assert_eq!(r.chains[0].first_seq, 18);
+    assert_eq!(r.chains[0].last_seq, 28, "27 plus the pruning's own event");
+    let pruning = store
+        .list_audit(
+            &AuditFilter {
+                action: Some("audit.prune".into()),
+                ..AuditFilter::default()
+            },
+            10,
+            None,
+        )
+        .await
+        .expect("list");
+    assert_eq!(pruning[0].details["pruned"], 17);
+    // A forged checkpoint does not verify.
+    raw.exec("UPDATE audit_checkpoints SET seq = seq + 1").await;
+    assert!(first_error(&verify(&store, None).await).contains("checkpoint"));
+    raw.exec("UPDATE audit_checkpoints SET seq = seq - 1").await;
+    assert!(verify(&store, None).await.ok);
+
+    // A row deleted in the middle.
+    raw.exec("DELETE FROM audit_log WHERE seq = 20").await;
+    let r = verify(&store, None).await;
+    assert_eq!(
+        first_error(&r),
+        "20: links 20 to 20 are missing: rows were deleted"
+    );
+    // Pruning refuses to launder a broken chain.
+    assert!(store.prune_audit(None, Some(1)).await.is_err());
+
+    // A row slipped in outside any chain.
+    raw.exec(
+        "INSERT INTO audit_log (at, kind, action, outcome, details) \
+         VALUES (1, 'admin', 'user.create', 'success', '{}')",
+    )
+    .await;
+    assert_eq!(verify(&store, None).await.unchained_rows, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn chain_detects_tampering_and_survives_pruning_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = Store::open(&url).await.expect("open");
+    let raw = sqlx::SqlitePool::connect(&url).await.expect("raw");
+    tamper_scenario(store, Raw::Sqlite(raw)).await;
+}
+
+#[tokio::test]
+async fn chain_detects_tampering_and_survives_pruning_postgres() {
+    let db = PgDatabase::create().await;
+    let store = Store::open(&db.url).await.expect("open");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("raw");
+    tokio::spawn(conn);
+    tamper_scenario(store, Raw::Pg(client)).await;
+}
+
+/// Polls `GET /api/audit?{query}` until `pred` holds for some item; returns the items.
+async fn wait_for(fx: &PgProxy, query: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+    for _ in 0..100 {
+        let (s, page) = fx
+            .dbward
+            .admin("GET", &format!("/api/audit?{query}"), None)
+            .await;
+        assert_eq!(s, 200, "{page}");
+        let items = page["items"].as_array().expect("items").clone();
+        if items.iter().any(&pred) {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no audit item for {query}");
+}
+
+#[tokio::test]
+async fn trail_filters_export_stream_and_verify() {
+    let fx = PgProxy::start("read").await;
+    let c = fx.connect().await.expect("connect");
+    c.simple_query("SELECT 'needle-42'").await.expect("select");
+    c.batch_execute("DELETE FROM nowhere")
+        .await
+        .expect_err("denied");
+    let items = wait_for(&fx, "kind=statement&q=NEEDLE-42", |r| {
+        r["statement"] == "SELECT 'needle-42'"
+    })
+    .await;
+    assert_eq!(items.len(), 1, "free text matches the statement only");
+    let row = &items[0];
+    assert_eq!(row["database"], "orders");
+    assert_eq!(row["actor_username"], "alice");
+    assert!(row["grant_id"].as_i64().is_some());
+    assert!(row["seq"].as_i64().is_some() && row["hmac"].as_str().is_some_and(|h| h.len() == 64));
+    let session = row["session_id"].as_str().expect("session id").to_owned();
+    // The outcome is merged into the statement's own row.
+    assert_eq!(row["details"]["rows"], 1, "{row}");
+    assert!(
+        row["details"]["bytes"].as_i64().expect("bytes") > 10,
+        "{row}"
+    );
+    assert!(row["details"]["duration_us"].as_i64().is_some(), "{row}");
+    assert_eq!(row["details"]["sql_bytes"], 18);
+
+    // An upstream error, and rows affected.
+    c.simple_query("SELECT 1/0")
+        .await
+        .expect_err("division by zero");
+    let items = wait_for(&fx, "q=1/0", |r| r["details"]["error"] == "22012").await;
+    assert_eq!(items[0]["action"], "statement.allowed");
+    c.batch_execute("CREATE TEMP TABLE tt (id int)")
+        .await
+        .expect_err("ddl under read");
+
+    let denied = wait_for(&fx, "decision=denied&kind=statement", |r| {
+        r["statement"] == "DELETE FROM nowhere"
+    })
+    .await;
+    assert!(denied.iter().all(|r| r["action"] == "statement.denied"));
+    let of_session = wait_for(&fx, &format!("session_id={session}"), |r| {
+        r["action"] == "pg.connect"
+    })
+    .await;
+    assert!(of_session.iter().all(|r| r["session_id"] == session));
+    assert!(
+        of_session.len() >= 3,
+        "the connection and both statements: {of_session:?}"
+    );
+    for (query, field, want) in [
+        ("user=alice&kind=statement", "actor_username", "alice"),
+        ("database=orders", "database", "orders"),
+        ("kind=admin", "kind", "admin"),
+    ] {
+        let (_, page) = fx
+            .dbward
+            .admin("GET", &format!("/api/audit?{query}"), None)
+            .await;
+        let items = page["items"].as_array().expect("items");
+        assert!(!items.is_empty(), "{query}");
+        assert!(items.iter().all(|r| r[field] == want), "{query}: {items:?}");
+    }
+    let (_, page) = fx
+        .dbward
+        .admin("GET", "/api/audit?to=2000-01-01T00:00:00Z", None)
+        .await;
+    assert_eq!(page["items"], json!([]));
+    for bad in ["kind=bogus", "from=yesterday", "decision=maybe", "limit=0"] {
+        let (s, _) = fx
+            .dbward
+            .admin("GET", &format!("/api/audit?{bad}"), None)
+            .await;
+        assert_eq!(s, 400, "{bad}");
+    }
+
+    // The export: JSON Lines, oldest first, the same rows as the listing.
+    let http = reqwest::Client::new();
+    let text = http
+        .get(fx.dbward.url("/api/audit/export?kind=statement"))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let ids: Vec<i64> = lines
+        .iter()
+        .map(|l| l["id"].as_i64().expect("id"))
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    let (_, page) = fx
+        .dbward
+        .admin("GET", "/api/audit?kind=statement&limit=1000", None)
+        .await;
+    assert_eq!(lines.len(), page["items"].as_array().expect("items").len());
+    assert!(lines.iter().any(|l| l["statement"] == "SELECT 'needle-42'"));
+    wait_for(&fx, "action=audit.export", |r| {
+        r["actor_username"] == "admin"
+    })
+    .await;
+
+    // The live stream: an event for a statement run after it opened.
+    let mut stream = http
+        .get(fx.dbward.url("/api/audit/stream?q=streamed-77"))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    c.simple_query("SELECT 'streamed-77'")
+        .await
+        .expect("select");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("SELECT 'streamed-77'") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("an event in time")
+            .expect("stream read")
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: audit"), "{seen}");
+    drop(stream);
+
+    let (s, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["chains"][0]["rows"].as_i64().expect("rows") > 5);
+    fx.dbward.stop().await;
+}
+
+/// What `dbward audit verify` says about a data directory: (exit status, report).
+async fn cli_verify(dir: &std::path::Path) -> (bool, Value) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir)
+        .output()
+        .await
+        .expect("run dbward audit verify");
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), report)
+}
+
+/// Statements run before the crash.
+const CRASH_STATEMENTS: usize = 200;
+
+#[tokio::test]
+async fn kill_9_loses_nothing_older_than_the_flush_interval() {
+    let upstream = PgDatabase::create().await;
+    let mut p = crate::harness::DbwardProcess::spawn().await;
+    let db = p
+        .admin(
+            "POST",
+            "/api/databases",
+            json!({
+                "name": "orders", "engine": "postgres", "host": "127.0.0.1",
+                "port": upstream.port(), "database": upstream.name,
+                "username": upstream.user(), "password": upstream.password(),
+                "tls_mode": "disable",
+            }),
+        )
+        .await;
+    let user = p
+        .admin(
+            "POST",
+            "/api/users",
+            json!({"username": "alice", "password": "alice-password-123"}),
+        )
+        .await;
+    p.admin(
+        "POST",
+        "/api/grants",
+        json!({"user_id": user["id"], "database_id": db["id"], "access_level": "read",
+               "expires_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    let (c, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} dbname=orders user=alice password=alice-password-123",
+            p.pg_port
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(conn);
+    for i in 0..CRASH_STATEMENTS {
+        c.simple_query(&format!("SELECT {i} AS crash_probe"))
+            .await
+            .expect("select");
+    }
+    // Longer than the flush interval (50 ms) plus a batch's write: every event is committed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.child.start_kill().expect("kill -9");
+    p.child.wait().await.expect("reaped");
+
+    let dir = p.dir.path().to_owned();
+    let store = Store::open(&format!("sqlite://{}", dir.join("dbward.db").display()))
+        .await
+        .expect("reopen");
+    let probes = store
+        .list_audit(
+            &AuditFilter {
+                text: Some("crash_probe".into()),
+                ..AuditFilter::default()
+            },
+            1000,
+            None,
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        probes.len(),
+        CRASH_STATEMENTS,
+        "every statement older than the flush interval survived"
+    );
+    store.close().await;
+    let head = HeadFile::in_dir(&dir)
+        .read()
+        .expect("head file")
+        .expect("written");
+    assert!(head.seq > 0);
+    let (ok, report) = cli_verify(&dir).await;
+    assert!(ok, "{report}");
+    assert_eq!(report["ok"], true);
+}
+
+#[tokio::test]
+async fn cli_verify_reports_a_deleted_tail_after_restart() {
+    let mut fx = PgProxy::start("read").await;
+    let c = fx.connect().await.expect("connect");
+    for i in 0..20 {
+        c.simple_query(&format!("SELECT {i}"))
+            .await
+            .expect("select");
+    }
+    drop(c);
+    let dir = fx.dbward.dir.take().expect("data dir");
+    fx.dbward.stop().await;
+    let (ok, report) = cli_verify(dir.path()).await;
+    assert!(ok, "{report}");
+    // Delete the newest rows and rewind the head row: only the head file remembers.
+    let url = format!("sqlite://{}", dir.path().join("dbward.db").display());
+    let raw = sqlx::SqlitePool::connect(&url).await.expect("raw");
+    let raw = Raw::Sqlite(raw);
+    let last: String = raw
+        .text("SELECT CAST(MAX(seq) AS TEXT) FROM audit_log")
+        .await;
+    let last: i64 = last.parse().expect("seq");
+    raw.exec(&format!("DELETE FROM audit_log WHERE seq > {}", last - 5))
+        .await;
+    let hash = raw
+        .text(&format!(
+            "SELECT hmac FROM audit_log WHERE seq = {}",
+            last - 5
+        ))
+        .await;
+    raw.exec(&format!(
+        "UPDATE audit_chain SET seq = {}, hash = '{hash}'",
+        last - 5
+    ))
+    .await;
+    let (ok, report) = cli_verify(dir.path()).await;
+    assert!(!ok, "{report}");
+    let message = report["chains"][0]["error"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(message.contains("head file"), "{message}");
+}
+
+#[tokio::test]
+async fn strict_mode_commits_each_event_before_the_statement_runs() {
+    let fx = PgProxy::start_with("read", |c| {
+        c.audit.strict = true;
+        // A long interval: only strict mode can explain an event written at once.
+        c.audit.flush_interval = Duration::from_secs(30);
+    })
+    .await;
+    let c = fx.connect().await.expect("connect");
+    c.simple_query("SELECT 'strict-1'").await.expect("select");
+    let (_, page) = fx.dbward.admin("GET", "/api/audit?q=strict-1", None).await;
+    assert_eq!(page["items"].as_array().expect("items").len(), 1, "{page}");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn statements_are_refused_while_the_store_cannot_be_written() {
+    let store_db = PgDatabase::create().await;
+    let store_url = store_db.url.clone();
+    let fx = PgProxy::start_with("write", |c| {
+        c.store_url = Some(store_url);
+        c.secret_key = Some(dbward_core::crypto::Secret::new(
+            "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=".into(),
+        ));
+        c.audit.unavailable_wait = Duration::from_millis(300);
+    })
+    .await;
+    fx.upstream_sql("CREATE TABLE t (id int)").await;
+    let c = fx.connect().await.expect("connect");
+    c.batch_execute("INSERT INTO t VALUES (0)")
+        .await
+        .expect("insert");
+    let (raw, conn) = tokio_postgres::connect(&store_db.url, tokio_postgres::NoTls)
+        .await
+        .expect("store connection");
+    tokio::spawn(conn);
+    raw.batch_execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .await
+        .expect("break the store");
+    // The first statement after the outage began may still be queued (its event is written
+    // when the store is back); once the writer has failed, statements are refused.
+    let mut refused = None;
+    let mut allowed = 1;
+    for i in 1..100 {
+        match c
+            .batch_execute(&format!("INSERT INTO t VALUES ({i})"))
+            .await
+        {
+            Ok(()) => allowed += 1,
+            Err(e) => {
+                let db = e.as_db_error().expect("a database error");
+                assert_eq!(db.code().code(), "58000", "{db:?}");
+                assert!(db.message().contains("audit"), "{}", db.message());
+                refused = Some(i);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a statement was refused during the outage");
+    let direct = fx.direct().await;
+    let n: i64 = direct
+        .query_one("SELECT count(*) FROM t WHERE id = $1", &[&refused])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "the refused statement did not run");
+    raw.batch_execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+        .await
+        .expect("repair the store");
+    let mut back = false;
+    for _ in 0..200 {
+        if c.batch_execute("INSERT INTO t VALUES (1000)").await.is_ok() {
+            allowed += 1;
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back, "statements run again once the store is back");
+    // Every allowed INSERT has its event, including those queued during the outage.
+    let mut found = 0;
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin(
+                "GET",
+                "/api/audit?action=statement.allowed&q=insert%20into%20t&limit=1000",
+                None,
+            )
+            .await;
+        found = page["items"].as_array().expect("items").len();
+        if found == allowed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found, allowed);
+    let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
+    assert_eq!(report["ok"], true, "{report}");
+    fx.dbward.stop().await;
+}
