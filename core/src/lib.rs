@@ -32,7 +32,11 @@
 //!   decision cache; pure code.
 //! - [`quota`]: per-grant query and byte quotas, reserved from the store in blocks.
 //!
-//! Later issues add LDAP to `auth` and `audit` (the chained trail and its writer) beside these.
+//! - [`audit`]: the trail's batching writer (group commit, back-pressure, store-outage policy,
+//!   statement outcomes), its HMAC chain ([`audit::chain`]) and housekeeping
+//!   ([`audit::maintain`]: head file, pruning).
+//!
+//! Later issues add LDAP to `auth` beside these.
 
 pub mod audit;
 pub mod auth;

@@ -65,6 +65,8 @@ pub struct Allowance {
     limit: Option<i64>,
     block: i64,
     held: i64,
+    /// Units spent by this session so far (its statements, its result bytes).
+    spent: i64,
 }
 
 impl Allowance {
@@ -91,7 +93,14 @@ impl Allowance {
             limit,
             block,
             held: 0,
+            spent: 0,
         }
+    }
+
+    /// Units this session has spent (for the session-end audit row).
+    #[must_use]
+    pub fn spent(&self) -> i64 {
+        self.spent
     }
 
     /// Spends `n` units from what is held, without I/O; `false` if not enough is held.
@@ -99,6 +108,7 @@ impl Allowance {
     pub fn try_take(&mut self, n: i64) -> bool {
         if self.held >= n {
             self.held -= n;
+            self.spent += n;
             true
         } else {
             false

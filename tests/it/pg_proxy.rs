@@ -521,6 +521,18 @@ async fn connections_and_session_ends_are_audited() {
         .expect("row");
     assert_eq!(session_row["details"]["level"], "read");
     assert!(session_row["entity_id"].is_string(), "the session id");
+    assert_eq!(session_row["session_id"], session_row["entity_id"]);
+    assert_eq!(session_row["database"], "orders");
+    let end = rows
+        .iter()
+        .find(|r| r["action"] == "pg.session_end")
+        .expect("session end");
+    // One statement (tokio-postgres's Parse + Execute of SELECT 1), one row of result.
+    assert_eq!(end["details"]["statements"], 1, "{end}");
+    assert!(
+        end["details"]["result_bytes"].as_i64().expect("bytes") > 0,
+        "{end}"
+    );
     fx.dbward.stop().await;
 }
 

@@ -329,7 +329,8 @@ impl MyServer {
             "mysql.session_end",
             AuditOutcome::Success,
             json!({"database": database, "session_id": info.id, "grant_id": info.grant_id,
-                   "duration_seconds": seconds, "end": why, "message": message}),
+                   "duration_seconds": seconds, "end": why, "message": message,
+                   "statements": queries.spent(), "result_bytes": bytes.spent()}),
         )
         .await;
     }

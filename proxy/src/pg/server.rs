@@ -264,8 +264,13 @@ impl PgServer {
                 drop(session);
                 // A clean end gives the unspent quota back (locking waits until both relay
                 // tasks are gone).
-                quotas.queries.lock().await.release().await;
-                quotas.bytes.lock().await.release().await;
+                let (statements, result_bytes) = {
+                    let mut q = quotas.queries.lock().await;
+                    let mut b = quotas.bytes.lock().await;
+                    q.release().await;
+                    b.release().await;
+                    (q.spent(), b.spent())
+                };
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::info!(end = ?end, seconds, "session ended");
                 let (why, message) = match &end {
@@ -277,6 +282,7 @@ impl PgServer {
                 let details = json!({
                     "database": params.database, "session_id": info.id, "grant_id": info.grant_id,
                     "duration_seconds": seconds, "end": why, "message": message,
+                    "statements": statements, "result_bytes": result_bytes,
                 });
                 self.audit(
                     user_id,
