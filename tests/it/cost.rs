@@ -16,7 +16,7 @@ use tokio::io::AsyncBufReadExt as _;
 use crate::harness::{ADMIN_PASSWORD, PgDatabase};
 
 /// How far the count may move before the test fails.
-const TOLERANCE: f64 = 0.10;
+const TOLERANCE: f64 = 0.30;
 
 async fn callgrind_control(args: &[&str]) {
     let out = tokio::process::Command::new("callgrind_control")
@@ -193,12 +193,14 @@ async fn relay_instructions_per_statement_match_the_baseline() {
     // Prepared: Bind/Execute per statement (the relay, quota and metering). Simple: a new
     // literal in every Query (the relay plus the cached classification by fingerprint).
     let mut failures = Vec::new();
-    // Simple mode includes each statement's audit event and the writer's batched inserts;
-    // how many events share a batch depends on timing, so its count varies (±15 % seen): a
-    // wider tolerance there, still far below what losing the decision cache would cost (4×).
+    // Both modes include each statement's audit event and the writer's batched inserts (and in
+    // prepared mode, identical executions folded into one row per flush interval): how many
+    // events share a batch depends on timing, so the counts vary (±15 % seen): a wider
+    // tolerance, still far below what losing the decision cache (4×) or the folding (2.4×)
+    // would cost.
     for (mode, file, tolerance) in [
         ("prepared", "relay-cost-baseline.txt", TOLERANCE),
-        ("simple", "relay-cost-simple-baseline.txt", 0.30),
+        ("simple", "relay-cost-simple-baseline.txt", TOLERANCE),
     ] {
         let mut totals = Vec::new();
         for n in [1000, 2000] {

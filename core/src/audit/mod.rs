@@ -76,6 +76,14 @@ pub struct StatementFacts {
     /// Why it was denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How many executions this row stands for, when more than one (identical statements of
+    /// one session within one flush interval); the outcome is then their sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executions: Option<u32>,
+    /// How many of those executions failed (rows standing for several executions; `error` is
+    /// the first failure's code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<u32>,
     /// What it did (allowed statements, once their result is complete).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<StatementOutcome>,
@@ -333,13 +341,10 @@ impl AuditWriter {
                         }
                     }
                 }
-                let mut batch = merge(&mut msgs, &mut open);
+                let (mut batch, pending) = merge(&mut msgs, &mut open);
                 written += batch.len() as u64;
-                for e in &batch {
-                    let pending = e.facts.as_ref().is_some_and(|f| f.outcome.is_none());
-                    if let (Some(token), true) = (e.token, pending) {
-                        open.remember(token, e);
-                    }
+                for (token, i) in pending {
+                    open.remember(token, &batch[i]);
                 }
                 if !batch.is_empty() {
                     write_batch(&store, &mut batch, &health, &rx).await;
@@ -412,23 +417,64 @@ async fn write_batch(
     }
 }
 
-/// Turns a batch of queue messages into rows: each outcome is merged into its statement's event
-/// when that is in the batch, else becomes a `statement.completed` row (the event was written
-/// earlier: a long statement, or strict mode).
-fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> Vec<AuditEvent> {
+/// Turns a batch of queue messages into rows, and says which statements' outcomes are still to
+/// come (their tokens, with the row they belong to).
+///
+/// - An outcome is merged into its statement's event when that is in the batch, else becomes a
+///   `statement.completed` row (the event was written earlier: a long statement, strict mode).
+/// - Identical allowed statements of one session in one batch (the same text, carried by the
+///   same kind of message: a prepared statement executed again and again, a health check) are
+///   one row with `executions` and their outcomes summed: one row per flush interval instead
+///   of one per execution. Strict-mode events are never folded (each waits for its commit).
+fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, usize)>) {
+    use std::collections::HashMap;
+    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
     let mut events: Vec<AuditEvent> = Vec::with_capacity(msgs.len());
-    let mut by_token = std::collections::HashMap::new();
+    let mut by_token: HashMap<u64, usize> = HashMap::new();
+    // Hash of (session, message, text) -> rows with that hash (compared in full).
+    let mut same: HashMap<u64, Vec<usize>> = HashMap::new();
+    let hasher = std::collections::hash_map::RandomState::new();
     for m in msgs.drain(..) {
         match m {
             Msg::Event(e) => {
+                let foldable = e.token.is_some()
+                    && e.committed.is_none()
+                    && e.facts.as_ref().is_some_and(|f| f.reason.is_none());
+                if foldable {
+                    let mut h = hasher.build_hasher();
+                    e.context.session_id.hash(&mut h);
+                    e.context.statement.hash(&mut h);
+                    e.facts.as_ref().map(|f| f.message).hash(&mut h);
+                    let h = h.finish();
+                    let found = same.get(&h).and_then(|rows| {
+                        rows.iter().copied().find(|&i| {
+                            let o = &events[i];
+                            o.context.session_id == e.context.session_id
+                                && o.context.statement == e.context.statement
+                                && o.facts.as_ref().map(|f| f.message)
+                                    == e.facts.as_ref().map(|f| f.message)
+                        })
+                    });
+                    if let (Some(i), Some(t)) = (found, e.token) {
+                        if let Some(f) = events[i].facts.as_mut() {
+                            f.executions = Some(f.executions.unwrap_or(1) + 1);
+                        }
+                        by_token.insert(t, i);
+                        continue;
+                    }
+                    same.entry(h).or_default().push(events.len());
+                }
                 if let Some(t) = e.token {
                     by_token.insert(t, events.len());
                 }
                 events.push(e);
             }
             Msg::Done(token, outcome) => {
-                if let Some(f) = by_token.get(&token).and_then(|&i| events[i].facts.as_mut()) {
-                    f.outcome = Some(outcome);
+                if let Some(&i) = by_token.get(&token) {
+                    by_token.remove(&token);
+                    if let Some(f) = events[i].facts.as_mut() {
+                        add_outcome(f, outcome);
+                    }
                 } else if let Some((actor, context)) = open.0.remove(&token) {
                     let details = serde_json::to_value(&outcome).unwrap_or_default();
                     events.push(AuditEvent {
@@ -451,5 +497,113 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> Vec<AuditEvent> {
             }
         }
     }
-    events
+    // Whatever is left in `by_token` has no outcome yet.
+    (events, by_token.into_iter().collect())
+}
+
+/// Adds one execution's outcome to a row (summed when the row holds several executions).
+fn add_outcome(f: &mut StatementFacts, o: StatementOutcome) {
+    match f.outcome.as_mut() {
+        None => f.outcome = Some(o),
+        Some(sum) => {
+            sum.duration_us = sum.duration_us.saturating_add(o.duration_us);
+            sum.rows = sum.rows.saturating_add(o.rows);
+            sum.bytes = sum.bytes.saturating_add(o.bytes);
+            if let Some(a) = o.affected {
+                *sum.affected.get_or_insert(0) += a;
+            }
+            let failed =
+                f.errors.unwrap_or(u32::from(sum.error.is_some())) + u32::from(o.error.is_some());
+            f.errors = (failed > 0).then_some(failed);
+            if sum.error.is_none() {
+                sum.error = o.error;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(session: &str, sql: &str, token: u64) -> Msg {
+        Msg::Event(AuditEvent {
+            at: 1,
+            kind: "statement",
+            actor: Actor::system(),
+            entry: AdminAuditEntry::success(
+                "statement.allowed",
+                "session",
+                None,
+                serde_json::Value::Null,
+            ),
+            context: EventContext {
+                session_id: Some(session.into()),
+                statement: Some(sql.into()),
+                ..EventContext::default()
+            },
+            committed: None,
+            token: Some(token),
+            facts: Some(StatementFacts {
+                message: Some("execute"),
+                ..StatementFacts::default()
+            }),
+        })
+    }
+
+    fn done(token: u64, rows: i64, error: Option<&str>) -> Msg {
+        Msg::Done(
+            token,
+            StatementOutcome {
+                duration_us: 10,
+                rows,
+                bytes: 100,
+                affected: None,
+                error: error.map(str::to_owned),
+            },
+        )
+    }
+
+    #[test]
+    fn outcomes_merge_and_identical_executions_fold() {
+        let mut open = Open::default();
+        let mut msgs = vec![
+            statement("s1", "SELECT 1", 1),
+            done(1, 1, None),
+            statement("s1", "SELECT 1", 2),
+            statement("s2", "SELECT 1", 3),
+            statement("s1", "SELECT 2", 4),
+            done(2, 1, Some("57014")),
+            statement("s1", "SELECT 1", 5),
+            done(3, 5, None),
+        ];
+        let (events, pending) = merge(&mut msgs, &mut open);
+        assert_eq!(events.len(), 3, "s1/SELECT 1 folded; s2 and SELECT 2 apart");
+        let f = events[0].facts.as_ref().expect("facts");
+        assert_eq!(f.executions, Some(3));
+        let o = f.outcome.as_ref().expect("outcome");
+        assert_eq!((o.rows, o.bytes, o.duration_us), (2, 200, 20));
+        assert_eq!(o.error.as_deref(), Some("57014"));
+        assert_eq!(f.errors, Some(1));
+        assert_eq!(
+            events[1]
+                .facts
+                .as_ref()
+                .and_then(|f| f.outcome.as_ref())
+                .map(|o| o.rows),
+            Some(5)
+        );
+        let mut pending: Vec<_> = pending.into_iter().map(|(t, _)| t).collect();
+        pending.sort_unstable();
+        assert_eq!(pending, vec![4, 5], "outcomes still to come");
+        // A late outcome becomes a row of its own.
+        for (t, i) in [(4, 2), (5, 0)] {
+            let e = &events[i];
+            open.remember(t, e);
+        }
+        let (late, _) = merge(&mut vec![done(4, 0, None)], &mut open);
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].entry.action, "statement.completed");
+        assert_eq!(late[0].context.session_id.as_deref(), Some("s1"));
+    }
 }

@@ -43,6 +43,10 @@ pub const TAG_ERROR_RESPONSE: u8 = b'E';
 pub const TAG_PARAMETER_STATUS: u8 = b'S';
 /// Backend `DataRow`.
 pub const TAG_DATA_ROW: u8 = b'D';
+/// Frontend: Bind.
+pub const TAG_BIND: u8 = b'B';
+/// Frontend: Close (a prepared statement or a portal).
+pub const TAG_CLOSE: u8 = b'C';
 /// Backend: CommandComplete.
 pub const TAG_COMMAND_COMPLETE: u8 = b'C';
 /// `CopyData` (both directions).

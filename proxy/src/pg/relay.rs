@@ -52,8 +52,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::codec::{
-    self, Severity, TAG_COMMAND_COMPLETE, TAG_COPY_DATA, TAG_DATA_ROW, TAG_ERROR_RESPONSE,
-    TAG_EXECUTE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY,
+    self, Severity, TAG_BIND, TAG_CLOSE, TAG_COMMAND_COMPLETE, TAG_COPY_DATA, TAG_DATA_ROW,
+    TAG_ERROR_RESPONSE, TAG_EXECUTE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY,
     TAG_READY_FOR_QUERY, TAG_SYNC, TAG_TERMINATE,
 };
 use super::stream::MaybeTls;
@@ -243,6 +243,8 @@ fn trim(out: &mut BytesMut, chunk: &Chunk) {
 const CLIENT_INSPECTED: &[u8] = &[
     TAG_QUERY,
     TAG_PARSE,
+    TAG_BIND,
+    TAG_CLOSE,
     TAG_EXECUTE,
     TAG_FUNCTION_CALL,
     TAG_TERMINATE,
@@ -353,6 +355,7 @@ async fn client_to_upstream(
     let mut out = BytesMut::new();
     let mut chunk = Chunk(MIN_CHUNK);
     let mut framer = Framer::default();
+    let mut prepared = Prepared::default();
     let fatal = |code: &'static str, message: String| {
         let control = control.clone();
         async move {
@@ -367,6 +370,23 @@ async fn client_to_upstream(
                 Ok(Some(Frame::Meter(_)) | None) => break,
                 Err(e) => return fatal("08P01", e).await,
             };
+            if tag == TAG_BIND {
+                // Only its two names are read (portal, statement); its parameters stream, so a
+                // large one is not buffered and not held to the message ceiling.
+                let head = &buf[5..buf.len().min(total)];
+                let mut names = head.splitn(3, |b| *b == 0);
+                match (names.next(), names.next(), names.next()) {
+                    (Some(portal), Some(statement), Some(_)) => {
+                        prepared.bind(portal, statement);
+                        framer.pass(&mut buf, &mut out, total);
+                        continue;
+                    }
+                    _ if buf.len() >= total => {
+                        return fatal("08P01", "malformed Bind".into()).await;
+                    }
+                    _ => break,
+                }
+            }
             if total - 5 > config.max_message_bytes {
                 return fatal(
                     "08P01",
@@ -435,16 +455,19 @@ async fn client_to_upstream(
                 TAG_PARSE => {
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
-                        Ok(c) if c.statements > 0 => {
-                            config.gate.record_allowed(sql, &c, "parse").await.map(Some)
-                        }
+                        Ok(c) if c.statements > 0 => config
+                            .gate
+                            .record_allowed(sql, &c, "parse")
+                            .await
+                            .map(|t| Some((t, c))),
                         Ok(_) => Ok(None),
                         Err(r) => Err(r),
                     };
                     match admitted {
                         Ok(token) => {
-                            if let Some(token) = token {
+                            if let Some((token, c)) = token {
                                 // The outcome is the cycle's that the next Sync closes.
+                                prepared.parsed(statement_name(msg), sql, c);
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
                                 let cycle = c.sent;
                                 c.audited
@@ -457,7 +480,26 @@ async fn client_to_upstream(
                 }
                 TAG_EXECUTE | TAG_FUNCTION_CALL => {
                     // Each Execute (a resumed portal too) and each fast-path call is a statement.
-                    match take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await {
+                    let mut admitted =
+                        take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await;
+                    // An Execute of a statement prepared in an earlier cycle (or run again)
+                    // is audited on its own; the first one after its Parse shares the Parse's row.
+                    if admitted.is_ok()
+                        && tag == TAG_EXECUTE
+                        && let Some((sql, c)) = prepared.execute(&msg[5..])
+                    {
+                        admitted = match config.gate.record_allowed(&sql, &c, "execute").await {
+                            Ok(token) => {
+                                let mut c = cycles.lock().expect("cycles lock poisoned");
+                                let cycle = c.sent;
+                                c.audited
+                                    .push_back((cycle, token, std::time::Instant::now()));
+                                Ok(())
+                            }
+                            Err(r) => Err(r),
+                        };
+                    }
+                    match admitted {
                         Ok(()) => {
                             if tag == TAG_FUNCTION_CALL {
                                 cycles.lock().expect("cycles lock poisoned").sent += 1;
@@ -471,7 +513,12 @@ async fn client_to_upstream(
                     }
                 }
                 TAG_SYNC => {
+                    prepared.fresh.clear();
                     cycles.lock().expect("cycles lock poisoned").sent += 1;
+                    out.extend_from_slice(msg);
+                }
+                TAG_CLOSE => {
+                    prepared.close(&msg[5..]);
                     out.extend_from_slice(msg);
                 }
                 _ => out.extend_from_slice(msg),
@@ -589,6 +636,73 @@ fn deny_execute(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message:
         codec::put_cstr(b, refused_portal());
         b.extend_from_slice(&0i32.to_be_bytes());
     });
+}
+
+/// A prepared statement's SQL text and classification.
+type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
+
+/// The statements and portals of a session's extended protocol, so that each `Execute` of a
+/// prepared statement is audited with its text.
+#[derive(Default)]
+struct Prepared {
+    /// Statement name -> its SQL and classification.
+    statements: std::collections::HashMap<Box<[u8]>, PreparedStatement>,
+    /// Portal name -> statement name.
+    portals: std::collections::HashMap<Box<[u8]>, Box<[u8]>>,
+    /// Statements parsed in this cycle and not executed yet: their first Execute shares the
+    /// Parse's audit row (and outcome).
+    fresh: Vec<Box<[u8]>>,
+}
+
+impl Prepared {
+    fn parsed(&mut self, name: &[u8], sql: &[u8], c: Arc<dbward_core::policy::Classification>) {
+        self.statements.insert(name.into(), (sql.into(), c));
+        self.fresh.push(name.into());
+    }
+
+    fn bind(&mut self, portal: &[u8], statement: &[u8]) {
+        match self.portals.get_mut(portal) {
+            Some(s) if **s == *statement => {}
+            Some(s) => *s = statement.into(),
+            None => {
+                self.portals.insert(portal.into(), statement.into());
+            }
+        }
+    }
+
+    /// The statement an `Execute` (body) runs, when it needs an audit row of its own.
+    fn execute(&mut self, body: &[u8]) -> Option<PreparedStatement> {
+        let portal = &body[..body.iter().position(|b| *b == 0)?];
+        let statement = self.portals.get(portal)?;
+        if let Some(i) = self.fresh.iter().position(|f| f == statement) {
+            self.fresh.swap_remove(i);
+            return None;
+        }
+        self.statements.get(statement).cloned()
+    }
+
+    /// A `Close` (body: `S` or `P`, then the name).
+    fn close(&mut self, body: &[u8]) {
+        let Some((&kind, rest)) = body.split_first() else {
+            return;
+        };
+        let name = rest.split(|b| *b == 0).next().unwrap_or_default();
+        match kind {
+            b'S' => {
+                self.statements.remove(name);
+            }
+            b'P' => {
+                self.portals.remove(name);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The statement name of a `Parse` message.
+fn statement_name(msg: &[u8]) -> &[u8] {
+    let body = &msg[5..];
+    &body[..body.iter().position(|b| *b == 0).unwrap_or(0)]
 }
 
 /// The SQL text of a `Query` (body) or `Parse` (after the statement name) message.
