@@ -134,6 +134,13 @@ impl StatementGate {
         } else {
             std::borrow::Cow::Borrowed(sql)
         };
+        // A NUL (MySQL's COM_QUERY may carry one) is stored as U+FFFD: text columns and the
+        // store's JSON batch insert would cut the text there.
+        let stored = if stored.contains('\0') {
+            std::borrow::Cow::Owned(stored.replace('\0', "\u{FFFD}"))
+        } else {
+            stored
+        };
         let (text, truncated) = truncate(&stored, self.audit.statement_max());
         facts.sql_bytes = sql.len();
         facts.truncated = truncated;

@@ -72,6 +72,40 @@ async fn sqlx_prepared_statements_and_transactions() {
         .expect("after");
     assert_eq!(n, 10);
     c.close().await.expect("close");
+    // Each execution of the prepared INSERT is audited with its text and outcome (identical
+    // executions within a flush interval share a row: `executions`).
+    let mut executed = 0;
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin("GET", "/api/audit?kind=statement&limit=1000", None)
+            .await;
+        let rows: Vec<_> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| {
+                r["statement"] == "INSERT INTO t VALUES (?, ?, ?)"
+                    && r["details"]["message"] == "execute"
+                    && r["details"]["affected"].is_i64()
+            })
+            .cloned()
+            .collect();
+        executed = rows
+            .iter()
+            .map(|r| r["details"]["executions"].as_u64().unwrap_or(1))
+            .sum::<u64>();
+        let affected: i64 = rows
+            .iter()
+            .map(|r| r["details"]["affected"].as_i64().unwrap_or(0))
+            .sum();
+        if executed == 20 {
+            assert_eq!(affected, 20);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(executed, 20, "every execution audited");
     fx.dbward.stop().await;
 }
 

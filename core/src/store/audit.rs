@@ -176,12 +176,16 @@ pub(crate) trait AppendAudit {
     ) -> Result<(), sqlx::Error>;
 }
 
-/// The one-row INSERT (SQLite: a prepared statement sqlx caches, executed per row in the
-/// batch's transaction, costs less than a multi-row one, whose binding grows with its size).
-const INSERT_ONE: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
+/// The whole batch in one statement (SQLite: sqlx runs each statement on the connection's
+/// worker thread, a thread hand-off per statement, so one statement per batch: the rows go in
+/// as one JSON array of arrays, unpacked by SQLite's `json_each`, in order).
+const INSERT_JSON: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
      client_addr, action, entity_type, entity_id, outcome, details, instance_id, seq, key_id, \
      hmac, session_id, database_name, grant_id, statement) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, \
+     value ->> 12, value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17 \
+     FROM json_each($1) ORDER BY key";
 
 /// The whole batch in one statement (PostgreSQL: one round trip, whatever the batch size).
 const INSERT_UNNEST: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
@@ -234,30 +238,46 @@ impl AppendAudit for sqlx::SqliteConnection {
         events: &[crate::audit::AuditEvent],
     ) -> Result<(), sqlx::Error> {
         let conn = self;
-        append_with!(conn, chain, events, |rows| for r in &rows {
-            let e = r.e;
-            sqlx::query(INSERT_ONE)
-                .bind(e.at)
-                .bind(e.kind)
-                .bind(e.actor.user_id)
-                .bind(e.actor.username.as_str())
-                .bind(e.actor.client_addr.as_deref())
-                .bind(e.entry.action.as_ref())
-                .bind(e.entry.entity_type)
-                .bind(e.entry.entity_id.as_deref())
-                .bind(e.entry.outcome.as_str())
-                .bind(r.details.as_str())
-                .bind(chain.map(|c| c.instance_id.as_str()))
-                .bind(r.seq)
-                .bind(chain.map(|c| c.key.key_id()))
-                .bind(r.hmac.as_deref())
-                .bind(e.context.session_id.as_deref())
-                .bind(e.context.database.as_deref())
-                .bind(e.context.grant_id)
-                .bind(e.context.statement.as_deref())
+        append_with!(conn, chain, events, |rows| {
+            let json: Vec<JsonRow<'_>> = rows.iter().map(|r| JsonRow(r, chain)).collect();
+            let json =
+                serde_json::to_string(&json).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            sqlx::query(INSERT_JSON)
+                .bind(json)
                 .execute(&mut *conn)
                 .await?;
         })
+    }
+}
+
+/// A row as the JSON array [`INSERT_JSON`] unpacks, in its column order.
+struct JsonRow<'a>(&'a LinkedRow<'a>, Option<&'a super::ChainState>);
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let (r, chain) = (self.0, self.1);
+        let e = r.e;
+        let mut q = s.serialize_seq(Some(18))?;
+        q.serialize_element(&e.at)?;
+        q.serialize_element(e.kind)?;
+        q.serialize_element(&e.actor.user_id)?;
+        q.serialize_element(&e.actor.username)?;
+        q.serialize_element(&e.actor.client_addr)?;
+        q.serialize_element(e.entry.action.as_ref())?;
+        q.serialize_element(e.entry.entity_type)?;
+        q.serialize_element(&e.entry.entity_id)?;
+        q.serialize_element(e.entry.outcome.as_str())?;
+        q.serialize_element(&r.details)?;
+        q.serialize_element(&chain.map(|c| c.instance_id.as_str()))?;
+        q.serialize_element(&r.seq)?;
+        q.serialize_element(&chain.map(|c| c.key.key_id()))?;
+        q.serialize_element(&r.hmac)?;
+        q.serialize_element(&e.context.session_id)?;
+        q.serialize_element(&e.context.database)?;
+        q.serialize_element(&e.context.grant_id)?;
+        q.serialize_element(&e.context.statement)?;
+        q.end()
     }
 }
 

@@ -11,6 +11,7 @@
 //! remaining rows, and the session ends (closing the upstream connection makes the server stop
 //! the query; the protocol has no clean way to abandon a result and continue).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -95,6 +96,9 @@ pub struct MyRelay<'a> {
     bytes_exhausted: Option<String>,
     /// What the current statement's response did so far, for the audit trail.
     result: dbward_core::audit::StatementOutcome,
+    /// Prepared statements by id: their text and classification, so each execution is
+    /// audited with its text.
+    prepared: std::collections::HashMap<u32, PreparedStatement>,
 }
 
 /// How a command ended the session.
@@ -126,6 +130,7 @@ impl<'a> MyRelay<'a> {
             status,
             bytes_exhausted: None,
             result: dbward_core::audit::StatementOutcome::default(),
+            prepared: std::collections::HashMap::new(),
         }
     }
 
@@ -349,22 +354,28 @@ impl<'a> MyRelay<'a> {
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
-                match self.config.gate.check(sql) {
+                let c = match self.config.gate.check(sql) {
                     Ok(c) => {
                         if let Err(r) = self.config.gate.record_allowed(sql, &c, "prepare").await {
                             let (code, state, m) = Self::refused_code(&r);
                             let m = m.to_owned();
                             return self.refuse(code, state, &m).await;
                         }
+                        c
                     }
                     Err(r) => {
                         let (code, state, m) = Self::refused_code(&r);
                         let m = m.to_owned();
                         return self.refuse(code, state, &m).await;
                     }
-                }
+                };
+                let sql: Arc<[u8]> = sql.into();
                 self.forward(payload).await?;
-                self.prepare_response().await
+                let (end, id) = self.prepare_response().await?;
+                if let Some(id) = id {
+                    self.prepared.insert(id, (sql, c));
+                }
+                Ok(end)
             }
             Fate::Execute | Fate::Fetch => {
                 if let Err(r) = self.take_queries(1, b"(prepared statement)").await {
@@ -372,16 +383,44 @@ impl<'a> MyRelay<'a> {
                     let m = m.to_owned();
                     return self.refuse(code, state, &m).await;
                 }
+                // Each execution is audited with the prepared text (identical ones of a flush
+                // interval fold into one row).
+                let admitted = std::time::Instant::now();
+                let mut token = None;
+                if cmd == 0x17
+                    && let Some((sql, c)) = payload
+                        .get(1..5)
+                        .and_then(|id| {
+                            self.prepared
+                                .get(&u32::from_le_bytes([id[0], id[1], id[2], id[3]]))
+                        })
+                        .cloned()
+                {
+                    match self.config.gate.record_allowed(&sql, &c, "execute").await {
+                        Ok(t) => token = Some(t),
+                        Err(r) => {
+                            let (code, state, m) = Self::refused_code(&r);
+                            let m = m.to_owned();
+                            return self.refuse(code, state, &m).await;
+                        }
+                    }
+                }
                 self.forward(payload).await?;
                 // An Execute that opens a cursor answers with metadata only (the status says
                 // SERVER_STATUS_CURSOR_EXISTS); its rows come by COM_STMT_FETCH.
                 if cmd == 0x1C {
                     self.rows().await.map(|()| None)
                 } else {
-                    self.result_response(None).await
+                    self.audited_response(token, admitted, None).await
                 }
             }
             Fate::NoResponse => {
+                if cmd == 0x19
+                    && let Some(id) = payload.get(1..5)
+                {
+                    self.prepared
+                        .remove(&u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+                }
                 self.forward(payload).await?;
                 Ok(None)
             }
@@ -811,12 +850,14 @@ impl<'a> MyRelay<'a> {
     }
 
     /// The response to COM_STMT_PREPARE: OK with counts, parameter and column definitions.
-    async fn prepare_response(&mut self) -> Result<Option<SessionEnd>, Done> {
+    /// Returns the statement id when the server prepared it.
+    async fn prepare_response(&mut self) -> Result<(Option<SessionEnd>, Option<u32>), Done> {
         let (_, _, first) = self.read_upstream_peeked().await?;
         if first.first() != Some(&0x00) || first.len() < 12 {
             self.flush().await?;
-            return Ok(None);
+            return Ok((None, None));
         }
+        let id = u32::from_le_bytes([first[1], first[2], first[3], first[4]]);
         let columns = u16::from_le_bytes([first[5], first[6]]);
         let params = u16::from_le_bytes([first[7], first[8]]);
         for count in [params, columns] {
@@ -831,7 +872,7 @@ impl<'a> MyRelay<'a> {
             }
         }
         self.flush().await?;
-        Ok(None)
+        Ok((None, Some(id)))
     }
 
     /// Relays the next packet and returns it whole too (small control packets only).
@@ -841,6 +882,9 @@ impl<'a> MyRelay<'a> {
         Ok((first, last, payload))
     }
 }
+
+/// A prepared statement's SQL text and classification.
+type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
 
 /// The file name of a `LOAD DATA LOCAL INFILE '...'` statement.
 fn infile_name(sql: &[u8]) -> Option<String> {
