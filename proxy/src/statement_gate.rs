@@ -111,7 +111,11 @@ impl StatementGate {
                 ..StatementFacts::default()
             },
         );
-        self.audit.record_statement(event).await.map_err(|e| {
+        let queued = match self.audit.try_record_statement(event) {
+            Ok(token) => Ok(token),
+            Err(busy) => Box::pin(self.audit.record_busy(busy)).await,
+        };
+        queued.map_err(|e| {
             tracing::error!(error = %e, "statement refused: its audit event cannot be queued");
             Refused::Unavailable(e.to_string())
         })

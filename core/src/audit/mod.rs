@@ -254,20 +254,61 @@ impl AuditSink {
 
     /// Queues an allowed statement's event like [`AuditSink::record`]; returns the token under
     /// which its outcome is reported ([`AuditSink::complete`]).
-    pub async fn record_statement(&self, mut event: AuditEvent) -> Result<u64, AuditUnavailable> {
+    pub async fn record_statement(&self, event: AuditEvent) -> Result<u64, AuditUnavailable> {
+        match self.try_record_statement(event) {
+            Ok(token) => Ok(token),
+            Err(busy) => Box::pin(self.record_busy(busy)).await,
+        }
+    }
+
+    /// The slow path of [`AuditSink::record_statement`] (a full queue, a failing store, strict
+    /// mode). Callers box it, so that the relays' futures do not carry its state in every
+    /// session.
+    pub async fn record_busy(&self, busy: Busy) -> Result<u64, AuditUnavailable> {
+        match busy {
+            Busy::Closed => Err(AuditUnavailable::Closed),
+            Busy::Wait(event) => {
+                let token = event.token.unwrap_or_default();
+                self.record(*event).await.map(|()| token)
+            }
+        }
+    }
+
+    /// The fast path of [`AuditSink::record_statement`]: no await, no timer.
+    pub fn try_record_statement(&self, mut event: AuditEvent) -> Result<u64, Busy> {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         event.token = Some(token);
-        self.record(event).await?;
-        Ok(token)
+        if self.strict
+            || (self.policy == StoreUnavailable::Refuse && !self.healthy.load(Ordering::Relaxed))
+        {
+            return Err(Busy::Wait(Box::new(event)));
+        }
+        match self.tx.try_send(Msg::Event(event)) {
+            Ok(()) => Ok(token),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Busy::Closed),
+            Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => Err(Busy::Wait(Box::new(e))),
+            Err(mpsc::error::TrySendError::Full(Msg::Done(..))) => Err(Busy::Closed),
+        }
     }
 
     /// Reports what the statement of `token` did. Merged into its event when that is still
     /// queued (the common case: one row per statement), else written as a
-    /// `statement.completed` row. Waits only while the queue is full.
+    /// `statement.completed` row. Waits only while the queue is full (boxed slow path), at
+    /// most `unavailable_wait`.
     pub async fn complete(&self, token: u64, outcome: StatementOutcome) {
-        if let Err(mpsc::error::TrySendError::Full(m)) = self.tx.try_send(Msg::Done(token, outcome))
+        if let Err(mpsc::error::TrySendError::Full(m)) =
+            self.tx.try_send(Msg::Done(token, outcome))
         {
-            let _ = self.tx.send(m).await;
+            let wait = self.wait;
+            let tx = self.tx.clone();
+            if Box::pin(async move { tx.send_timeout(m, wait).await })
+                .await
+                .is_err()
+            {
+                // The statement's own row is queued already; only its outcome is lost, and
+                // the result is not held back for it.
+                tracing::warn!("a statement's outcome was not audited: the audit queue stayed full");
+            }
         }
     }
 
@@ -300,6 +341,15 @@ impl AuditSink {
     pub fn store_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
+}
+
+/// Why the fast path could not queue an event (hand it to [`AuditSink::record_busy`]).
+#[derive(Debug)]
+pub enum Busy {
+    /// Take the waiting path with it.
+    Wait(Box<AuditEvent>),
+    /// The writer has stopped.
+    Closed,
 }
 
 /// The event could not be queued.

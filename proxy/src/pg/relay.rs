@@ -475,7 +475,12 @@ async fn client_to_upstream(
                             }
                             out.extend_from_slice(msg);
                         }
-                        Err(r) => deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message()),
+                        Err(r) => {
+                            // Nothing of an earlier statement of that name is executed as if
+                            // it were this one.
+                            prepared.statements.remove(statement_name(msg));
+                            deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message());
+                        }
                     }
                 }
                 TAG_EXECUTE | TAG_FUNCTION_CALL => {
