@@ -285,9 +285,11 @@ impl AuditSink {
         }
         match self.tx.try_send(Msg::Event(event)) {
             Ok(()) => Ok(token),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Busy::Closed),
             Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => Err(Busy::Wait(Box::new(e))),
-            Err(mpsc::error::TrySendError::Full(Msg::Done(..))) => Err(Busy::Closed),
+            // (A `Done` never comes back from sending an `Event`.)
+            Err(mpsc::error::TrySendError::Closed(_) | mpsc::error::TrySendError::Full(_)) => {
+                Err(Busy::Closed)
+            }
         }
     }
 
@@ -296,8 +298,7 @@ impl AuditSink {
     /// `statement.completed` row. Waits only while the queue is full (boxed slow path), at
     /// most `unavailable_wait`.
     pub async fn complete(&self, token: u64, outcome: StatementOutcome) {
-        if let Err(mpsc::error::TrySendError::Full(m)) =
-            self.tx.try_send(Msg::Done(token, outcome))
+        if let Err(mpsc::error::TrySendError::Full(m)) = self.tx.try_send(Msg::Done(token, outcome))
         {
             let wait = self.wait;
             let tx = self.tx.clone();
@@ -307,7 +308,9 @@ impl AuditSink {
             {
                 // The statement's own row is queued already; only its outcome is lost, and
                 // the result is not held back for it.
-                tracing::warn!("a statement's outcome was not audited: the audit queue stayed full");
+                tracing::warn!(
+                    "a statement's outcome was not audited: the audit queue stayed full"
+                );
             }
         }
     }
