@@ -294,7 +294,9 @@ pub async fn audit_connection_event(
         token: None,
         facts: None,
     };
-    match store.audit_events(std::slice::from_ref(&event)).await {
+    // Boxed: once per connection, and it keeps the store's insert state out of every
+    // session's future (which lives as long as the session).
+    match Box::pin(store.audit_events(std::slice::from_ref(&event))).await {
         Ok(()) => true,
         Err(e) => {
             tracing::error!(error = %e, "cannot write a connection audit row");
