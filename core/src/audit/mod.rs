@@ -49,7 +49,7 @@ pub struct AuditEvent {
     pub context: EventContext,
     /// Strict mode: told when the event is committed.
     pub committed: Option<oneshot::Sender<()>>,
-    /// Set by [`AuditSink::record_statement`]: the statement's outcome follows under it.
+    /// Set by [`AuditSink::try_record_statement`]: the statement's outcome follows under it.
     pub token: Option<u64>,
     /// A statement event's details, serialized by the writer (cheaper than building JSON in
     /// the relay); when set, `entry.details` is not used.
@@ -252,18 +252,9 @@ impl AuditSink {
         Ok(())
     }
 
-    /// Queues an allowed statement's event like [`AuditSink::record`]; returns the token under
-    /// which its outcome is reported ([`AuditSink::complete`]).
-    pub async fn record_statement(&self, event: AuditEvent) -> Result<u64, AuditUnavailable> {
-        match self.try_record_statement(event) {
-            Ok(token) => Ok(token),
-            Err(busy) => Box::pin(self.record_busy(busy)).await,
-        }
-    }
-
-    /// The slow path of [`AuditSink::record_statement`] (a full queue, a failing store, strict
-    /// mode). Callers box it, so that the relays' futures do not carry its state in every
-    /// session.
+    /// The slow path of [`AuditSink::try_record_statement`] (a full queue, a failing store,
+    /// strict mode): waits like [`AuditSink::record`]. Callers box it, so that the relays'
+    /// futures do not carry its state in every session.
     pub async fn record_busy(&self, busy: Busy) -> Result<u64, AuditUnavailable> {
         match busy {
             Busy::Closed => Err(AuditUnavailable::Closed),
@@ -274,7 +265,9 @@ impl AuditSink {
         }
     }
 
-    /// The fast path of [`AuditSink::record_statement`]: no await, no timer.
+    /// Queues an allowed statement's event without waiting (no await, no timer); returns the
+    /// token under which its outcome is reported ([`AuditSink::complete`]), or what
+    /// [`AuditSink::record_busy`] needs to wait for room.
     pub fn try_record_statement(&self, mut event: AuditEvent) -> Result<u64, Busy> {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         event.token = Some(token);
@@ -337,12 +330,6 @@ impl AuditSink {
     #[must_use]
     pub fn normalized_only(&self) -> bool {
         self.normalized_only
-    }
-
-    /// Whether the last write to the store succeeded.
-    #[must_use]
-    pub fn store_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
     }
 }
 

@@ -298,7 +298,11 @@ impl<'a> MyRelay<'a> {
                 let (query, id) = super::kill::parse_kill(&payload[1..]).unwrap_or((true, 0));
                 self.kill(id, query).await
             }
-            Fate::ChangeUser => self.change_user(payload).await,
+            Fate::ChangeUser => {
+                // The upstream session is reset: its prepared statements are gone.
+                self.prepared.clear();
+                self.change_user(payload).await
+            }
             Fate::ProcessKill => {
                 let id = payload
                     .get(1..5)
@@ -388,12 +392,8 @@ impl<'a> MyRelay<'a> {
                 let admitted = std::time::Instant::now();
                 let mut token = None;
                 if cmd == 0x17
-                    && let Some((sql, c)) = payload
-                        .get(1..5)
-                        .and_then(|id| {
-                            self.prepared
-                                .get(&u32::from_le_bytes([id[0], id[1], id[2], id[3]]))
-                        })
+                    && let Some((sql, c)) = statement_id(payload)
+                        .and_then(|id| self.prepared.get(&id))
                         .cloned()
                 {
                     match self.config.gate.record_allowed(&sql, &c, "execute").await {
@@ -416,10 +416,9 @@ impl<'a> MyRelay<'a> {
             }
             Fate::NoResponse => {
                 if cmd == 0x19
-                    && let Some(id) = payload.get(1..5)
+                    && let Some(id) = statement_id(payload)
                 {
-                    self.prepared
-                        .remove(&u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+                    self.prepared.remove(&id);
                 }
                 self.forward(payload).await?;
                 Ok(None)
@@ -458,6 +457,7 @@ impl<'a> MyRelay<'a> {
                 self.single().await
             }
             Fate::ResetConnection => {
+                self.prepared.clear();
                 self.forward(payload).await?;
                 let (seq, _, answer) = self.read_upstream().await?;
                 if answer.first() == Some(&0x00) {
@@ -881,6 +881,12 @@ impl<'a> MyRelay<'a> {
         put_packet(&mut self.out, first, &payload);
         Ok((first, last, payload))
     }
+}
+
+/// The statement id of a `COM_STMT_EXECUTE`/`COM_STMT_CLOSE` (after the command byte).
+fn statement_id(payload: &[u8]) -> Option<u32> {
+    let id = payload.get(1..5)?;
+    Some(u32::from_le_bytes([id[0], id[1], id[2], id[3]]))
 }
 
 /// A prepared statement's SQL text and classification.

@@ -105,6 +105,16 @@ struct Cycles {
     audited: VecDeque<(u64, u64, std::time::Instant)>,
 }
 
+impl Cycles {
+    /// An audited statement sent (or about to be sent) in the current request cycle: its
+    /// outcome is that cycle's result.
+    fn await_outcome(&mut self, token: u64) {
+        let cycle = self.sent;
+        self.audited
+            .push_back((cycle, token, std::time::Instant::now()));
+    }
+}
+
 /// What the current request cycle's result did so far, for the audit trail.
 #[derive(Default)]
 struct CycleResult {
@@ -441,9 +451,7 @@ async fn client_to_upstream(
                         Ok(token) => {
                             let mut c = cycles.lock().expect("cycles lock poisoned");
                             if let Some(token) = token {
-                                let cycle = c.sent;
-                                c.audited
-                                    .push_back((cycle, token, std::time::Instant::now()));
+                                c.await_outcome(token);
                             }
                             c.sent += 1;
                             drop(c);
@@ -469,9 +477,7 @@ async fn client_to_upstream(
                                 // The outcome is the cycle's that the next Sync closes.
                                 prepared.parsed(statement_name(msg), sql, c);
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
-                                let cycle = c.sent;
-                                c.audited
-                                    .push_back((cycle, token, std::time::Instant::now()));
+                                c.await_outcome(token);
                             }
                             out.extend_from_slice(msg);
                         }
@@ -496,9 +502,7 @@ async fn client_to_upstream(
                         admitted = match config.gate.record_allowed(&sql, &c, "execute").await {
                             Ok(token) => {
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
-                                let cycle = c.sent;
-                                c.audited
-                                    .push_back((cycle, token, std::time::Instant::now()));
+                                c.await_outcome(token);
                                 Ok(())
                             }
                             Err(r) => Err(r),
