@@ -47,6 +47,9 @@ pub struct Started {
     /// The statement audit writer (drained at shutdown).
     audit_writer: Option<dbward_core::audit::AuditWriter>,
     audit_maintenance: JoinHandle<()>,
+    /// The live forwarders (`audit.forward`) and what stops them, after the writer drained.
+    audit_forwarders: Vec<JoinHandle<()>>,
+    forward_stop: CancellationToken,
     head_file: HeadFile,
     /// The master key.
     pub key: MasterKey,
@@ -89,6 +92,11 @@ impl Started {
             }
         }
         let _ = self.audit_maintenance.await;
+        // The forwarders make their last pass over what the writer drained.
+        self.forward_stop.cancel();
+        for f in self.audit_forwarders {
+            let _ = f.await;
+        }
         dbward_core::audit::maintain::sync_head(&self.store, &self.head_file, &mut None).await;
         self.store.close().await;
         tracing::info!("dbward stopped");
@@ -131,6 +139,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         config.audit.clone(),
         shutdown.clone(),
     ));
+    let forward_stop = CancellationToken::new();
+    let audit_forwarders = dbward_core::audit::forward::start(
+        &store,
+        &config.audit.forward,
+        &config.data_dir,
+        &forward_stop,
+    )
+    .await
+    .context("cannot start audit forwarding")?;
     // One classifier (and decision cache) for every front door.
     let classifier = Arc::new(dbward_core::policy::Classifier::new(
         config.policy.cache_entries,
@@ -221,6 +238,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         mysql_addr,
         audit_writer: Some(audit_writer),
         audit_maintenance,
+        audit_forwarders,
+        forward_stop,
         head_file,
         sessions,
         registry,

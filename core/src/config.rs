@@ -132,6 +132,59 @@ pub struct AuditConfig {
     /// How often the pruner runs. Default `1h`.
     #[serde(with = "humantime_serde")]
     pub prune_interval: Duration,
+    /// Live forwarding of every event of this instance's chain, each target independently:
+    /// `stdout` (JSON Lines), `syslog+udp://HOST:PORT` or `syslog+tcp://HOST:PORT` (RFC 5424,
+    /// TCP framed by octet counting, RFC 6587). Default: none.
+    pub forward: Vec<ForwardTarget>,
+}
+
+/// Where [`AuditConfig::forward`] sends events.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ForwardTarget {
+    /// Standard output, one JSON object per line.
+    Stdout,
+    /// A syslog receiver over UDP, one message per datagram.
+    SyslogUdp(String),
+    /// A syslog receiver over TCP.
+    SyslogTcp(String),
+}
+
+impl TryFrom<String> for ForwardTarget {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let addr = |rest: &str| {
+            let (host, port) = rest
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.is_empty())
+                .ok_or_else(|| format!("`{s}`: expected HOST:PORT after the scheme"))?;
+            port.parse::<u16>()
+                .map_err(|_| format!("`{s}`: invalid port `{port}`"))?;
+            Ok::<_, String>(format!("{host}:{port}"))
+        };
+        if s == "stdout" {
+            Ok(Self::Stdout)
+        } else if let Some(rest) = s.strip_prefix("syslog+udp://") {
+            Ok(Self::SyslogUdp(addr(rest)?))
+        } else if let Some(rest) = s.strip_prefix("syslog+tcp://") {
+            Ok(Self::SyslogTcp(addr(rest)?))
+        } else {
+            Err(format!(
+                "`{s}`: expected `stdout`, `syslog+udp://HOST:PORT` or `syslog+tcp://HOST:PORT`"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for ForwardTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("stdout"),
+            Self::SyslogUdp(a) => write!(f, "syslog+udp://{a}"),
+            Self::SyslogTcp(a) => write!(f, "syslog+tcp://{a}"),
+        }
+    }
 }
 
 impl Default for AuditConfig {
@@ -148,6 +201,7 @@ impl Default for AuditConfig {
             retention: None,
             max_events: None,
             prune_interval: Duration::from_hours(1),
+            forward: Vec::new(),
         }
     }
 }
@@ -512,5 +566,36 @@ mod tests {
         let text = include_str!("../../examples/dbward.toml");
         let example: Config = toml::from_str(text).expect("examples/dbward.toml parses");
         assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn forward_targets_parse_or_say_what_is_wrong() {
+        let c: Config = toml::from_str(
+            "[audit]\nforward = [\"stdout\", \"syslog+udp://127.0.0.1:514\", \"syslog+tcp://siem.example:601\"]",
+        )
+        .expect("valid targets");
+        assert_eq!(
+            c.audit.forward,
+            [
+                ForwardTarget::Stdout,
+                ForwardTarget::SyslogUdp("127.0.0.1:514".into()),
+                ForwardTarget::SyslogTcp("siem.example:601".into()),
+            ]
+        );
+        assert_eq!(
+            c.audit.forward[2].to_string(),
+            "syslog+tcp://siem.example:601"
+        );
+        for bad in [
+            "syslog://x:1",
+            "syslog+tcp://x",
+            "syslog+udp://:514",
+            "syslog+tcp://x:99999",
+        ] {
+            let e = toml::from_str::<Config>(&format!("[audit]\nforward = [\"{bad}\"]"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
     }
 }

@@ -218,13 +218,27 @@ pub struct DbwardProcess {
     pub http: String,
     pub pg_port: u16,
     pub dir: tempfile::TempDir,
+    /// Standard output after the banner, when the test reads it ([`DbwardProcess::spawn_with_config`]).
+    pub stdout: Option<tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>>,
 }
 
 impl DbwardProcess {
     /// Starts `dbward serve` on ephemeral ports with a fresh data directory.
     pub async fn spawn() -> Self {
+        let mut p = Self::spawn_with_config("").await;
+        let mut lines = p.stdout.take().expect("stdout");
+        // Keep draining standard output: a closed pipe must not be what a test measures.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        p
+    }
+
+    /// Like [`DbwardProcess::spawn`] with `config` as its TOML file; the caller reads the rest
+    /// of standard output.
+    pub async fn spawn_with_config(config: &str) -> Self {
         use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().expect("tempdir");
+        let config_file = dir.path().join("dbward.toml");
+        std::fs::write(&config_file, config).expect("config file");
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
             .args([
                 "serve",
@@ -235,6 +249,8 @@ impl DbwardProcess {
                 "--mysql-listen",
                 "127.0.0.1:0",
             ])
+            .arg("--config")
+            .arg(&config_file)
             .arg("--data-dir")
             .arg(dir.path())
             .env("DBWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -260,13 +276,12 @@ impl DbwardProcess {
                 pg_port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
             }
         }
-        // Keep draining standard output: a closed pipe must not be what a test measures.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             child,
             http: http.expect("http"),
             pg_port: pg_port.expect("pg port"),
             dir,
+            stdout: Some(lines),
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod api_access;
 mod api_resources;
+mod audit_forward;
 mod audit_statements;
 mod audit_trail;
 mod cost;

@@ -23,6 +23,7 @@
 //! events are written directly too, before the client hears the outcome.
 
 pub mod chain;
+pub mod forward;
 pub mod maintain;
 
 use std::sync::Arc;

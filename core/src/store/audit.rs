@@ -176,16 +176,32 @@ pub(crate) trait AppendAudit {
     ) -> Result<(), sqlx::Error>;
 }
 
-/// The whole batch in one statement (SQLite: sqlx runs each statement on the connection's
-/// worker thread, a thread hand-off per statement, so one statement per batch: the rows go in
-/// as one JSON array of arrays, unpacked by SQLite's `json_each`, in order).
-const INSERT_JSON: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
+/// The audit columns in insert order.
+const INSERT_COLUMNS: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
      client_addr, action, entity_type, entity_id, outcome, details, instance_id, seq, key_id, \
-     hmac, session_id, database_name, grant_id, statement) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-     value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, \
-     value ->> 12, value ->> 13, value ->> 14, value ->> 15, value ->> 16, value ->> 17 \
-     FROM json_each($1) ORDER BY key";
+     hmac, session_id, database_name, grant_id, statement) VALUES ";
+
+/// Rows per multi-row INSERT on SQLite, largest first: a batch goes in as few statements as
+/// these sizes allow (sqlx runs each statement on the connection's worker thread, a thread
+/// hand-off per statement), and only these few statement texts are ever prepared and cached.
+/// 100 rows bind 1,800 values, far below SQLite's 32,766.
+const SQLITE_CHUNKS: [usize; 3] = [100, 10, 1];
+
+/// `INSERT ... VALUES (?, ...), ...` for `rows` rows (built once per chunk size).
+fn sqlite_insert(rows: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        SQLITE_CHUNKS.map(|n| {
+            let row = format!("({})", ["?"; 18].join(", "));
+            format!("{INSERT_COLUMNS}{}", vec![row; n].join(", "))
+        })
+    });
+    let i = SQLITE_CHUNKS
+        .iter()
+        .position(|n| *n == rows)
+        .expect("a chunk size");
+    &texts[i]
+}
 
 /// The whole batch in one statement (PostgreSQL: one round trip, whatever the batch size).
 const INSERT_UNNEST: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
@@ -239,45 +255,40 @@ impl AppendAudit for sqlx::SqliteConnection {
     ) -> Result<(), sqlx::Error> {
         let conn = self;
         append_with!(conn, chain, events, |rows| {
-            let json: Vec<JsonRow<'_>> = rows.iter().map(|r| JsonRow(r, chain)).collect();
-            let json =
-                serde_json::to_string(&json).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            sqlx::query(INSERT_JSON)
-                .bind(json)
-                .execute(&mut *conn)
-                .await?;
+            let mut rest: &[LinkedRow<'_>] = &rows;
+            while !rest.is_empty() {
+                let n = *SQLITE_CHUNKS
+                    .iter()
+                    .find(|n| **n <= rest.len())
+                    .expect("chunk sizes end at 1");
+                let (chunk, tail) = rest.split_at(n);
+                let mut q = sqlx::query(sqlite_insert(n));
+                for r in chunk {
+                    let e = r.e;
+                    q = q
+                        .bind(e.at)
+                        .bind(e.kind)
+                        .bind(e.actor.user_id)
+                        .bind(e.actor.username.as_str())
+                        .bind(e.actor.client_addr.as_deref())
+                        .bind(e.entry.action.as_ref())
+                        .bind(e.entry.entity_type)
+                        .bind(e.entry.entity_id.as_deref())
+                        .bind(e.entry.outcome.as_str())
+                        .bind(r.details.as_str())
+                        .bind(chain.map(|c| c.instance_id.as_str()))
+                        .bind(r.seq)
+                        .bind(chain.map(|c| c.key.key_id()))
+                        .bind(r.hmac.as_deref())
+                        .bind(e.context.session_id.as_deref())
+                        .bind(e.context.database.as_deref())
+                        .bind(e.context.grant_id)
+                        .bind(e.context.statement.as_deref());
+                }
+                q.execute(&mut *conn).await?;
+                rest = tail;
+            }
         })
-    }
-}
-
-/// A row as the JSON array [`INSERT_JSON`] unpacks, in its column order.
-struct JsonRow<'a>(&'a LinkedRow<'a>, Option<&'a super::ChainState>);
-
-impl Serialize for JsonRow<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq as _;
-        let (r, chain) = (self.0, self.1);
-        let e = r.e;
-        let mut q = s.serialize_seq(Some(18))?;
-        q.serialize_element(&e.at)?;
-        q.serialize_element(e.kind)?;
-        q.serialize_element(&e.actor.user_id)?;
-        q.serialize_element(&e.actor.username)?;
-        q.serialize_element(&e.actor.client_addr)?;
-        q.serialize_element(e.entry.action.as_ref())?;
-        q.serialize_element(e.entry.entity_type)?;
-        q.serialize_element(&e.entry.entity_id)?;
-        q.serialize_element(e.entry.outcome.as_str())?;
-        q.serialize_element(&r.details)?;
-        q.serialize_element(&chain.map(|c| c.instance_id.as_str()))?;
-        q.serialize_element(&r.seq)?;
-        q.serialize_element(&chain.map(|c| c.key.key_id()))?;
-        q.serialize_element(&r.hmac)?;
-        q.serialize_element(&e.context.session_id)?;
-        q.serialize_element(&e.context.database)?;
-        q.serialize_element(&e.context.grant_id)?;
-        q.serialize_element(&e.context.statement)?;
-        q.end()
     }
 }
 
@@ -457,6 +468,44 @@ impl Store {
         after_id: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         self.query_audit(filter, limit, None, Some(after_id)).await
+    }
+
+    /// The rows of `instance_id`'s chain after position `after_seq`, in chain order, `limit`
+    /// at most (the live forwarder: a chain's positions have no gaps, so nothing is skipped).
+    pub async fn audit_chain_after(
+        &self,
+        instance_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM audit_log WHERE instance_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        on_backend!(self, read, |pool| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(instance_id)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(record_from_row)
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// The last position of `instance_id`'s chain (0 before its first row).
+    pub async fn audit_chain_seq(&self, instance_id: &str) -> Result<i64, StoreError> {
+        on_backend!(self, read, |pool| {
+            let seq: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM audit_chain WHERE instance_id = $1")
+                    .bind(instance_id)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(seq.unwrap_or(0))
+        })
     }
 
     /// The newest row's id (0 on an empty trail).

@@ -106,6 +106,12 @@ impl Store {
         self.chain.as_deref()
     }
 
+    /// The instance whose chain this handle writes, once bound.
+    #[must_use]
+    pub fn audit_instance_id(&self) -> Option<&str> {
+        self.chain.as_deref().map(|c| c.instance_id.as_str())
+    }
+
     /// Binds this store handle to `instance_id`'s chain under `key`: creates the chain head on
     /// first use, and links rows written before the chain existed (an upgraded store) into it,
     /// oldest first. Every audit row written through the returned handle is a link.

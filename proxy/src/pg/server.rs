@@ -131,7 +131,9 @@ impl PgServer {
         let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
         let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
         let handshake = tokio::select! {
-            r = tokio::time::timeout_at(deadline, startup::handshake(tcp, self.tls.as_ref(), require_tls)) => r,
+            // Boxed, like the authentication below: a session's future lives as long as the
+            // session, and would otherwise be as large as the largest of these phases.
+            r = tokio::time::timeout_at(deadline, Box::pin(startup::handshake(tcp, self.tls.as_ref(), require_tls))) => r,
             () = stop.cancelled() => return,
         };
         let (mut client, params) = match handshake {
@@ -166,7 +168,7 @@ impl PgServer {
         span.record("db", params.database.as_str());
 
         let opened = tokio::select! {
-            r = tokio::time::timeout_at(deadline, self.open(&mut client, &params, peer)) => r,
+            r = tokio::time::timeout_at(deadline, Box::pin(self.open(&mut client, &params, peer))) => r,
             () = stop.cancelled() => {
                 fatal(&mut client, "57P01", "dbward is shutting down").await;
                 return;
@@ -234,7 +236,7 @@ impl PgServer {
                     queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
                     bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
                 };
-                let (end, busy) = relay::run(
+                let (end, busy) = Box::pin(relay::run(
                     client,
                     upstream.stream,
                     RelayConfig {
@@ -251,7 +253,7 @@ impl PgServer {
                         },
                     },
                     quotas.clone(),
-                )
+                ))
                 .await;
                 if busy {
                     // Nothing keeps running on the upstream after its client left.
@@ -264,13 +266,14 @@ impl PgServer {
                 drop(session);
                 // A clean end gives the unspent quota back (locking waits until both relay
                 // tasks are gone).
-                let (statements, result_bytes) = {
+                let (statements, result_bytes) = Box::pin(async {
                     let mut q = quotas.queries.lock().await;
                     let mut b = quotas.bytes.lock().await;
                     q.release().await;
                     b.release().await;
                     (q.spent(), b.spent())
-                };
+                })
+                .await;
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::info!(end = ?end, seconds, "session ended");
                 let (why, message) = match &end {
