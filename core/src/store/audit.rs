@@ -371,6 +371,20 @@ pub(crate) const SELECT_COLUMNS: &str = "id, at, kind, actor_user_id, actor_user
      action, entity_type, entity_id, outcome, details, instance_id, seq, hmac, session_id, \
      database_name, grant_id, statement";
 
+/// Reads listed rows.
+fn records<R>(rows: &[R]) -> Result<Vec<AuditRecord>, StoreError>
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(record_from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
 /// Reads one listed row.
 pub(crate) fn record_from_row<R>(r: &R) -> Result<AuditRecord, sqlx::Error>
 where
@@ -489,10 +503,7 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(record_from_row)
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(StoreError::from)
+            records(&rows)
         })
     }
 
@@ -555,10 +566,7 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(record_from_row)
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(StoreError::from)
+            records(&rows)
         })
     }
 }
