@@ -122,6 +122,9 @@ pub struct AuditConfig {
     /// Store only the normalized statement (every literal replaced by `?`), for personal data.
     /// Default off.
     pub normalized_statements_only: bool,
+    /// Record the parameter values bound to each execution of a prepared statement
+    /// (PostgreSQL's extended protocol), each cut at 256 bytes. Off by default: they carry data.
+    pub record_parameters: bool,
     /// Events older than this are pruned (a checkpoint keeps the chain verifiable). Default:
     /// kept forever.
     #[serde(with = "humantime_serde")]
@@ -198,6 +201,7 @@ impl Default for AuditConfig {
             strict: false,
             max_statement_bytes: 4096,
             normalized_statements_only: false,
+            record_parameters: false,
             retention: None,
             max_events: None,
             prune_interval: Duration::from_hours(1),

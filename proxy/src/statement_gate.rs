@@ -97,6 +97,18 @@ impl StatementGate {
         c: &Classification,
         how: &'static str,
     ) -> Result<u64, Refused> {
+        self.record_execution(sql, c, how, None).await
+    }
+
+    /// [`StatementGate::record_allowed`] for one execution, with the values bound to it
+    /// (`audit.record_parameters`; such rows are never folded together).
+    pub async fn record_execution(
+        &self,
+        sql: &[u8],
+        c: &Classification,
+        how: &'static str,
+        parameters: Option<Vec<Option<String>>>,
+    ) -> Result<u64, Refused> {
         let text = String::from_utf8_lossy(sql);
         let event = self.event(
             "statement.allowed",
@@ -108,6 +120,7 @@ impl StatementGate {
                 class: c.class.map(StatementClass::as_str),
                 statements: Some(c.statements),
                 message: Some(how),
+                parameters,
                 ..StatementFacts::default()
             },
         );
@@ -182,6 +195,12 @@ impl StatementGate {
             username: self.who.username.clone(),
             client_addr: Some(self.who.client_addr.clone()),
         }
+    }
+
+    /// Whether executions carry their bound parameter values (`audit.record_parameters`).
+    #[must_use]
+    pub fn record_parameters(&self) -> bool {
+        self.audit.record_parameters()
     }
 
     /// Checks one message's SQL text; on success, its classification (`statements` counts

@@ -70,7 +70,71 @@ async fn every_statement_reaches_the_trail_and_shutdown_drains_the_queue() {
         .expect("multi-statement audited");
     assert_eq!(two.details["statements"], 2);
     assert!(statements.iter().any(|r| r.details["message"] == "parse"));
+    assert!(
+        statements
+            .iter()
+            .all(|r| r.details.get("parameters").is_none()),
+        "bound values are not recorded by default"
+    );
     store.close().await;
+}
+
+#[tokio::test]
+async fn bound_parameters_are_recorded_only_when_configured() {
+    let fx = PgProxy::start_with("read", |c| c.audit.record_parameters = true).await;
+    let c = fx.connect().await.expect("connect");
+    let st = c
+        .prepare("SELECT $1::text AS t, $2::int4 AS i")
+        .await
+        .expect("prepare");
+    // tokio-postgres binds in binary format: recorded as hex; NULL as null.
+    c.query(&st, &[&"abc", &42i32]).await.expect("first");
+    c.query(&st, &[&None::<&str>, &7i32]).await.expect("second");
+    c.query(&st, &[&"abc", &42i32])
+        .await
+        .expect("third, same values");
+    // The writer flushes every 50 ms (and outcomes follow their statements).
+    let mut page = serde_json::Value::Null;
+    let mut executions: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..100 {
+        (_, page) = fx
+            .dbward
+            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
+            .await;
+        executions = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["details"]["message"] == "execute")
+            .cloned()
+            .collect();
+        if executions.len() >= 3
+            && executions
+                .iter()
+                .all(|r| r["details"].get("rows").is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(executions.len(), 3, "one row per execution: {page}");
+    // Newest first.
+    assert_eq!(
+        executions[1]["details"]["parameters"],
+        serde_json::json!([null, "\\x00000007"])
+    );
+    for r in [&executions[0], &executions[2]] {
+        assert_eq!(
+            r["details"]["parameters"],
+            serde_json::json!(["\\x616263", "\\x0000002a"])
+        );
+        assert!(
+            r["details"].get("executions").is_none(),
+            "never folded: {r}"
+        );
+        assert_eq!(r["details"]["rows"], 1, "{r}");
+    }
+    fx.dbward.stop().await;
 }
 
 #[tokio::test]

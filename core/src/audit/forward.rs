@@ -275,10 +275,7 @@ impl Sink {
                 // A receiver never sends anything: a readable connection was closed by it (a
                 // restart, say). Writing into it would "succeed" into the kernel's buffer and
                 // lose the page, so reconnect first.
-                if stream
-                    .as_ref()
-                    .is_some_and(|s| peer_closed(s.get_ref()))
-                {
+                if stream.as_ref().is_some_and(|s| peer_closed(s.get_ref())) {
                     *stream = None;
                 }
                 if stream.is_none() {
@@ -333,10 +330,7 @@ fn hostname() -> String {
 /// `s` restricted to what a syslog header field may hold (printable ASCII, no space), at most
 /// `max` characters.
 fn printable(s: &str, max: usize) -> String {
-    s.chars()
-        .filter(char::is_ascii_graphic)
-        .take(max)
-        .collect()
+    s.chars().filter(char::is_ascii_graphic).take(max).collect()
 }
 
 /// One RFC 5424 message for `r`.

@@ -85,6 +85,9 @@ pub struct StatementFacts {
     /// the first failure's code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<u32>,
+    /// The values bound to this execution (`audit.record_parameters`; NULL as null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Vec<Option<String>>>,
     /// What it did (allowed statements, once their result is complete).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<StatementOutcome>,
@@ -206,6 +209,7 @@ pub struct AuditSink {
     strict: bool,
     statement_max: usize,
     normalized_only: bool,
+    record_parameters: bool,
 }
 
 /// The writer task's handle.
@@ -327,6 +331,12 @@ impl AuditSink {
         self.statement_max
     }
 
+    /// Whether bound parameter values are recorded (`audit.record_parameters`).
+    #[must_use]
+    pub fn record_parameters(&self) -> bool {
+        self.record_parameters
+    }
+
     /// Whether only the normalized text of statements is kept (literals replaced by `?`).
     #[must_use]
     pub fn normalized_only(&self) -> bool {
@@ -406,6 +416,7 @@ impl AuditWriter {
                 strict,
                 statement_max: config.max_statement_bytes,
                 normalized_only: config.normalized_statements_only,
+                record_parameters: config.record_parameters,
             },
         )
     }
@@ -480,7 +491,9 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
             Msg::Event(e) => {
                 let foldable = e.token.is_some()
                     && e.committed.is_none()
-                    && e.facts.as_ref().is_some_and(|f| f.reason.is_none());
+                    && e.facts
+                        .as_ref()
+                        .is_some_and(|f| f.reason.is_none() && f.parameters.is_none());
                 if foldable {
                     let mut h = hasher.build_hasher();
                     e.context.session_id.hash(&mut h);

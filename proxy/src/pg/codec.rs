@@ -132,6 +132,71 @@ pub fn get_cstr(buf: &mut BytesMut) -> Result<String, FrameError> {
     Ok(s)
 }
 
+/// Bytes of one parameter value kept in the audit trail; longer ones are cut, with their
+/// length noted.
+pub const AUDIT_PARAMETER_BYTES: usize = 256;
+
+/// The parameter values of a whole `Bind` message, for the audit trail
+/// (`audit.record_parameters`): text-format values as text, binary ones as `\x` and hex, NULL
+/// as `None`; each cut at [`AUDIT_PARAMETER_BYTES`]. `None` for a malformed message (the
+/// upstream rejects it anyway).
+#[must_use]
+pub fn bind_parameters(msg: &[u8]) -> Option<Vec<Option<String>>> {
+    fn cstr(b: &[u8]) -> Option<&[u8]> {
+        let end = b.iter().position(|c| *c == 0)?;
+        b.get(end + 1..)
+    }
+    fn i16_at(b: &[u8]) -> Option<(usize, &[u8])> {
+        let v = i16::from_be_bytes([*b.first()?, *b.get(1)?]);
+        Some((usize::try_from(v).ok()?, &b[2..]))
+    }
+    let body = msg.get(5..)?;
+    let rest = cstr(cstr(body)?)?;
+    let (formats_n, mut rest) = i16_at(rest)?;
+    let mut formats = Vec::with_capacity(formats_n);
+    for _ in 0..formats_n {
+        let (f, r) = i16_at(rest)?;
+        formats.push(f);
+        rest = r;
+    }
+    let (n, mut rest) = i16_at(rest)?;
+    let mut values = Vec::with_capacity(n);
+    for i in 0..n {
+        let len = i32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+        rest = &rest[4..];
+        if len < 0 {
+            values.push(None);
+            continue;
+        }
+        let len = usize::try_from(len).ok()?;
+        let value = rest.get(..len)?;
+        rest = &rest[len..];
+        let binary = match formats.len() {
+            0 => false,
+            1 => formats[0] == 1,
+            _ => *formats.get(i)? == 1,
+        };
+        let kept = &value[..len.min(AUDIT_PARAMETER_BYTES)];
+        let mut text = if binary {
+            use std::fmt::Write as _;
+            let mut t = String::with_capacity(2 + kept.len() * 2);
+            t.push_str("\\x");
+            for b in kept {
+                let _ = write!(t, "{b:02x}");
+            }
+            t
+        } else {
+            String::from_utf8_lossy(kept).replace('\0', "\u{FFFD}")
+        };
+        if kept.len() < len {
+            use std::fmt::Write as _;
+            let _ = write!(text, "… ({len} bytes)");
+        }
+        values.push(Some(text));
+    }
+    Some(values)
+}
+
 /// Appends a typed message: `tag`, length, then what `body` writes.
 pub fn put_message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
     out.put_u8(tag);
@@ -292,5 +357,38 @@ mod tests {
         assert_eq!(get_cstr(&mut b).expect("s"), "user");
         assert_eq!(get_cstr(&mut b).expect("s"), "alice");
         assert!(get_cstr(&mut b).is_err());
+    }
+
+    #[test]
+    fn bind_parameters_decode_text_binary_null_and_cut_long_ones() {
+        let long = "x".repeat(AUDIT_PARAMETER_BYTES + 10);
+        let mut msg = BytesMut::new();
+        put_message(&mut msg, TAG_BIND, |b| {
+            put_cstr(b, "portal");
+            put_cstr(b, "stmt");
+            // Per-parameter formats: text, binary, text, text.
+            b.put_i16(4);
+            for f in [0i16, 1, 0, 0] {
+                b.put_i16(f);
+            }
+            b.put_i16(4);
+            for v in [&b"caf\xc3\xa9"[..], &[0, 0, 0, 42][..]] {
+                b.put_i32(i32::try_from(v.len()).expect("small"));
+                b.extend_from_slice(v);
+            }
+            b.put_i32(-1);
+            b.put_i32(i32::try_from(long.len()).expect("small"));
+            b.extend_from_slice(long.as_bytes());
+            b.put_i16(0);
+        });
+        let values = bind_parameters(&msg).expect("well-formed");
+        assert_eq!(values[0].as_deref(), Some("café"));
+        assert_eq!(values[1].as_deref(), Some("\\x0000002a"));
+        assert_eq!(values[2], None);
+        let cut = values[3].as_deref().expect("value");
+        assert!(cut.starts_with(&"x".repeat(AUDIT_PARAMETER_BYTES)), "{cut}");
+        assert!(cut.ends_with(&format!("… ({} bytes)", long.len())), "{cut}");
+        // A truncated message is not decoded.
+        assert_eq!(bind_parameters(&msg[..msg.len() - 3]), None);
     }
 }

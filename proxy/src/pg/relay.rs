@@ -382,12 +382,29 @@ async fn client_to_upstream(
             };
             if tag == TAG_BIND {
                 // Only its two names are read (portal, statement); its parameters stream, so a
-                // large one is not buffered and not held to the message ceiling.
+                // large one is not buffered and not held to the message ceiling. When the
+                // trail records parameters, a Bind under the ceiling is read whole first.
+                let record = config.gate.record_parameters();
+                if record && total - 5 <= config.max_message_bytes && buf.len() < total {
+                    buf.reserve(total - buf.len());
+                    break;
+                }
                 let head = &buf[5..buf.len().min(total)];
                 let mut names = head.splitn(3, |b| *b == 0);
                 match (names.next(), names.next(), names.next()) {
                     (Some(portal), Some(statement), Some(_)) => {
-                        prepared.bind(portal, statement);
+                        let parameters = match (record, buf.len() >= total) {
+                            (false, _) => None,
+                            (true, true) => Some(
+                                codec::bind_parameters(&buf[..total])
+                                    .unwrap_or_else(|| vec![Some("(malformed Bind)".into())]),
+                            ),
+                            (true, false) => Some(vec![Some(format!(
+                                "(not recorded: a Bind of {} bytes)",
+                                total - 5
+                            ))]),
+                        };
+                        prepared.bind(portal, statement, parameters);
                         framer.pass(&mut buf, &mut out, total);
                         continue;
                     }
@@ -497,9 +514,13 @@ async fn client_to_upstream(
                     // is audited on its own; the first one after its Parse shares the Parse's row.
                     if admitted.is_ok()
                         && tag == TAG_EXECUTE
-                        && let Some((sql, c)) = prepared.execute(&msg[5..])
+                        && let Some(((sql, c), parameters)) = prepared.execute(&msg[5..])
                     {
-                        admitted = match config.gate.record_allowed(&sql, &c, "execute").await {
+                        admitted = match config
+                            .gate
+                            .record_execution(&sql, &c, "execute", parameters)
+                            .await
+                        {
                             Ok(token) => {
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
                                 c.await_outcome(token);
@@ -647,6 +668,12 @@ fn deny_execute(out: &mut BytesMut, cycles: &Mutex<Cycles>, code: &str, message:
     });
 }
 
+/// The values bound to a portal, as the audit trail records them.
+type Parameters = Vec<Option<String>>;
+
+/// A portal's statement name and the values bound to it (when they are recorded).
+type Portal = (Box<[u8]>, Option<Parameters>);
+
 /// A prepared statement's SQL text and classification.
 type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
 
@@ -656,8 +683,8 @@ type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
 struct Prepared {
     /// Statement name -> its SQL and classification.
     statements: std::collections::HashMap<Box<[u8]>, PreparedStatement>,
-    /// Portal name -> statement name.
-    portals: std::collections::HashMap<Box<[u8]>, Box<[u8]>>,
+    /// Portal name -> statement name, and the values bound (`audit.record_parameters`).
+    portals: std::collections::HashMap<Box<[u8]>, Portal>,
     /// Statements parsed in this cycle and not executed yet: their first Execute shares the
     /// Parse's audit row (and outcome).
     fresh: Vec<Box<[u8]>>,
@@ -669,25 +696,31 @@ impl Prepared {
         self.fresh.push(name.into());
     }
 
-    fn bind(&mut self, portal: &[u8], statement: &[u8]) {
+    fn bind(&mut self, portal: &[u8], statement: &[u8], parameters: Option<Parameters>) {
         match self.portals.get_mut(portal) {
-            Some(s) if **s == *statement => {}
-            Some(s) => *s = statement.into(),
+            Some((s, p)) if **s == *statement => *p = parameters,
+            Some(entry) => *entry = (statement.into(), parameters),
             None => {
-                self.portals.insert(portal.into(), statement.into());
+                self.portals
+                    .insert(portal.into(), (statement.into(), parameters));
             }
         }
     }
 
-    /// The statement an `Execute` (body) runs, when it needs an audit row of its own.
-    fn execute(&mut self, body: &[u8]) -> Option<PreparedStatement> {
+    /// The statement an `Execute` (body) runs, and the values bound to it, when it needs an
+    /// audit row of its own: always when parameters are recorded (each execution has its own
+    /// values), else when it is not the first execution after its `Parse`.
+    fn execute(&mut self, body: &[u8]) -> Option<(PreparedStatement, Option<Parameters>)> {
         let portal = &body[..body.iter().position(|b| *b == 0)?];
-        let statement = self.portals.get(portal)?;
+        let (statement, parameters) = self.portals.get(portal)?;
         if let Some(i) = self.fresh.iter().position(|f| f == statement) {
             self.fresh.swap_remove(i);
-            return None;
+            if parameters.is_none() {
+                return None;
+            }
         }
-        self.statements.get(statement).cloned()
+        let prepared = self.statements.get(statement).cloned()?;
+        Some((prepared, parameters.clone()))
     }
 
     /// A `Close` (body: `S` or `P`, then the name).
