@@ -170,6 +170,10 @@ impl Store {
                     // FULL: a committed admin change or audit batch survives power loss too.
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
+                    // 16 KiB pages (new stores only): the audit trail's batches write half as
+                    // many WAL frames (a pwrite for each frame's header and one for its page)
+                    // as with 4 KiB pages, for the same CPU.
+                    .page_size(16384)
                     .busy_timeout(Duration::from_secs(10));
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{Buf as _, BytesMut};
 use dbward_core::model::AccessLevel;
 use dbward_core::quota::{Allowance, QuotaError};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
 use super::codec::{
@@ -56,7 +56,7 @@ use super::codec::{
     TAG_ERROR_RESPONSE, TAG_EXECUTE, TAG_FUNCTION_CALL, TAG_PARAMETER_STATUS, TAG_PARSE, TAG_QUERY,
     TAG_READY_FOR_QUERY, TAG_SYNC, TAG_TERMINATE,
 };
-use super::stream::MaybeTls;
+use super::stream::{MaybeTls, ReadHalf, WriteHalf};
 use crate::statement_gate::Refused;
 
 pub use crate::statement_gate::SessionEnd;
@@ -149,8 +149,8 @@ pub async fn run(
     config: RelayConfig,
     quotas: Quotas,
 ) -> (SessionEnd, bool) {
-    let (client_r, client_w) = tokio::io::split(client);
-    let (upstream_r, upstream_w) = tokio::io::split(upstream);
+    let (client_r, client_w) = client.into_split();
+    let (upstream_r, upstream_w) = upstream.into_split();
     let cycles = Arc::new(Mutex::new(Cycles {
         last_client_activity: tokio::time::Instant::now(),
         sent: 0,
@@ -353,8 +353,8 @@ pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
 }
 
 async fn client_to_upstream(
-    mut client: ReadHalf<MaybeTls>,
-    mut upstream: WriteHalf<MaybeTls>,
+    mut client: ReadHalf,
+    mut upstream: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     control: mpsc::Sender<Control>,
@@ -785,8 +785,8 @@ fn deny_parse(out: &mut BytesMut, cycles: &Mutex<Cycles>, msg: &[u8], code: &str
 }
 
 async fn upstream_to_client(
-    mut upstream: ReadHalf<MaybeTls>,
-    mut client: WriteHalf<MaybeTls>,
+    mut upstream: ReadHalf,
+    mut client: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     mut control: mpsc::Receiver<Control>,
@@ -893,7 +893,7 @@ async fn upstream_to_client(
                                 .await;
                         }
                     }
-                    let finished = {
+                    let done = {
                         let mut c = cycles.lock().expect("cycles lock poisoned");
                         // Substitutions left for this cycle (a second denial before Sync: the
                         // upstream reports only the first error) are void now.
@@ -906,18 +906,17 @@ async fn upstream_to_client(
                             c.substitutions.pop_front();
                         }
                         c.completed += 1;
-                        let mut finished = Vec::new();
-                        while c
-                            .audited
-                            .front()
-                            .is_some_and(|(cycle, _, _)| *cycle <= done)
-                        {
-                            finished.extend(c.audited.pop_front());
-                        }
-                        finished
+                        done
                     };
+                    // The audited statements this cycle completes, one at a time (no list).
                     let r = std::mem::take(&mut result);
-                    for (_, token, admitted) in finished {
+                    while let Some((_, token, admitted)) = {
+                        let mut c = cycles.lock().expect("cycles lock poisoned");
+                        match c.audited.front() {
+                            Some((cycle, _, _)) if *cycle <= done => c.audited.pop_front(),
+                            _ => None,
+                        }
+                    } {
                         let outcome = dbward_core::audit::StatementOutcome {
                             duration_us: i64::try_from(admitted.elapsed().as_micros())
                                 .unwrap_or(i64::MAX),
@@ -1064,7 +1063,7 @@ fn idle_deadline(
 /// Sends what is pending plus a FATAL error to the client and closes its side.
 async fn end_session(
     cycles: &Mutex<Cycles>,
-    client: &mut WriteHalf<MaybeTls>,
+    client: &mut WriteHalf,
     out: &mut BytesMut,
     code: &'static str,
     message: String,
