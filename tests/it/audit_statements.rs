@@ -160,3 +160,55 @@ async fn mysql_statements_reach_the_trail() {
     assert!(found, "the MySQL statement reached the trail");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn mysql_bound_parameters_are_recorded_when_configured() {
+    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.audit.record_parameters = true;
+    })
+    .await;
+    let mut conn = fx.sqlx().await;
+    // sqlx prepares, then executes with binary values (COM_STMT_EXECUTE).
+    let (t, i): (String, i64) = sqlx::query_as("SELECT CAST(? AS CHAR) AS t, ? + 1 AS i")
+        .bind("it's")
+        .bind(41i64)
+        .fetch_one(&mut conn)
+        .await
+        .expect("first");
+    assert_eq!((t.as_str(), i), ("it's", 42));
+    let _: (Option<String>, i64) = sqlx::query_as("SELECT CAST(? AS CHAR) AS t, ? + 1 AS i")
+        .bind(None::<String>)
+        .bind(6i64)
+        .fetch_one(&mut conn)
+        .await
+        .expect("second");
+    let mut executions: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
+            .await;
+        executions = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["details"]["message"] == "execute")
+            .cloned()
+            .collect();
+        if executions.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(executions.len(), 2, "{executions:?}");
+    // Newest first; values as SQL literals, NULL as null.
+    assert_eq!(
+        executions[0]["details"]["parameters"],
+        serde_json::json!([null, "6"])
+    );
+    assert_eq!(
+        executions[1]["details"]["parameters"],
+        serde_json::json!(["'it\\'s'", "41"])
+    );
+    fx.dbward.stop().await;
+}

@@ -28,6 +28,7 @@
 pub mod client_auth;
 pub mod kill;
 pub mod packet;
+pub mod params;
 pub mod relay;
 pub mod server;
 pub mod upstream;

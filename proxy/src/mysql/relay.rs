@@ -99,6 +99,8 @@ pub struct MyRelay<'a> {
     /// Prepared statements by id: their text and classification, so each execution is
     /// audited with its text.
     prepared: std::collections::HashMap<u32, PreparedStatement>,
+    /// Statement id -> what decoding its executions' values needs (`audit.record_parameters`).
+    bindings: std::collections::HashMap<u32, super::params::Binding>,
 }
 
 /// How a command ended the session.
@@ -131,6 +133,7 @@ impl<'a> MyRelay<'a> {
             bytes_exhausted: None,
             result: dbward_core::audit::StatementOutcome::default(),
             prepared: std::collections::HashMap::new(),
+            bindings: std::collections::HashMap::new(),
         }
     }
 
@@ -301,6 +304,7 @@ impl<'a> MyRelay<'a> {
             Fate::ChangeUser => {
                 // The upstream session is reset: its prepared statements are gone.
                 self.prepared.clear();
+                self.bindings.clear();
                 self.change_user(payload).await
             }
             Fate::ProcessKill => {
@@ -376,8 +380,12 @@ impl<'a> MyRelay<'a> {
                 let sql: Arc<[u8]> = sql.into();
                 self.forward(payload).await?;
                 let (end, id) = self.prepare_response().await?;
-                if let Some(id) = id {
+                if let Some((id, params)) = id {
                     self.prepared.insert(id, (sql, c));
+                    if self.config.gate.record_parameters() {
+                        self.bindings
+                            .insert(id, super::params::Binding::new(usize::from(params)));
+                    }
                 }
                 Ok(end)
             }
@@ -396,7 +404,18 @@ impl<'a> MyRelay<'a> {
                         .and_then(|id| self.prepared.get(&id))
                         .cloned()
                 {
-                    match self.config.gate.record_allowed(&sql, &c, "execute").await {
+                    let parameters = statement_id(payload)
+                        .and_then(|id| self.bindings.get_mut(&id))
+                        .map(|b| {
+                            b.execute(payload)
+                                .unwrap_or_else(|| vec![Some("(malformed parameters)".into())])
+                        });
+                    match self
+                        .config
+                        .gate
+                        .record_execution(&sql, &c, "execute", parameters)
+                        .await
+                    {
                         Ok(t) => token = Some(t),
                         Err(r) => {
                             let (code, state, m) = Self::refused_code(&r);
@@ -419,11 +438,25 @@ impl<'a> MyRelay<'a> {
                     && let Some(id) = statement_id(payload)
                 {
                     self.prepared.remove(&id);
+                    self.bindings.remove(&id);
+                }
+                // COM_STMT_SEND_LONG_DATA: that parameter's value is not in the next execute.
+                if cmd == 0x18
+                    && let (Some(id), Some(p)) = (statement_id(payload), payload.get(5..7))
+                    && let Some(b) = self.bindings.get_mut(&id)
+                {
+                    b.long_data(usize::from(u16::from_le_bytes([p[0], p[1]])));
                 }
                 self.forward(payload).await?;
                 Ok(None)
             }
             Fate::SinglePacket => {
+                // COM_STMT_RESET discards the long data sent for the statement.
+                if cmd == 0x1A
+                    && let Some(b) = statement_id(payload).and_then(|id| self.bindings.get_mut(&id))
+                {
+                    b.reset();
+                }
                 self.forward(payload).await?;
                 self.single().await
             }
@@ -458,6 +491,7 @@ impl<'a> MyRelay<'a> {
             }
             Fate::ResetConnection => {
                 self.prepared.clear();
+                self.bindings.clear();
                 self.forward(payload).await?;
                 let (seq, _, answer) = self.read_upstream().await?;
                 if answer.first() == Some(&0x00) {
@@ -850,8 +884,8 @@ impl<'a> MyRelay<'a> {
     }
 
     /// The response to COM_STMT_PREPARE: OK with counts, parameter and column definitions.
-    /// Returns the statement id when the server prepared it.
-    async fn prepare_response(&mut self) -> Result<(Option<SessionEnd>, Option<u32>), Done> {
+    /// Returns the statement id and its parameter count when the server prepared it.
+    async fn prepare_response(&mut self) -> Result<(Option<SessionEnd>, Option<(u32, u16)>), Done> {
         let (_, _, first) = self.read_upstream_peeked().await?;
         if first.first() != Some(&0x00) || first.len() < 12 {
             self.flush().await?;
@@ -872,7 +906,7 @@ impl<'a> MyRelay<'a> {
             }
         }
         self.flush().await?;
-        Ok((None, Some(id)))
+        Ok((None, Some((id, params))))
     }
 
     /// Relays the next packet and returns it whole too (small control packets only).
