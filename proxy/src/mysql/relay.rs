@@ -299,19 +299,20 @@ impl<'a> MyRelay<'a> {
             }
             Fate::Query if super::kill::parse_kill(&payload[1..]).is_some() => {
                 let (query, id) = super::kill::parse_kill(&payload[1..]).unwrap_or((true, 0));
-                self.kill(id, query).await
+                // Rare paths are boxed: the relay's future lives as long as the session.
+                Box::pin(self.kill(id, query)).await
             }
             Fate::ChangeUser => {
                 // The upstream session is reset: its prepared statements are gone.
                 self.prepared.clear();
                 self.bindings.clear();
-                self.change_user(payload).await
+                Box::pin(self.change_user(payload)).await
             }
             Fate::ProcessKill => {
                 let id = payload
                     .get(1..5)
                     .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                self.kill(id, false).await
+                Box::pin(self.kill(id, false)).await
             }
             Fate::Query => {
                 let sql = &payload[1..];

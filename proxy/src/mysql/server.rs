@@ -160,7 +160,9 @@ impl MyServer {
         }
         let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
         let greeted = tokio::select! {
-            r = tokio::time::timeout_at(deadline, client_auth::greet(tcp, self.tls.as_ref(), connection_id, &scramble, require_tls)) => r,
+            // Boxed, like the authentication below: a session's future lives as long as the
+            // session, and would otherwise be as large as the largest of these phases.
+            r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), connection_id, &scramble, require_tls))) => r,
             () = stop.cancelled() => return,
         };
         let mut hello = match greeted {
@@ -192,7 +194,7 @@ impl MyServer {
         let span = tracing::Span::current();
         span.record("user", hello.hello.user.as_str());
         span.record("db", hello.hello.database.as_deref().unwrap_or(""));
-        let opened = tokio::time::timeout_at(deadline, self.open(&mut hello, peer)).await;
+        let opened = tokio::time::timeout_at(deadline, Box::pin(self.open(&mut hello, peer))).await;
         let opened = match opened {
             Err(_) => Err(Refusal::new(
                 1043,
@@ -220,8 +222,7 @@ impl MyServer {
                 client_auth::send_err(&mut hello.stream, seq, r.code, r.state, &r.message).await;
             }
             Ok(open) => {
-                self.run_session(hello, open, peer, &user_name, &database)
-                    .await;
+                Box::pin(self.run_session(hello, open, peer, &user_name, &database)).await;
             }
         }
     }
@@ -312,8 +313,11 @@ impl MyServer {
         .run()
         .await;
         drop(session);
-        queries.release().await;
-        bytes.release().await;
+        Box::pin(async {
+            queries.release().await;
+            bytes.release().await;
+        })
+        .await;
         let seconds = started.elapsed().as_secs_f64();
         tracing::info!(end = ?end, seconds, "session ended");
         let (why, message) = match &end {
