@@ -96,11 +96,14 @@ impl Cursors {
         state.delivered.get(target).copied()
     }
 
-    /// Records a target's position and writes the file (atomically: write, then rename).
+    /// Records a target's position and writes the file (atomically: write, then rename) when
+    /// it moved.
     fn set(&self, target: &str, seq: i64) {
         let bytes = {
             let mut state = self.state.lock().expect("cursor lock poisoned");
-            state.delivered.insert(target.to_owned(), seq);
+            if state.delivered.insert(target.to_owned(), seq) == Some(seq) {
+                return;
+            }
             serde_json::to_vec(&*state).expect("cursors serialize")
         };
         let tmp = self.path.with_extension("json.tmp");
