@@ -93,31 +93,8 @@ async fn bound_parameters_are_recorded_only_when_configured() {
     c.query(&st, &[&"abc", &42i32])
         .await
         .expect("third, same values");
-    // The writer flushes every 50 ms (and outcomes follow their statements).
-    let mut page = serde_json::Value::Null;
-    let mut executions: Vec<serde_json::Value> = Vec::new();
-    for _ in 0..100 {
-        (_, page) = fx
-            .dbward
-            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
-            .await;
-        executions = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter(|r| r["details"]["message"] == "execute")
-            .cloned()
-            .collect();
-        if executions.len() >= 3
-            && executions
-                .iter()
-                .all(|r| r["details"].get("rows").is_some())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(executions.len(), 3, "one row per execution: {page}");
+    let executions = executions_in_trail(&fx.dbward, 3).await;
+    assert_eq!(executions.len(), 3, "one row per execution: {executions:?}");
     // Newest first.
     assert_eq!(
         executions[1]["details"]["parameters"],
@@ -182,24 +159,7 @@ async fn mysql_bound_parameters_are_recorded_when_configured() {
         .fetch_one(&mut conn)
         .await
         .expect("second");
-    let mut executions: Vec<serde_json::Value> = Vec::new();
-    for _ in 0..100 {
-        let (_, page) = fx
-            .dbward
-            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
-            .await;
-        executions = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter(|r| r["details"]["message"] == "execute")
-            .cloned()
-            .collect();
-        if executions.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let executions = executions_in_trail(&fx.dbward, 2).await;
     assert_eq!(executions.len(), 2, "{executions:?}");
     // Newest first; values as SQL literals, NULL as null.
     assert_eq!(
@@ -211,4 +171,31 @@ async fn mysql_bound_parameters_are_recorded_when_configured() {
         serde_json::json!(["'it\\'s'", "41"])
     );
     fx.dbward.stop().await;
+}
+
+/// The `execute` rows of statements containing `AS i`, newest first, once `n` of them are in
+/// the trail with their outcomes (the writer flushes every 50 ms), or what is there after 5 s.
+async fn executions_in_trail(dbward: &crate::harness::Dbward, n: usize) -> Vec<serde_json::Value> {
+    let mut executions = Vec::new();
+    for _ in 0..100 {
+        let (_, page) = dbward
+            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
+            .await;
+        executions = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["details"]["message"] == "execute")
+            .cloned()
+            .collect::<Vec<_>>();
+        if executions.len() >= n
+            && executions
+                .iter()
+                .all(|r| r["details"].get("rows").is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    executions
 }
