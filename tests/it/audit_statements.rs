@@ -93,7 +93,11 @@ async fn bound_parameters_are_recorded_only_when_configured() {
     c.query(&st, &[&"abc", &42i32])
         .await
         .expect("third, same values");
-    let executions = executions_in_trail(&fx.dbward, 3).await;
+    // Without parameters there is nothing to record: executions fold as usual.
+    let bare = c.prepare("SELECT 1 AS bare_probe").await.expect("prepare");
+    c.query(&bare, &[]).await.expect("bare");
+    c.query(&bare, &[]).await.expect("bare again");
+    let executions = executions_in_trail(&fx.dbward, "AS i", 3).await;
     assert_eq!(executions.len(), 3, "one row per execution: {executions:?}");
     // Newest first.
     assert_eq!(
@@ -111,6 +115,16 @@ async fn bound_parameters_are_recorded_only_when_configured() {
         );
         assert_eq!(r["details"]["rows"], 1, "{r}");
     }
+    let bare = executions_in_trail(&fx.dbward, "bare_probe", 1).await;
+    assert!(
+        !bare.is_empty(),
+        "the parameterless executions are in the trail"
+    );
+    assert!(
+        bare.iter()
+            .all(|r| r["details"].get("parameters").is_none()),
+        "{bare:?}"
+    );
     fx.dbward.stop().await;
 }
 
@@ -159,7 +173,7 @@ async fn mysql_bound_parameters_are_recorded_when_configured() {
         .fetch_one(&mut conn)
         .await
         .expect("second");
-    let executions = executions_in_trail(&fx.dbward, 2).await;
+    let executions = executions_in_trail(&fx.dbward, "AS i", 2).await;
     assert_eq!(executions.len(), 2, "{executions:?}");
     // Newest first; values as SQL literals, NULL as null.
     assert_eq!(
@@ -173,13 +187,25 @@ async fn mysql_bound_parameters_are_recorded_when_configured() {
     fx.dbward.stop().await;
 }
 
-/// The `execute` rows of statements containing `AS i`, newest first, once `n` of them are in
-/// the trail with their outcomes (the writer flushes every 50 ms), or what is there after 5 s.
-async fn executions_in_trail(dbward: &crate::harness::Dbward, n: usize) -> Vec<serde_json::Value> {
+/// The `execute` rows of statements containing `text` (URL-encoded), newest first, once `n`
+/// of them are in the trail with their outcomes (the writer flushes every 50 ms), or what is
+/// there after 5 s.
+async fn executions_in_trail(
+    dbward: &crate::harness::Dbward,
+    text: &str,
+    n: usize,
+) -> Vec<serde_json::Value> {
     let mut executions = Vec::new();
     for _ in 0..100 {
         let (_, page) = dbward
-            .admin("GET", "/api/audit?q=AS%20i&kind=statement&limit=50", None)
+            .admin(
+                "GET",
+                &format!(
+                    "/api/audit?q={}&kind=statement&limit=50",
+                    text.replace(' ', "%20")
+                ),
+                None,
+            )
             .await;
         executions = page["items"]
             .as_array()

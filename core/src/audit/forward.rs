@@ -50,6 +50,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const PAGE: i64 = 500;
 /// How long the last pass at shutdown may take.
 const LAST_PASS: Duration = Duration::from_secs(5);
+/// How long opening a TCP connection to a receiver may take (an unreachable host would
+/// otherwise hold the target, and shutdown, for the system's connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Syslog facility 13: "log audit".
 const FACILITY_LOG_AUDIT: u8 = 13;
@@ -282,7 +285,12 @@ impl Sink {
                     *stream = None;
                 }
                 if stream.is_none() {
-                    let s = tokio::net::TcpStream::connect(addr.as_str()).await?;
+                    let s = tokio::time::timeout(
+                        CONNECT_TIMEOUT,
+                        tokio::net::TcpStream::connect(addr.as_str()),
+                    )
+                    .await
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
                     s.set_nodelay(true)?;
                     *stream = Some(tokio::io::BufWriter::new(s));
                 }

@@ -407,9 +407,11 @@ impl<'a> MyRelay<'a> {
                 {
                     let parameters = statement_id(payload)
                         .and_then(|id| self.bindings.get_mut(&id))
-                        .map(|b| {
-                            b.execute(payload)
-                                .unwrap_or_else(|| vec![Some("(malformed parameters)".into())])
+                        .and_then(|b| match b.execute(payload) {
+                            // A statement without parameters records nothing: it folds.
+                            Some(values) if values.is_empty() => None,
+                            Some(values) => Some(values),
+                            None => Some(vec![Some("(malformed parameters)".into())]),
                         });
                     match self
                         .config

@@ -395,10 +395,12 @@ async fn client_to_upstream(
                     (Some(portal), Some(statement), Some(_)) => {
                         let parameters = match (record, buf.len() >= total) {
                             (false, _) => None,
-                            (true, true) => Some(
-                                codec::bind_parameters(&buf[..total])
-                                    .unwrap_or_else(|| vec![Some("(malformed Bind)".into())]),
-                            ),
+                            // A Bind without values records nothing: its executions fold.
+                            (true, true) => match codec::bind_parameters(&buf[..total]) {
+                                Some(values) if values.is_empty() => None,
+                                Some(values) => Some(values),
+                                None => Some(vec![Some("(malformed Bind)".into())]),
+                            },
                             (true, false) => Some(vec![Some(format!(
                                 "(not recorded: a Bind of {} bytes)",
                                 total - 5
