@@ -1,10 +1,35 @@
 //! A client or upstream connection: plain TCP or TLS, behind one type.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
+
+/// Writing that ends with a flush, for every write after which dbward waits for the peer.
+///
+/// A TLS stream (tokio-rustls) accepts plaintext into its session and returns as soon as the
+/// socket would block, keeping the encrypted tail in its buffer until the next write or a flush:
+/// a response whose last bytes met a full socket would sit there while both sides wait for each
+/// other. On plain TCP the flush is free.
+pub trait SendExt: AsyncWrite + Unpin + Send {
+    /// `write_all` then `flush`.
+    fn send<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        async move {
+            self.write_all(buf).await?;
+            self.flush().await
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send> SendExt for W {}
 
 /// A byte stream that may or may not be TLS.
 pub enum MaybeTls {
@@ -138,5 +163,61 @@ impl AsyncWrite for MaybeTls {
             Self::Server(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Self::Client(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rustls::pki_types::pem::PemObject as _;
+    use tokio::io::AsyncReadExt as _;
+
+    use super::SendExt as _;
+
+    /// A TLS write whose transport is full returns with the encrypted tail still in the session;
+    /// `send` pushes it out, so a peer that waits for the whole message gets it.
+    #[tokio::test]
+    async fn send_delivers_a_tls_message_whole_through_a_full_transport() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pair = dbward_core::tls::load_or_generate(None, dir.path()).expect("certificate");
+        let server =
+            tokio_rustls::TlsAcceptor::from(Arc::new(pair.server_config(&[]).expect("config")));
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes()) {
+            roots.add(cert.expect("pem")).expect("root");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+        // A 1 KiB transport: almost every write meets it full.
+        let (a, b) = tokio::io::duplex(1024);
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let (server, client) = tokio::join!(server.accept(a), client.connect(name, b));
+        let (mut server, mut client) = (server.expect("accept"), client.expect("connect"));
+        let reader = tokio::spawn(async move {
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 8192];
+            // Reads until nothing more comes for half a second.
+            while let Ok(n) =
+                tokio::time::timeout(Duration::from_millis(500), client.read(&mut buf)).await
+            {
+                match n.expect("read") {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            got
+        });
+        let message = vec![7u8; 256 * 1024];
+        server.send(&message).await.expect("send");
+        // The server now waits for the peer, as a relay waits for the next command.
+        assert_eq!(reader.await.expect("reader"), message.len());
+        drop(server);
     }
 }

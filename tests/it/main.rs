@@ -27,3 +27,4 @@ mod pg_stream;
 mod pg_upstream;
 mod startup;
 mod store;
+mod tls_slow_reader;

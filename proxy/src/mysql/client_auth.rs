@@ -299,6 +299,6 @@ pub async fn send_err(stream: &mut MaybeTls, seq: u8, code: u16, state: &str, me
     let payload = super::packet::err_payload(code, state, message);
     let mut out = BytesMut::new();
     super::packet::put_packet(&mut out, seq, &payload);
-    let _ = tokio::io::AsyncWriteExt::write_all(stream, &out).await;
+    let _ = crate::stream::SendExt::send(stream, &out).await;
     let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
 }

@@ -8,6 +8,8 @@
 use bytes::{Buf as _, BufMut as _, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
+use crate::stream::SendExt as _;
+
 /// Largest payload of one packet; a payload this long continues in the next one.
 pub const MAX_PAYLOAD: usize = 0xFF_FFFF;
 
@@ -208,14 +210,14 @@ pub fn put_packet(out: &mut BytesMut, mut seq: u8, payload: &[u8]) -> u8 {
 }
 
 /// Writes `payload` as packets starting at `seq`.
-pub async fn write_packet<W: AsyncWrite + Unpin>(
+pub async fn write_packet<W: AsyncWrite + Unpin + Send>(
     w: &mut W,
     seq: u8,
     payload: &[u8],
 ) -> Result<u8, PacketError> {
     let mut out = BytesMut::with_capacity(payload.len() + 8);
     let next = put_packet(&mut out, seq, payload);
-    w.write_all(&out).await?;
+    w.send(&out).await?;
     Ok(next)
 }
 

@@ -19,6 +19,8 @@ use dbward_core::model::AccessLevel;
 use dbward_core::quota::{Allowance, QuotaError};
 use tokio::io::AsyncWriteExt as _;
 
+use crate::stream::SendExt as _;
+
 use super::packet::{self, PacketError, PacketReader, err_payload, put_packet};
 use super::upstream::Upstream;
 use super::{Fate, command_fate};
@@ -233,7 +235,7 @@ impl<'a> MyRelay<'a> {
     /// Sends an ERR (after anything pending) and ends the session.
     async fn end(&mut self, code: u16, state: &str, message: String, seq: u8) -> SessionEnd {
         put_packet(&mut self.out, seq, &err_payload(code, state, &message));
-        let _ = self.client.write_all(&self.out).await;
+        let _ = self.client.send(&self.out).await;
         let _ = self.client.shutdown().await;
         SessionEnd::Ended(message)
     }
@@ -248,7 +250,7 @@ impl<'a> MyRelay<'a> {
         let mut out = BytesMut::new();
         put_packet(&mut out, 1, &err_payload(code, state, message));
         self.client
-            .write_all(&out)
+            .send(&out)
             .await
             .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
         Ok(None)
@@ -635,7 +637,7 @@ impl<'a> MyRelay<'a> {
                 let mut out = BytesMut::new();
                 put_packet(&mut out, 1, &packet::ok_payload(self.status));
                 self.client
-                    .write_all(&out)
+                    .send(&out)
                     .await
                     .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
                 Ok(None)
@@ -647,7 +649,7 @@ impl<'a> MyRelay<'a> {
     async fn forward(&mut self, payload: &[u8]) -> Result<(), Done> {
         self.fwd.clear();
         put_packet(&mut self.fwd, 0, payload);
-        let written = self.up.stream.write_all(&self.fwd).await;
+        let written = self.up.stream.send(&self.fwd).await;
         if self.fwd.capacity() > 64 * 1024 {
             self.fwd = BytesMut::new();
         }
@@ -665,7 +667,7 @@ impl<'a> MyRelay<'a> {
     async fn flush(&mut self) -> Result<(), Done> {
         if !self.out.is_empty() {
             self.client
-                .write_all(&self.out)
+                .send(&self.out)
                 .await
                 .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
             self.out.clear();

@@ -588,7 +588,7 @@ impl MyServer {
         }
         let mut out = bytes::BytesMut::new();
         put_packet(&mut out, h.seq, &ok_payload(status));
-        tokio::io::AsyncWriteExt::write_all(&mut h.stream, &out)
+        crate::stream::SendExt::send(&mut h.stream, &out)
             .await
             .map_err(|_| {
                 Refusal::new(2013, "HY000", "client went away", "client_gone").user(user.id)

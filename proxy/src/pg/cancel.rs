@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt as _;
+
+use crate::stream::SendExt as _;
 use tokio::net::TcpStream;
 
 /// Where a session's cancel request must go.
@@ -67,7 +68,7 @@ pub async fn send_cancel(target: &CancelTarget) {
         let mut tcp = TcpStream::connect((target.addr.0.as_str(), target.addr.1)).await?;
         let mut out = BytesMut::new();
         postgres_protocol::message::frontend::cancel_request(target.pid, target.secret, &mut out);
-        tcp.write_all(&out).await?;
+        tcp.send(&out).await?;
         // The server closes the connection when done; wait for that, briefly.
         let mut sink = [0u8; 1];
         let _ = tokio::time::timeout(

@@ -49,6 +49,8 @@ use bytes::{Buf as _, BytesMut};
 use dbward_core::model::AccessLevel;
 use dbward_core::quota::{Allowance, QuotaError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::stream::SendExt as _;
 use tokio::sync::mpsc;
 
 use super::codec::{
@@ -435,7 +437,7 @@ async fn client_to_upstream(
             match tag {
                 TAG_TERMINATE => {
                     out.extend_from_slice(msg);
-                    let _ = upstream.write_all(&out).await;
+                    let _ = upstream.send(&out).await;
                     return SessionEnd::ClientQuit;
                 }
                 TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
@@ -562,7 +564,7 @@ async fn client_to_upstream(
                 out.clear();
                 buf.clear();
                 framer = Framer::default();
-            } else if let Err(e) = upstream.write_all(&out).await {
+            } else if let Err(e) = upstream.send(&out).await {
                 return SessionEnd::Error(format!("upstream write: {e}"));
             }
             trim(&mut out, &chunk);
@@ -830,7 +832,7 @@ async fn upstream_to_client(
                         }
                         // Out of local allowance: send what is ready, then ask the store.
                         if !out.is_empty() {
-                            if let Err(e) = client.write_all(&out).await {
+                            if let Err(e) = client.send(&out).await {
                                 return SessionEnd::Error(format!("client write: {e}"));
                             }
                             out.clear();
@@ -979,7 +981,7 @@ async fn upstream_to_client(
             buf.advance(total);
         }
         if !out.is_empty() {
-            if let Err(e) = client.write_all(&out).await {
+            if let Err(e) = client.send(&out).await {
                 return SessionEnd::Error(format!("client write: {e}"));
             }
             trim(&mut out, &chunk);
@@ -1072,7 +1074,7 @@ async fn end_session(
 ) -> SessionEnd {
     cycles.lock().expect("cycles lock poisoned").ended = true;
     codec::error_response(out, Severity::Fatal, code, &message);
-    let _ = client.write_all(out).await;
+    let _ = client.send(out).await;
     let _ = client.shutdown().await;
     SessionEnd::Ended(message)
 }

@@ -20,7 +20,9 @@ use bytes::{BufMut as _, BytesMut};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::stream::SendExt as _;
 
 use super::codec::{self, FrameError, TAG_AUTHENTICATION, TAG_PASSWORD};
 
@@ -94,7 +96,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
 ///
 /// # Cancel safety
 /// Not cancel safe; runs under the handshake timeout.
-pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin + Send>(
     stream: &mut S,
     verifier: &Verifier,
     channel_binding: Option<&[u8]>,
@@ -108,7 +110,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         codec::put_cstr(b, "SCRAM-SHA-256");
         b.put_u8(0);
     });
-    stream.write_all(&out).await.map_err(FrameError::Io)?;
+    stream.send(&out).await.map_err(FrameError::Io)?;
 
     // SASLInitialResponse: mechanism, length of the client-first-message, the message.
     let (tag, mut body) = codec::read_message(stream, 4096).await?;
@@ -171,7 +173,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         b.put_i32(11); // AuthenticationSASLContinue
         b.put_slice(server_first.as_bytes());
     });
-    stream.write_all(&out).await.map_err(FrameError::Io)?;
+    stream.send(&out).await.map_err(FrameError::Io)?;
 
     let (tag, body) = codec::read_message(stream, 4096).await?;
     if tag != TAG_PASSWORD {
@@ -230,7 +232,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         b.put_i32(12); // AuthenticationSASLFinal
         b.put_slice(format!("v={}", B64.encode(server_signature)).as_bytes());
     });
-    stream.write_all(&out).await.map_err(FrameError::Io)?;
+    stream.send(&out).await.map_err(FrameError::Io)?;
     Ok(())
 }
 
@@ -283,7 +285,7 @@ mod tests {
             &mut out,
         )
         .expect("encode");
-        client_io.write_all(&out).await.expect("write");
+        client_io.send(&out).await.expect("write");
         let (_, body) = codec::read_message(&mut client_io, 4096)
             .await
             .expect("continue");
@@ -291,7 +293,7 @@ mod tests {
         out.clear();
         postgres_protocol::message::frontend::sasl_response(scram.message(), &mut out)
             .expect("encode");
-        client_io.write_all(&out).await.expect("write");
+        client_io.send(&out).await.expect("write");
         let result = server.await.expect("join");
         if result.is_ok() {
             let (_, body) = codec::read_message(&mut client_io, 4096)

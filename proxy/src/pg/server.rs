@@ -16,6 +16,8 @@ use dbward_core::sessions::{SessionHandle, SessionInfo, SessionRegistry};
 use dbward_core::store::{AuditOutcome, QuotaKind, Store};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
+
+use crate::stream::SendExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -524,7 +526,7 @@ impl PgServer {
         out.extend_from_slice(&upstream.parameter_status);
         codec::backend_key_data(&mut out, key.0, key.1);
         codec::ready_for_query(&mut out, b'I');
-        if client.write_all(&out).await.is_err() {
+        if client.send(&out).await.is_err() {
             self.cancels.unregister(key);
             return Err(Refusal::new("08006", "client went away", "client_gone").user(user.id));
         }
@@ -594,6 +596,6 @@ impl Refusal {
 async fn fatal(client: &mut MaybeTls, code: &str, message: &str) {
     let mut out = BytesMut::new();
     codec::error_response(&mut out, Severity::Fatal, code, message);
-    let _ = client.write_all(&out).await;
+    let _ = client.send(&out).await;
     let _ = client.shutdown().await;
 }

@@ -18,7 +18,8 @@
 use std::sync::Arc;
 
 use bytes::{Buf as _, BufMut as _, BytesMut};
-use tokio::io::AsyncWriteExt as _;
+
+use crate::stream::SendExt as _;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -148,13 +149,13 @@ pub async fn handshake(
                     unreachable!("tried_ssl is set once TLS is on");
                 };
                 let Some(acceptor) = tls else {
-                    if let Err(e) = tcp.write_all(b"N").await {
+                    if let Err(e) = tcp.send(b"N").await {
                         return Err((None, FrameError::Io(e).into()));
                     }
                     stream = MaybeTls::Plain(tcp);
                     continue;
                 };
-                if let Err(e) = tcp.write_all(b"S").await {
+                if let Err(e) = tcp.send(b"S").await {
                     return Err((None, FrameError::Io(e).into()));
                 }
                 let tls_stream = acceptor.accept(tcp).await.map_err(|e| {
@@ -167,7 +168,7 @@ pub async fn handshake(
             }
             Packet::GssEnc if !tried_gss && !stream.is_tls() => {
                 tried_gss = true;
-                if let Err(e) = stream.write_all(b"N").await {
+                if let Err(e) = stream.send(b"N").await {
                     return Err((None, FrameError::Io(e).into()));
                 }
             }
@@ -194,7 +195,7 @@ pub async fn handshake(
                 if minor != 0 || !unknown_pq.is_empty() {
                     let mut out = BytesMut::new();
                     negotiate_protocol_version(&mut out, &unknown_pq);
-                    if let Err(e) = stream.write_all(&out).await {
+                    if let Err(e) = stream.send(&out).await {
                         return Err((None, FrameError::Io(e).into()));
                     }
                 }

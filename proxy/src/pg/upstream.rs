@@ -24,7 +24,9 @@ use dbward_core::store::DatabaseCredentials;
 use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use postgres_protocol::message::frontend;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncReadExt as _;
+
+use crate::stream::SendExt as _;
 use tokio::net::TcpStream;
 
 use super::codec::{self, FrameError, TAG_AUTHENTICATION, TAG_BACKEND_KEY_DATA};
@@ -133,7 +135,7 @@ pub async fn connect(
         frontend::startup_message(params.iter().copied(), &mut out)
             .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         stream
-            .write_all(&out)
+            .send(&out)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let loopback = is_loopback(&db.host);
@@ -166,7 +168,7 @@ async fn negotiate_tls(
     }
     let mut out = BytesMut::new();
     frontend::ssl_request(&mut out);
-    tcp.write_all(&out)
+    tcp.send(&out)
         .await
         .map_err(|e| UpstreamError::Connect(e.to_string()))?;
     let answer = tcp
@@ -308,7 +310,7 @@ async fn login(
         }
         .map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         stream
-            .write_all(&out)
+            .send(&out)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
     }
