@@ -429,6 +429,67 @@ async fn kill_query_reaches_only_the_same_users_sessions() {
     fx.dbward.stop().await;
 }
 
+/// Statements on the upstream whose text contains `marker`.
+fn running_upstream(fx: &MyProxy, marker: &str) -> u32 {
+    fx.upstream
+        .sql(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE INFO LIKE '%{marker}%' AND INFO NOT LIKE '%PROCESSLIST%'"
+        ))
+        .parse()
+        .expect("count")
+}
+
+/// Waits up to `tenths` tenths of a second for `running_upstream` to be `want`.
+async fn await_running(fx: &MyProxy, marker: &str, want: u32, tenths: u32) {
+    for _ in 0..tenths {
+        if running_upstream(fx, marker) == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{marker}: expected {want} such statements upstream");
+}
+
+/// A statement whose session ends before its response (the client hangs up, an admin ends the
+/// session) is killed upstream at once. MariaDB would run a computation to its end, and notices
+/// a closed connection during `SLEEP` only at its 5-second checks: gone within 2.5 s is dbward.
+#[tokio::test]
+async fn abandoned_statements_are_killed_upstream() {
+    use sqlx::Executor as _;
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    for (marker, sql, by_admin) in [
+        (
+            "abandoned_by_client",
+            "SELECT SLEEP(60) AS abandoned_by_client",
+            false,
+        ),
+        ("ended_by_admin", "SELECT SLEEP(60) AS ended_by_admin", true),
+    ] {
+        let mut conn = fx.sqlx().await;
+        let running = tokio::spawn(async move { conn.execute(sql).await.map(|_| ()) });
+        await_running(&fx, marker, 1, 100).await;
+        if by_admin {
+            let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+            let id = sessions[0]["id"].as_str().expect("session id").to_owned();
+            let (s, _) = fx
+                .dbward
+                .admin("DELETE", &format!("/api/sessions/{id}"), None)
+                .await;
+            assert_eq!(s, 204);
+            let e = running
+                .await
+                .expect("join")
+                .expect_err("the session was ended");
+            assert!(e.to_string().contains("1927"), "{e}");
+        } else {
+            running.abort();
+        }
+        await_running(&fx, marker, 0, 25).await;
+    }
+    fx.dbward.stop().await;
+}
+
 #[tokio::test]
 async fn pymysql_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;

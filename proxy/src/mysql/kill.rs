@@ -62,7 +62,9 @@ impl KillMap {
         }
     }
 
-    fn lookup(&self, id: u32, user_id: i64) -> Option<KillTarget> {
+    /// Connection `id`, if it belongs to `user_id`.
+    #[must_use]
+    pub fn lookup(&self, id: u32, user_id: i64) -> Option<KillTarget> {
         self.targets
             .lock()
             .expect("kill map")
@@ -111,6 +113,14 @@ pub async fn kill(
         );
         return Ok(());
     }
+    kill_query(&target, connect_timeout).await
+}
+
+/// Logs in upstream with `target`'s credentials and runs `KILL QUERY <its thread>` there.
+pub async fn kill_query(
+    target: &KillTarget,
+    connect_timeout: Duration,
+) -> Result<(), (u16, String)> {
     let mut up = super::upstream::connect(
         &target.database,
         &target.login,

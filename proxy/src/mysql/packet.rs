@@ -171,6 +171,24 @@ impl PacketReader {
         }
     }
 
+    /// Bytes read and not yet taken.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// One more read into the buffer: the bytes read, 0 at the end of the stream. Cancel-safe
+    /// (what a read returns is kept), so it can wait beside another read.
+    pub async fn read_more<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+    ) -> Result<usize, PacketError> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(8192);
+        }
+        Ok(r.read_buf(&mut self.buf).await?)
+    }
+
     /// Gives the read buffer back while nothing is pending: an idle session holds no read
     /// buffer (the next read allocates one again).
     pub fn release_if_empty(&mut self) {

@@ -8,8 +8,14 @@
 //! Denials answer an ERR packet without sending anything upstream: MySQL does not abort a
 //! transaction on a failed statement either, so the session's state matches what the server
 //! would have done. A result that crosses the byte quota ends with ERR 1226 in place of its
-//! remaining rows, and the session ends (closing the upstream connection makes the server stop
-//! the query; the protocol has no clean way to abandon a result and continue).
+//! remaining rows, and the session ends (the protocol has no clean way to abandon a result and
+//! continue).
+//!
+//! While a statement runs, the relay also watches the client's socket (bytes sent ahead are kept
+//! for the next command). A session that ends before its statement's response does (the client
+//! hung up, the quota cut the result, an admin or an expired grant ended it) has the statement
+//! killed upstream with `KILL QUERY` from a new connection: the server would otherwise run it
+//! to its end.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +66,9 @@ pub struct MyRelayConfig {
     pub registry: std::sync::Arc<dbward_core::sessions::SessionRegistry>,
     /// The dbward user (a `KILL` reaches only this user's sessions).
     pub user_id: i64,
+    /// This session's connection id (the greeting's), under which its upstream thread is
+    /// registered for `KILL`.
+    pub connection_id: u32,
     /// Upstream connect timeout (`KILL QUERY` logs in upstream).
     pub connect_timeout: Duration,
     /// What `COM_CHANGE_USER` re-checks.
@@ -103,12 +112,21 @@ pub struct MyRelay<'a> {
     prepared: std::collections::HashMap<u32, PreparedStatement>,
     /// Statement id -> what decoding its executions' values needs (`audit.record_parameters`).
     bindings: std::collections::HashMap<u32, super::params::Binding>,
+    /// A command went upstream and its response has not ended: if the session ends now, the
+    /// statement is killed upstream (MySQL runs it to its end otherwise).
+    in_flight: bool,
 }
+
+/// How much a client may send ahead while its statement runs (kept for the next command);
+/// past it dbward stops watching the client until the response is relayed.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// How a command ended the session.
 enum Done {
     /// The session must end with this (code, message) ERR sent to the client, with `seq`.
     End(u16, &'static str, String, u8),
+    /// The client hung up while its statement ran.
+    ClientGone,
 }
 
 impl<'a> MyRelay<'a> {
@@ -136,6 +154,7 @@ impl<'a> MyRelay<'a> {
             result: dbward_core::audit::StatementOutcome::default(),
             prepared: std::collections::HashMap::new(),
             bindings: std::collections::HashMap::new(),
+            in_flight: false,
         }
     }
 
@@ -211,6 +230,11 @@ impl<'a> MyRelay<'a> {
                     Err(Done::End(1927, "70100", reason, 1))
                 }
             };
+            if let Ok(None) = step {
+                self.in_flight = false;
+            } else {
+                self.kill_in_flight();
+            }
             match step {
                 Ok(Some(end)) => return end,
                 Ok(None) if self.status & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0 => {
@@ -227,6 +251,59 @@ impl<'a> MyRelay<'a> {
                 Ok(None) => {}
                 Err(Done::End(code, state, message, seq)) => {
                     return self.end(code, state, message, seq).await;
+                }
+                Err(Done::ClientGone) => {
+                    return SessionEnd::Error(
+                        "the client hung up during a statement; dbward killed it upstream".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The session ends while a statement runs upstream: `KILL QUERY` it from a connection of
+    /// its own (in the background; the session's upstream connection closes meanwhile).
+    fn kill_in_flight(&mut self) {
+        if !std::mem::take(&mut self.in_flight) {
+            return;
+        }
+        let Some(target) = self
+            .config
+            .kills
+            .lookup(self.config.connection_id, self.config.user_id)
+        else {
+            return;
+        };
+        let timeout = self.config.connect_timeout;
+        tokio::spawn(async move {
+            if let Err((code, e)) = super::kill::kill_query(&target, timeout).await {
+                tracing::debug!(code, error = %e, "killing the abandoned statement upstream");
+            }
+        });
+    }
+
+    /// Waits, when nothing from the upstream is buffered, until it sends more; meanwhile
+    /// watches the client, so one that hangs up while its statement runs ends the session.
+    /// Bytes a client sends ahead stay buffered for its next command (up to [`READ_AHEAD`]).
+    async fn await_upstream(&mut self) -> Result<(), Done> {
+        if self.up.reader.buffered() > 0 {
+            return Ok(());
+        }
+        self.flush().await?;
+        loop {
+            let watch = self.client_reader.buffered() < READ_AHEAD;
+            tokio::select! {
+                r = self.up.reader.read_more(&mut self.up.stream) => {
+                    return match r {
+                        Ok(n) if n > 0 => Ok(()),
+                        Ok(_) => Err(Done::End(2013, "HY000", "dbward lost the upstream: connection closed".into(), 1)),
+                        Err(e) => Err(Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1)),
+                    };
+                }
+                r = self.client_reader.read_more(&mut self.client), if watch => {
+                    if !matches!(r, Ok(n) if n > 0) {
+                        return Err(Done::ClientGone);
+                    }
                 }
             }
         }
@@ -647,6 +724,7 @@ impl<'a> MyRelay<'a> {
     }
 
     async fn forward(&mut self, payload: &[u8]) -> Result<(), Done> {
+        self.in_flight = true;
         self.fwd.clear();
         put_packet(&mut self.fwd, 0, payload);
         let written = self.up.stream.send(&self.fwd).await;
@@ -657,6 +735,7 @@ impl<'a> MyRelay<'a> {
     }
 
     async fn read_upstream(&mut self) -> Result<(u8, u8, BytesMut), Done> {
+        self.await_upstream().await?;
         self.up
             .reader
             .read(&mut self.up.stream, 1 << 30)
@@ -682,6 +761,7 @@ impl<'a> MyRelay<'a> {
     async fn relay_packet(&mut self) -> Result<(usize, [u8; 9], u8), Done> {
         if !self.up.reader.has_packet() {
             self.flush().await?;
+            self.await_upstream().await?;
         }
         self.up
             .reader
@@ -759,6 +839,7 @@ impl<'a> MyRelay<'a> {
     async fn peek_header(&mut self) -> Result<(usize, u8), Done> {
         if !self.up.reader.has_packet() {
             self.flush().await?;
+            self.await_upstream().await?;
         }
         self.up
             .reader
@@ -768,6 +849,7 @@ impl<'a> MyRelay<'a> {
     }
 
     async fn peek_first(&mut self) -> Result<u8, Done> {
+        self.await_upstream().await?;
         self.up
             .reader
             .first_byte(&mut self.up.stream)

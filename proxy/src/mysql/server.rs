@@ -292,6 +292,7 @@ impl MyServer {
             kills: self.kills.clone(),
             registry: self.sessions.clone(),
             user_id: info.user_id,
+            connection_id: hello.connection_id,
             connect_timeout: self.config.connect_timeout,
             change_user: super::relay::ChangeUserContext {
                 auth: self.auth.clone(),
