@@ -203,6 +203,20 @@ async fn logins_are_refused_with_mysql_errors() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // Without TLS (and before any full authentication to remember) the password would have to
+    // cross the network: refused, saying why.
+    let (ok, err) = run(vec![
+        "-P".into(),
+        port.clone(),
+        "-u".into(),
+        "alice".into(),
+        format!("-p{}", fx.password),
+        "--skip-ssl".into(),
+        "shop".into(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("TLS"), "{err}");
     let (ok, err) = run(vec![
         "-P".into(),
         port.clone(),
@@ -245,19 +259,6 @@ async fn logins_are_refused_with_mysql_errors() {
     .await;
     assert!(!ok);
     assert!(err.contains("ERROR 1049"), "{err}");
-    // Without TLS the password would have to cross the network: refused, saying why.
-    let (ok, err) = run(vec![
-        "-P".into(),
-        port.clone(),
-        "-u".into(),
-        "alice".into(),
-        format!("-p{}", fx.password),
-        "--skip-ssl".into(),
-        "shop".into(),
-    ])
-    .await;
-    assert!(!ok);
-    assert!(err.contains("TLS"), "{err}");
     // A user without a grant.
     let (s, _) = fx
         .dbward
@@ -288,6 +289,83 @@ async fn logins_are_refused_with_mysql_errors() {
     let text = audit.to_string();
     for reason in ["wrong_password", "unknown_database", "no_grant"] {
         assert!(text.contains(reason), "{reason} audited");
+    }
+    fx.dbward.stop().await;
+}
+
+/// `caching_sha2_password`'s fast path: a full authentication over TLS is remembered; later
+/// logins prove the password by the plugin's scramble, over TLS or (where plaintext is allowed)
+/// without; a wrong password still fails, and a password change ends the remembered entry.
+#[tokio::test]
+async fn caching_sha2_fast_path_after_a_full_authentication() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let port = fx.port().to_string();
+    let login = |password: &str, tls: bool| {
+        let (port, password) = (port.clone(), password.to_owned());
+        async move {
+            let out = tokio::process::Command::new("mysql")
+                .args(["-h", "127.0.0.1", "-P", &port, "-u", "alice", "-N", "-B"])
+                .arg(format!("-p{password}"))
+                .arg(if tls { "--ssl" } else { "--skip-ssl" })
+                .args(["-e", "SELECT 1", "shop"])
+                .output()
+                .await
+                .expect("mysql");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let old = fx.password.clone();
+    // Nothing remembered yet: without TLS the password itself would be needed.
+    let (ok, err) = login(&old, false).await;
+    assert!(!ok && err.contains("TLS"), "{err}");
+    for (tls, what) in [
+        (true, "full over TLS"),
+        (true, "fast over TLS"),
+        (false, "fast, plaintext"),
+    ] {
+        let (ok, err) = login(&old, tls).await;
+        assert!(ok, "{what}: {err}");
+    }
+    let (ok, err) = login("wrong-password", false).await;
+    assert!(!ok && err.contains("ERROR 1045"), "{err}");
+    // The audit trail tells which path each login took.
+    let mut paths = Vec::new();
+    for _ in 0..50 {
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+        paths = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .rev()
+            .filter(|r| r["action"] == "mysql.connect" && r["outcome"] == "success")
+            .map(|r| r["details"]["auth"].as_str().unwrap_or("?").to_owned())
+            .collect::<Vec<_>>();
+        if paths.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(paths, ["full", "fast", "fast"]);
+    // A new password: the remembered entry is gone, the old password fails on either path.
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "PUT",
+            &format!("/api/users/{}/password", fx.user_id),
+            Some(serde_json::json!({"password": "a-new-password-456"})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (ok, err) = login("a-new-password-456", false).await;
+    assert!(!ok && err.contains("TLS"), "{err}");
+    let (ok, err) = login(&old, true).await;
+    assert!(!ok && err.contains("ERROR 1045"), "{err}");
+    for tls in [true, false] {
+        let (ok, err) = login("a-new-password-456", tls).await;
+        assert!(ok, "{err}");
     }
     fx.dbward.stop().await;
 }

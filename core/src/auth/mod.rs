@@ -12,7 +12,14 @@
 //!   HMAC of the user, password and current hash under a per-process key, so a password change
 //!   invalidates it at once and nothing in memory reveals the password;
 //! - failures are throttled per (user, client address) ([`throttle`]), so nobody can lock an
-//!   account out from somewhere else.
+//!   account out from somewhere else;
+//! - MySQL's `caching_sha2_password` fast path works as on a MySQL server: after a full
+//!   authentication (the password itself, over TLS) the MySQL front door remembers
+//!   SHA-256(SHA-256(password)) in memory for `auth.credential_cache_ttl`
+//!   ([`Authenticator::remember_sha2`]), and a later login proves the password with the
+//!   plugin's challenge-response scramble instead ([`Authenticator::verify_sha2_scramble`]).
+//!   The entry is tied to the user's current hash (a password change ends it) and never
+//!   leaves memory.
 //!
 //! The password is verified before anything else about the user (enabled, permissions, grants)
 //! is revealed to the caller.
@@ -67,7 +74,17 @@ pub struct Authenticator {
     waiting: AtomicUsize,
     cache_key: [u8; 32],
     cache: std::sync::Mutex<HashMap<[u8; 32], Instant>>,
+    sha2_cache: std::sync::Mutex<HashMap<String, Sha2Entry>>,
     throttle: Throttle,
+}
+
+/// A `caching_sha2_password` fast-path entry.
+struct Sha2Entry {
+    /// SHA-256(SHA-256(password)).
+    stage2: [u8; 32],
+    /// An HMAC of the argon2id hash it was verified against.
+    hash_tag: [u8; 32],
+    at: Instant,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -89,6 +106,7 @@ impl Authenticator {
             waiting: AtomicUsize::new(0),
             cache_key: random_bytes(),
             cache: std::sync::Mutex::new(HashMap::new()),
+            sha2_cache: std::sync::Mutex::new(HashMap::new()),
             throttle: Throttle::new(&config),
             config,
         }
@@ -135,6 +153,95 @@ impl Authenticator {
             return Err(AuthError::Disabled);
         }
         Ok(user)
+    }
+
+    /// Remembers, after `user` proved `password` ([`Self::verify_password`]), what the
+    /// `caching_sha2_password` fast path needs (see the module documentation).
+    pub fn remember_sha2(&self, user: &UserAuth, password: &str) {
+        use sha2::Digest as _;
+        let ttl = self.config.credential_cache_ttl;
+        let Some(hash) = user.password_hash.as_deref() else {
+            return;
+        };
+        if ttl.is_zero() || user.kind != UserKind::Local {
+            return;
+        }
+        let stage1 = Sha256::digest(password.as_bytes());
+        let entry = Sha2Entry {
+            stage2: Sha256::digest(stage1).into(),
+            hash_tag: self.cache_entry("", "", hash),
+            at: Instant::now(),
+        };
+        let mut cache = self.sha2_cache.lock().expect("sha2 cache lock poisoned");
+        if cache.len() >= CACHE_PRUNE_AT {
+            cache.retain(|_, e| e.at.elapsed() < ttl);
+        }
+        if cache.len() < CACHE_PRUNE_AT || cache.contains_key(&user.username) {
+            cache.insert(user.username.clone(), entry);
+        }
+    }
+
+    /// `caching_sha2_password`'s fast path: checks `scramble`, the client's answer to `nonce`
+    /// (`SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce)`), against the remembered entry.
+    /// `Ok(None)`: nothing usable is remembered (no entry, expired, the password changed, the
+    /// user is gone); the caller runs full authentication. A wrong scramble is a failed login.
+    pub async fn verify_sha2_scramble(
+        &self,
+        username: &str,
+        nonce: &[u8],
+        scramble: &[u8],
+        client: IpAddr,
+    ) -> Result<Option<UserAuth>, AuthError> {
+        use sha2::Digest as _;
+        use subtle::ConstantTimeEq as _;
+        if let Some(retry_after) = self.throttle.locked_for(username, client) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let ttl = self.config.credential_cache_ttl;
+        let remembered = {
+            let cache = self.sha2_cache.lock().expect("sha2 cache lock poisoned");
+            cache
+                .get(username)
+                .filter(|e| e.at.elapsed() < ttl)
+                .map(|e| (e.stage2, e.hash_tag))
+        };
+        let (Some((stage2, hash_tag)), Ok(scramble)) = (remembered, <[u8; 32]>::try_from(scramble))
+        else {
+            return Ok(None);
+        };
+        let Some(user) = self.store.user_auth(username).await? else {
+            return Ok(None);
+        };
+        let current = user
+            .password_hash
+            .as_deref()
+            .filter(|_| user.kind == UserKind::Local)
+            .map(|h| self.cache_entry("", "", h));
+        if current != Some(hash_tag) {
+            self.sha2_cache
+                .lock()
+                .expect("sha2 cache lock poisoned")
+                .remove(username);
+            return Ok(None);
+        }
+        let mask = Sha256::new()
+            .chain_update(stage2)
+            .chain_update(nonce)
+            .finalize();
+        let mut stage1 = scramble;
+        for (b, m) in stage1.iter_mut().zip(mask) {
+            *b ^= m;
+        }
+        let proven: [u8; 32] = Sha256::digest(stage1).into();
+        if !bool::from(proven.ct_eq(&stage2)) {
+            self.throttle.record_failure(username, client);
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.throttle.record_success(username, client);
+        if !user.enabled {
+            return Err(AuthError::Disabled);
+        }
+        Ok(Some(user))
     }
 
     /// Runs argon2id on the bounded worker pool.

@@ -2,13 +2,17 @@
 //! response, and `caching_sha2_password` authentication against dbward's own user store.
 //!
 //! dbward holds argon2id hashes, not the SHA-256 digests `caching_sha2_password`'s fast path
-//! needs, so every login takes the plugin's **full authentication**: the client sends its
-//! password over TLS, dbward verifies it with the shared [`Authenticator`] (bounded argon2id
+//! needs, so a user's first login takes the plugin's **full authentication**: the client sends
+//! its password over TLS, dbward verifies it with the shared [`Authenticator`] (bounded argon2id
 //! workers, credential cache, throttling), exactly as for every other front door. Without TLS
 //! the plugin would fall back to an RSA key exchange; dbward refuses it with a clear error
-//! (connect with TLS), so a password never crosses the network in a form an observer could
-//! attack offline. Clients that start with another plugin (`mysql_native_password`) are switched
-//! to `caching_sha2_password` by an AuthSwitchRequest.
+//! (connect with TLS). Clients that start with another plugin (`mysql_native_password`) are
+//! switched to `caching_sha2_password` by an AuthSwitchRequest.
+//!
+//! As a MySQL server does, dbward then remembers SHA-256(SHA-256(password)) in memory for a
+//! while, and the user's next logins take the **fast path**: the scramble in the handshake
+//! response (the client's answer to this connection's nonce) proves the password, and dbward
+//! answers "fast auth success" ([`fast_auth_success`]) instead of asking for the password.
 //!
 //! [`Authenticator`]: dbward_core::auth::Authenticator
 
@@ -120,6 +124,11 @@ pub struct Hello {
     pub hello: ClientHello,
     /// Next sequence id.
     pub seq: u8,
+    /// The greeting's scramble (the nonce of `caching_sha2_password`).
+    pub nonce: [u8; 20],
+    /// The client's `caching_sha2_password` answer to the nonce (32 bytes; empty without a
+    /// password), for the fast path.
+    pub scrambled: Vec<u8>,
 }
 
 /// Sends the greeting and reads the handshake response (upgrading to TLS if asked).
@@ -194,7 +203,7 @@ pub async fn greet(
         (MaybeTls::Plain(tcp), first, seq)
     };
     let parsed = HandshakeResponse::deserialize((), &mut ParseBuf(&response));
-    let (hello, caching) = match parsed {
+    let (hello, caching, mut scrambled) = match parsed {
         Ok(r) => {
             let capabilities = r.capabilities() & caps;
             if !capabilities.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
@@ -205,6 +214,11 @@ pub async fn greet(
             }
             let caching = r.auth_plugin().map(AuthPlugin::as_bytes)
                 == Some(AuthPlugin::CachingSha2Password.as_bytes());
+            let scrambled = if caching {
+                r.scramble_buf().to_vec()
+            } else {
+                Vec::new()
+            };
             let hello = ClientHello {
                 user: String::from_utf8_lossy(r.user()).into_owned(),
                 database: r
@@ -215,7 +229,7 @@ pub async fn greet(
                 collation: r.collation(),
                 attributes: r.connect_attributes().unwrap_or_default(),
             };
-            (hello, caching)
+            (hello, caching, scrambled)
         }
         Err(e) => {
             return Err((
@@ -236,7 +250,10 @@ pub async fn greet(
             return Err((None, e.into()));
         }
         match reader.read(&mut stream, MAX_HANDSHAKE).await {
-            Ok((s, _, _scrambled)) => seq = s.wrapping_add(1),
+            Ok((s, _, answer)) => {
+                seq = s.wrapping_add(1);
+                scrambled = answer.to_vec();
+            }
             Err(e) => return Err((Some(stream), e.into())),
         }
     }
@@ -246,6 +263,8 @@ pub async fn greet(
         reader,
         hello,
         seq,
+        nonce: *scramble,
+        scrambled,
     })
 }
 
@@ -269,6 +288,13 @@ async fn read_exact_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>), Handsha
         .await
         .map_err(|e| HandshakeError::Packet(PacketError::Io(e)))?;
     Ok((header[3], payload))
+}
+
+/// Tells the client its scramble proved the password (`caching_sha2_password` fast path:
+/// `AuthMoreData` 0x03); the OK packet follows. `seq` is updated.
+pub async fn fast_auth_success(stream: &mut MaybeTls, seq: &mut u8) -> Result<(), HandshakeError> {
+    *seq = write_packet(stream, *seq, &[0x01, 0x03]).await?;
+    Ok(())
 }
 
 /// Runs `caching_sha2_password` full authentication: asks for the password (over TLS only)

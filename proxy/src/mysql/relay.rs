@@ -624,19 +624,12 @@ impl<'a> MyRelay<'a> {
         let mut seq = packet::write_packet(&mut self.client, 1, &switch)
             .await
             .map_err(|e| fail(2013, format!("client: {e}"), 1))?;
-        let (s, _, _) = self
+        let (s, _, scrambled) = self
             .client_reader
             .read(&mut self.client, 64 * 1024)
             .await
             .map_err(|e| fail(2013, format!("client: {e}"), seq))?;
         seq = s.wrapping_add(1);
-        let password = super::client_auth::full_authentication(
-            &mut self.client,
-            &mut self.client_reader,
-            &mut seq,
-        )
-        .await
-        .map_err(|e| fail(e.code().0, e.to_string(), seq))?;
         let ctx = self.config.change_user.clone();
         let denied = || {
             format!(
@@ -644,11 +637,33 @@ impl<'a> MyRelay<'a> {
                 ctx.peer.ip()
             )
         };
-        let verified = ctx
+        // The fast path when a full authentication is remembered, else the password itself.
+        let fast = ctx
             .auth
-            .verify_password(&user, &password, ctx.peer.ip())
+            .verify_sha2_scramble(&user, &scramble, &scrambled, ctx.peer.ip())
             .await
             .map_err(|_| fail(1045, denied(), seq))?;
+        let verified = if let Some(verified) = fast {
+            seq = packet::write_packet(&mut self.client, seq, &[0x01, 0x03])
+                .await
+                .map_err(|e| fail(2013, format!("client: {e}"), seq))?;
+            verified
+        } else {
+            let password = super::client_auth::full_authentication(
+                &mut self.client,
+                &mut self.client_reader,
+                &mut seq,
+            )
+            .await
+            .map_err(|e| fail(e.code().0, e.to_string(), seq))?;
+            let verified = ctx
+                .auth
+                .verify_password(&user, &password, ctx.peer.ip())
+                .await
+                .map_err(|_| fail(1045, denied(), seq))?;
+            ctx.auth.remember_sha2(&verified, &password);
+            verified
+        };
         if user != ctx.username || !database.eq_ignore_ascii_case(&ctx.database) {
             return Err(fail(
                 1044,

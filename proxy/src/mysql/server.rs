@@ -344,24 +344,46 @@ impl MyServer {
     async fn open(&self, h: &mut client_auth::Hello, peer: SocketAddr) -> Result<Opened, Refusal> {
         let started = std::time::Instant::now();
         let username = h.hello.user.clone();
-        let password = client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
-            .await
-            .map_err(|e| {
-                let (code, _) = e.code();
-                let state = if code == 3159 { "HY000" } else { "28000" };
-                Refusal::new(code, state, e.to_string(), "bad_protocol")
-            })?;
+        let handshake_refusal = |e: HandshakeError| {
+            let (code, _) = e.code();
+            let state = if code == 3159 { "HY000" } else { "28000" };
+            Refusal::new(code, state, e.to_string(), "bad_protocol")
+        };
+        // The fast path when a full authentication is remembered, else the password itself.
+        let fast = self
+            .auth
+            .verify_sha2_scramble(&username, &h.nonce, &h.scrambled, peer.ip())
+            .await;
+        let (verified, auth_path) = match fast {
+            Ok(Some(user)) => {
+                client_auth::fast_auth_success(&mut h.stream, &mut h.seq)
+                    .await
+                    .map_err(handshake_refusal)?;
+                (Ok(user), "fast")
+            }
+            Ok(None) => {
+                let password =
+                    client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
+                        .await
+                        .map_err(handshake_refusal)?;
+                let verified = self
+                    .auth
+                    .verify_password(&username, &password, peer.ip())
+                    .await;
+                if let Ok(user) = &verified {
+                    self.auth.remember_sha2(user, &password);
+                }
+                (verified, "full")
+            }
+            Err(e) => (Err(e), "fast"),
+        };
         let denied = || {
             format!(
                 "Access denied for user '{username}'@'{}' (using password: YES)",
                 peer.ip()
             )
         };
-        let user = match self
-            .auth
-            .verify_password(&username, &password, peer.ip())
-            .await
-        {
+        let user = match verified {
             Ok(u) => u,
             Err(AuthError::InvalidCredentials) => {
                 return Err(Refusal::new(1045, "28000", denied(), "wrong_password"));
@@ -566,7 +588,7 @@ impl MyServer {
             "database": db_name, "tls": h.stream.is_tls(), "session_id": session.id(),
             "grant_id": granted.grant.id, "level": granted.level,
             "program_name": h.hello.attributes.get("program_name"),
-            "upstream_thread": up.thread_id,
+            "upstream_thread": up.thread_id, "auth": auth_path,
         });
         if !self
             .audit(
