@@ -584,6 +584,26 @@ async fn pymysql_session() {
     fx.dbward.stop().await;
 }
 
+/// mysqlclient (`MySQLdb`, the C driver from PyPI, libmariadb underneath).
+#[tokio::test]
+async fn mysqlclient_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let stdout = crate::harness::run_client(
+        "mysqlclient_session.py",
+        "",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "count=100 sum=4950 denied 1142 streamed=100 name=n42"
+    );
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "100");
+    fx.dbward.stop().await;
+}
+
 /// A large result streams through with bounded memory (CI: 200 MB; the heavy profile runs
 /// `DBWARD_MYSQL_STREAM_MB=1024`).
 #[tokio::test]
