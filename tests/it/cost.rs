@@ -85,7 +85,11 @@ async fn relay_instructions_per_statement_match_the_baseline() {
             "--callgrind-out-file={}/cg.out.%p",
             dir.path().display()
         ))
-        .arg(env!("CARGO_BIN_EXE_dbward"))
+        // DBWARD_COST_BIN: another build to count (by hand: a release build's figures).
+        .arg(
+            std::env::var("DBWARD_COST_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dbward").into()),
+        )
         .args([
             "serve",
             "--http-listen",
