@@ -584,7 +584,7 @@ async fn pymysql_session() {
     fx.dbward.stop().await;
 }
 
-/// mysqlclient (`MySQLdb`, the C driver from PyPI, `libmariadb` underneath).
+/// mysqlclient (`MySQLdb`, the C driver from `PyPI`, `libmariadb` underneath).
 #[tokio::test]
 async fn mysqlclient_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
