@@ -171,6 +171,31 @@ impl PacketReader {
         }
     }
 
+    /// [`PacketReader::read`] for a connection that may sit idle: while the buffer is
+    /// released, the first bytes are read into a small stack buffer and only then into a heap
+    /// buffer, so a session waiting for its next command holds no read buffer at all.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as `read` is: bytes read are in the buffer before the next await.
+    pub async fn read_idle<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        max: usize,
+    ) -> Result<(u8, u8, BytesMut), PacketError> {
+        if self.buf.capacity() == 0 {
+            // Most commands fit (a point select's COM_QUERY is ~50 bytes); a longer one takes
+            // one more read.
+            let mut first = [0u8; 256];
+            let n = r.read(&mut first).await?;
+            if n == 0 {
+                return Err(PacketError::Closed);
+            }
+            self.buf.reserve(8192);
+            self.buf.extend_from_slice(&first[..n]);
+        }
+        self.read(r, max).await
+    }
+
     /// Bytes read and not yet taken.
     #[must_use]
     pub fn buffered(&self) -> usize {
@@ -307,6 +332,38 @@ pub fn eof_status(payload: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An idle reader holds no buffer; commands shorter and longer than its first stack read,
+    /// and two in one read, come out whole.
+    #[tokio::test]
+    async fn idle_reads_hold_no_buffer_and_lose_nothing() {
+        let mut wire = BytesMut::new();
+        put_packet(&mut wire, 0, b"\x03SELECT 1");
+        put_packet(&mut wire, 0, &[b'x'; 1000]);
+        put_packet(&mut wire, 0, b"\x0e");
+        let (mut a, mut b) = tokio::io::duplex(64 * 1024);
+        tokio::io::AsyncWriteExt::write_all(&mut a, &wire)
+            .await
+            .expect("write");
+        drop(a);
+        let mut reader = PacketReader::default();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            reader.release_if_empty();
+            let (_, _, payload) = reader.read_idle(&mut b, 1 << 20).await.expect("packet");
+            got.push(payload.to_vec());
+        }
+        assert_eq!(
+            got,
+            [b"\x03SELECT 1".to_vec(), vec![b'x'; 1000], b"\x0e".to_vec()]
+        );
+        reader.release_if_empty();
+        assert_eq!(reader.buf.capacity(), 0, "released between commands");
+        assert!(matches!(
+            reader.read_idle(&mut b, 1 << 20).await,
+            Err(PacketError::Closed)
+        ));
+    }
 
     #[tokio::test]
     async fn framing_round_trip_with_continuation() {

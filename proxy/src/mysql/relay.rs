@@ -187,7 +187,7 @@ impl<'a> MyRelay<'a> {
                 self.out = BytesMut::new();
             }
             let command = tokio::select! {
-                r = self.client_reader.read(&mut self.client, self.config.max_message_bytes) => r,
+                r = self.client_reader.read_idle(&mut self.client, self.config.max_message_bytes) => r,
                 () = tokio::time::sleep(timeout) => {
                     let why = if self.status & SERVER_STATUS_IN_TRANS != 0 {
                         "dbward ended the session: idle in a transaction too long"
