@@ -176,7 +176,7 @@ impl Classification {
 /// Classifies SQL, with the decision cache. Cheap to share (`Arc`).
 pub struct Classifier {
     cache: quick_cache::sync::Cache<u64, Arc<CacheEntry>>,
-    hasher: std::hash::RandomState,
+    hasher: foldhash::quality::RandomState,
 }
 
 struct CacheEntry {
@@ -193,7 +193,7 @@ impl Classifier {
     pub fn new(capacity: usize) -> Self {
         Self {
             cache: quick_cache::sync::Cache::new(capacity.max(16)),
-            hasher: std::hash::RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
         }
     }
 

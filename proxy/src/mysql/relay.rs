@@ -109,9 +109,9 @@ pub struct MyRelay<'a> {
     result: dbward_core::audit::StatementOutcome,
     /// Prepared statements by id: their text and classification, so each execution is
     /// audited with its text.
-    prepared: std::collections::HashMap<u32, PreparedStatement>,
+    prepared: std::collections::HashMap<u32, PreparedStatement, foldhash::fast::RandomState>,
     /// Statement id -> what decoding its executions' values needs (`audit.record_parameters`).
-    bindings: std::collections::HashMap<u32, super::params::Binding>,
+    bindings: std::collections::HashMap<u32, super::params::Binding, foldhash::fast::RandomState>,
     /// A command went upstream and its response has not ended: if the session ends now, the
     /// statement is killed upstream (MySQL runs it to its end otherwise).
     in_flight: bool,
@@ -152,8 +152,8 @@ impl<'a> MyRelay<'a> {
             status,
             bytes_exhausted: None,
             result: dbward_core::audit::StatementOutcome::default(),
-            prepared: std::collections::HashMap::new(),
-            bindings: std::collections::HashMap::new(),
+            prepared: std::collections::HashMap::default(),
+            bindings: std::collections::HashMap::default(),
             in_flight: false,
         }
     }

@@ -686,9 +686,10 @@ type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
 #[derive(Default)]
 struct Prepared {
     /// Statement name -> its SQL and classification.
-    statements: std::collections::HashMap<Box<[u8]>, PreparedStatement>,
+    statements:
+        std::collections::HashMap<Box<[u8]>, PreparedStatement, foldhash::fast::RandomState>,
     /// Portal name -> statement name, and the values bound (`audit.record_parameters`).
-    portals: std::collections::HashMap<Box<[u8]>, Portal>,
+    portals: std::collections::HashMap<Box<[u8]>, Portal, foldhash::fast::RandomState>,
     /// Statements parsed in this cycle and not executed yet: their first Execute shares the
     /// Parse's audit row (and outcome).
     fresh: Vec<Box<[u8]>>,
