@@ -162,7 +162,7 @@ impl StatementGate {
         facts.sql_bytes = sql.len();
         facts.truncated = truncated;
         AuditEvent {
-            at: dbward_core::time::to_micros(dbward_core::time::now()),
+            at: dbward_core::time::now_micros(),
             kind: "statement",
             actor: self.actor(),
             entry: AdminAuditEntry {
@@ -298,7 +298,7 @@ pub async fn audit_connection_event(
         statement: None,
     };
     let event = AuditEvent {
-        at: dbward_core::time::to_micros(dbward_core::time::now()),
+        at: dbward_core::time::now_micros(),
         kind: "connection",
         actor,
         entry: AdminAuditEntry {

@@ -159,7 +159,7 @@ impl AuditEvent {
     #[must_use]
     pub fn admin(kind: &'static str, actor: &Actor, entry: &AdminAuditEntry) -> Self {
         Self {
-            at: crate::time::to_micros(crate::time::now()),
+            at: crate::time::now_micros(),
             kind,
             actor: actor.clone(),
             entry: entry.clone(),
@@ -534,7 +534,7 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                 } else if let Some((actor, context)) = open.0.remove(&token) {
                     let details = serde_json::to_value(&outcome).unwrap_or_default();
                     events.push(AuditEvent {
-                        at: crate::time::to_micros(crate::time::now()),
+                        at: crate::time::now_micros(),
                         kind: "statement",
                         actor,
                         entry: AdminAuditEntry {

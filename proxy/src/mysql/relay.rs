@@ -166,6 +166,14 @@ impl<'a> MyRelay<'a> {
 
     /// Runs until the session ends.
     pub async fn run(mut self) -> SessionEnd {
+        // Made once: a new wait per command would register with the token and leave it again
+        // each time.
+        let kill = self.config.kill.clone();
+        let mut killed = std::pin::pin!(kill.wait());
+        // The idle timer is a wake-up pushed back lazily: it fires at the earliest possible
+        // deadline and is re-armed then (re-arming a timer per command costs a timer-wheel
+        // update each time); only a deadline that moved earlier re-arms it at once.
+        let mut idle = std::pin::pin!(tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX))));
         loop {
             let timeout = if self.status & SERVER_STATUS_IN_TRANS != 0 {
                 self.config.idle_in_transaction_timeout
@@ -186,18 +194,28 @@ impl<'a> MyRelay<'a> {
             if self.out.capacity() > 16 * 1024 {
                 self.out = BytesMut::new();
             }
-            let command = tokio::select! {
-                r = self.client_reader.read_idle(&mut self.client, self.config.max_message_bytes) => r,
-                () = tokio::time::sleep(timeout) => {
-                    let why = if self.status & SERVER_STATUS_IN_TRANS != 0 {
-                        "dbward ended the session: idle in a transaction too long"
-                    } else {
-                        "dbward ended the session: idle too long"
-                    };
-                    return self.end(4031, "HY000", why.into(), 0).await;
-                }
-                reason = self.config.kill.wait() => {
-                    return self.end(1927, "70100", reason, 0).await;
+            let deadline = tokio::time::Instant::now() + timeout;
+            if idle.deadline() > deadline {
+                idle.as_mut().reset(deadline);
+            }
+            let command = loop {
+                tokio::select! {
+                    r = self.client_reader.read_idle(&mut self.client, self.config.max_message_bytes) => break r,
+                    () = &mut idle => {
+                        if tokio::time::Instant::now() < deadline {
+                            idle.as_mut().reset(deadline);
+                            continue;
+                        }
+                        let why = if self.status & SERVER_STATUS_IN_TRANS != 0 {
+                            "dbward ended the session: idle in a transaction too long"
+                        } else {
+                            "dbward ended the session: idle too long"
+                        };
+                        return self.end(4031, "HY000", why.into(), 0).await;
+                    }
+                    reason = &mut killed => {
+                        return self.end(1927, "70100", reason, 0).await;
+                    }
                 }
             };
             let (seq, _, payload) = match command {
@@ -223,10 +241,9 @@ impl<'a> MyRelay<'a> {
                     .end(1047, "08S01", "dbward: empty command".into(), 1)
                     .await;
             };
-            let kill = self.config.kill.clone();
             let step = tokio::select! {
                 r = self.command(cmd, &payload) => r,
-                reason = kill.wait() => {
+                reason = &mut killed => {
                     Err(Done::End(1927, "70100", reason, 1))
                 }
             };

@@ -818,6 +818,9 @@ async fn upstream_to_client(
     .min()
     .unwrap_or(std::time::Duration::from_hours(1));
     let mut idle_timer = Box::pin(tokio::time::sleep(recheck));
+    // Made once: a new wait per turn of the loop would register with the token and leave it
+    // again each time.
+    let mut killed = std::pin::pin!(config.kill.wait());
     loop {
         loop {
             let (tag, total) =
@@ -1014,7 +1017,7 @@ async fn upstream_to_client(
             Some(Control::Fatal(code, message)) = control.recv() => {
                 return end_session(&cycles, &mut client, &mut out, code, message).await;
             }
-            reason = config.kill.wait() => {
+            reason = &mut killed => {
                 // Cancel the running upstream query first, then tell the client and close.
                 let busy = {
                     let mut c = cycles.lock().expect("cycles lock poisoned");
