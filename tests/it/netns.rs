@@ -161,6 +161,52 @@ async fn remote_basic_auth_over_plain_http_is_refused() {
     d.stop().await;
 }
 
+/// `caching_sha2_password`'s fast path stays off for plaintext from another address, even where
+/// plaintext is allowed: after a full authentication over TLS, the remote client must still use
+/// TLS (a scramble seen on the network could be attacked offline); loopback may go without.
+#[tokio::test]
+async fn remote_plaintext_gets_no_fast_path() {
+    let host = TestHost::create();
+    let listen = format!("{}:0", host.host_addr);
+    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.listen = listen.parse().expect("addr");
+        c.mysql.require_tls_remote = false;
+    })
+    .await;
+    let (port, password) = (fx.port().to_string(), format!("-p{}", fx.password));
+    let login = |tls: &'static str| {
+        let (port, password, addr) = (port.clone(), password.clone(), host.host_addr.clone());
+        let host = &host;
+        async move {
+            host.run(
+                "mysql",
+                &[
+                    "-h",
+                    &addr,
+                    "-P",
+                    &port,
+                    "-u",
+                    "alice",
+                    &password,
+                    tls,
+                    "-N",
+                    "-B",
+                    "-e",
+                    "SELECT 42",
+                    "shop",
+                ],
+            )
+            .await
+        }
+    };
+    let (ok, out) = login("--ssl").await;
+    assert!(ok && out.trim() == "42", "{out}");
+    // Remembered now, yet refused without TLS from this address.
+    let (ok, out) = login("--skip-ssl").await;
+    assert!(!ok && out.contains("TLS"), "{out}");
+    fx.dbward.stop().await;
+}
+
 /// The MySQL front door from another address: plaintext refused when TLS is required, TLS
 /// works, and the audit names the remote address.
 #[tokio::test]

@@ -12,7 +12,8 @@
 //! As a MySQL server does, dbward then remembers SHA-256(SHA-256(password)) in memory for a
 //! while, and the user's next logins take the **fast path**: the scramble in the handshake
 //! response (the client's answer to this connection's nonce) proves the password, and dbward
-//! answers "fast auth success" ([`fast_auth_success`]) instead of asking for the password.
+//! answers "fast auth success" ([`fast_auth_success`]) instead of asking for the password. Over
+//! plaintext only from loopback: a scramble seen on a network can be attacked offline.
 //!
 //! [`Authenticator`]: dbward_core::auth::Authenticator
 

@@ -654,12 +654,16 @@ impl<'a> MyRelay<'a> {
                 ctx.peer.ip()
             )
         };
-        // The fast path when a full authentication is remembered, else the password itself.
-        let fast = ctx
-            .auth
-            .verify_sha2_scramble(&user, &scramble, &scrambled, ctx.peer.ip())
-            .await
-            .map_err(|_| fail(1045, denied(), seq))?;
+        // The fast path when a full authentication is remembered, else the password itself
+        // (without TLS only from loopback, as at login).
+        let fast = if self.client.is_tls() || ctx.peer.ip().is_loopback() {
+            ctx.auth
+                .verify_sha2_scramble(&user, &scramble, &scrambled, ctx.peer.ip())
+                .await
+                .map_err(|_| fail(1045, denied(), seq))?
+        } else {
+            None
+        };
         let verified = if let Some(verified) = fast {
             seq = packet::write_packet(&mut self.client, seq, &[0x01, 0x03])
                 .await

@@ -350,10 +350,14 @@ impl MyServer {
             Refusal::new(code, state, e.to_string(), "bad_protocol")
         };
         // The fast path when a full authentication is remembered, else the password itself.
-        let fast = self
-            .auth
-            .verify_sha2_scramble(&username, &h.nonce, &h.scrambled, peer.ip())
-            .await;
+        // Without TLS only from loopback: a scramble seen on a network can be attacked offline.
+        let fast = if h.stream.is_tls() || peer.ip().is_loopback() {
+            self.auth
+                .verify_sha2_scramble(&username, &h.nonce, &h.scrambled, peer.ip())
+                .await
+        } else {
+            Ok(None)
+        };
         let (verified, auth_path) = match fast {
             Ok(Some(user)) => {
                 client_auth::fast_auth_success(&mut h.stream, &mut h.seq)
