@@ -174,6 +174,11 @@ impl Store {
                     // many WAL frames (a pwrite for each frame's header and one for its page)
                     // as with 4 KiB pages, for the same CPU.
                     .page_size(16384)
+                    // The statement journal of the audit's multi-row INSERTs (the chain's
+                    // UNIQUE index makes SQLite keep one) in memory, not in a temporary file:
+                    // 0.40 -> 0.14 pwrites and 8.7 -> 7.4 us of CPU per audit event
+                    // (`core/examples/audit_rate`).
+                    .pragma("temp_store", "memory")
                     .busy_timeout(Duration::from_secs(10));
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
