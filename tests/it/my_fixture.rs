@@ -158,24 +158,27 @@ impl MyProxy {
             .port()
     }
 
+    /// The `mysql` client as alice through dbward (TLS on, batch output) with `args`.
+    pub fn mysql_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("mysql");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &self.port().to_string(),
+            "-u",
+            "alice",
+        ])
+        .arg(format!("-p{}", self.password))
+        .args(["--ssl", "-N", "-B"])
+        .args(args)
+        .arg("shop");
+        cmd
+    }
+
     /// Runs the `mysql` client through dbward (TLS on) with `args`; (success, stdout, stderr).
     pub async fn mysql(&self, args: &[&str]) -> (bool, String, String) {
-        let out = tokio::process::Command::new("mysql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-P",
-                &self.port().to_string(),
-                "-u",
-                "alice",
-            ])
-            .arg(format!("-p{}", self.password))
-            .args(["--ssl", "-N", "-B"])
-            .args(args)
-            .arg("shop")
-            .output()
-            .await
-            .expect("run mysql");
+        let out = self.mysql_command(args).output().await.expect("run mysql");
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

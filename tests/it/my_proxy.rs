@@ -624,19 +624,9 @@ async fn large_result_streams_with_bounded_memory() {
     let before = rss();
     let rows = mb * 1024;
     // The mysql client itself streams with --quick; count the bytes it received.
-    let mut child = tokio::process::Command::new("mysql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &fx.port().to_string(),
-            "-u",
-            "alice",
-        ])
-        .arg(format!("-p{}", fx.password))
-        .args(["--ssl", "--quick", "-N", "-B", "-e"])
-        .arg(format!("SELECT REPEAT('x', 1020) FROM seq_1_to_{rows}"))
-        .arg("shop")
+    let sql = format!("SELECT REPEAT('x', 1020) FROM seq_1_to_{rows}");
+    let mut child = fx
+        .mysql_command(&["--quick", "-e", &sql])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("mysql");

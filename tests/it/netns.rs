@@ -161,67 +161,26 @@ async fn remote_basic_auth_over_plain_http_is_refused() {
     d.stop().await;
 }
 
-/// `caching_sha2_password`'s fast path stays off for plaintext from another address, even where
-/// plaintext is allowed: after a full authentication over TLS, the remote client must still use
-/// TLS (a scramble seen on the network could be attacked offline); loopback may go without.
-#[tokio::test]
-async fn remote_plaintext_gets_no_fast_path() {
-    let host = TestHost::create();
+/// dbward's MySQL port listening on the test host's side, alice holding a `read` grant.
+async fn remote_mysql_proxy(host: &TestHost, require_tls: bool) -> crate::my_fixture::MyProxy {
     let listen = format!("{}:0", host.host_addr);
-    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+    crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
         c.mysql.listen = listen.parse().expect("addr");
-        c.mysql.require_tls_remote = false;
+        c.mysql.require_tls_remote = require_tls;
     })
-    .await;
-    let (port, password) = (fx.port().to_string(), format!("-p{}", fx.password));
-    let login = |tls: &'static str| {
-        let (port, password, addr) = (port.clone(), password.clone(), host.host_addr.clone());
-        let host = &host;
-        async move {
-            host.run(
-                "mysql",
-                &[
-                    "-h",
-                    &addr,
-                    "-P",
-                    &port,
-                    "-u",
-                    "alice",
-                    &password,
-                    tls,
-                    "-N",
-                    "-B",
-                    "-e",
-                    "SELECT 42",
-                    "shop",
-                ],
-            )
-            .await
-        }
-    };
-    let (ok, out) = login("--ssl").await;
-    assert!(ok && out.trim() == "42", "{out}");
-    // Remembered now, yet refused without TLS from this address.
-    let (ok, out) = login("--skip-ssl").await;
-    assert!(!ok && out.contains("TLS"), "{out}");
-    fx.dbward.stop().await;
+    .await
 }
 
-/// The MySQL front door from another address: plaintext refused when TLS is required, TLS
-/// works, and the audit names the remote address.
-#[tokio::test]
-async fn remote_mysql_clients_need_tls_when_required() {
-    let host = TestHost::create();
-    let listen = format!("{}:0", host.host_addr);
-    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
-        c.mysql.listen = listen.parse().expect("addr");
-        c.mysql.require_tls_remote = true;
-    })
-    .await;
-    let port = fx.port().to_string();
-    let password = format!("-p{}", fx.password);
-    let args = |tls: &'static str| {
-        vec![
+/// `SELECT 42` as alice from the test host (`tls`: `--ssl` or `--skip-ssl`): (success, output).
+async fn remote_mysql(
+    host: &TestHost,
+    fx: &crate::my_fixture::MyProxy,
+    tls: &str,
+) -> (bool, String) {
+    let (port, password) = (fx.port().to_string(), format!("-p{}", fx.password));
+    host.run(
+        "mysql",
+        &[
             "-h",
             &host.host_addr,
             "-P",
@@ -235,23 +194,35 @@ async fn remote_mysql_clients_need_tls_when_required() {
             "-e",
             "SELECT 42",
             "shop",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<String>>()
-    };
-    let plain = args("--skip-ssl");
-    let (ok, out) = host
-        .run(
-            "mysql",
-            &plain.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-        .await;
+        ],
+    )
+    .await
+}
+
+/// `caching_sha2_password`'s fast path stays off for plaintext from another address, even where
+/// plaintext is allowed: after a full authentication over TLS, the remote client must still use
+/// TLS (a scramble seen on the network could be attacked offline); loopback may go without.
+#[tokio::test]
+async fn remote_plaintext_gets_no_fast_path() {
+    let host = TestHost::create();
+    let fx = remote_mysql_proxy(&host, false).await;
+    let (ok, out) = remote_mysql(&host, &fx, "--ssl").await;
+    assert!(ok && out.trim() == "42", "{out}");
+    // Remembered now, yet refused without TLS from this address.
+    let (ok, out) = remote_mysql(&host, &fx, "--skip-ssl").await;
+    assert!(!ok && out.contains("TLS"), "{out}");
+    fx.dbward.stop().await;
+}
+
+/// The MySQL front door from another address: plaintext refused when TLS is required, TLS
+/// works, and the audit names the remote address.
+#[tokio::test]
+async fn remote_mysql_clients_need_tls_when_required() {
+    let host = TestHost::create();
+    let fx = remote_mysql_proxy(&host, true).await;
+    let (ok, out) = remote_mysql(&host, &fx, "--skip-ssl").await;
     assert!(!ok && out.contains("requires TLS"), "{out}");
-    let tls = args("--ssl");
-    let (ok, out) = host
-        .run("mysql", &tls.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (ok, out) = remote_mysql(&host, &fx, "--ssl").await;
     assert!(ok && out.trim() == "42", "{out}");
     let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=50", None).await;
     let remote = page["items"].as_array().expect("items").iter().any(|r| {

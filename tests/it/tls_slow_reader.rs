@@ -63,18 +63,8 @@ async fn psql_over_tls_reading_slowly_gets_every_result() {
 async fn mysql_over_tls_reading_slowly_gets_every_result() {
     let fx = MyProxy::start("read", serde_json::json!({})).await;
     let select = format!("SELECT REPEAT('x', 1019) FROM seq_1_to_{ROWS}");
-    let child = tokio::process::Command::new("mysql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &fx.port().to_string(),
-            "-u",
-            "alice",
-        ])
-        .arg(format!("-p{}", fx.password))
-        .args(["--ssl", "--quick", "-N", "-B"])
-        .args(["-e", &format!("{select}; {select}"), "shop"])
+    let child = fx
+        .mysql_command(&["--quick", "-e", &format!("{select}; {select}")])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mysql");
