@@ -119,8 +119,8 @@ impl Principal {
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: Some(self.user_id),
-            username: self.username.clone(),
-            client_addr: Some(self.client.to_string()),
+            username: self.username.as_str().into(),
+            client_addr: Some(self.client.to_string().into()),
         }
     }
 }
@@ -190,8 +190,8 @@ pub async fn authorize(State(state): State<SharedState>, mut req: Request, next:
                     &state,
                     Actor {
                         user_id: None,
-                        username,
-                        client_addr: Some(client.to_string()),
+                        username: username.into(),
+                        client_addr: Some(client.to_string().into()),
                     },
                     "api.login",
                     &method,
@@ -288,7 +288,7 @@ async fn audit_refusal(
     let entry = AdminAuditEntry {
         action: action.into(),
         entity_type: "api",
-        entity_id: Some(format!("{method} {path}")),
+        entity_id: Some(format!("{method} {path}").into()),
         outcome: AuditOutcome::Failure,
         details: json!({"status": err.status.as_u16(), "code": err.code, "message": err.message}),
     };

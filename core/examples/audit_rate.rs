@@ -6,6 +6,7 @@
 //! `cargo run --release -p dbward-core --example audit_rate`
 
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use dbward_core::audit::{AuditEvent, AuditWriter, EventContext, StatementFacts};
@@ -42,6 +43,13 @@ async fn rate(store: Store, label: &str) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let (writer, sink) = AuditWriter::spawn(store.clone(), &AuditConfig::default());
+    // A session's strings are shared by its events, as the proxies' statement gate does.
+    let (user, addr, session, database): (Arc<str>, Arc<str>, Arc<str>, Arc<str>) = (
+        "alice".into(),
+        "127.0.0.1".into(),
+        "0190b7c4-5d2e-7000-8000-000000000000".into(),
+        "orders".into(),
+    );
     let started = Instant::now();
     for i in 0..n {
         let event = AuditEvent {
@@ -49,19 +57,19 @@ async fn rate(store: Store, label: &str) {
             kind: "statement",
             actor: Actor {
                 user_id: Some(1),
-                username: "alice".into(),
-                client_addr: Some("127.0.0.1".into()),
+                username: user.clone(),
+                client_addr: Some(addr.clone()),
             },
             entry: AdminAuditEntry {
                 action: "statement.allowed".into(),
                 entity_type: "session",
-                entity_id: Some("0190b7c4-5d2e-7000-8000-000000000000".into()),
+                entity_id: Some(session.clone()),
                 outcome: AuditOutcome::Success,
                 details: serde_json::Value::Null,
             },
             context: EventContext {
-                session_id: Some("0190b7c4-5d2e-7000-8000-000000000000".into()),
-                database: Some("orders".into()),
+                session_id: Some(session.clone()),
+                database: Some(database.clone()),
                 grant_id: Some(1),
                 statement: Some(format!(
                     "SELECT abalance FROM pgbench_accounts WHERE aid = {i}"

@@ -17,14 +17,14 @@ use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 pub struct SessionIdentity {
     /// dbward user id.
     pub user_id: i64,
-    /// dbward user name.
-    pub username: String,
+    /// dbward user name (each audit event shares it).
+    pub username: Arc<str>,
     /// Client address.
-    pub client_addr: String,
+    pub client_addr: Arc<str>,
     /// Session id.
-    pub session_id: String,
+    pub session_id: Arc<str>,
     /// dbward database name.
-    pub database: String,
+    pub database: Arc<str>,
     /// Grant in use.
     pub grant_id: i64,
 }
@@ -287,10 +287,10 @@ pub async fn audit_connection_event(
 ) -> bool {
     let actor = Actor {
         user_id,
-        username: username.to_owned(),
-        client_addr: Some(peer.ip().to_string()),
+        username: username.into(),
+        client_addr: Some(peer.ip().to_string().into()),
     };
-    let text = |k: &str| details.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let text = |k: &str| details.get(k).and_then(|v| v.as_str()).map(Arc::from);
     let context = EventContext {
         session_id: text("session_id"),
         database: text("database"),

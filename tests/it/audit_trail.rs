@@ -187,6 +187,35 @@ async fn tamper_scenario(store: Store, raw: Raw) {
     )
     .await;
     assert_eq!(verify(&store, None).await.unchained_rows, 1);
+
+    // A row squatting the chain's next position: the append fails as a whole (SQLite's
+    // insert ignores constraint conflicts to skip its statement journal, and must then
+    // refuse the batch, never drop the row), and nothing of it is written.
+    let next = raw
+        .text("SELECT CAST(seq + 1 AS TEXT) FROM audit_chain WHERE instance_id = 'i1'")
+        .await;
+    raw.exec(&format!(
+        "INSERT INTO audit_log (at, kind, action, outcome, details, instance_id, seq) \
+         VALUES (1, 'admin', 'squat', 'success', '{{}}', 'i1', {next})"
+    ))
+    .await;
+    let refused = store
+        .audit_record(
+            &Actor::system(),
+            &AdminAuditEntry::success("test.squatted", "test", Some(1), json!({})),
+        )
+        .await;
+    assert!(refused.is_err(), "appended over a squatted position");
+    let written = raw
+        .text("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log WHERE action = 'test.squatted'")
+        .await;
+    assert_eq!(written, "0");
+    assert_eq!(
+        raw.text("SELECT CAST(seq AS TEXT) FROM audit_chain WHERE instance_id = 'i1'")
+            .await,
+        (next.parse::<i64>().expect("seq") - 1).to_string(),
+        "the head did not move"
+    );
     store.close().await;
 }
 

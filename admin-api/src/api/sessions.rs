@@ -38,7 +38,7 @@ pub(crate) async fn kill(
         return Err(ApiError::not_found("session"));
     }
     let mut entry = AdminAuditEntry::success("session.kill", "session", None, json!({}));
-    entry.entity_id = Some(id.to_string());
+    entry.entity_id = Some(id.to_string().into());
     state.store.audit_record(&p.actor(), &entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }

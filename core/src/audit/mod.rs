@@ -144,10 +144,10 @@ impl Open {
 /// The searchable context of a proxy event.
 #[derive(Debug, Clone, Default)]
 pub struct EventContext {
-    /// Session id.
-    pub session_id: Option<String>,
-    /// dbward database name.
-    pub database: Option<String>,
+    /// Session id (shared by the session's events).
+    pub session_id: Option<Arc<str>>,
+    /// dbward database name (shared by the session's events).
+    pub database: Option<Arc<str>>,
     /// Grant in use.
     pub grant_id: Option<i64>,
     /// Statement text as stored (bounded, redacted).

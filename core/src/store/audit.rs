@@ -10,6 +10,8 @@
 //! - Listing with filters and a cursor ([`Store::list_audit`]); verification and pruning are in
 //!   `audit_chain.rs`.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::Row as _;
 use time::OffsetDateTime;
@@ -46,8 +48,8 @@ pub struct AdminAuditEntry {
     pub action: std::borrow::Cow<'static, str>,
     /// Entity kind, e.g. `user`.
     pub entity_type: &'static str,
-    /// Entity id, when known.
-    pub entity_id: Option<String>,
+    /// Entity id, when known (shared: a session's events all name the same one).
+    pub entity_id: Option<std::sync::Arc<str>>,
     /// Success or failure.
     pub outcome: AuditOutcome,
     /// A JSON summary (before/after, reason for a failure).
@@ -66,7 +68,7 @@ impl AdminAuditEntry {
         Self {
             action: action.into(),
             entity_type,
-            entity_id: entity_id.map(|id| id.to_string()),
+            entity_id: entity_id.map(|id| id.to_string().into()),
             outcome: AuditOutcome::Success,
             details,
         }
@@ -177,7 +179,13 @@ pub(crate) trait AppendAudit {
 }
 
 /// The audit columns in insert order.
-const INSERT_COLUMNS: &str = "INSERT INTO audit_log (at, kind, actor_user_id, actor_username, \
+///
+/// `OR IGNORE`: a multi-row INSERT that may abort halfway (the chain's UNIQUE index, the NOT
+/// NULL columns) makes SQLite keep a statement journal of every page it changes, about 2,000
+/// instructions per row; one that ignores conflicts needs none. A row is still never skipped
+/// silently: [`check_inserted`] turns a short count into an error, and the transaction is
+/// rolled back.
+const INSERT_COLUMNS: &str = "INSERT OR IGNORE INTO audit_log (at, kind, actor_user_id, actor_username, \
      client_addr, action, entity_type, entity_id, outcome, details, instance_id, seq, key_id, \
      hmac, session_id, database_name, grant_id, statement) VALUES ";
 
@@ -201,6 +209,33 @@ fn sqlite_insert(rows: usize) -> &'static str {
         .position(|n| *n == rows)
         .expect("a chunk size");
     &texts[i]
+}
+
+/// The constant names of a batch (kinds, actions, outcomes), each allocated once.
+#[derive(Default)]
+struct StaticNames(Vec<(&'static str, Arc<str>)>);
+
+impl StaticNames {
+    fn get(&mut self, name: &'static str) -> Arc<str> {
+        if let Some((_, a)) = self.0.iter().find(|(n, _)| std::ptr::eq(*n, name)) {
+            return a.clone();
+        }
+        let a: Arc<str> = name.into();
+        self.0.push((name, a.clone()));
+        a
+    }
+}
+
+/// An `OR IGNORE` insert that did not insert every row is an error (the transaction is then
+/// rolled back): a row is never skipped silently.
+fn check_inserted(inserted: u64, rows: usize) -> Result<(), sqlx::Error> {
+    if usize::try_from(inserted).ok() == Some(rows) {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "the audit store took {inserted} of {rows} rows (a constraint refused the others)"
+        )))
+    }
 }
 
 /// The whole batch in one statement (PostgreSQL: one round trip, whatever the batch size).
@@ -255,38 +290,47 @@ impl AppendAudit for sqlx::SqliteConnection {
     ) -> Result<(), sqlx::Error> {
         let conn = self;
         append_with!(conn, chain, events, |rows| {
-            let mut rest: &[LinkedRow<'_>] = &rows;
-            while !rest.is_empty() {
+            // sqlx copies a borrowed string into a new allocation for every bind, but only
+            // refcounts an `Arc<str>` and takes an owned `String` as it is: the session's
+            // strings are shared already, the chain's ids and the constant names are shared
+            // for the batch, and each row's own strings are moved.
+            let instance: Option<Arc<str>> = chain.map(|c| c.instance_id.as_str().into());
+            let key_id: Option<Arc<str>> = chain.map(|c| c.key.key_id().into());
+            let mut names = StaticNames::default();
+            let mut rest = rows.into_iter();
+            while rest.len() > 0 {
                 let n = *SQLITE_CHUNKS
                     .iter()
                     .find(|n| **n <= rest.len())
                     .expect("chunk sizes end at 1");
-                let (chunk, tail) = rest.split_at(n);
                 let mut q = sqlx::query(sqlite_insert(n));
-                for r in chunk {
+                for r in rest.by_ref().take(n) {
                     let e = r.e;
                     q = q
                         .bind(e.at)
-                        .bind(e.kind)
+                        .bind(names.get(e.kind))
                         .bind(e.actor.user_id)
-                        .bind(e.actor.username.as_str())
-                        .bind(e.actor.client_addr.as_deref())
-                        .bind(e.entry.action.as_ref())
-                        .bind(e.entry.entity_type)
-                        .bind(e.entry.entity_id.as_deref())
-                        .bind(e.entry.outcome.as_str())
-                        .bind(r.details.as_str())
-                        .bind(chain.map(|c| c.instance_id.as_str()))
+                        .bind(e.actor.username.clone())
+                        .bind(e.actor.client_addr.clone())
+                        .bind(match &e.entry.action {
+                            std::borrow::Cow::Borrowed(a) => names.get(a),
+                            std::borrow::Cow::Owned(a) => a.as_str().into(),
+                        })
+                        .bind(names.get(e.entry.entity_type))
+                        .bind(e.entry.entity_id.clone())
+                        .bind(names.get(e.entry.outcome.as_str()))
+                        .bind(r.details)
+                        .bind(instance.clone())
                         .bind(r.seq)
-                        .bind(chain.map(|c| c.key.key_id()))
-                        .bind(r.hmac.as_deref())
-                        .bind(e.context.session_id.as_deref())
-                        .bind(e.context.database.as_deref())
+                        .bind(key_id.clone())
+                        .bind(r.hmac)
+                        .bind(e.context.session_id.clone())
+                        .bind(e.context.database.clone())
                         .bind(e.context.grant_id)
                         .bind(e.context.statement.as_deref());
                 }
-                q.execute(&mut *conn).await?;
-                rest = tail;
+                let done = q.execute(&mut *conn).await?;
+                check_inserted(done.rows_affected(), n)?;
             }
         })
     }
@@ -310,19 +354,23 @@ impl AppendAudit for sqlx::PgConnection {
                 .bind(int(&|r| Some(r.e.at)))
                 .bind(col(&|r| Some(r.e.kind.to_owned())))
                 .bind(int(&|r| r.e.actor.user_id))
-                .bind(col(&|r| Some(r.e.actor.username.clone())))
-                .bind(col(&|r| r.e.actor.client_addr.clone()))
+                .bind(col(&|r| Some(r.e.actor.username.to_string())))
+                .bind(col(&|r| {
+                    r.e.actor.client_addr.as_deref().map(str::to_owned)
+                }))
                 .bind(col(&|r| Some(r.e.entry.action.to_string())))
                 .bind(col(&|r| Some(r.e.entry.entity_type.to_owned())))
-                .bind(col(&|r| r.e.entry.entity_id.clone()))
+                .bind(col(&|r| r.e.entry.entity_id.as_deref().map(str::to_owned)))
                 .bind(col(&|r| Some(r.e.entry.outcome.as_str().to_owned())))
                 .bind(col(&|r| Some(r.details.clone())))
                 .bind(col(&|_| chain.map(|c| c.instance_id.clone())))
                 .bind(int(&|r| r.seq))
                 .bind(col(&|_| chain.map(|c| c.key.key_id().to_owned())))
                 .bind(col(&|r| r.hmac.clone()))
-                .bind(col(&|r| r.e.context.session_id.clone()))
-                .bind(col(&|r| r.e.context.database.clone()))
+                .bind(col(&|r| {
+                    r.e.context.session_id.as_deref().map(str::to_owned)
+                }))
+                .bind(col(&|r| r.e.context.database.as_deref().map(str::to_owned)))
                 .bind(int(&|r| r.e.context.grant_id))
                 .bind(col(&|r| r.e.context.statement.clone()))
                 .execute(&mut *conn)

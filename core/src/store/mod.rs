@@ -86,10 +86,11 @@ impl StoreError {
 pub struct Actor {
     /// The acting user's id (`None` for the system itself, e.g. bootstrap).
     pub user_id: Option<i64>,
-    /// The acting user's name, copied so the record outlives the user.
-    pub username: String,
+    /// The acting user's name, copied so the record outlives the user (shared: a session's
+    /// events all carry the same one).
+    pub username: std::sync::Arc<str>,
     /// The client's address.
-    pub client_addr: Option<String>,
+    pub client_addr: Option<std::sync::Arc<str>>,
 }
 
 impl Actor {
