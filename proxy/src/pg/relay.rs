@@ -213,17 +213,41 @@ pub async fn run(
 /// An adaptive read size (see [`MIN_CHUNK`]).
 struct Chunk(usize);
 
+/// The first read of a session waiting with small traffic goes to this many bytes inside the
+/// task, not to a heap buffer: a waiting session then holds no buffers (a pgbench request or
+/// response is under 200 bytes; more takes one more read).
+const IDLE_READ: usize = 256;
+
 impl Chunk {
-    /// Reads more bytes into `buf`, releasing an oversized empty buffer first and growing or
-    /// shrinking the next read's size by how full this one was.
+    /// Reads more bytes into `buf`, growing or shrinking the next read's size by how full this
+    /// one was. While traffic is small, a wait with nothing buffered holds no memory: `buf` and
+    /// `spare` (the direction's emptied output buffer) are released, and the first bytes land
+    /// in [`IDLE_READ`] bytes of the task's own state.
     ///
     /// # Cancel safety
-    /// Cancel safe: nothing is consumed before `read_buf` completes, and `read_buf` is.
+    /// Cancel safe: nothing is consumed before a read completes, and reads are.
     async fn fill<R: tokio::io::AsyncRead + Unpin>(
         &mut self,
         r: &mut R,
         buf: &mut BytesMut,
+        spare: &mut BytesMut,
     ) -> std::io::Result<usize> {
+        if buf.is_empty() && self.0 <= MIN_CHUNK {
+            *buf = BytesMut::new();
+            if spare.is_empty() {
+                *spare = BytesMut::new();
+            }
+            let mut first = [0u8; IDLE_READ];
+            let n = r.read(&mut first).await?;
+            if n > 0 {
+                buf.reserve(self.0);
+                buf.extend_from_slice(&first[..n]);
+                // What was read goes out again, message by message: one allocation for it,
+                // not a growth step per message.
+                spare.reserve(self.0);
+            }
+            return Ok(n);
+        }
         if buf.is_empty() && buf.capacity() > MAX_IDLE_CAPACITY && self.0 <= MAX_IDLE_CAPACITY {
             *buf = BytesMut::new();
         }
@@ -569,7 +593,7 @@ async fn client_to_upstream(
             }
             trim(&mut out, &chunk);
         }
-        match chunk.fill(&mut client, &mut buf).await {
+        match chunk.fill(&mut client, &mut buf, &mut out).await {
             Ok(0) => return SessionEnd::ClientQuit,
             Ok(_) => {
                 cycles
@@ -1009,7 +1033,7 @@ async fn upstream_to_client(
                     None => idle_timer.as_mut().reset(now + recheck),
                 }
             }
-            r = chunk.fill(&mut upstream, &mut buf) => match r {
+            r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
                 Ok(0) => return SessionEnd::UpstreamClosed,
                 Ok(_) => {}
                 Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
@@ -1117,6 +1141,59 @@ mod tests {
         assert_eq!(header(b"Q\0\0\0\x05x"), Ok(Some((b'Q', 6))));
         assert!(header(b"Q\0\0\0\x03").is_err());
         assert!(header(b"Q\xff\xff\xff\xff").is_err());
+    }
+
+    #[tokio::test]
+    async fn waiting_with_small_traffic_holds_no_buffers_and_loses_nothing() {
+        let (mut peer, mut ours) = tokio::io::duplex(1 << 20);
+        let mut chunk = Chunk(MIN_CHUNK);
+        let (mut buf, mut out) = (BytesMut::new(), BytesMut::with_capacity(4096));
+        // A small message: read whole through the task's own bytes, the emptied output
+        // buffer released while waiting.
+        peer.write_all(b"Q\0\0\0\x0dSELECT 1\0")
+            .await
+            .expect("write");
+        assert_eq!(
+            chunk
+                .fill(&mut ours, &mut buf, &mut out)
+                .await
+                .expect("read"),
+            14
+        );
+        assert_eq!(&buf[..], b"Q\0\0\0\x0dSELECT 1\0");
+        buf.clear();
+        out.clear();
+        // Waiting holds neither buffer (and giving up the wait loses nothing: cancel safe).
+        let wait = std::time::Duration::from_millis(20);
+        assert!(
+            tokio::time::timeout(wait, chunk.fill(&mut ours, &mut buf, &mut out))
+                .await
+                .is_err()
+        );
+        assert_eq!((buf.capacity(), out.capacity()), (0, 0));
+        let waiting = tokio::spawn(async move {
+            let n = chunk
+                .fill(&mut ours, &mut buf, &mut out)
+                .await
+                .expect("read");
+            (chunk, ours, buf, n)
+        });
+        tokio::task::yield_now().await;
+        // More than IDLE_READ: the rest comes with the next reads, nothing lost or reordered,
+        // and a stream of full reads leaves the small-traffic path (bulk reads stay large).
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        peer.write_all(&big).await.expect("write");
+        let (mut chunk, mut ours, mut buf, n) = waiting.await.expect("task");
+        assert_eq!(n, IDLE_READ);
+        let mut spare = BytesMut::new();
+        while buf.len() < big.len() {
+            chunk
+                .fill(&mut ours, &mut buf, &mut spare)
+                .await
+                .expect("read");
+        }
+        assert_eq!(&buf[..], &big[..]);
+        assert!(chunk.0 > MIN_CHUNK, "reads grew with the traffic");
     }
 
     #[test]
