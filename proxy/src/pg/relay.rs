@@ -51,7 +51,6 @@ use dbward_core::quota::{Allowance, QuotaError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::stream::SendExt as _;
-use tokio::sync::mpsc;
 
 use super::codec::{
     self, Severity, TAG_BIND, TAG_CLOSE, TAG_COMMAND_COMPLETE, TAG_COPY_DATA, TAG_DATA_ROW,
@@ -82,11 +81,28 @@ pub struct RelayConfig {
     pub idle_in_transaction_timeout: std::time::Duration,
 }
 
-/// Something the client-side task asks the upstream-side task (which owns the client's write
-/// half) to do.
-enum Control {
-    /// Send this FATAL error to the client and end the session.
-    Fatal(&'static str, String),
+/// A FATAL error the client-side task asks the upstream-side task (which owns the client's
+/// write half) to send before ending the session; the first one asked for is sent. A slot and
+/// a `Notify` (a few dozen bytes), not a channel: a tokio channel costs every session about
+/// 1.8 KiB for a message almost no session sends.
+#[derive(Default)]
+struct FatalRequest {
+    slot: Mutex<Option<(&'static str, String)>>,
+    asked: tokio::sync::Notify,
+}
+
+impl FatalRequest {
+    fn ask(&self, code: &'static str, message: String) {
+        self.slot
+            .lock()
+            .expect("fatal slot lock poisoned")
+            .get_or_insert((code, message));
+        self.asked.notify_one();
+    }
+
+    fn take(&self) -> Option<(&'static str, String)> {
+        self.slot.lock().expect("fatal slot lock poisoned").take()
+    }
 }
 
 /// State both directions share: request cycles sent and completed, pending error
@@ -163,13 +179,13 @@ pub async fn run(
         bytes_exhausted: None,
         audited: VecDeque::new(),
     }));
-    let (control_tx, control_rx) = mpsc::channel(4);
+    let fatal = Arc::new(FatalRequest::default());
     let mut c2u = tokio::spawn(client_to_upstream(
         client_r,
         upstream_w,
         config.clone(),
         cycles.clone(),
-        control_tx,
+        fatal.clone(),
         quotas.queries,
     ));
     let mut u2c = tokio::spawn(upstream_to_client(
@@ -177,7 +193,7 @@ pub async fn run(
         client_w,
         config,
         cycles.clone(),
-        control_rx,
+        fatal,
         quotas.bytes,
     ));
     let end = tokio::select! {
@@ -383,7 +399,7 @@ async fn client_to_upstream(
     mut upstream: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
-    control: mpsc::Sender<Control>,
+    fatal_request: Arc<FatalRequest>,
     queries: Arc<tokio::sync::Mutex<Allowance>>,
 ) -> SessionEnd {
     let mut queries = queries.lock_owned().await;
@@ -393,11 +409,8 @@ async fn client_to_upstream(
     let mut framer = Framer::default();
     let mut prepared = Prepared::default();
     let fatal = |code: &'static str, message: String| {
-        let control = control.clone();
-        async move {
-            let _ = control.send(Control::Fatal(code, message.clone())).await;
-            SessionEnd::Ended(message)
-        }
+        fatal_request.ask(code, message.clone());
+        std::future::ready(SessionEnd::Ended(message))
     };
     loop {
         loop {
@@ -818,7 +831,7 @@ async fn upstream_to_client(
     mut client: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
-    mut control: mpsc::Receiver<Control>,
+    fatal: Arc<FatalRequest>,
     bytes: Arc<tokio::sync::Mutex<Allowance>>,
 ) -> SessionEnd {
     let mut bytes = bytes.lock_owned().await;
@@ -845,6 +858,7 @@ async fn upstream_to_client(
     // Made once: a new wait per turn of the loop would register with the token and leave it
     // again each time.
     let mut killed = std::pin::pin!(config.kill.wait());
+    let mut fatal_asked = std::pin::pin!(fatal.asked.notified());
     loop {
         loop {
             let (tag, total) =
@@ -1038,8 +1052,11 @@ async fn upstream_to_client(
                 Ok(_) => {}
                 Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
             },
-            Some(Control::Fatal(code, message)) = control.recv() => {
-                return end_session(&cycles, &mut client, &mut out, code, message).await;
+            () = &mut fatal_asked => {
+                if let Some((code, message)) = fatal.take() {
+                    return end_session(&cycles, &mut client, &mut out, code, message).await;
+                }
+                fatal_asked.set(fatal.asked.notified());
             }
             reason = &mut killed => {
                 // Cancel the running upstream query first, then tell the client and close.

@@ -133,8 +133,9 @@ impl PgServer {
         let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
         let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
         let handshake = tokio::select! {
-            // Boxed, like the authentication below: a session's future lives as long as the
-            // session, and would otherwise be as large as the largest of these phases.
+            // Boxed, like the authentication, the audit writes and the error replies below: a
+            // session's future lives as long as the session, and would otherwise be as large
+            // as the largest of these phases.
             r = tokio::time::timeout_at(deadline, Box::pin(startup::handshake(tcp, self.tls.as_ref(), require_tls))) => r,
             () = stop.cancelled() => return,
         };
@@ -147,19 +148,26 @@ impl PgServer {
                 tracing::warn!(error = %e, "startup refused");
                 let tls = stream.as_ref().is_some_and(MaybeTls::is_tls);
                 if let Some(mut s) = stream {
-                    fatal(&mut s, e.sqlstate(), &e.to_string()).await;
+                    Box::pin(fatal(&mut s, e.sqlstate(), &e.to_string())).await;
                 }
                 if !matches!(e, startup::HandshakeError::Frame(codec::FrameError::Closed)) {
                     let details =
                         json!({"reason": "bad_protocol", "error": e.to_string(), "tls": tls});
-                    self.audit(None, "", peer, "pg.connect", AuditOutcome::Failure, details)
-                        .await;
+                    Box::pin(self.audit(
+                        None,
+                        "",
+                        peer,
+                        "pg.connect",
+                        AuditOutcome::Failure,
+                        details,
+                    ))
+                    .await;
                 }
                 return;
             }
             Ok(Ok(Handshake::Cancel { pid, secret })) => {
                 if let Some(target) = self.cancels.lookup((pid, secret)) {
-                    send_cancel(&target).await;
+                    Box::pin(send_cancel(&target)).await;
                 }
                 return;
             }
@@ -172,7 +180,7 @@ impl PgServer {
         let opened = tokio::select! {
             r = tokio::time::timeout_at(deadline, Box::pin(self.open(&mut client, &params, peer))) => r,
             () = stop.cancelled() => {
-                fatal(&mut client, "57P01", "dbward is shutting down").await;
+                Box::pin(fatal(&mut client, "57P01", "dbward is shutting down")).await;
                 return;
             }
         };
@@ -186,120 +194,135 @@ impl PgServer {
         };
         match outcome {
             Err(refusal) => {
-                fatal(&mut client, refusal.code, &refusal.message).await;
+                Box::pin(fatal(&mut client, refusal.code, &refusal.message)).await;
                 let details = json!({
                     "database": params.database, "tls": client.is_tls(),
                     "reason": refusal.reason, "message": refusal.message,
                 });
-                self.audit(
+                Box::pin(self.audit(
                     refusal.user_id,
                     &params.user,
                     peer,
                     "pg.connect",
                     AuditOutcome::Failure,
                     details,
-                )
-                .await;
-            }
-            Ok((upstream, granted, key, started, session)) => {
-                let level = granted.level;
-                tracing::info!(level = %level, session = %session.id(), "session started");
-                let info = session.info();
-                let user_id = Some(info.user_id);
-                let gate = StatementGate::new(
-                    self.classifier.clone(),
-                    if granted.database.redshift {
-                        SqlDialect::Redshift
-                    } else {
-                        SqlDialect::Postgres
-                    },
-                    level,
-                    granted.grant.statement_timeout_ms,
-                    SessionIdentity {
-                        user_id: info.user_id,
-                        username: info.username.as_str().into(),
-                        client_addr: info.client_addr.as_str().into(),
-                        session_id: info.id.to_string().into(),
-                        database: info.database.as_str().into(),
-                        grant_id: info.grant_id,
-                    },
-                    self.audit.clone(),
-                );
-                let allowance = |kind, limit| {
-                    Arc::new(tokio::sync::Mutex::new(Allowance::new(
-                        self.store.clone(),
-                        granted.grant.id,
-                        kind,
-                        limit,
-                        &self.config.quota,
-                    )))
-                };
-                let quotas = relay::Quotas {
-                    queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
-                    bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
-                };
-                let (end, busy) = Box::pin(relay::run(
-                    client,
-                    upstream.stream,
-                    RelayConfig {
-                        level,
-                        gate,
-                        max_message_bytes: self.config.max_message_bytes,
-                        idle_session_timeout: self.config.limits.idle_session_timeout,
-                        idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
-                        kill: session.signal(),
-                        cancel: CancelTarget {
-                            addr: upstream.addr.clone(),
-                            pid: upstream.pid,
-                            secret: upstream.secret,
-                        },
-                    },
-                    quotas.clone(),
                 ))
                 .await;
-                if busy {
-                    // Nothing keeps running on the upstream after its client left.
-                    if let Some(target) = self.cancels.lookup(key) {
-                        send_cancel(&target).await;
-                    }
-                }
-                self.cancels.unregister(key);
-                // The session is over: it leaves the registry before the store writes.
-                drop(session);
-                // A clean end gives the unspent quota back (locking waits until both relay
-                // tasks are gone).
-                let (statements, result_bytes) = Box::pin(async {
-                    let mut q = quotas.queries.lock().await;
-                    let mut b = quotas.bytes.lock().await;
-                    q.release().await;
-                    b.release().await;
-                    (q.spent(), b.spent())
-                })
-                .await;
-                let seconds = started.elapsed().as_secs_f64();
-                tracing::info!(end = ?end, seconds, "session ended");
-                let (why, message) = match &end {
-                    relay::SessionEnd::ClientQuit => ("client_quit", None),
-                    relay::SessionEnd::UpstreamClosed => ("upstream_closed", None),
-                    relay::SessionEnd::Error(e) => ("error", Some(e.clone())),
-                    relay::SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
-                };
-                let details = json!({
-                    "database": params.database, "session_id": info.id, "grant_id": info.grant_id,
-                    "duration_seconds": seconds, "end": why, "message": message,
-                    "statements": statements, "result_bytes": result_bytes,
-                });
-                self.audit(
-                    user_id,
-                    &params.user,
-                    peer,
-                    "pg.session_end",
-                    AuditOutcome::Success,
-                    details,
-                )
-                .await;
+            }
+            Ok(opened) => {
+                // Boxed: what a running session needs stays in its own allocation, and this
+                // future keeps none of the start-up phases' values beside it.
+                Box::pin(self.run_session(client, &params, peer, opened)).await;
             }
         }
+    }
+
+    /// Runs an opened session to its end: the relay, then the cancel of a busy upstream, the
+    /// unspent quota's release and the session-end audit row.
+    async fn run_session(
+        &self,
+        client: MaybeTls,
+        params: &startup::StartupParams,
+        peer: SocketAddr,
+        opened: Box<Opened>,
+    ) {
+        let (upstream, granted, key, started, session) = *opened;
+        let level = granted.level;
+        tracing::info!(level = %level, session = %session.id(), "session started");
+        let info = session.info();
+        let user_id = Some(info.user_id);
+        let gate = StatementGate::new(
+            self.classifier.clone(),
+            if granted.database.redshift {
+                SqlDialect::Redshift
+            } else {
+                SqlDialect::Postgres
+            },
+            level,
+            granted.grant.statement_timeout_ms,
+            SessionIdentity {
+                user_id: info.user_id,
+                username: info.username.as_str().into(),
+                client_addr: info.client_addr.as_str().into(),
+                session_id: info.id.to_string().into(),
+                database: info.database.as_str().into(),
+                grant_id: info.grant_id,
+            },
+            self.audit.clone(),
+        );
+        let allowance = |kind, limit| {
+            Arc::new(tokio::sync::Mutex::new(Allowance::new(
+                self.store.clone(),
+                granted.grant.id,
+                kind,
+                limit,
+                &self.config.quota,
+            )))
+        };
+        let quotas = relay::Quotas {
+            queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
+            bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
+        };
+        let (end, busy) = Box::pin(relay::run(
+            client,
+            upstream.stream,
+            RelayConfig {
+                level,
+                gate,
+                max_message_bytes: self.config.max_message_bytes,
+                idle_session_timeout: self.config.limits.idle_session_timeout,
+                idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
+                kill: session.signal(),
+                cancel: CancelTarget {
+                    addr: upstream.addr.clone(),
+                    pid: upstream.pid,
+                    secret: upstream.secret,
+                },
+            },
+            quotas.clone(),
+        ))
+        .await;
+        if busy {
+            // Nothing keeps running on the upstream after its client left.
+            if let Some(target) = self.cancels.lookup(key) {
+                Box::pin(send_cancel(&target)).await;
+            }
+        }
+        self.cancels.unregister(key);
+        // The session is over: it leaves the registry before the store writes.
+        drop(session);
+        // A clean end gives the unspent quota back (locking waits until both relay
+        // tasks are gone).
+        let (statements, result_bytes) = Box::pin(async {
+            let mut q = quotas.queries.lock().await;
+            let mut b = quotas.bytes.lock().await;
+            q.release().await;
+            b.release().await;
+            (q.spent(), b.spent())
+        })
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(end = ?end, seconds, "session ended");
+        let (why, message) = match &end {
+            relay::SessionEnd::ClientQuit => ("client_quit", None),
+            relay::SessionEnd::UpstreamClosed => ("upstream_closed", None),
+            relay::SessionEnd::Error(e) => ("error", Some(e.clone())),
+            relay::SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+        };
+        let details = json!({
+            "database": params.database, "session_id": info.id, "grant_id": info.grant_id,
+            "duration_seconds": seconds, "end": why, "message": message,
+            "statements": statements, "result_bytes": result_bytes,
+        });
+        Box::pin(self.audit(
+            user_id,
+            &params.user,
+            peer,
+            "pg.session_end",
+            AuditOutcome::Success,
+            details,
+        ))
+        .await;
     }
 
     /// Authenticates, checks the grant and logs in upstream; on success the client has been
@@ -309,7 +332,7 @@ impl PgServer {
         client: &mut MaybeTls,
         params: &startup::StartupParams,
         peer: SocketAddr,
-    ) -> Result<Opened, Refusal> {
+    ) -> Result<Box<Opened>, Refusal> {
         let started = std::time::Instant::now();
         let throttle = self.auth.throttle();
         if throttle.locked_for(&params.user, peer.ip()).is_some() {
@@ -530,7 +553,7 @@ impl PgServer {
             self.cancels.unregister(key);
             return Err(Refusal::new("08006", "client went away", "client_gone").user(user.id));
         }
-        Ok((upstream, session, key, started, session_handle))
+        Ok(Box::new((upstream, session, key, started, session_handle)))
     }
 }
 
@@ -560,6 +583,8 @@ impl PgServer {
 
 /// What `open` hands to the relay: the upstream, the grant and level, the cancel key, the start time and
 /// the registered session.
+/// What a successful [`PgServer::open`] hands on, boxed: it is large, and the session's
+/// long-lived future would otherwise keep room for it beside everything else.
 type Opened = (
     upstream::Upstream,
     dbward_core::gate::SessionGrant,
