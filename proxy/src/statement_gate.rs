@@ -29,6 +29,21 @@ pub struct SessionIdentity {
     pub grant_id: i64,
 }
 
+impl SessionIdentity {
+    /// The identity of a registered session.
+    #[must_use]
+    pub fn of(info: &dbward_core::sessions::SessionInfo) -> Self {
+        Self {
+            user_id: info.user_id,
+            username: info.username.as_str().into(),
+            client_addr: info.client_addr.as_str().into(),
+            session_id: info.id.to_string().into(),
+            database: info.database.as_str().into(),
+            grant_id: info.grant_id,
+        }
+    }
+}
+
 /// How a session ended, for the log and the audit trail (both front doors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEnd {

@@ -165,7 +165,7 @@ impl<'a> MyRelay<'a> {
     }
 
     /// Runs until the session ends.
-    pub async fn run(mut self) -> SessionEnd {
+    pub async fn run(&mut self) -> SessionEnd {
         // Made once: a new wait per command would register with the token and leave it again
         // each time.
         let kill = self.config.kill.clone();

@@ -209,14 +209,14 @@ impl MyServer {
         match opened {
             Err(r) => {
                 // Audited before the client hears the refusal.
-                self.audit(
+                Box::pin(self.audit(
                     r.user_id,
                     &user_name,
                     peer,
                     "mysql.connect",
                     AuditOutcome::Failure,
                     json!({"database": database, "reason": r.reason, "message": r.message}),
-                )
+                ))
                 .await;
                 let seq = hello.seq;
                 client_auth::send_err(&mut hello.stream, seq, r.code, r.state, &r.message).await;
@@ -230,7 +230,7 @@ impl MyServer {
     async fn run_session(
         &self,
         hello: client_auth::Hello,
-        open: Opened,
+        open: Box<Opened>,
         peer: SocketAddr,
         user_name: &str,
         database: &str,
@@ -242,7 +242,7 @@ impl MyServer {
             started,
             setup,
             kill_target,
-        } = open;
+        } = *open;
         let _kill_entry = self.kills.register(hello.connection_id, kill_target);
         let info = session.info();
         let level = granted.level;
@@ -252,14 +252,7 @@ impl MyServer {
             SqlDialect::Mysql,
             level,
             granted.grant.statement_timeout_ms,
-            SessionIdentity {
-                user_id: info.user_id,
-                username: info.username.as_str().into(),
-                client_addr: info.client_addr.as_str().into(),
-                session_id: info.id.to_string().into(),
-                database: info.database.as_str().into(),
-                grant_id: info.grant_id,
-            },
+            SessionIdentity::of(&info),
             self.audit.clone(),
         );
         let mut queries = Allowance::new(
@@ -303,16 +296,17 @@ impl MyServer {
                 grant_id: granted.grant.id,
             },
         };
-        let end = MyRelay::new(
+        // Run by reference: a relay moved into its own future would be held twice.
+        let mut relay = MyRelay::new(
             hello.stream,
             hello.reader,
             up,
             config,
             &mut queries,
             &mut bytes,
-        )
-        .run()
-        .await;
+        );
+        let end = relay.run().await;
+        drop(relay);
         drop(session);
         Box::pin(async {
             queries.release().await;
@@ -327,7 +321,7 @@ impl MyServer {
             SessionEnd::Error(e) => ("error", Some(e.clone())),
             SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
         };
-        self.audit(
+        Box::pin(self.audit(
             Some(info.user_id),
             user_name,
             peer,
@@ -336,12 +330,16 @@ impl MyServer {
             json!({"database": database, "session_id": info.id, "grant_id": info.grant_id,
                    "duration_seconds": seconds, "end": why, "message": message,
                    "statements": queries.spent(), "result_bytes": bytes.spent()}),
-        )
+        ))
         .await;
     }
 
     /// Authenticates, checks the grant, logs in upstream, audits and answers OK.
-    async fn open(&self, h: &mut client_auth::Hello, peer: SocketAddr) -> Result<Opened, Refusal> {
+    async fn open(
+        &self,
+        h: &mut client_auth::Hello,
+        peer: SocketAddr,
+    ) -> Result<Box<Opened>, Refusal> {
         let started = std::time::Instant::now();
         let username = h.hello.user.clone();
         let handshake_refusal = |e: HandshakeError| {
@@ -628,14 +626,14 @@ impl MyServer {
             secret: secret.cloned(),
             thread_id: up.thread_id,
         };
-        Ok(Opened {
+        Ok(Box::new(Opened {
             upstream: up,
             granted,
             session,
             started,
             setup,
             kill_target,
-        })
+        }))
     }
 
     /// Writes a connection audit row; false if it could not be written.

@@ -240,14 +240,7 @@ impl PgServer {
             },
             level,
             granted.grant.statement_timeout_ms,
-            SessionIdentity {
-                user_id: info.user_id,
-                username: info.username.as_str().into(),
-                client_addr: info.client_addr.as_str().into(),
-                session_id: info.id.to_string().into(),
-                database: info.database.as_str().into(),
-                grant_id: info.grant_id,
-            },
+            SessionIdentity::of(&info),
             self.audit.clone(),
         );
         let allowance = |kind, limit| {
