@@ -175,10 +175,10 @@ impl Store {
                     // many WAL frames (a pwrite for each frame's header and one for its page)
                     // as with 4 KiB pages, for the same CPU.
                     .page_size(16384)
-                    // The statement journal of the audit's multi-row INSERTs (the chain's
-                    // UNIQUE index makes SQLite keep one) in memory, not in a temporary file:
-                    // 0.40 -> 0.14 pwrites and 8.7 -> 7.4 us of CPU per audit event
-                    // (`core/examples/audit_rate`).
+                    // Statement journals in memory, not in temporary files (before the audit
+                    // insert became `OR IGNORE`, which needs none, this took its journal from
+                    // 0.40 to 0.14 pwrites per event); multi-row updates and deletes such as
+                    // pruning still keep one.
                     .pragma("temp_store", "memory")
                     .busy_timeout(Duration::from_secs(10));
                 let write = SqlitePoolOptions::new()
