@@ -49,7 +49,7 @@ pub struct AdminAuditEntry {
     /// Entity kind, e.g. `user`.
     pub entity_type: &'static str,
     /// Entity id, when known (shared: a session's events all name the same one).
-    pub entity_id: Option<std::sync::Arc<str>>,
+    pub entity_id: Option<Arc<str>>,
     /// Success or failure.
     pub outcome: AuditOutcome,
     /// A JSON summary (before/after, reason for a failure).
