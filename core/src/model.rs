@@ -485,6 +485,11 @@ pub struct Database {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// A digest of what dbward connects upstream with (engine, address, database, logins and
+    /// their sealed passwords, TLS settings), not shown: a live session whose database's
+    /// version changed ends. Renaming, moving or describing a database leaves it alone.
+    #[serde(skip)]
+    pub connection_version: u64,
 }
 
 /// A grant's state at a given instant.

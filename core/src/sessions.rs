@@ -8,8 +8,8 @@
 //! deleted, its database was deleted or its connection settings changed.
 //!
 //! [`watch`] checks every live session twice a second (expiry needs no store access; the rest
-//! one read per distinct grant, user and database), so a session ends within a second of the
-//! change. Session ids are UUIDv7: unique across dbward instances sharing a store, and sortable
+//! is a few reads per tick for all sessions together, [`Store::session_facts`]), so a session
+//! ends within a second of the change. Session ids are UUIDv7: unique across dbward instances sharing a store, and sortable
 //! by start time.
 
 use std::collections::HashMap;
@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::model::{AccessLevel, GrantState};
-use crate::store::{Store, StoreError};
+use crate::model::AccessLevel;
+use crate::store::{SessionFacts, Store};
 
 /// What is known about a live session (also what the admin API lists).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -51,10 +51,10 @@ pub struct SessionInfo {
     /// The grant's end: the session ends then.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    /// The database's `updated_at` when the session started: a later change of its connection
-    /// settings ends the session.
+    /// The database's connection version when the session started
+    /// ([`crate::model::Database::connection_version`]): a change ends the session.
     #[serde(skip)]
-    pub database_version: OffsetDateTime,
+    pub database_version: u64,
 }
 
 struct Entry {
@@ -281,41 +281,45 @@ fn end(entry: &Entry, reason: &str) {
     entry.kill.cancel();
 }
 
-/// Why a session may no longer exist, if it may not.
-async fn verdict(
-    store: &Store,
-    s: &SessionInfo,
-    now: OffsetDateTime,
-) -> Result<Option<String>, StoreError> {
+/// Why a session may no longer exist, if it may not, by `facts` about the live sessions'
+/// grants, users and databases (fetched for all of them at once). A grant, user or database the
+/// store no longer has ends the session.
+fn verdict(s: &SessionInfo, facts: &SessionFacts, now: OffsetDateTime) -> Option<String> {
     if now >= s.expires_at {
-        return Ok(Some(format!(
+        return Some(format!(
             "your grant on database \"{}\" expired at {}",
             s.database,
             crate::time::format_rfc3339(s.expires_at)
-        )));
+        ));
     }
-    let grant = store.get_grant(s.grant_id).await?;
-    if grant.state(now) == GrantState::Revoked {
-        return Ok(Some(format!(
-            "your grant on database \"{}\" was revoked",
-            s.database
-        )));
+    match facts.grants.get(&s.grant_id) {
+        Some(false) => {}
+        Some(true) => {
+            return Some(format!(
+                "your grant on database \"{}\" was revoked",
+                s.database
+            ));
+        }
+        None => {
+            return Some(format!(
+                "your grant on database \"{}\" no longer exists",
+                s.database
+            ));
+        }
     }
-    let user = store.get_user(s.user_id).await?;
-    if user.deleted_at.is_some() || !user.enabled {
-        return Ok(Some("your dbward account was disabled".into()));
+    if !facts.usable_users.contains(&s.user_id) {
+        return Some("your dbward account was disabled".into());
     }
-    match store.get_database(s.database_id).await {
-        Err(StoreError::NotFound(_)) => Ok(Some(format!(
+    match facts.databases.get(&s.database_id) {
+        None => Some(format!(
             "database \"{}\" was removed from dbward",
             s.database
-        ))),
-        Err(e) => Err(e),
-        Ok(db) if db.updated_at != s.database_version => Ok(Some(format!(
+        )),
+        Some(version) if *version != s.database_version => Some(format!(
             "the connection settings of database \"{}\" changed; reconnect",
             s.database
-        ))),
-        Ok(_) => Ok(None),
+        )),
+        Some(_) => None,
     }
 }
 
@@ -336,16 +340,85 @@ pub async fn watch(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        let sessions = registry.list();
+        if sessions.is_empty() {
+            continue;
+        }
+        let ids = |f: fn(&SessionInfo) -> i64| sessions.iter().map(f).collect::<Vec<_>>();
+        let facts = match store
+            .session_facts(
+                &ids(|s| s.grant_id),
+                &ids(|s| s.user_id),
+                &ids(|s| s.database_id),
+            )
+            .await
+        {
+            Ok(facts) => facts,
+            Err(e) => {
+                tracing::warn!(error = %e, sessions = sessions.len(), "session check failed");
+                continue;
+            }
+        };
         let now = crate::time::now();
-        for s in registry.list() {
-            match verdict(&store, &s, now).await {
-                Ok(Some(reason)) => {
-                    tracing::info!(session = %s.id, user = %s.username, %reason, "ending session");
-                    registry.kill(s.id, &reason);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, session = %s.id, "session check failed"),
+        for s in &sessions {
+            if let Some(reason) = verdict(s, &facts, now) {
+                tracing::info!(session = %s.id, user = %s.username, %reason, "ending session");
+                registry.kill(s.id, &reason);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(now: OffsetDateTime) -> SessionInfo {
+        SessionInfo {
+            id: Uuid::now_v7(),
+            protocol: "postgres",
+            user_id: 1,
+            username: "alice".into(),
+            database_id: 2,
+            database: "orders".into(),
+            grant_id: 3,
+            level: AccessLevel::Read,
+            client_addr: "127.0.0.1:5000".into(),
+            started_at: now,
+            expires_at: now + time::Duration::hours(1),
+            database_version: 77,
+        }
+    }
+
+    fn facts() -> SessionFacts {
+        SessionFacts {
+            grants: [(3, false)].into(),
+            usable_users: [1].into(),
+            databases: [(2, 77)].into(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let now = crate::time::now();
+        let s = session(now);
+        assert_eq!(verdict(&s, &facts(), now), None, "all is well");
+        let ends = |f: SessionFacts, at: OffsetDateTime| verdict(&s, &f, at).unwrap_or_default();
+        assert!(ends(facts(), now + time::Duration::hours(2)).contains("expired at"));
+        let mut f = facts();
+        f.grants.insert(3, true);
+        assert!(ends(f, now).contains("was revoked"));
+        let mut f = facts();
+        f.grants.clear();
+        assert!(ends(f, now).contains("no longer exists"));
+        let mut f = facts();
+        f.usable_users.clear();
+        assert!(ends(f, now).contains("account was disabled"));
+        let mut f = facts();
+        f.databases.clear();
+        assert!(ends(f, now).contains("was removed from dbward"));
+        let mut f = facts();
+        f.databases.insert(2, 78);
+        assert!(ends(f, now).contains("connection settings"));
     }
 }

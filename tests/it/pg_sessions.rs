@@ -166,13 +166,34 @@ async fn admin_lists_and_kills_sessions() {
 #[tokio::test]
 async fn disabling_the_user_or_changing_the_database_ends_sessions() {
     let fx = PgProxy::start("read").await;
-    let (_c1, conn1) = connect(&fx).await;
+    let (c1, conn1) = connect(&fx).await;
+    // Describing or moving the database is not a change of what dbward connects with: the
+    // session lives on through several checks of the watcher.
+    let (s, folder) = fx
+        .dbward
+        .admin("POST", "/api/folders", Some(json!({"name": "prod"})))
+        .await;
+    assert_eq!(s, 201, "{folder}");
     let (s, _) = fx
         .dbward
         .admin(
             "PATCH",
             &format!("/api/databases/{}", fx.db_id),
-            Some(json!({"description": "moved"})),
+            Some(json!({"description": "moved", "folder_id": folder["id"]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c1.query_one("SELECT 1", &[])
+        .await
+        .expect("still connected");
+    // Rotating its upstream password is: the session ends.
+    let (s, _) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(json!({"password": "rotated-upstream-password"})),
         )
         .await;
     assert_eq!(s, 200);

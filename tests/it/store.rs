@@ -100,6 +100,7 @@ on_both_backends!(
     master_key_check,
     concurrent_writes_queue,
     quota_reservations,
+    session_facts,
 );
 
 /// A grant with a query limit on a fresh user and database.
@@ -243,6 +244,130 @@ fn pg_input(name: &str) -> DatabaseInput {
 
 mod suite {
     use super::*;
+
+    /// The session watcher's batched question: revoked and missing grants, disabled and
+    /// deleted users, removed databases, and which database edits change the connection
+    /// version (a description or a folder does not; a password does), with more ids than one
+    /// `IN` list takes.
+    pub async fn session_facts(store: Store) {
+        let key = MasterKey::generate();
+        let alice = new_user(&store, "alice", &["user"]).await;
+        let bob = new_user(&store, "bob", &["user"]).await;
+        let carol = new_user(&store, "carol", &["user"]).await;
+        let db = store
+            .create_database(&actor(), &key, &pg_input("orders"))
+            .await
+            .expect("db");
+        let other = store
+            .create_database(&actor(), &key, &pg_input("billing"))
+            .await
+            .expect("db");
+        assert_ne!(db.connection_version, 0);
+        let now = dbward_core::time::now();
+        let grant = |user_id| GrantInput {
+            user_id,
+            database_id: db.id,
+            access_level: AccessLevel::Read,
+            starts_at: now - Duration::hours(1),
+            expires_at: now + Duration::hours(1),
+            max_queries: None,
+            max_bytes: None,
+            statement_timeout_ms: None,
+        };
+        let kept = store
+            .create_grant(&actor(), &grant(alice))
+            .await
+            .expect("grant");
+        let revoked = store
+            .create_grant(&actor(), &grant(bob))
+            .await
+            .expect("grant");
+        store
+            .revoke_grant(&actor(), revoked.id)
+            .await
+            .expect("revoke");
+        store
+            .update_user(
+                &actor(),
+                bob,
+                &UserPatch {
+                    enabled: Some(false),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .expect("disable");
+        store.delete_user(&actor(), carol).await.expect("delete");
+        let folder = store.create_folder(&actor(), "prod").await.expect("folder");
+        let moved = store
+            .update_database(
+                &actor(),
+                &key,
+                db.id,
+                &DatabasePatch {
+                    description: Some("the orders".into()),
+                    folder_id: Some(Some(folder.id)),
+                    name: Some("orders2".into()),
+                    ..DatabasePatch::default()
+                },
+            )
+            .await
+            .expect("describe");
+        assert_eq!(
+            moved.connection_version, db.connection_version,
+            "not a connection change"
+        );
+        let rotated = store
+            .update_database(
+                &actor(),
+                &key,
+                other.id,
+                &DatabasePatch {
+                    password: Some(Some(Secret::new("rotated-secret-Lm3!".into()))),
+                    ..DatabasePatch::default()
+                },
+            )
+            .await
+            .expect("rotate");
+        assert_ne!(rotated.connection_version, other.connection_version);
+        let removed = store
+            .create_database(&actor(), &key, &pg_input("gone"))
+            .await
+            .expect("db");
+        store
+            .delete_database(&actor(), removed.id)
+            .await
+            .expect("delete");
+
+        // 700 ids each (two IN lists), with repeats and ids that do not exist.
+        let pad = |ids: &[i64]| -> Vec<i64> {
+            let mut all: Vec<i64> = ids.iter().copied().cycle().take(200).collect();
+            all.extend(100_000..100_500);
+            all
+        };
+        let facts = store
+            .session_facts(
+                &pad(&[kept.id, revoked.id]),
+                &pad(&[alice, bob, carol]),
+                &pad(&[db.id, other.id, removed.id]),
+            )
+            .await
+            .expect("facts");
+        assert_eq!(
+            facts.grants,
+            [(kept.id, false), (revoked.id, true)].into(),
+            "missing grants are absent"
+        );
+        assert_eq!(facts.usable_users, [alice].into());
+        assert_eq!(
+            facts.databases,
+            [
+                (db.id, db.connection_version),
+                (other.id, rotated.connection_version)
+            ]
+            .into()
+        );
+    }
 
     pub async fn users_and_roles(store: Store) {
         let roles = store.list_roles().await.expect("roles");

@@ -5,6 +5,8 @@
 //! Deleting a database is a soft delete: grants and audit rows that refer to it stay readable
 //! and its name becomes free.
 
+use std::hash::{Hash as _, Hasher as _};
+
 use serde::Deserialize;
 use serde_json::json;
 
@@ -178,6 +180,28 @@ where
     let engine: String = r.try_get("engine")?;
     let tls_mode: String = r.try_get("tls_mode")?;
     let port: i64 = r.try_get("port")?;
+    let connection_version = {
+        let mut h = std::hash::DefaultHasher::new();
+        for text in [&engine, &tls_mode] {
+            text.hash(&mut h);
+        }
+        let redshift: bool = r.try_get("redshift")?;
+        (redshift, port).hash(&mut h);
+        for column in ["host", "database_name", "username"] {
+            r.try_get::<String, _>(column)?.hash(&mut h);
+        }
+        for column in ["read_username", "tls_ca_cert", "tls_client_cert"] {
+            r.try_get::<Option<String>, _>(column)?.hash(&mut h);
+        }
+        for sealed in [
+            &password_sealed,
+            &read_password_sealed,
+            &tls_client_key_sealed,
+        ] {
+            sealed.hash(&mut h);
+        }
+        h.finish()
+    };
     Ok(Row {
         db: Database {
             id: r.try_get("id")?,
@@ -200,6 +224,7 @@ where
             description: r.try_get("description")?,
             created_at: from_micros(r.try_get("created_at")?),
             updated_at: from_micros(r.try_get("updated_at")?),
+            connection_version,
         },
         uid: r.try_get("uid")?,
         password_sealed,
@@ -264,12 +289,12 @@ fn summary(db: &Database) -> serde_json::Value {
 }
 
 impl Store {
-    async fn database_rows(&self, filter: &str, id: Option<i64>) -> Result<Vec<Row>, StoreError> {
+    async fn database_rows(&self, filter: &str, ids: &[i64]) -> Result<Vec<Row>, StoreError> {
         on_backend!(self, read, |pool| {
             let sql = format!("{SELECT_DATABASE} WHERE deleted_at IS NULL {filter}");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            if let Some(id) = id {
-                q = q.bind(id);
+            for id in ids {
+                q = q.bind(*id);
             }
             q.fetch_all(pool)
                 .await?
@@ -283,7 +308,7 @@ impl Store {
     /// Live databases, by folder, position and name.
     pub async fn list_databases(&self) -> Result<Vec<Database>, StoreError> {
         Ok(self
-            .database_rows("ORDER BY folder_id, position, name", None)
+            .database_rows("ORDER BY folder_id, position, name", &[])
             .await?
             .into_iter()
             .map(|r| r.db)
@@ -315,13 +340,24 @@ impl Store {
             .collect())
     }
 
+    /// The live ones among databases `ids` (at most [`super::MAX_IDS_PER_QUERY`]).
+    pub(super) async fn databases_by_ids(&self, ids: &[i64]) -> Result<Vec<Database>, StoreError> {
+        let filter = format!("AND id IN ({})", super::placeholders(ids.len()));
+        Ok(self
+            .database_rows(&filter, ids)
+            .await?
+            .into_iter()
+            .map(|r| r.db)
+            .collect())
+    }
+
     /// One live database.
     pub async fn get_database(&self, id: i64) -> Result<Database, StoreError> {
         self.database_row_by_id(id).await.map(|r| r.db)
     }
 
     async fn database_row_by_id(&self, id: i64) -> Result<Row, StoreError> {
-        self.database_rows("AND id = $1", Some(id))
+        self.database_rows("AND id = $1", &[id])
             .await?
             .pop()
             .ok_or(StoreError::NotFound("database"))
@@ -405,6 +441,8 @@ impl Store {
             description: input.description.clone(),
             created_at: now,
             updated_at: now,
+            // (Computed from the stored row, which is what this returns.)
+            connection_version: 0,
         };
         validate(&db, db.has_read_password)?;
         self.check_folder(db.folder_id).await?;

@@ -26,6 +26,7 @@ mod grants;
 mod meta;
 mod quota;
 mod roles;
+mod session_checks;
 mod users;
 
 use std::str::FromStr as _;
@@ -43,9 +44,22 @@ pub use grants::{GrantFilter, GrantInput};
 pub use meta::KeyCheck;
 pub use quota::{QuotaKind, quota_round_trips};
 pub use roles::{RoleInput, RolePatch};
+pub use session_checks::SessionFacts;
 pub use users::{NewUser, UserAuth, UserPatch};
 
 use crate::config::StoreKind;
+
+/// Ids bound in one `IN (...)` list: far below SQLite's 32,766 variables and PostgreSQL's
+/// 65,535 parameters.
+const MAX_IDS_PER_QUERY: usize = 500;
+
+/// `$1, $2, ... $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Errors of the store. `NotFound`, `Conflict` and `Invalid` carry messages safe to show an
 /// admin; `Database` and `Migrate` are internal and shown as "internal error".

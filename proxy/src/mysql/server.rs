@@ -488,7 +488,7 @@ impl MyServer {
                     client_addr: peer.ip().to_string(),
                     started_at: dbward_core::time::now(),
                     expires_at: granted.grant.expires_at,
-                    database_version: granted.database.updated_at,
+                    database_version: granted.database.connection_version,
                 },
                 &dbward_core::sessions::SessionLimits {
                     per_user: self.config.limits.max_sessions_per_user,

@@ -451,7 +451,7 @@ impl PgServer {
                 client_addr: peer.ip().to_string(),
                 started_at: dbward_core::time::now(),
                 expires_at: session.grant.expires_at,
-                database_version: session.database.updated_at,
+                database_version: session.database.connection_version,
             },
             &dbward_core::sessions::SessionLimits {
                 per_user: self.config.limits.max_sessions_per_user,
