@@ -87,6 +87,48 @@ impl PacketReader {
         Ok(self.buf[4])
     }
 
+    /// The whole row packets at the front of the buffer, up to (not including) a terminator
+    /// ([`is_row_terminator`]), an incomplete packet or `limit` bytes: a bulk result's rows are
+    /// metered and copied a buffer at a time instead of one packet per await.
+    #[must_use]
+    pub fn buffered_rows(
+        &self,
+        mut continuing: bool,
+        deprecate_eof: bool,
+        limit: usize,
+    ) -> RowSpan {
+        let mut span = RowSpan {
+            len: 0,
+            rows: 0,
+            continuing,
+        };
+        while let Some(header) = self.buf.get(span.len..span.len + 4) {
+            let len =
+                usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+            let end = span.len + 4 + len;
+            if end > self.buf.len() || end > limit {
+                break;
+            }
+            let first = if len == 0 { 0 } else { self.buf[span.len + 4] };
+            if is_row_terminator(continuing, first, len, deprecate_eof) {
+                break;
+            }
+            if !continuing {
+                span.rows += 1;
+            }
+            continuing = len == MAX_PAYLOAD;
+            span.len = end;
+            span.continuing = continuing;
+        }
+        span
+    }
+
+    /// Moves the first `len` buffered bytes to `out` (a [`RowSpan`]'s).
+    pub fn copy_out(&mut self, len: usize, out: &mut BytesMut) {
+        out.extend_from_slice(&self.buf[..len]);
+        self.buf.advance(len);
+    }
+
     /// Whether a whole packet is already buffered (no read needed).
     #[must_use]
     pub fn has_packet(&self) -> bool {
@@ -223,6 +265,27 @@ impl PacketReader {
     }
 }
 
+/// Complete row packets at the front of a reader's buffer ([`PacketReader::buffered_rows`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct RowSpan {
+    /// Bytes, headers included.
+    pub len: usize,
+    /// Rows begun in it (a row continued from an earlier 0xFFFFFF-byte packet is not counted
+    /// again).
+    pub rows: i64,
+    /// Whether the packet after it continues the last row.
+    pub continuing: bool,
+}
+
+/// Whether a packet of a result's rows ends them: an ERR (0xFF), or an EOF/OK (0xFE) short
+/// enough not to be a row. A packet continuing a row of 0xFFFFFF bytes is data whatever its
+/// first byte.
+#[must_use]
+pub fn is_row_terminator(continuing: bool, first: u8, len: usize, deprecate_eof: bool) -> bool {
+    !continuing
+        && (first == 0xFF || (first == 0xFE && (len < 9 || (deprecate_eof && len < MAX_PAYLOAD))))
+}
+
 /// The sequence id after the packets making up `payload` so far (one per 0xFFFFFF bytes).
 fn f_wrapping(first: u8, payload: &BytesMut) -> u8 {
     #[allow(clippy::cast_possible_truncation)] // wraps on purpose
@@ -332,6 +395,65 @@ pub fn eof_status(payload: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Buffered rows are taken up to a terminator, an incomplete packet or the limit; a row
+    /// continued past 0xFFFFFF bytes counts once and its continuation is data whatever its
+    /// first byte; what is taken is byte-exact.
+    #[test]
+    fn buffered_rows_stop_where_they_must() {
+        let mut reader = PacketReader::default();
+        let mut wire = BytesMut::new();
+        put_packet(&mut wire, 2, b"\x01a");
+        put_packet(&mut wire, 3, &[b'r'; 100]);
+        let rows_len = wire.len();
+        put_packet(&mut wire, 4, b"\xfe\x00\x00\x02\x00");
+        put_packet(&mut wire, 5, b"\x01b");
+        reader.buf.extend_from_slice(&wire);
+        let span = reader.buffered_rows(false, false, usize::MAX);
+        assert_eq!(
+            span,
+            RowSpan {
+                len: rows_len,
+                rows: 2,
+                continuing: false
+            },
+            "stops at the EOF"
+        );
+        assert_eq!(
+            reader.buffered_rows(false, false, rows_len - 1).rows,
+            1,
+            "the limit"
+        );
+        let mut out = BytesMut::new();
+        reader.copy_out(span.len, &mut out);
+        assert_eq!(out[..], wire[..rows_len]);
+        assert_eq!(
+            reader.buffered_rows(false, false, usize::MAX).len,
+            0,
+            "the EOF is next"
+        );
+
+        // A row of 0xFFFFFF bytes and its continuation starting with 0xFE, then an ERR.
+        let mut reader = PacketReader::default();
+        let mut wire = BytesMut::new();
+        let mut big = vec![b'x'; MAX_PAYLOAD];
+        big[0] = 0xFE;
+        wire.extend_from_slice(&[0xFF, 0xFF, 0xFF, 1]);
+        wire.extend_from_slice(&big);
+        let mut rest = vec![b'y'; 20];
+        rest[0] = 0xFE;
+        wire.extend_from_slice(&[20, 0, 0, 2]);
+        wire.extend_from_slice(&rest);
+        let data = wire.len();
+        put_packet(&mut wire, 3, b"\xff\x10\x04#HY000boom");
+        reader.buf.extend_from_slice(&wire);
+        let span = reader.buffered_rows(false, true, usize::MAX);
+        assert_eq!((span.len, span.rows), (data, 1));
+        // Half a packet is left for the slow path.
+        let mut reader = PacketReader::default();
+        reader.buf.extend_from_slice(&wire[..10]);
+        assert_eq!(reader.buffered_rows(false, true, usize::MAX).len, 0);
+    }
 
     /// An idle reader holds no buffer; commands shorter and longer than its first stack read,
     /// and two in one read, come out whole.

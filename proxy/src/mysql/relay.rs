@@ -121,6 +121,9 @@ pub struct MyRelay<'a> {
 /// past it dbward stops watching the client until the response is relayed.
 const READ_AHEAD: usize = 64 * 1024;
 
+/// The most result bytes moved to the client's buffer in one go before it is sent.
+const MAX_SPAN: usize = 64 * 1024;
+
 /// How a command ended the session.
 enum Done {
     /// The session must end with this (code, message) ERR sent to the client, with `seq`.
@@ -830,12 +833,29 @@ impl<'a> MyRelay<'a> {
         // first byte is data (it may well be 0xFE or 0xFF) and never a terminator.
         let mut continuing = false;
         loop {
+            // The rows already buffered whole, metered and copied at once when the byte
+            // allowance covers them all (else one at a time below, which can wait for more).
+            let span =
+                self.up
+                    .reader
+                    .buffered_rows(continuing, self.config.deprecate_eof, MAX_SPAN);
+            if span.len > 0 {
+                let size = i64::try_from(span.len).unwrap_or(i64::MAX);
+                if self.bytes.try_take(size) {
+                    self.result.bytes += size;
+                    self.result.rows += span.rows;
+                    self.up.reader.copy_out(span.len, &mut self.out);
+                    continuing = span.continuing;
+                    if self.out.len() >= MAX_SPAN {
+                        self.flush().await?;
+                    }
+                    continue;
+                }
+            }
             let (len, seq) = self.peek_header().await?;
             let terminator = !continuing && {
                 let head0 = self.peek_first().await?;
-                head0 == 0xFF
-                    || (head0 == 0xFE
-                        && (len < 9 || (self.config.deprecate_eof && len < packet::MAX_PAYLOAD)))
+                packet::is_row_terminator(false, head0, len, self.config.deprecate_eof)
             };
             if !terminator {
                 let size = i64::try_from(len + 4).unwrap_or(i64::MAX);
