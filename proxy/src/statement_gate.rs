@@ -136,6 +136,9 @@ impl StatementGate {
                 statements: Some(c.statements),
                 message: Some(how),
                 parameters,
+                // The classifier's cache shares one classification among the texts of a
+                // shape: its address tells the writer which executions may share a row.
+                shape: std::ptr::from_ref(c).addr(),
                 ..StatementFacts::default()
             },
         );

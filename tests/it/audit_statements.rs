@@ -4,6 +4,7 @@
 
 use dbward_core::store::Store;
 
+use crate::harness::texts_of;
 use crate::pg_fixture::PgProxy;
 
 #[tokio::test]
@@ -56,9 +57,41 @@ async fn every_statement_reaches_the_trail_and_shutdown_drains_the_queue() {
         "every allowed statement message is in the trail"
     );
     assert_eq!(denied, 1);
+    // Executions of one shape (`SELECT 0` ... `SELECT 299`) share rows too, and every text is
+    // kept exactly, in order: the row's own first, then `more_statements`.
+    let simple: Vec<String> = statements
+        .iter()
+        .rev()
+        .filter(|r| r.details["message"] == "query" && r.details["statements"] == 1)
+        .flat_map(|r| texts_of(r))
+        .collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("SELECT {i}")).collect();
+    assert_eq!(simple, expected, "each simple query's own text, in order");
+    let simple_rows = statements
+        .iter()
+        .filter(|r| r.details["message"] == "query" && r.details["statements"] == 1)
+        .count();
+    assert!(
+        simple_rows < 300,
+        "executions of one shape within a flush interval share rows ({simple_rows} rows)"
+    );
+    // The text search finds an execution that is not its row's first.
+    let found = store
+        .list_audit(
+            &dbward_core::store::AuditFilter {
+                text: Some("select 257".into()),
+                ..Default::default()
+            },
+            10,
+            None,
+        )
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(texts_of(&found[0]).contains(&"SELECT 257".to_owned()));
     let seven = statements
         .iter()
-        .find(|r| r.statement.as_deref() == Some("SELECT 7"))
+        .find(|r| texts_of(r).contains(&"SELECT 7".to_owned()))
         .expect("SELECT 7 audited");
     assert_eq!(seven.actor_username.as_deref(), Some("alice"));
     assert_eq!(seven.details["class"], "read");

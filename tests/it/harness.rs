@@ -349,3 +349,23 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
     );
     stdout
 }
+
+/// The texts a statement row of the trail stands for: its own, then those of the other
+/// executions folded into it (`details.more_statements`), in order.
+pub fn texts_of(r: &dbward_core::store::AuditRecord) -> Vec<String> {
+    json_texts_of(&serde_json::json!({"statement": r.statement, "details": r.details}))
+}
+
+/// [`texts_of`] for a row as the admin API returns it.
+pub fn json_texts_of(r: &serde_json::Value) -> Vec<String> {
+    let more = r["details"]["more_statements"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    r["statement"]
+        .as_str()
+        .into_iter()
+        .chain(more.map(|t| t.as_str().expect("a text")))
+        .map(str::to_owned)
+        .collect()
+}

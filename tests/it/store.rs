@@ -101,6 +101,7 @@ on_both_backends!(
     concurrent_writes_queue,
     quota_reservations,
     session_facts,
+    audit_search_reads_folded_executions,
 );
 
 /// A grant with a query limit on a fresh user and database.
@@ -244,6 +245,87 @@ fn pg_input(name: &str) -> DatabaseInput {
 
 mod suite {
     use super::*;
+
+    /// A statement row standing for several executions (`details.more_statements`): the text
+    /// search finds it by any execution's text, each text taken on its own and unescaped
+    /// (quotes, backslashes), and the chain still verifies.
+    pub async fn audit_search_reads_folded_executions(store: Store) {
+        use dbward_core::audit::{AuditEvent, EventContext, StatementFacts};
+        let store = bind_chain(store).await;
+        let event = |first: &str, more: Option<Vec<&str>>| AuditEvent {
+            at: 1_700_000_000_000_000,
+            kind: "statement",
+            actor: actor(),
+            entry: dbward_core::store::AdminAuditEntry::success(
+                "statement.allowed",
+                "session",
+                None,
+                serde_json::Value::Null,
+            ),
+            context: EventContext {
+                session_id: Some("s-fold".into()),
+                statement: Some(first.to_owned()),
+                ..EventContext::default()
+            },
+            committed: None,
+            token: None,
+            facts: Some(StatementFacts {
+                executions: more
+                    .as_ref()
+                    .map(|m| u32::try_from(m.len() + 1).expect("few")),
+                more_statements: more.map(|m| m.into_iter().map(str::to_owned).collect()),
+                ..StatementFacts::default()
+            }),
+        };
+        store
+            .audit_events(&[
+                event(
+                    "SELECT a FROM t WHERE name = 'x'",
+                    Some(vec![
+                        r#"SELECT a FROM t WHERE name = 'O"Brien\'"#,
+                        "SELECT a FROM t WHERE name = 'zed'",
+                    ]),
+                ),
+                event("SELECT more_statements FROM t", None),
+            ])
+            .await
+            .expect("write");
+        let search = |text: &str| {
+            let store = store.clone();
+            let text = text.to_owned();
+            async move {
+                store
+                    .list_audit(
+                        &dbward_core::store::AuditFilter {
+                            text: Some(text),
+                            ..Default::default()
+                        },
+                        10,
+                        None,
+                    )
+                    .await
+                    .expect("search")
+                    .into_iter()
+                    .map(|r| r.statement.unwrap_or_default())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let folded = vec!["SELECT a FROM t WHERE name = 'x'".to_owned()];
+        assert_eq!(search("'ZED'").await, folded, "a later execution's text");
+        assert_eq!(search(r#"o"brien\'"#).await, folded, "unescaped");
+        assert_eq!(search("name = 'x'").await, folded, "the row's own text");
+        assert!(search("name = 'y'").await.is_empty());
+        assert!(
+            search("zed', '").await.is_empty(),
+            "texts are searched one by one, not as the JSON list"
+        );
+        assert_eq!(
+            search("more_statements").await.len(),
+            1,
+            "the key is no text"
+        );
+        assert_chain_verifies(&store).await;
+    }
 
     /// The session watcher's batched question: revoked and missing grants, disabled and
     /// deleted users, removed databases, and which database edits change the connection

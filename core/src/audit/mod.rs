@@ -88,6 +88,15 @@ pub struct StatementFacts {
     /// The values bound to this execution (`audit.record_parameters`; NULL as null).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Vec<Option<String>>>,
+    /// The texts of executions 2, 3... of a row standing for several executions of one
+    /// statement shape, in order, when any of them differs from the row's own `statement`
+    /// (`WHERE aid = 17`, then `WHERE aid = 42`): every execution's text is kept exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_statements: Option<Vec<String>>,
+    /// Which cached classification decided it (the statement's shape: its text with literals
+    /// replaced), as an opaque key: executions of one shape may share a row. Not stored.
+    #[serde(skip)]
+    pub shape: usize,
     /// What it did (allowed statements, once their result is complete).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<StatementOutcome>,
@@ -475,10 +484,14 @@ async fn write_batch(
 ///
 /// - An outcome is merged into its statement's event when that is in the batch, else becomes a
 ///   `statement.completed` row (the event was written earlier: a long statement, strict mode).
-/// - Identical allowed statements of one session in one batch (the same text, carried by the
-///   same kind of message: a prepared statement executed again and again, a health check) are
-///   one row with `executions` and their outcomes summed: one row per flush interval instead
-///   of one per execution. Strict-mode events are never folded (each waits for its commit).
+/// - Allowed statements of one session in one batch that share their text, or their shape (the
+///   text with literals replaced: the same cached classification), carried by the same kind of
+///   message (a prepared statement executed again and again, a health check, a driver sending
+///   `WHERE aid = 17` then `WHERE aid = 42`) are one row: `statement` is the first one's text,
+///   `executions` counts them, `more_statements` holds the others' texts in order when any
+///   differs, and their outcomes are summed. One row per shape and session per flush interval
+///   instead of one per execution: a row costs the store far more than a text in it. Strict-mode
+///   events are never folded (each waits for its commit), nor executions with their parameters.
 fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, usize)>) {
     use std::collections::HashMap;
     use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
@@ -500,22 +513,18 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                 if foldable {
                     let mut h = hasher.build_hasher();
                     e.context.session_id.hash(&mut h);
-                    e.context.statement.hash(&mut h);
-                    e.facts.as_ref().map(|f| f.message).hash(&mut h);
+                    let facts = e.facts.as_ref();
+                    facts.map(|f| f.message).hash(&mut h);
+                    match facts.map_or(0, |f| f.shape) {
+                        0 => e.context.statement.hash(&mut h),
+                        shape => shape.hash(&mut h),
+                    }
                     let h = h.finish();
                     let found = same.get(&h).and_then(|rows| {
-                        rows.iter().copied().find(|&i| {
-                            let o = &events[i];
-                            o.context.session_id == e.context.session_id
-                                && o.context.statement == e.context.statement
-                                && o.facts.as_ref().map(|f| f.message)
-                                    == e.facts.as_ref().map(|f| f.message)
-                        })
+                        rows.iter().copied().find(|&i| folds_into(&events[i], &e))
                     });
                     if let (Some(i), Some(t)) = (found, e.token) {
-                        if let Some(f) = events[i].facts.as_mut() {
-                            f.executions = Some(f.executions.unwrap_or(1) + 1);
-                        }
+                        fold(&mut events[i], *e);
                         by_token.insert(t, i);
                         continue;
                     }
@@ -556,6 +565,41 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
     }
     // Whatever is left in `by_token` has no outcome yet.
     (events, by_token.into_iter().collect())
+}
+
+/// Whether statement event `e` may join the row `row`: the same session, message and decision,
+/// and the same text, or (neither text cut short) the same shape, so that the row's class,
+/// level and statement count hold for every execution in it.
+fn folds_into(row: &AuditEvent, e: &AuditEvent) -> bool {
+    let (Some(a), Some(b)) = (row.facts.as_ref(), e.facts.as_ref()) else {
+        return false;
+    };
+    let same_text = row.context.statement == e.context.statement;
+    row.context.session_id == e.context.session_id
+        && row.entry.action == e.entry.action
+        && a.message == b.message
+        && a.class == b.class
+        && a.level == b.level
+        && a.statements == b.statements
+        && (same_text || (a.shape != 0 && a.shape == b.shape && !a.truncated && !b.truncated))
+}
+
+/// Adds execution `e` to `row`: one more execution, and its text in `more_statements` once any
+/// execution's text differs from the row's (its outcome is added when it arrives).
+fn fold(row: &mut AuditEvent, e: AuditEvent) {
+    let Some(f) = row.facts.as_mut() else {
+        return;
+    };
+    let n = f.executions.unwrap_or(1);
+    f.executions = Some(n + 1);
+    let text = e.context.statement.unwrap_or_default();
+    let first = row.context.statement.as_deref().unwrap_or_default();
+    if f.more_statements.is_some() || text != first {
+        let earlier = usize::try_from(n - 1).unwrap_or_default();
+        f.more_statements
+            .get_or_insert_with(|| vec![first.to_owned(); earlier])
+            .push(text);
+    }
 }
 
 /// Adds one execution's outcome to a row (summed when the row holds several executions).
@@ -662,5 +706,75 @@ mod tests {
         assert_eq!(late.len(), 1);
         assert_eq!(late[0].entry.action, "statement.completed");
         assert_eq!(late[0].context.session_id.as_deref(), Some("s1"));
+    }
+
+    fn shaped(session: &str, sql: &str, token: u64, shape: usize, class: &'static str) -> Msg {
+        let Msg::Event(mut e) = statement(session, sql, token) else {
+            unreachable!("an event")
+        };
+        if let Some(f) = e.facts.as_mut() {
+            f.shape = shape;
+            f.class = Some(class);
+            f.message = Some("query");
+        }
+        Msg::Event(e)
+    }
+
+    #[test]
+    fn executions_of_one_shape_share_a_row_with_every_text() {
+        let mut open = Open::default();
+        let mut msgs = vec![
+            shaped("s1", "SELECT a FROM t WHERE id = 1", 1, 7, "read"),
+            shaped("s1", "SELECT a FROM t WHERE id = 1", 2, 7, "read"),
+            shaped("s1", "select a from t where id = 2", 3, 7, "read"),
+            done(2, 1, None),
+            // Another session, and another shape, each a row of their own.
+            shaped("s2", "SELECT a FROM t WHERE id = 3", 4, 7, "read"),
+            shaped("s1", "SELECT b FROM t WHERE id = 4", 5, 8, "read"),
+            // The same key with another class (an address reused by another shape) is apart.
+            shaped("s1", "SELECT nextval('s')", 6, 7, "write"),
+            shaped("s1", "SELECT a FROM t WHERE id = 5", 7, 7, "read"),
+            done(7, 2, None),
+        ];
+        let (events, _) = merge(&mut msgs, &mut open);
+        let texts: Vec<_> = events
+            .iter()
+            .map(|e| e.context.statement.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "SELECT a FROM t WHERE id = 1",
+                "SELECT a FROM t WHERE id = 3",
+                "SELECT b FROM t WHERE id = 4",
+                "SELECT nextval('s')",
+            ]
+        );
+        let f = events[0].facts.as_ref().expect("facts");
+        assert_eq!(f.executions, Some(4));
+        assert_eq!(
+            f.more_statements.as_deref(),
+            Some(
+                &[
+                    "SELECT a FROM t WHERE id = 1".to_owned(),
+                    "select a from t where id = 2".to_owned(),
+                    "SELECT a FROM t WHERE id = 5".to_owned(),
+                ][..]
+            ),
+            "the texts of executions 2 to 4, in order"
+        );
+        assert_eq!(f.outcome.as_ref().map(|o| o.rows), Some(3));
+        let json = serde_json::to_value(f).expect("json");
+        assert_eq!(json["more_statements"][1], "select a from t where id = 2");
+        assert!(json.get("shape").is_none(), "the key is not stored");
+        // Cut texts fold only when identical.
+        let mut cut = vec![
+            shaped("s1", "SELECT 1", 1, 7, "read"),
+            shaped("s1", "SELECT 2", 2, 7, "read"),
+        ];
+        if let Msg::Event(e) = &mut cut[1] {
+            e.facts.as_mut().expect("facts").truncated = true;
+        }
+        assert_eq!(merge(&mut cut, &mut open).0.len(), 2);
     }
 }

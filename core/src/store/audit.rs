@@ -586,7 +586,8 @@ impl Store {
         after_id: Option<i64>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let pattern = f.text.as_deref().map(like_pattern);
-        let (sql, values) = search_sql(f, pattern.as_deref(), limit, before_id, after_id);
+        let postgres = matches!(self.backend, super::Backend::Postgres(_));
+        let (sql, values) = search_sql(f, pattern.as_deref(), limit, before_id, after_id, postgres);
         on_backend!(self, read, |pool| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for v in &values {
@@ -609,13 +610,16 @@ enum FilterValue<'a> {
 
 /// An audit search's SQL and its values, newest first (oldest first after `after_id`). Only
 /// the filters given are in the WHERE clause, so the planner can use the indexes
-/// (`$n IS NULL OR column = $n` hid them: every filtered read scanned the table).
+/// (`$n IS NULL OR column = $n` hid them: every filtered read scanned the table). The text
+/// filter also looks at the other executions' texts of a folded statement row
+/// (`details.more_statements`), each on its own, in the backend's JSON functions.
 fn search_sql<'a>(
     f: &'a AuditFilter,
     pattern: Option<&'a str>,
     limit: i64,
     before_id: Option<i64>,
     after_id: Option<i64>,
+    postgres: bool,
 ) -> (String, Vec<FilterValue<'a>>) {
     let order = if after_id.is_some() { "ASC" } else { "DESC" };
     let ints = [
@@ -632,7 +636,6 @@ fn search_sql<'a>(
         ("kind =", f.kind.as_deref()),
         ("action =", f.action.as_deref()),
         ("outcome =", f.outcome.as_deref()),
-        ("LOWER(statement) LIKE", pattern),
     ];
     let mut values = Vec::new();
     let mut sql = format!("SELECT {SELECT_COLUMNS} FROM audit_log WHERE TRUE");
@@ -647,9 +650,20 @@ fn search_sql<'a>(
     for (condition, value) in given {
         values.push(value);
         let _ = write!(sql, " AND {condition} ${}", values.len());
-        if condition.ends_with("LIKE") {
-            sql.push_str(" ESCAPE '\\'");
-        }
+    }
+    if let Some(p) = pattern {
+        values.push(FilterValue::Text(p));
+        let n = values.len();
+        let more = if postgres {
+            "jsonb_array_elements_text(details::jsonb -> 'more_statements') AS m(value)"
+        } else {
+            "json_each(details, '$.more_statements')"
+        };
+        let _ = write!(
+            sql,
+            " AND (LOWER(statement) LIKE ${n} ESCAPE '\\' OR (details LIKE '%\"more_statements\"%' \
+             AND EXISTS (SELECT 1 FROM {more} WHERE LOWER(value) LIKE ${n} ESCAPE '\\')))"
+        );
     }
     values.push(FilterValue::Int(limit));
     let _ = write!(sql, " ORDER BY id {order} LIMIT ${}", values.len());
@@ -670,7 +684,7 @@ mod tests {
             unreachable!("a SQLite store")
         };
         let plan = |f: AuditFilter| {
-            let (sql, values) = search_sql(&f, None, 100, None, None);
+            let (sql, values) = search_sql(&f, None, 100, None, None, false);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
             for v in values {
                 q = match v {
