@@ -107,7 +107,9 @@ pub struct AuditRecord {
     pub database: Option<String>,
     /// Grant in use.
     pub grant_id: Option<i64>,
-    /// Statement text as stored (bounded, passwords redacted).
+    /// Statement text as stored (bounded, passwords redacted). A statement row standing for
+    /// several executions of one shape (`details.executions`): the first one's text, the
+    /// others' in `details.more_statements`, in order.
     pub statement: Option<String>,
     /// JSON summary.
     #[schema(value_type = Object)]
