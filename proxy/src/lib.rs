@@ -16,7 +16,9 @@
 //! - [`statement_gate`]: what both relays call per statement (classification, level, timeout
 //!   ceiling, denial audit), and the connection-audit helper.
 //! - [`stream`]: a client or upstream connection, TLS or not.
+//! - [`buffers`]: small relay buffers recycled per worker thread (idle sessions hold none).
 
+pub mod buffers;
 pub mod fuzzing;
 pub mod listener;
 pub mod mysql;

@@ -40,6 +40,9 @@ pub struct PacketReader {
     buf: BytesMut,
 }
 
+/// A reader's buffer: room for a few reads of a typical command or result.
+const READ_SIZE: usize = 8192;
+
 impl Default for PacketReader {
     fn default() -> Self {
         Self {
@@ -55,8 +58,11 @@ impl PacketReader {
         need: usize,
     ) -> Result<(), PacketError> {
         while self.buf.len() < need {
+            if self.buf.capacity() == 0 {
+                self.buf = crate::buffers::take(READ_SIZE);
+            }
             if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve((need - self.buf.len()).max(8192));
+                self.buf.reserve((need - self.buf.len()).max(READ_SIZE));
             }
             if r.read_buf(&mut self.buf).await? == 0 {
                 return Err(PacketError::Closed);
@@ -232,7 +238,7 @@ impl PacketReader {
             if n == 0 {
                 return Err(PacketError::Closed);
             }
-            self.buf.reserve(8192);
+            self.buf = crate::buffers::take(READ_SIZE);
             self.buf.extend_from_slice(&first[..n]);
         }
         self.read(r, max).await
@@ -250,18 +256,19 @@ impl PacketReader {
         &mut self,
         r: &mut R,
     ) -> Result<usize, PacketError> {
+        if self.buf.capacity() == 0 {
+            self.buf = crate::buffers::take(READ_SIZE);
+        }
         if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(8192);
+            self.buf.reserve(READ_SIZE);
         }
         Ok(r.read_buf(&mut self.buf).await?)
     }
 
     /// Gives the read buffer back while nothing is pending: an idle session holds no read
-    /// buffer (the next read allocates one again).
+    /// buffer (the next read takes one from the thread's recycled ones, [`crate::buffers`]).
     pub fn release_if_empty(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > 0 {
-            self.buf = BytesMut::new();
-        }
+        crate::buffers::give(&mut self.buf, READ_SIZE);
     }
 }
 

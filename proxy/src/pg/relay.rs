@@ -249,18 +249,20 @@ impl Chunk {
         spare: &mut BytesMut,
     ) -> std::io::Result<usize> {
         if buf.is_empty() && self.0 <= MIN_CHUNK {
-            *buf = BytesMut::new();
-            if spare.is_empty() {
-                *spare = BytesMut::new();
-            }
+            crate::buffers::give(buf, MIN_CHUNK);
+            crate::buffers::give(spare, MIN_CHUNK);
             let mut first = [0u8; IDLE_READ];
             let n = r.read(&mut first).await?;
             if n > 0 {
-                buf.reserve(self.0);
+                *buf = crate::buffers::take(MIN_CHUNK);
                 buf.extend_from_slice(&first[..n]);
-                // What was read goes out again, message by message: one allocation for it,
+                // What was read goes out again, message by message: room for it at once,
                 // not a growth step per message.
-                spare.reserve(self.0);
+                if spare.capacity() == 0 {
+                    *spare = crate::buffers::take(MIN_CHUNK);
+                } else {
+                    spare.reserve(MIN_CHUNK);
+                }
             }
             return Ok(n);
         }
