@@ -195,12 +195,14 @@ const INSERT_COLUMNS: &str = "INSERT OR IGNORE INTO audit_log (at, kind, actor_u
 /// Rows per multi-row INSERT on SQLite, largest first: a batch goes in as few statements as
 /// these sizes allow (sqlx runs each statement on the connection's worker thread, a thread
 /// hand-off per statement), and only these few statement texts are ever prepared and cached.
-/// 100 rows bind 1,800 values, far below SQLite's 32,766.
-const SQLITE_CHUNKS: [usize; 3] = [100, 10, 1];
+/// Powers of two: a batch of n rows takes at most log2(n) + 1 statements below 128 rows (the
+/// common batch since statement rows fold: a few rows per session and flush interval), where
+/// 100/10/1 took up to 18. 64 rows bind 1,152 values, far below SQLite's 32,766.
+const SQLITE_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// `INSERT ... VALUES (?, ...), ...` for `rows` rows (built once per chunk size).
 fn sqlite_insert(rows: usize) -> &'static str {
-    static TEXTS: std::sync::OnceLock<[String; 3]> = std::sync::OnceLock::new();
+    static TEXTS: std::sync::OnceLock<[String; SQLITE_CHUNKS.len()]> = std::sync::OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         SQLITE_CHUNKS.map(|n| {
             let row = format!("({})", ["?"; 18].join(", "));
@@ -501,7 +503,7 @@ impl Store {
 
     /// Writes events (the audit writer's batches; connection events) in one transaction,
     /// many rows per INSERT: the per-statement overhead is paid once per
-    /// [`ROWS_PER_INSERT`] events, the commit once per batch.
+    /// [`SQLITE_CHUNKS`] rows (SQLite; PostgreSQL takes the batch in one), the commit once per batch.
     pub async fn audit_events(
         &self,
         events: &[crate::audit::AuditEvent],
