@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use dbward_core::audit::{AuditEvent, AuditSink, EventContext, StatementFacts};
+use dbward_core::audit::{AuditEvent, AuditSink, Busy, EventContext, StatementFacts};
 use dbward_core::model::AccessLevel;
 use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
@@ -272,13 +272,20 @@ impl StatementGate {
                 ..StatementFacts::default()
             },
         );
-        // Denials are rare and decided synchronously: queue the event from a task.
-        let sink = self.audit.clone();
-        tokio::spawn(async move {
-            if sink.record(event).await.is_err() {
-                tracing::warn!("denial not audited: dbward is shutting down");
+        // Denials are decided synchronously: queue the event now when there is room (so it
+        // precedes the session's next statement in the trail), else from a task that waits.
+        match self.audit.try_record(event) {
+            Ok(()) => {}
+            Err(Busy::Wait(event)) => {
+                let sink = self.audit.clone();
+                tokio::spawn(async move {
+                    if sink.record(*event).await.is_err() {
+                        tracing::warn!("denial not audited: dbward is shutting down");
+                    }
+                });
             }
-        });
+            Err(Busy::Closed) => tracing::warn!("denial not audited: dbward is shutting down"),
+        }
     }
 }
 

@@ -258,3 +258,52 @@ async fn executions_in_trail(
     }
     executions
 }
+
+/// Folding keeps a session's order: runs of one shape share a row, and anything else the
+/// session does (a denial, another shape) ends the run, so the session's rows read oldest first
+/// give back exactly the statements psql sent, denied one included.
+#[tokio::test]
+async fn a_sessions_rows_keep_the_order_its_statements_ran_in() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql("CREATE TABLE t (id int, name text); INSERT INTO t VALUES (1, 'a')")
+        .await;
+    let statements = [
+        "SELECT name FROM t WHERE id = 1",
+        "SELECT name FROM t WHERE id = 2",
+        "DELETE FROM t WHERE id = 1",
+        "SELECT name FROM t WHERE id = 3",
+        "SELECT count(*) FROM t",
+        "SELECT name FROM t WHERE id = 4",
+        "SELECT name FROM t WHERE id = 5",
+    ];
+    let mut args = vec!["-v", "ON_ERROR_STOP=0"];
+    for s in &statements {
+        args.extend(["-c", s]);
+    }
+    let (_, _, err) = fx.psql(&args).await;
+    assert!(err.contains("permission denied by dbward"), "{err}");
+    let mut texts = Vec::new();
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin("GET", "/api/audit?kind=statement&limit=100", None)
+            .await;
+        let rows = page["items"].as_array().expect("items");
+        let session = rows
+            .iter()
+            .find(|r| crate::harness::json_texts_of(r).contains(&statements[0].to_owned()))
+            .map(|r| r["session_id"].clone());
+        texts = rows
+            .iter()
+            .rev()
+            .filter(|r| Some(&r["session_id"]) == session.as_ref())
+            .flat_map(crate::harness::json_texts_of)
+            .collect();
+        if texts.len() >= statements.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(texts, statements, "the session's statements, in order");
+    assert_eq!(fx.upstream_count("t").await, 1, "the DELETE did not run");
+}

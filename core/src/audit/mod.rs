@@ -301,6 +301,24 @@ impl AuditSink {
         }
     }
 
+    /// Queues an event without waiting (a denial: it must come before the session's next
+    /// statement in the queue, so the trail keeps the session's order), or hands back what
+    /// [`AuditSink::record_busy`] needs to wait for room.
+    pub fn try_record(&self, event: AuditEvent) -> Result<(), Busy> {
+        if self.strict
+            || (self.policy == StoreUnavailable::Refuse && !self.healthy.load(Ordering::Relaxed))
+        {
+            return Err(Busy::Wait(Box::new(event)));
+        }
+        match self.tx.try_send(Msg::Event(Box::new(event))) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => Err(Busy::Wait(e)),
+            Err(mpsc::error::TrySendError::Closed(_) | mpsc::error::TrySendError::Full(_)) => {
+                Err(Busy::Closed)
+            }
+        }
+    }
+
     /// Reports what the statement of `token` did. Merged into its event when that is still
     /// queued (the common case: one row per statement), else written as a
     /// `statement.completed` row. Waits only while the queue is full (boxed slow path), at
@@ -484,24 +502,26 @@ async fn write_batch(
 ///
 /// - An outcome is merged into its statement's event when that is in the batch, else becomes a
 ///   `statement.completed` row (the event was written earlier: a long statement, strict mode).
-/// - Allowed statements of one session in one batch that share their text, or their shape (the
-///   text with literals replaced: the same cached classification), carried by the same kind of
-///   message (a prepared statement executed again and again, a health check, a driver sending
-///   `WHERE aid = 17` then `WHERE aid = 42`) are one row: `statement` is the first one's text,
-///   `executions` counts them, `more_statements` holds the others' texts in order when any
-///   differs, and their outcomes are summed. One row per shape and session per flush interval
-///   instead of one per execution: a row costs the store far more than a text in it. Strict-mode
-///   events are never folded (each waits for its commit), nor executions with their parameters.
+/// - Consecutive allowed statements of one session in one batch that share their text, or their
+///   shape (the text with literals replaced: the same cached classification), carried by the
+///   same kind of message (a prepared statement executed again and again, a health check, a
+///   driver sending `WHERE aid = 17` then `WHERE aid = 42`) are one row: `statement` is the
+///   first one's text, `executions` counts them, `more_statements` holds the others' texts in
+///   order when any differs, and their outcomes are summed. Any other event of the session ends
+///   the run, so a session's rows keep the order its statements ran in. One row per run per
+///   flush interval instead of one per execution: a row costs the store far more than a text in
+///   it. Strict-mode events are never folded (each waits for its commit), nor executions with
+///   their parameters.
 fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, usize)>) {
     use std::collections::HashMap;
-    use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
     let mut events: Vec<AuditEvent> = Vec::with_capacity(msgs.len());
     // foldhash: these maps take every event of a batch (SipHash cost a tenth of a prepared
     // statement's instructions).
     let hasher = foldhash::fast::RandomState::default();
     let mut by_token: HashMap<u64, usize, _> = HashMap::with_hasher(hasher.clone());
-    // Hash of (session, message, text) -> rows with that hash (compared in full).
-    let mut same: HashMap<u64, Vec<usize>, _> = HashMap::with_hasher(hasher.clone());
+    // Session -> its latest row in this batch: an execution joins only that row, so a
+    // session's rows stay in the order its statements ran.
+    let mut latest: HashMap<Arc<str>, usize, _> = HashMap::with_hasher(hasher);
     for m in msgs.drain(..) {
         match m {
             Msg::Event(e) => {
@@ -510,25 +530,18 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                     && e.facts
                         .as_ref()
                         .is_some_and(|f| f.reason.is_none() && f.parameters.is_none());
-                if foldable {
-                    let mut h = hasher.build_hasher();
-                    e.context.session_id.hash(&mut h);
-                    let facts = e.facts.as_ref();
-                    facts.map(|f| f.message).hash(&mut h);
-                    match facts.map_or(0, |f| f.shape) {
-                        0 => e.context.statement.hash(&mut h),
-                        shape => shape.hash(&mut h),
-                    }
-                    let h = h.finish();
-                    let found = same.get(&h).and_then(|rows| {
-                        rows.iter().copied().find(|&i| folds_into(&events[i], &e))
-                    });
-                    if let (Some(i), Some(t)) = (found, e.token) {
-                        fold(&mut events[i], *e);
-                        by_token.insert(t, i);
-                        continue;
-                    }
-                    same.entry(h).or_default().push(events.len());
+                let session = e.context.session_id.as_ref();
+                if foldable
+                    && let Some(&i) = session.and_then(|s| latest.get(s))
+                    && let Some(t) = e.token
+                    && folds_into(&events[i], &e)
+                {
+                    fold(&mut events[i], *e);
+                    by_token.insert(t, i);
+                    continue;
+                }
+                if let Some(s) = session {
+                    latest.insert(s.clone(), events.len());
                 }
                 if let Some(t) = e.token {
                     by_token.insert(t, events.len());
@@ -543,6 +556,9 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                     }
                 } else if let Some((actor, context)) = open.0.remove(&token) {
                     let details = serde_json::to_value(&outcome).unwrap_or_default();
+                    if let Some(s) = &context.session_id {
+                        latest.insert(s.clone(), events.len());
+                    }
                     events.push(AuditEvent {
                         at: crate::time::now_micros(),
                         kind: "statement",
@@ -679,9 +695,18 @@ mod tests {
             done(3, 5, None),
         ];
         let (events, pending) = merge(&mut msgs, &mut open);
-        assert_eq!(events.len(), 3, "s1/SELECT 1 folded; s2 and SELECT 2 apart");
+        assert_eq!(
+            events.len(),
+            4,
+            "s1's first two SELECT 1 folded; s2 apart; SELECT 2 ends s1's run, so the last \
+             SELECT 1 starts a row of its own"
+        );
         let f = events[0].facts.as_ref().expect("facts");
-        assert_eq!(f.executions, Some(3));
+        assert_eq!(f.executions, Some(2));
+        assert!(
+            f.more_statements.is_none(),
+            "identical texts are counted, not listed"
+        );
         let o = f.outcome.as_ref().expect("outcome");
         assert_eq!((o.rows, o.bytes, o.duration_us), (2, 200, 20));
         assert_eq!(o.error.as_deref(), Some("57014"));
@@ -694,11 +719,12 @@ mod tests {
                 .map(|o| o.rows),
             Some(5)
         );
+        assert_eq!(events[3].context.statement.as_deref(), Some("SELECT 1"));
         let mut pending: Vec<_> = pending.into_iter().map(|(t, _)| t).collect();
         pending.sort_unstable();
         assert_eq!(pending, vec![4, 5], "outcomes still to come");
         // A late outcome becomes a row of its own.
-        for (t, i) in [(4, 2), (5, 0)] {
+        for (t, i) in [(4, 2), (5, 3)] {
             let e = &events[i];
             open.remember(t, e);
         }
@@ -728,13 +754,15 @@ mod tests {
             shaped("s1", "SELECT a FROM t WHERE id = 1", 2, 7, "read"),
             shaped("s1", "select a from t where id = 2", 3, 7, "read"),
             done(2, 1, None),
-            // Another session, and another shape, each a row of their own.
+            // Another session's statement does not end s1's run.
             shaped("s2", "SELECT a FROM t WHERE id = 3", 4, 7, "read"),
-            shaped("s1", "SELECT b FROM t WHERE id = 4", 5, 8, "read"),
+            shaped("s1", "SELECT a FROM t WHERE id = 5", 5, 7, "read"),
+            done(5, 2, None),
+            // Another shape ends it; after it, the first shape starts a new row.
+            shaped("s1", "SELECT b FROM t WHERE id = 4", 6, 8, "read"),
+            shaped("s1", "SELECT a FROM t WHERE id = 6", 7, 7, "read"),
             // The same key with another class (an address reused by another shape) is apart.
-            shaped("s1", "SELECT nextval('s')", 6, 7, "write"),
-            shaped("s1", "SELECT a FROM t WHERE id = 5", 7, 7, "read"),
-            done(7, 2, None),
+            shaped("s1", "SELECT nextval('s')", 8, 7, "write"),
         ];
         let (events, _) = merge(&mut msgs, &mut open);
         let texts: Vec<_> = events
@@ -747,6 +775,7 @@ mod tests {
                 "SELECT a FROM t WHERE id = 1",
                 "SELECT a FROM t WHERE id = 3",
                 "SELECT b FROM t WHERE id = 4",
+                "SELECT a FROM t WHERE id = 6",
                 "SELECT nextval('s')",
             ]
         );
