@@ -286,24 +286,13 @@ impl AuditSink {
     pub fn try_record_statement(&self, mut event: AuditEvent) -> Result<u64, Busy> {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         event.token = Some(token);
-        if self.strict
-            || (self.policy == StoreUnavailable::Refuse && !self.healthy.load(Ordering::Relaxed))
-        {
-            return Err(Busy::Wait(Box::new(event)));
-        }
-        match self.tx.try_send(Msg::Event(Box::new(event))) {
-            Ok(()) => Ok(token),
-            Err(mpsc::error::TrySendError::Full(Msg::Event(e))) => Err(Busy::Wait(e)),
-            // (A `Done` never comes back from sending an `Event`.)
-            Err(mpsc::error::TrySendError::Closed(_) | mpsc::error::TrySendError::Full(_)) => {
-                Err(Busy::Closed)
-            }
-        }
+        self.try_record(event).map(|()| token)
     }
 
-    /// Queues an event without waiting (a denial: it must come before the session's next
-    /// statement in the queue, so the trail keeps the session's order), or hands back what
-    /// [`AuditSink::record_busy`] needs to wait for room.
+    /// Queues an event without waiting (no await, no timer), or hands back what
+    /// [`AuditSink::record_busy`] needs to wait for room. Statements' events come through here,
+    /// and denials, which must precede the session's next statement in the queue so that the
+    /// trail keeps the session's order.
     pub fn try_record(&self, event: AuditEvent) -> Result<(), Busy> {
         if self.strict
             || (self.policy == StoreUnavailable::Refuse && !self.healthy.load(Ordering::Relaxed))
