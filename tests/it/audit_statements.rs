@@ -282,10 +282,57 @@ async fn a_sessions_rows_keep_the_order_its_statements_ran_in() {
     }
     let (_, _, err) = fx.psql(&args).await;
     assert!(err.contains("permission denied by dbward"), "{err}");
+    let texts = session_texts(&fx.dbward, &statements).await;
+    assert_eq!(texts, statements, "the session's statements, in order");
+    assert_eq!(fx.upstream_count("t").await, 1, "the DELETE did not run");
+}
+
+/// The same through the MySQL front door: `mysql --force` sends each statement of its script as
+/// a `COM_QUERY` of its own and goes on after the denial.
+#[tokio::test]
+async fn a_mysql_sessions_rows_keep_the_order_its_statements_ran_in() {
+    let fx = crate::my_fixture::MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT); INSERT INTO t VALUES (1)");
+    let statements = [
+        "SELECT id FROM t WHERE id = 1",
+        "SELECT id FROM t WHERE id = 2",
+        "DELETE FROM t WHERE id = 1",
+        "SELECT id FROM t WHERE id = 3",
+        "SELECT count(*) FROM t",
+        "SELECT id FROM t WHERE id = 4",
+        "SELECT id FROM t WHERE id = 5",
+    ];
+    // (From standard input: with `-e`, the client stops at the first error even with --force.)
+    let mut child = fx
+        .mysql_command(&["--force"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mysql");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stdin,
+        format!("{};\n", statements.join(";\n")).as_bytes(),
+    )
+    .await
+    .expect("script");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("mysql");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1142"), "{err}");
+    let texts = session_texts(&fx.dbward, &statements).await;
+    assert_eq!(texts, statements, "the session's statements, in order");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "1");
+    fx.dbward.stop().await;
+}
+
+/// The texts of the session that ran `statements[0]`, its rows oldest first, once there are
+/// as many as `statements` (or after 5 s).
+async fn session_texts(dbward: &crate::harness::Dbward, statements: &[&str]) -> Vec<String> {
     let mut texts = Vec::new();
     for _ in 0..100 {
-        let (_, page) = fx
-            .dbward
+        let (_, page) = dbward
             .admin("GET", "/api/audit?kind=statement&limit=100", None)
             .await;
         let rows = page["items"].as_array().expect("items");
@@ -304,6 +351,5 @@ async fn a_sessions_rows_keep_the_order_its_statements_ran_in() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(texts, statements, "the session's statements, in order");
-    assert_eq!(fx.upstream_count("t").await, 1, "the DELETE did not run");
+    texts
 }
