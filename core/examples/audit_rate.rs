@@ -9,7 +9,9 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dbward_core::audit::{AuditEvent, AuditWriter, EventContext, StatementFacts};
+use dbward_core::audit::{
+    AuditEvent, AuditWriter, EventContext, Execution, SessionRuns, StatementFacts,
+};
 use dbward_core::config::AuditConfig;
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 
@@ -52,10 +54,28 @@ async fn rate(store: Store, label: &str, folded: bool) {
     let sessions: Vec<Arc<str>> = (0..8)
         .map(|s| format!("0190b7c4-5d2e-7000-8000-00000000000{s}").into())
         .collect();
+    let runs: Vec<Arc<SessionRuns>> = (0..8).map(|_| Arc::default()).collect();
     let started = Instant::now();
     for i in 0..n {
-        let session = &sessions[if folded { (i % 8) as usize } else { 0 }];
-        let event = AuditEvent {
+        let s = if folded { (i % 8) as usize } else { 0 };
+        let session = &sessions[s];
+        let text = format!("SELECT abalance FROM pgbench_accounts WHERE aid = {i}");
+        // As the proxies' statement gate does: an execution joins its session's open run when
+        // it can, and only otherwise becomes an event.
+        let execution = Execution {
+            shape: 1,
+            message: "query",
+            class: Some("read"),
+            statements: 1,
+            text: &text,
+            truncated: false,
+        };
+        let joined = if folded {
+            sink.try_join(&runs[s], &execution)
+        } else {
+            None
+        };
+        let event = || AuditEvent {
             at: dbward_core::time::to_micros(dbward_core::time::now()),
             kind: "statement",
             actor: Actor {
@@ -74,9 +94,7 @@ async fn rate(store: Store, label: &str, folded: bool) {
                 session_id: Some(session.clone()),
                 database: Some(database.clone()),
                 grant_id: Some(1),
-                statement: Some(format!(
-                    "SELECT abalance FROM pgbench_accounts WHERE aid = {i}"
-                )),
+                statement: Some(text.clone()),
             },
             committed: None,
             token: None,
@@ -91,9 +109,12 @@ async fn rate(store: Store, label: &str, folded: bool) {
             }),
         };
         if folded {
-            let token = match sink.try_record_statement(event) {
-                Ok(token) => token,
-                Err(busy) => sink.record_busy(busy).await.expect("record"),
+            let token = match joined {
+                Some(token) => token,
+                None => match sink.try_record_run(&runs[s], event()) {
+                    Ok(token) => token,
+                    Err(busy) => sink.record_busy(busy).await.expect("record"),
+                },
             };
             let outcome = dbward_core::audit::StatementOutcome {
                 duration_us: 80,
@@ -102,9 +123,9 @@ async fn rate(store: Store, label: &str, folded: bool) {
                 bytes: 60,
                 error: None,
             };
-            sink.complete(token, outcome).await;
+            sink.complete(&runs[s], token, outcome).await;
         } else {
-            sink.record(event).await.expect("record");
+            sink.record(event()).await.expect("record");
         }
     }
     drop(sink);

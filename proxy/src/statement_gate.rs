@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use dbward_core::audit::{AuditEvent, AuditSink, Busy, EventContext, StatementFacts};
+use dbward_core::audit::{
+    AuditEvent, AuditSink, Busy, EventContext, Execution, SessionRuns, StatementFacts,
+};
 use dbward_core::model::AccessLevel;
 use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
@@ -79,6 +81,8 @@ pub struct StatementGate {
     timeout_ceiling_ms: Option<i64>,
     who: Arc<SessionIdentity>,
     audit: AuditSink,
+    /// The session's executions not yet collected by the audit writer.
+    runs: Arc<SessionRuns>,
 }
 
 impl StatementGate {
@@ -99,6 +103,7 @@ impl StatementGate {
             timeout_ceiling_ms,
             who: Arc::new(who),
             audit,
+            runs: Arc::default(),
         }
     }
 
@@ -124,25 +129,54 @@ impl StatementGate {
         how: &'static str,
         parameters: Option<Vec<Option<String>>>,
     ) -> Result<u64, Refused> {
-        let text = String::from_utf8_lossy(sql);
+        let text = match std::str::from_utf8(sql) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(sql),
+        };
+        let (stored, truncated) = self.stored(&text, c.may_carry_password);
+        // The classifier's cache shares one classification among the texts of a shape: its
+        // address tells which executions may share a row.
+        let shape = std::ptr::from_ref(c).addr();
+        let class = c.class.map(StatementClass::as_str);
+        if parameters.is_none() {
+            let execution = Execution {
+                shape,
+                message: how,
+                class,
+                statements: c.statements,
+                text: &stored,
+                truncated,
+            };
+            if let Some(token) = self.audit.try_join(&self.runs, &execution) {
+                return Ok(token);
+            }
+        }
         let event = self.event(
             "statement.allowed",
             AuditOutcome::Success,
-            &text,
-            c.may_carry_password,
+            (stored.into_owned(), truncated),
             StatementFacts {
                 level: self.level.as_str(),
-                class: c.class.map(StatementClass::as_str),
+                class,
                 statements: Some(c.statements),
                 message: Some(how),
-                parameters,
-                // The classifier's cache shares one classification among the texts of a
-                // shape: its address tells the writer which executions may share a row.
-                shape: std::ptr::from_ref(c).addr(),
+                sql_bytes: text.len(),
+                shape,
                 ..StatementFacts::default()
             },
         );
-        let queued = match self.audit.try_record_statement(event) {
+        let recorded = if let Some(parameters) = parameters {
+            // Its values make it a row of its own.
+            self.runs.close();
+            let mut event = event;
+            if let Some(f) = event.facts.as_mut() {
+                f.parameters = Some(parameters);
+            }
+            self.audit.try_record_statement(event)
+        } else {
+            self.audit.try_record_run(&self.runs, event)
+        };
+        let queued = match recorded {
             Ok(token) => Ok(token),
             Err(busy) => Box::pin(self.audit.record_busy(busy)).await,
         };
@@ -152,16 +186,14 @@ impl StatementGate {
         })
     }
 
-    /// An event of this session about `sql` (stored bounded, and redacted when it may carry a
-    /// password or when only normalized text is kept), with `facts` plus the text's length.
-    fn event(
+    /// `sql` as the trail stores it: redacted when it may carry a password, normalized when
+    /// only normalized text is kept, NUL-free, and cut at `audit.max_statement_bytes` (with
+    /// whether it was cut). Borrowed in the common case.
+    fn stored<'a>(
         &self,
-        action: &'static str,
-        outcome: AuditOutcome,
-        sql: &str,
+        sql: &'a str,
         may_carry_password: bool,
-        mut facts: StatementFacts,
-    ) -> AuditEvent {
+    ) -> (std::borrow::Cow<'a, str>, bool) {
         let stored = if self.audit.normalized_only() {
             std::borrow::Cow::Owned(dbward_core::policy::normalize_for_audit(sql, self.dialect))
         } else if may_carry_password {
@@ -176,8 +208,18 @@ impl StatementGate {
         } else {
             stored
         };
-        let (text, truncated) = truncate(&stored, self.audit.statement_max());
-        facts.sql_bytes = sql.len();
+        truncate(stored, self.audit.statement_max())
+    }
+
+    /// An event of this session about a statement (its stored text, and whether that was cut),
+    /// with `facts`.
+    fn event(
+        &self,
+        action: &'static str,
+        outcome: AuditOutcome,
+        (text, truncated): (String, bool),
+        mut facts: StatementFacts,
+    ) -> AuditEvent {
         facts.truncated = truncated;
         AuditEvent {
             at: dbward_core::time::now_micros(),
@@ -204,7 +246,7 @@ impl StatementGate {
 
     /// Reports what an allowed statement did (its result is complete).
     pub async fn completed(&self, token: u64, outcome: dbward_core::audit::StatementOutcome) {
-        self.audit.complete(token, outcome).await;
+        self.audit.complete(&self.runs, token, outcome).await;
     }
 
     fn actor(&self) -> Actor {
@@ -260,18 +302,21 @@ impl StatementGate {
 
     /// Writes the audit row in the background: the session does not wait for the store.
     fn audit_refusal(&self, sql: &str, message: &str, class: Option<&'static str>) {
+        let (stored, truncated) = self.stored(sql, true);
         let event = self.event(
             "statement.denied",
             AuditOutcome::Failure,
-            sql,
-            true,
+            (stored.into_owned(), truncated),
             StatementFacts {
                 level: self.level.as_str(),
                 class,
                 reason: Some(message.to_owned()),
+                sql_bytes: sql.len(),
                 ..StatementFacts::default()
             },
         );
+        // After the session's executions so far.
+        self.runs.close();
         // Denials are decided synchronously: queue the event now when there is room (so it
         // precedes the session's next statement in the trail), else from a task that waits.
         match self.audit.try_record(event) {
@@ -290,12 +335,22 @@ impl StatementGate {
 }
 
 /// At most `max` bytes of `sql` (on a character boundary), and whether it was cut.
-fn truncate(sql: &str, max: usize) -> (String, bool) {
+fn truncate(sql: std::borrow::Cow<'_, str>, max: usize) -> (std::borrow::Cow<'_, str>, bool) {
     let mut end = sql.len().min(max);
     while !sql.is_char_boundary(end) {
         end -= 1;
     }
-    (sql[..end].to_owned(), end < sql.len())
+    if end == sql.len() {
+        return (sql, false);
+    }
+    let cut = match sql {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(&s[..end]),
+        std::borrow::Cow::Owned(mut s) => {
+            s.truncate(end);
+            std::borrow::Cow::Owned(s)
+        }
+    };
+    (cut, true)
 }
 
 /// Writes a connection audit row (a login attempt's outcome, a session's end) for either front

@@ -25,6 +25,9 @@
 pub mod chain;
 pub mod forward;
 pub mod maintain;
+pub mod runs;
+
+pub use runs::{Execution, SessionRuns};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -122,10 +125,14 @@ pub struct StatementOutcome {
 /// merge move each message about six times, and an unboxed event (about 460 bytes) cost more
 /// in those copies than its allocation (callgrind: about 1,800 instructions of memcpy per
 /// prepared statement unboxed).
+///
+/// `Run` marks where a session's run of executions (see [`runs`]) takes its place in the
+/// trail: the writer collects the run named by the generation when it reaches the marker.
 #[derive(Debug)]
 enum Msg {
     Event(Box<AuditEvent>),
     Done(u64, StatementOutcome),
+    Run(Arc<SessionRuns>, u64),
 }
 
 /// Tokens linking an allowed statement's event to its outcome, unique in this process.
@@ -220,6 +227,8 @@ pub struct AuditSink {
     statement_max: usize,
     normalized_only: bool,
     record_parameters: bool,
+    /// Most executions one run may hold (`audit.batch_events`).
+    fold_max: u32,
 }
 
 /// The writer task's handle.
@@ -308,11 +317,57 @@ impl AuditSink {
         }
     }
 
-    /// Reports what the statement of `token` did. Merged into its event when that is still
-    /// queued (the common case: one row per statement), else written as a
-    /// `statement.completed` row. Waits only while the queue is full (boxed slow path), at
-    /// most `unavailable_wait`.
-    pub async fn complete(&self, token: u64, outcome: StatementOutcome) {
+    /// Whether executions may gather in their session's run: not in strict mode (each waits
+    /// for its commit), nor while the store is failing under policy `refuse` (they wait, or are
+    /// refused, in [`AuditSink::record`]).
+    fn may_fold(&self) -> bool {
+        !self.strict
+            && (self.policy != StoreUnavailable::Refuse || self.healthy.load(Ordering::Relaxed))
+    }
+
+    /// Adds an allowed execution to its session's open run when it may share its row (no
+    /// await, no queue, no event built); returns the token under which its outcome is reported
+    /// ([`AuditSink::complete`]). `None`: record it with [`AuditSink::try_record_run`].
+    pub fn try_join(&self, runs: &SessionRuns, e: &Execution<'_>) -> Option<u64> {
+        if !self.may_fold() {
+            return None;
+        }
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        runs.join(e, token, self.fold_max).then_some(token)
+    }
+
+    /// Queues an allowed statement's event as the first execution of a new run of its session
+    /// (later executions of its shape may join it), without waiting; returns its token, or
+    /// what [`AuditSink::record_busy`] needs to wait for room (the event is then written on its
+    /// own).
+    pub fn try_record_run(
+        &self,
+        runs: &Arc<SessionRuns>,
+        mut event: AuditEvent,
+    ) -> Result<u64, Busy> {
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        if !self.may_fold() {
+            runs.close();
+            event.token = Some(token);
+            return Err(Busy::Wait(Box::new(event)));
+        }
+        match runs.open(Box::new(event), token, |generation| {
+            self.tx.try_send(Msg::Run(runs.clone(), generation))
+        }) {
+            Ok(()) => Ok(token),
+            Err((event, mpsc::error::TrySendError::Full(_))) => Err(Busy::Wait(event)),
+            Err((_, mpsc::error::TrySendError::Closed(_))) => Err(Busy::Closed),
+        }
+    }
+
+    /// Reports what the statement of `token` did. Added to its session's run while the writer
+    /// has not collected it (the common case), else merged into its event when that is still
+    /// queued, else written as a `statement.completed` row. Waits only while the queue is full
+    /// (boxed slow path), at most `unavailable_wait`.
+    pub async fn complete(&self, runs: &SessionRuns, token: u64, outcome: StatementOutcome) {
+        let Some(outcome) = runs.complete(token, outcome) else {
+            return;
+        };
         if let Err(mpsc::error::TrySendError::Full(m)) = self.tx.try_send(Msg::Done(token, outcome))
         {
             let wait = self.wait;
@@ -434,6 +489,7 @@ impl AuditWriter {
                 statement_max: config.max_statement_bytes,
                 normalized_only: config.normalized_statements_only,
                 record_parameters: config.record_parameters,
+                fold_max: u32::try_from(batch_max).unwrap_or(u32::MAX),
             },
         )
     }
@@ -525,7 +581,7 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                     && let Some(t) = e.token
                     && folds_into(&events[i], &e)
                 {
-                    fold(&mut events[i], *e);
+                    fold(&mut events[i], &e);
                     by_token.insert(t, i);
                     continue;
                 }
@@ -536,6 +592,19 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                     by_token.insert(t, events.len());
                 }
                 events.push(*e);
+            }
+            Msg::Run(runs, generation) => {
+                // Collected once, at its marker; a later marker names a later run.
+                let Some((e, pending)) = runs.collect(generation) else {
+                    continue;
+                };
+                if let Some(s) = e.context.session_id.as_ref() {
+                    latest.insert(s.clone(), events.len());
+                }
+                for t in pending {
+                    by_token.insert(t, events.len());
+                }
+                events.push(e);
             }
             Msg::Done(token, outcome) => {
                 if let Some(&i) = by_token.get(&token) {
@@ -589,21 +658,24 @@ fn folds_into(row: &AuditEvent, e: &AuditEvent) -> bool {
         && (same_text || (a.shape != 0 && a.shape == b.shape && !a.truncated && !b.truncated))
 }
 
-/// Adds execution `e` to `row`: one more execution, and its text in `more_statements` once any
-/// execution's text differs from the row's (its outcome is added when it arrives).
-fn fold(row: &mut AuditEvent, e: AuditEvent) {
-    let Some(f) = row.facts.as_mut() else {
-        return;
-    };
+/// Adds execution `e` to `row` (its outcome is added when it arrives).
+fn fold(row: &mut AuditEvent, e: &AuditEvent) {
+    let first = row.context.statement.as_deref().unwrap_or_default();
+    if let Some(f) = row.facts.as_mut() {
+        fold_text(f, first, e.context.statement.as_deref().unwrap_or_default());
+    }
+}
+
+/// One more execution in a row whose first text is `first`: counted, and its text kept in
+/// `more_statements` once any execution's text differs from the first.
+fn fold_text(f: &mut StatementFacts, first: &str, text: &str) {
     let n = f.executions.unwrap_or(1);
     f.executions = Some(n + 1);
-    let text = e.context.statement.unwrap_or_default();
-    let first = row.context.statement.as_deref().unwrap_or_default();
     if f.more_statements.is_some() || text != first {
         let earlier = usize::try_from(n - 1).unwrap_or_default();
         f.more_statements
             .get_or_insert_with(|| vec![first.to_owned(); earlier])
-            .push(text);
+            .push(text.to_owned());
     }
 }
 
@@ -794,5 +866,123 @@ mod tests {
             e.facts.as_mut().expect("facts").truncated = true;
         }
         assert_eq!(merge(&mut cut, &mut open).0.len(), 2);
+    }
+
+    /// A session's executions as the statement gate records them: each joins the open run when
+    /// it can, else opens a new one (its marker goes into `msgs`).
+    fn execute(runs: &Arc<SessionRuns>, msgs: &mut Vec<Msg>, sql: &str, token: u64, shape: usize) {
+        let e = Execution {
+            shape,
+            message: "query",
+            class: Some("read"),
+            statements: 1,
+            text: sql,
+            truncated: false,
+        };
+        if runs.join(&e, token, 3) {
+            return;
+        }
+        let Msg::Event(mut event) = shaped("s1", sql, token, shape, "read") else {
+            unreachable!("an event")
+        };
+        if let Some(f) = event.facts.as_mut() {
+            f.statements = Some(1);
+        }
+        runs.open(event, token, |g| {
+            msgs.push(Msg::Run(runs.clone(), g));
+            Ok::<(), ()>(())
+        })
+        .expect("queued");
+    }
+
+    #[test]
+    fn runs_fold_in_the_session_and_keep_their_place_in_the_trail() {
+        let runs = Arc::new(SessionRuns::default());
+        let mut msgs = Vec::new();
+        let mut open = Open::default();
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 1", 1, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 2", 2, 7);
+        let outcome = |rows| StatementOutcome {
+            duration_us: 10,
+            rows,
+            bytes: 100,
+            affected: None,
+            error: None,
+        };
+        assert!(runs.complete(1, outcome(1)).is_none(), "summed in place");
+        assert!(runs.complete(2, outcome(2)).is_none());
+        assert_eq!(msgs.len(), 1, "one marker for both executions");
+        // A denial closes the run: the next execution of the shape starts another.
+        runs.close();
+        let Msg::Event(mut denial) = statement("s1", "DELETE FROM t", 0) else {
+            unreachable!("an event")
+        };
+        denial.token = None;
+        msgs.push(Msg::Event(denial));
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 3", 3, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 4", 4, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 5", 5, 7);
+        // At most 3 executions per run here: the fourth opens another.
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 6", 6, 7);
+        assert!(runs.complete(3, outcome(3)).is_none());
+        assert_eq!(msgs.len(), 4);
+        let (events, pending) = merge(&mut msgs, &mut open);
+        let texts: Vec<_> = events
+            .iter()
+            .map(|e| e.context.statement.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "SELECT a FROM t WHERE id = 1",
+                "DELETE FROM t",
+                "SELECT a FROM t WHERE id = 3",
+                "SELECT a FROM t WHERE id = 6",
+            ]
+        );
+        let f = events[0].facts.as_ref().expect("facts");
+        assert_eq!(f.executions, Some(2));
+        assert_eq!(f.outcome.as_ref().map(|o| o.rows), Some(3));
+        let f = events[2].facts.as_ref().expect("facts");
+        assert_eq!(f.executions, Some(3));
+        assert_eq!(
+            f.more_statements.as_deref().map(<[String]>::len),
+            Some(2),
+            "the texts of executions 2 and 3"
+        );
+        assert!(events.iter().all(|e| e.token.is_none()));
+        let mut pending: Vec<_> = pending.into_iter().collect();
+        pending.sort_unstable();
+        assert_eq!(
+            pending,
+            vec![(4, 2), (5, 2), (6, 3)],
+            "outcomes still to come"
+        );
+        // Collected: a late outcome goes through the queue, and a collected run is gone.
+        assert!(runs.complete(4, outcome(4)).is_some());
+        assert!(runs.collect(0).is_none());
+        // The next execution starts a new run, with a new marker.
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 7", 7, 7);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(merge(&mut msgs, &mut open).0.len(), 1);
+    }
+
+    #[test]
+    fn a_run_whose_marker_cannot_be_queued_is_not_opened() {
+        let runs = Arc::new(SessionRuns::default());
+        let Msg::Event(event) = shaped("s1", "SELECT 1", 9, 7, "read") else {
+            unreachable!("an event")
+        };
+        let (back, ()) = runs.open(event, 9, |_| Err(())).expect_err("refused");
+        assert_eq!(back.token, Some(9), "it goes the slow way, with its token");
+        let e = Execution {
+            shape: 7,
+            message: "query",
+            class: Some("read"),
+            statements: 1,
+            text: "SELECT 1",
+            truncated: false,
+        };
+        assert!(!runs.join(&e, 10, 100), "no run to join");
     }
 }
