@@ -113,7 +113,7 @@ impl StatementGate {
     /// An error means the statement must not run: it could not be audited.
     pub async fn record_allowed(
         &self,
-        sql: &[u8],
+        sql: &str,
         c: &Classification,
         how: &'static str,
     ) -> Result<u64, Refused> {
@@ -124,16 +124,12 @@ impl StatementGate {
     /// (`audit.record_parameters`; such rows are never folded together).
     pub async fn record_execution(
         &self,
-        sql: &[u8],
+        text: &str,
         c: &Classification,
         how: &'static str,
         parameters: Option<Vec<Option<String>>>,
     ) -> Result<u64, Refused> {
-        let text = match std::str::from_utf8(sql) {
-            Ok(text) => std::borrow::Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(sql),
-        };
-        let (stored, truncated) = self.stored(&text, c.may_carry_password);
+        let (stored, truncated) = self.stored(text, c.may_carry_password);
         // The classifier's cache shares one classification among the texts of a shape: its
         // address tells which executions may share a row.
         let shape = std::ptr::from_ref(c).addr();
@@ -264,8 +260,8 @@ impl StatementGate {
     }
 
     /// Checks one message's SQL text; on success, its classification (`statements` counts
-    /// against the query quota). A denial is audited before this returns.
-    pub fn check(&self, sql: &[u8]) -> Result<Arc<Classification>, Refused> {
+    /// against the query quota) and the text as UTF-8. A denial is audited before this returns.
+    pub fn check<'a>(&self, sql: &'a [u8]) -> Result<(Arc<Classification>, &'a str), Refused> {
         let Ok(text) = std::str::from_utf8(sql) else {
             let message = "statement refused: it is not valid UTF-8".to_owned();
             self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
@@ -273,7 +269,7 @@ impl StatementGate {
         };
         let c = self.classifier.classify(text, self.dialect);
         match c.check(self.level, self.timeout_ceiling_ms) {
-            Ok(()) => Ok(c),
+            Ok(()) => Ok((c, text)),
             Err(denial) => {
                 self.audit_refusal(
                     text,

@@ -41,18 +41,71 @@ impl Scan {
 
 /// Scans `sql` in `dialect`'s lexical rules.
 pub(crate) fn scan(sql: &str, dialect: SqlDialect) -> Scan {
+    let mut scan = Scan::default();
     if dialect == SqlDialect::Mysql
         && let Some(code) = expand_executable_comments(sql)
     {
-        let mut s = scan_text(&code, dialect);
-        s.code = Some(code);
-        return s;
+        scan_into(
+            &code,
+            dialect,
+            &mut scan.normalized,
+            Some(&mut scan.statements),
+        );
+        scan.code = Some(code);
+        return scan;
     }
-    scan_text(sql, dialect)
+    scan_into(
+        sql,
+        dialect,
+        &mut scan.normalized,
+        Some(&mut scan.statements),
+    );
+    scan
 }
 
+/// The fingerprint alone (what a cache lookup needs), into `out`, which is cleared first: the
+/// cached path's scan allocates nothing when `out` is reused.
+pub(crate) fn fingerprint_into(sql: &str, dialect: SqlDialect, out: &mut String) {
+    out.clear();
+    if dialect == SqlDialect::Mysql
+        && let Some(code) = expand_executable_comments(sql)
+    {
+        scan_into(&code, dialect, out, None);
+        return;
+    }
+    scan_into(sql, dialect, out, None);
+}
+
+/// Byte classes of the scan's hot loops (one table load per byte).
+const WORD: u8 = 1;
+const SPACE: u8 = 2;
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[allow(clippy::cast_possible_truncation)] // i < 256
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
+            t[i] |= WORD;
+        }
+        if b.is_ascii_whitespace() {
+            t[i] |= SPACE;
+        }
+        i += 1;
+    }
+    t
+};
+
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    CLASSES[usize::from(b)] & WORD != 0
+}
+
+/// Where the run of word bytes starting at `i` ends.
+fn word_end(s: &[u8], i: usize) -> usize {
+    s[i..]
+        .iter()
+        .position(|b| !is_word_byte(*b))
+        .map_or(s.len(), |p| i + p)
 }
 
 /// Where a quoted token starting at `i` (at the quote) ends, exclusive; `backslash`: whether
@@ -123,12 +176,18 @@ fn line_end(s: &[u8], i: usize) -> usize {
         .map_or(s.len(), |p| i + p)
 }
 
+/// Scans `sql`: its fingerprint appended to `out`, and, when asked for, the byte ranges of its
+/// statements.
 #[allow(clippy::many_single_char_names)] // s, i, j, b: the usual names in a lexer
-fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
+fn scan_into(
+    sql: &str,
+    dialect: SqlDialect,
+    out: &mut String,
+    mut statements: Option<&mut Vec<std::ops::Range<usize>>>,
+) {
     let s = sql.as_bytes();
     let my = dialect == SqlDialect::Mysql;
-    let mut out = String::with_capacity(sql.len());
-    let mut statements = Vec::new();
+    out.reserve(sql.len());
     let mut stmt_start = 0;
     let mut stmt_has_code = false;
     let mut space = false;
@@ -147,7 +206,7 @@ fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
     while i < s.len() {
         let b = s[i];
         // Comments and whitespace.
-        if b.is_ascii_whitespace() {
+        if CLASSES[usize::from(b)] & SPACE != 0 {
             space = true;
             i += 1;
             continue;
@@ -218,10 +277,7 @@ fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
                 if numeric && (j >= s.len() || !is_word_byte(s[j])) {
                     Some(j)
                 } else {
-                    let mut k = j;
-                    while k < s.len() && is_word_byte(s[k]) {
-                        k += 1;
-                    }
+                    let k = word_end(s, j);
                     emit!(&sql[i..k]);
                     i = k;
                     continue;
@@ -252,10 +308,7 @@ fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
             continue;
         }
         if is_word_byte(b) {
-            let mut j = i;
-            while j < s.len() && is_word_byte(s[j]) {
-                j += 1;
-            }
+            let j = word_end(s, i);
             // PostgreSQL escape strings E'...' (and U&'...', B'...', X'...' prefixes).
             if !my && s.get(j) == Some(&b'\'') && (j - i == 1) && matches!(b, b'e' | b'E') {
                 let end = quoted_end(s, j, b'\'', true);
@@ -269,7 +322,7 @@ fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
             continue;
         }
         if b == b';' {
-            if stmt_has_code {
+            if stmt_has_code && let Some(statements) = statements.as_mut() {
                 statements.push(stmt_start..i);
             }
             stmt_start = i + 1;
@@ -287,13 +340,8 @@ fn scan_text(sql: &str, dialect: SqlDialect) -> Scan {
         emit!(&sql[i..=i]);
         i += 1;
     }
-    if stmt_has_code {
+    if stmt_has_code && let Some(statements) = statements {
         statements.push(stmt_start..s.len());
-    }
-    Scan {
-        normalized: out,
-        code: None,
-        statements,
     }
 }
 
@@ -358,8 +406,29 @@ fn expand_executable_comments(sql: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The fingerprint, checked to be the same from the cached path's scan into a reused
+    /// buffer.
     fn norm(sql: &str, d: SqlDialect) -> String {
-        scan(sql, d).normalized
+        let normalized = scan(sql, d).normalized;
+        let mut reused = "left over from an earlier statement".to_owned();
+        fingerprint_into(sql, d, &mut reused);
+        assert_eq!(reused, normalized, "{sql}");
+        normalized
+    }
+
+    #[test]
+    fn the_class_table_is_the_byte_rules() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_word_byte(b),
+                b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80,
+                "{b}"
+            );
+            assert_eq!(
+                CLASSES[usize::from(b)] & SPACE != 0,
+                b.is_ascii_whitespace()
+            );
+        }
     }
 
     #[test]

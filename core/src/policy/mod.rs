@@ -217,10 +217,26 @@ impl Classifier {
         if let Some(c) = self.lookup(dialect, true, sql) {
             return c;
         }
-        let scan = lexer::scan(sql, dialect);
-        if let Some(c) = self.lookup(dialect, false, &scan.normalized) {
+        // The fingerprint goes into a buffer of this thread's: the cached path allocates
+        // nothing. A miss scans again for the statements' ranges (the parse costs far more).
+        thread_local! {
+            static FINGERPRINT: std::cell::RefCell<String> = const {
+                std::cell::RefCell::new(String::new())
+            };
+        }
+        let hit = FINGERPRINT.with_borrow_mut(|fingerprint| {
+            lexer::fingerprint_into(sql, dialect, fingerprint);
+            let hit = self.lookup(dialect, false, fingerprint);
+            if fingerprint.capacity() > 64 * 1024 {
+                // A huge statement does not pin its size in every thread.
+                *fingerprint = String::new();
+            }
+            hit
+        });
+        if let Some(c) = hit {
             return c;
         }
+        let scan = lexer::scan(sql, dialect);
         let c = Arc::new(classify_scanned(sql, &scan, dialect));
         let (exact, key) = if c.literal_sensitive {
             (true, sql)

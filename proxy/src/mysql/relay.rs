@@ -415,8 +415,8 @@ impl<'a> MyRelay<'a> {
             }
             Fate::Query => {
                 let sql = &payload[1..];
-                let c = match self.config.gate.check(sql) {
-                    Ok(c) => c,
+                let (c, text) = match self.config.gate.check(sql) {
+                    Ok(checked) => checked,
                     Err(r) => {
                         let (code, state, m) = Self::refused_code(&r);
                         let m = m.to_owned();
@@ -442,7 +442,7 @@ impl<'a> MyRelay<'a> {
                 }
                 let admitted = std::time::Instant::now();
                 let token = if c.statements > 0 {
-                    match self.config.gate.record_allowed(sql, &c, "query").await {
+                    match self.config.gate.record_allowed(text, &c, "query").await {
                         Ok(t) => Some(t),
                         Err(r) => {
                             let (code, state, m) = Self::refused_code(&r);
@@ -462,14 +462,14 @@ impl<'a> MyRelay<'a> {
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
-                let c = match self.config.gate.check(sql) {
-                    Ok(c) => {
-                        if let Err(r) = self.config.gate.record_allowed(sql, &c, "prepare").await {
+                let (c, text) = match self.config.gate.check(sql) {
+                    Ok((c, text)) => {
+                        if let Err(r) = self.config.gate.record_allowed(text, &c, "prepare").await {
                             let (code, state, m) = Self::refused_code(&r);
                             let m = m.to_owned();
                             return self.refuse(code, state, &m).await;
                         }
-                        c
+                        (c, text)
                     }
                     Err(r) => {
                         let (code, state, m) = Self::refused_code(&r);
@@ -477,7 +477,7 @@ impl<'a> MyRelay<'a> {
                         return self.refuse(code, state, &m).await;
                     }
                 };
-                let sql: Arc<[u8]> = sql.into();
+                let sql: Arc<str> = text.into();
                 self.forward(payload).await?;
                 let (end, id) = self.prepare_response().await?;
                 if let Some((id, params)) = id {
@@ -1067,7 +1067,7 @@ fn statement_id(payload: &[u8]) -> Option<u32> {
 }
 
 /// A prepared statement's SQL text and classification.
-type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
+type PreparedStatement = (Arc<str>, Arc<dbward_core::policy::Classification>);
 
 /// The file name of a `LOAD DATA LOCAL INFILE '...'` statement.
 fn infile_name(sql: &[u8]) -> Option<String> {

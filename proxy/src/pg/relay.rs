@@ -125,11 +125,11 @@ struct Cycles {
 
 impl Cycles {
     /// An audited statement sent (or about to be sent) in the current request cycle: its
-    /// outcome is that cycle's result.
-    fn await_outcome(&mut self, token: u64) {
+    /// outcome is that cycle's result, its duration measured from `read_at` (when the bytes
+    /// carrying it arrived).
+    fn await_outcome(&mut self, token: u64, read_at: std::time::Instant) {
         let cycle = self.sent;
-        self.audited
-            .push_back((cycle, token, std::time::Instant::now()));
+        self.audited.push_back((cycle, token, read_at));
     }
 }
 
@@ -410,6 +410,7 @@ async fn client_to_upstream(
     let mut chunk = Chunk(MIN_CHUNK);
     let mut framer = Framer::default();
     let mut prepared = Prepared::default();
+    let mut read_at = std::time::Instant::now();
     let fatal = |code: &'static str, message: String| {
         fatal_request.ask(code, message.clone());
         std::future::ready(SessionEnd::Ended(message))
@@ -495,12 +496,14 @@ async fn client_to_upstream(
                 TAG_QUERY => {
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
-                        Ok(c) if c.statements > 0 => {
+                        Ok((c, text)) if c.statements > 0 => {
                             let n = i64::from(c.statements);
                             match take_quota(&mut queries, &cycles, &config, sql, n).await {
-                                Ok(()) => {
-                                    config.gate.record_allowed(sql, &c, "query").await.map(Some)
-                                }
+                                Ok(()) => config
+                                    .gate
+                                    .record_allowed(text, &c, "query")
+                                    .await
+                                    .map(Some),
                                 Err(r) => Err(r),
                             }
                         }
@@ -511,7 +514,7 @@ async fn client_to_upstream(
                         Ok(token) => {
                             let mut c = cycles.lock().expect("cycles lock poisoned");
                             if let Some(token) = token {
-                                c.await_outcome(token);
+                                c.await_outcome(token, read_at);
                             }
                             c.sent += 1;
                             drop(c);
@@ -523,21 +526,21 @@ async fn client_to_upstream(
                 TAG_PARSE => {
                     let sql = sql_text(tag, msg);
                     let admitted = match config.gate.check(sql) {
-                        Ok(c) if c.statements > 0 => config
+                        Ok((c, text)) if c.statements > 0 => config
                             .gate
-                            .record_allowed(sql, &c, "parse")
+                            .record_allowed(text, &c, "parse")
                             .await
-                            .map(|t| Some((t, c))),
+                            .map(|t| Some((t, c, text))),
                         Ok(_) => Ok(None),
                         Err(r) => Err(r),
                     };
                     match admitted {
                         Ok(token) => {
-                            if let Some((token, c)) = token {
+                            if let Some((token, c, text)) = token {
                                 // The outcome is the cycle's that the next Sync closes.
-                                prepared.parsed(statement_name(msg), sql, c);
+                                prepared.parsed(statement_name(msg), text, c);
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
-                                c.await_outcome(token);
+                                c.await_outcome(token, read_at);
                             }
                             out.extend_from_slice(msg);
                         }
@@ -566,7 +569,7 @@ async fn client_to_upstream(
                         {
                             Ok(token) => {
                                 let mut c = cycles.lock().expect("cycles lock poisoned");
-                                c.await_outcome(token);
+                                c.await_outcome(token, read_at);
                                 Ok(())
                             }
                             Err(r) => Err(r),
@@ -611,10 +614,13 @@ async fn client_to_upstream(
         match chunk.fill(&mut client, &mut buf, &mut out).await {
             Ok(0) => return SessionEnd::ClientQuit,
             Ok(_) => {
+                // One clock reading per read: the idle timers' and the statements' durations.
+                let now = tokio::time::Instant::now();
+                read_at = now.into_std();
                 cycles
                     .lock()
                     .expect("cycles lock poisoned")
-                    .last_client_activity = tokio::time::Instant::now();
+                    .last_client_activity = now;
             }
             Err(e) => return SessionEnd::Error(format!("client read: {e}")),
         }
@@ -718,7 +724,7 @@ type Parameters = Vec<Option<String>>;
 type Portal = (Box<[u8]>, Option<Parameters>);
 
 /// A prepared statement's SQL text and classification.
-type PreparedStatement = (Arc<[u8]>, Arc<dbward_core::policy::Classification>);
+type PreparedStatement = (Arc<str>, Arc<dbward_core::policy::Classification>);
 
 /// The statements and portals of a session's extended protocol, so that each `Execute` of a
 /// prepared statement is audited with its text.
@@ -735,7 +741,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn parsed(&mut self, name: &[u8], sql: &[u8], c: Arc<dbward_core::policy::Classification>) {
+    fn parsed(&mut self, name: &[u8], sql: &str, c: Arc<dbward_core::policy::Classification>) {
         self.statements.insert(name.into(), (sql.into(), c));
         self.fresh.push(name.into());
     }
