@@ -199,7 +199,7 @@ impl StatementGate {
         };
         // A NUL (MySQL's COM_QUERY may carry one) is stored as U+FFFD: text columns and the
         // store's JSON batch insert would cut the text there.
-        let stored = if stored.contains('\0') {
+        let stored = if memchr::memchr(0, stored.as_bytes()).is_some() {
             std::borrow::Cow::Owned(stored.replace('\0', "\u{FFFD}"))
         } else {
             stored

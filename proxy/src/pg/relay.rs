@@ -742,7 +742,14 @@ struct Prepared {
 
 impl Prepared {
     fn parsed(&mut self, name: &[u8], sql: &str, c: Arc<dbward_core::policy::Classification>) {
-        self.statements.insert(name.into(), (sql.into(), c));
+        match self.statements.get_mut(name) {
+            // The unnamed statement parsed again with the same text (the extended protocol's
+            // common case): nothing to allocate.
+            Some((text, current)) if **text == *sql => *current = c,
+            _ => {
+                self.statements.insert(name.into(), (sql.into(), c));
+            }
+        }
         self.fresh.push(name.into());
     }
 
@@ -761,7 +768,7 @@ impl Prepared {
     /// audit row of its own: always when parameters are recorded (each execution has its own
     /// values), else when it is not the first execution after its `Parse`.
     fn execute(&mut self, body: &[u8]) -> Option<(PreparedStatement, Option<Parameters>)> {
-        let portal = &body[..body.iter().position(|b| *b == 0)?];
+        let portal = &body[..memchr::memchr(0, body)?];
         let (statement, parameters) = self.portals.get(portal)?;
         if let Some(i) = self.fresh.iter().position(|f| f == statement) {
             self.fresh.swap_remove(i);
@@ -794,23 +801,19 @@ impl Prepared {
 /// The statement name of a `Parse` message.
 fn statement_name(msg: &[u8]) -> &[u8] {
     let body = &msg[5..];
-    &body[..body.iter().position(|b| *b == 0).unwrap_or(0)]
+    &body[..memchr::memchr(0, body).unwrap_or(0)]
 }
 
 /// The SQL text of a `Query` (body) or `Parse` (after the statement name) message.
 fn sql_text(tag: u8, msg: &[u8]) -> &[u8] {
     let body = &msg[5..];
     let text = if tag == TAG_PARSE {
-        body.iter()
-            .position(|b| *b == 0)
-            .map_or(&body[..0], |end| &body[end + 1..])
+        memchr::memchr(0, body).map_or(&body[..0], |end| &body[end + 1..])
     } else {
         body
     };
     // Up to the terminating NUL (Parse carries parameter types after it).
-    text.iter()
-        .position(|b| *b == 0)
-        .map_or(text, |end| &text[..end])
+    memchr::memchr(0, text).map_or(text, |end| &text[..end])
 }
 
 /// Replaces a denied `Parse` with one of the same statement name whose SQL cannot parse, so
