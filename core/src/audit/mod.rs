@@ -6,7 +6,8 @@
 //!   one transaction, linked into the instance's HMAC chain ([`chain`]). A busy proxy pays one
 //!   commit per interval, not one per statement. A crash (kill -9) loses at most what was
 //!   collected in the last interval plus the batch being written: `flush_interval` of events,
-//!   at most `batch_events` + `queue_events`.
+//!   at most `batch_events` + `queue_events` statements, and up to `queue_events` more folded
+//!   into their sessions' runs ([`runs`]).
 //! - **Back-pressure, not loss**: [`AuditSink::record`] waits while the queue is full (the
 //!   statement waits); it never drops an event. A failed write is retried until it succeeds.
 //! - **Store outages** (`audit.store_unavailable`): `refuse` (default) refuses new statements
@@ -27,6 +28,7 @@ pub mod forward;
 pub mod maintain;
 pub mod runs;
 
+use runs::FoldBudget;
 pub use runs::{Execution, SessionRuns};
 
 use std::sync::Arc;
@@ -229,6 +231,8 @@ pub struct AuditSink {
     record_parameters: bool,
     /// Most executions one run may hold (`audit.batch_events`).
     fold_max: u32,
+    /// Folded executions not yet collected, and how many there may be.
+    folded: Arc<FoldBudget>,
 }
 
 /// The writer task's handle.
@@ -332,8 +336,16 @@ impl AuditSink {
         if !self.may_fold() {
             return None;
         }
+        if !self.folded.try_take() {
+            return None;
+        }
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        runs.join(e, token, self.fold_max).then_some(token)
+        if runs.join(e, token, self.fold_max) {
+            Some(token)
+        } else {
+            self.folded.give_back(1);
+            None
+        }
     }
 
     /// Queues an allowed statement's event as the first execution of a new run of its session
@@ -448,6 +460,8 @@ impl AuditWriter {
             config.strict,
         );
         let health = healthy.clone();
+        let folded = Arc::new(FoldBudget::new(config.queue_events.max(1)));
+        let budget = folded.clone();
         let task = tokio::spawn(async move {
             let mut written = 0u64;
             let mut msgs = Vec::with_capacity(batch_max);
@@ -464,7 +478,7 @@ impl AuditWriter {
                         }
                     }
                 }
-                let (mut batch, pending) = merge(&mut msgs, &mut open);
+                let (mut batch, pending) = merge(&mut msgs, &mut open, &budget);
                 written += batch.len() as u64;
                 for (token, i) in pending {
                     open.remember(token, &batch[i]);
@@ -490,6 +504,7 @@ impl AuditWriter {
                 normalized_only: config.normalized_statements_only,
                 record_parameters: config.record_parameters,
                 fold_max: u32::try_from(batch_max).unwrap_or(u32::MAX),
+                folded,
             },
         )
     }
@@ -557,7 +572,11 @@ async fn write_batch(
 ///   flush interval instead of one per execution: a row costs the store far more than a text in
 ///   it. Strict-mode events are never folded (each waits for its commit), nor executions with
 ///   their parameters.
-fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, usize)>) {
+fn merge(
+    msgs: &mut Vec<Msg>,
+    open: &mut Open,
+    folded: &FoldBudget,
+) -> (Vec<AuditEvent>, Vec<(u64, usize)>) {
     use std::collections::HashMap;
     let mut events: Vec<AuditEvent> = Vec::with_capacity(msgs.len());
     // foldhash: these maps take every event of a batch (SipHash cost a tenth of a prepared
@@ -598,6 +617,8 @@ fn merge(msgs: &mut Vec<Msg>, open: &mut Open) -> (Vec<AuditEvent>, Vec<(u64, us
                 let Some((e, pending)) = runs.collect(generation) else {
                     continue;
                 };
+                let executions = e.facts.as_ref().and_then(|f| f.executions).unwrap_or(1);
+                folded.give_back(usize::try_from(executions - 1).unwrap_or_default());
                 if let Some(s) = e.context.session_id.as_ref() {
                     latest.insert(s.clone(), events.len());
                 }
@@ -755,7 +776,7 @@ mod tests {
             statement("s1", "SELECT 1", 5),
             done(3, 5, None),
         ];
-        let (events, pending) = merge(&mut msgs, &mut open);
+        let (events, pending) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
         assert_eq!(
             events.len(),
             4,
@@ -789,7 +810,7 @@ mod tests {
             let e = &events[i];
             open.remember(t, e);
         }
-        let (late, _) = merge(&mut vec![done(4, 0, None)], &mut open);
+        let (late, _) = merge(&mut vec![done(4, 0, None)], &mut open, &FoldBudget::new(0));
         assert_eq!(late.len(), 1);
         assert_eq!(late[0].entry.action, "statement.completed");
         assert_eq!(late[0].context.session_id.as_deref(), Some("s1"));
@@ -825,7 +846,7 @@ mod tests {
             // The same key with another class (an address reused by another shape) is apart.
             shaped("s1", "SELECT nextval('s')", 8, 7, "write"),
         ];
-        let (events, _) = merge(&mut msgs, &mut open);
+        let (events, _) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
         let texts: Vec<_> = events
             .iter()
             .map(|e| e.context.statement.as_deref().unwrap_or_default())
@@ -865,7 +886,7 @@ mod tests {
         if let Msg::Event(e) = &mut cut[1] {
             e.facts.as_mut().expect("facts").truncated = true;
         }
-        assert_eq!(merge(&mut cut, &mut open).0.len(), 2);
+        assert_eq!(merge(&mut cut, &mut open, &FoldBudget::new(0)).0.len(), 2);
     }
 
     /// A session's executions as the statement gate records them: each joins the open run when
@@ -926,7 +947,7 @@ mod tests {
         execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 6", 6, 7);
         assert!(runs.complete(3, outcome(3)).is_none());
         assert_eq!(msgs.len(), 4);
-        let (events, pending) = merge(&mut msgs, &mut open);
+        let (events, pending) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
         let texts: Vec<_> = events
             .iter()
             .map(|e| e.context.statement.as_deref().unwrap_or_default())
@@ -964,7 +985,7 @@ mod tests {
         // The next execution starts a new run, with a new marker.
         execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 7", 7, 7);
         assert_eq!(msgs.len(), 1);
-        assert_eq!(merge(&mut msgs, &mut open).0.len(), 1);
+        assert_eq!(merge(&mut msgs, &mut open, &FoldBudget::new(0)).0.len(), 1);
     }
 
     #[test]
@@ -984,5 +1005,77 @@ mod tests {
             truncated: false,
         };
         assert!(!runs.join(&e, 10, 100), "no run to join");
+    }
+
+    #[test]
+    fn folded_executions_waiting_for_the_writer_are_bounded() {
+        let budget = FoldBudget::new(2);
+        assert!(budget.try_take());
+        assert!(budget.try_take());
+        assert!(
+            !budget.try_take(),
+            "full: the next execution needs room in the queue"
+        );
+        budget.give_back(1);
+        assert!(budget.try_take());
+        budget.give_back(5);
+        assert!(budget.try_take(), "never below zero");
+        assert!(budget.try_take());
+        assert!(!budget.try_take());
+    }
+
+    /// The sink's joins stop at the budget (`queue_events` folded executions the writer has
+    /// not collected); the writer's collection gives the room back.
+    #[tokio::test]
+    async fn sessions_fold_only_as_many_executions_as_the_queue_holds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url).await.expect("open");
+        let config = AuditConfig {
+            queue_events: 3,
+            flush_interval: Duration::from_millis(200),
+            ..AuditConfig::default()
+        };
+        let (writer, sink) = AuditWriter::spawn(store.clone(), &config);
+        let runs = Arc::new(SessionRuns::default());
+        let e = Execution {
+            shape: 7,
+            message: "query",
+            class: Some("read"),
+            statements: 1,
+            text: "SELECT 1",
+            truncated: false,
+        };
+        assert!(sink.try_join(&runs, &e).is_none(), "no run yet");
+        let Msg::Event(mut first) = shaped("s1", "SELECT 1", 0, 7, "read") else {
+            unreachable!("an event")
+        };
+        first.facts.as_mut().expect("facts").statements = Some(1);
+        sink.try_record_run(&runs, *first).expect("queued");
+        for _ in 0..3 {
+            assert!(sink.try_join(&runs, &e).is_some(), "within the budget");
+        }
+        assert!(
+            sink.try_join(&runs, &e).is_none(),
+            "the fourth needs a place in the queue"
+        );
+        // Once the writer has collected the run, sessions fold again.
+        let mut joined = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if sink.try_join(&runs, &e).is_some() {
+                joined = true;
+                break;
+            }
+            // The open run went with the writer: a new one takes its place.
+            if let Msg::Event(mut next) = shaped("s1", "SELECT 1", 0, 7, "read") {
+                next.facts.as_mut().expect("facts").statements = Some(1);
+                let _ = sink.try_record_run(&runs, *next);
+            }
+        }
+        assert!(joined);
+        drop(sink);
+        assert!(writer.finish().await >= 2, "both runs written");
+        store.close().await;
     }
 }

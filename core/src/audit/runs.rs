@@ -17,8 +17,10 @@
 //!   another shape, one with parameters), so a session's rows still read in the order its
 //!   statements ran; the marker holds the run's place in the queue.
 //! - A run holds at most `audit.batch_events` executions (the most a row folded by the writer
-//!   can hold), so a writer held up by a store outage does not let runs grow without bound:
-//!   the next run needs room in the queue, and waits or is refused like any event.
+//!   can hold), and all runs together at most `audit.queue_events` executions not yet collected
+//!   ([`FoldBudget`]): a writer held up by a slow or failing store does not let runs grow
+//!   without bound, and the crash window keeps its size. Beyond that, an execution needs room
+//!   in the queue, and waits or is refused like any event.
 //!
 //! This is the busy proxy's common case (pgbench, an application's connection pool, a driver
 //! that puts values into its SQL text): it saved about 1,200 of the 14,400 instructions a
@@ -27,6 +29,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{AuditEvent, StatementOutcome, add_outcome, fold_text};
 
@@ -69,6 +72,42 @@ pub struct Execution<'a> {
     pub text: &'a str,
     /// Whether that text was cut at `audit.max_statement_bytes`.
     pub truncated: bool,
+}
+
+/// How many executions all sessions' runs hold beyond their first, not yet collected by the
+/// writer, and how many they may hold. Shared by every sink and the writer.
+#[derive(Debug)]
+pub(super) struct FoldBudget {
+    held: AtomicUsize,
+    max: usize,
+}
+
+impl FoldBudget {
+    pub(super) fn new(max: usize) -> Self {
+        Self {
+            held: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// Takes room for one more folded execution, if there is some (a race may overshoot by
+    /// one per thread).
+    pub(super) fn try_take(&self) -> bool {
+        if self.held.load(Ordering::Relaxed) >= self.max {
+            return false;
+        }
+        self.held.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Gives back room for `n` executions (a refused join, or a collected run's).
+    pub(super) fn give_back(&self, n: usize) {
+        let _ = self
+            .held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(n))
+            });
+    }
 }
 
 impl SessionRuns {
