@@ -988,6 +988,18 @@ mod tests {
         assert_eq!(merge(&mut msgs, &mut open, &FoldBudget::new(0)).0.len(), 1);
     }
 
+    /// An execution of shape 7, `SELECT 1`.
+    fn select_one() -> Execution<'static> {
+        Execution {
+            shape: 7,
+            message: "query",
+            class: Some("read"),
+            statements: 1,
+            text: "SELECT 1",
+            truncated: false,
+        }
+    }
+
     #[test]
     fn a_run_whose_marker_cannot_be_queued_is_not_opened() {
         let runs = Arc::new(SessionRuns::default());
@@ -996,14 +1008,7 @@ mod tests {
         };
         let (back, ()) = runs.open(event, 9, |_| Err(())).expect_err("refused");
         assert_eq!(back.token, Some(9), "it goes the slow way, with its token");
-        let e = Execution {
-            shape: 7,
-            message: "query",
-            class: Some("read"),
-            statements: 1,
-            text: "SELECT 1",
-            truncated: false,
-        };
+        let e = select_one();
         assert!(!runs.join(&e, 10, 100), "no run to join");
     }
 
@@ -1038,14 +1043,7 @@ mod tests {
         };
         let (writer, sink) = AuditWriter::spawn(store.clone(), &config);
         let runs = Arc::new(SessionRuns::default());
-        let e = Execution {
-            shape: 7,
-            message: "query",
-            class: Some("read"),
-            statements: 1,
-            text: "SELECT 1",
-            truncated: false,
-        };
+        let e = select_one();
         assert!(sink.try_join(&runs, &e).is_none(), "no run yet");
         let Msg::Event(mut first) = shaped("s1", "SELECT 1", 0, 7, "read") else {
             unreachable!("an event")
