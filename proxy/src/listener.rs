@@ -62,7 +62,10 @@ pub async fn accept_loop<F, Fut>(
             Ok((stream, peer)) => {
                 configure(&stream, opts);
                 let permit = permits.clone().try_acquire_owned().ok();
-                tracker.spawn(handle(stream, peer, permit));
+                let connection = handle(stream, peer, permit);
+                // What each open connection holds at least (its task's state).
+                tracing::trace!(bytes = std::mem::size_of_val(&connection), "connection task");
+                tracker.spawn(connection);
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.
