@@ -64,7 +64,10 @@ pub async fn accept_loop<F, Fut>(
                 let permit = permits.clone().try_acquire_owned().ok();
                 let connection = handle(stream, peer, permit);
                 // What each open connection holds at least (its task's state).
-                tracing::trace!(bytes = std::mem::size_of_val(&connection), "connection task");
+                tracing::trace!(
+                    bytes = std::mem::size_of_val(&connection),
+                    "connection task"
+                );
                 tracker.spawn(connection);
             }
             Err(e) => {
