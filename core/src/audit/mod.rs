@@ -750,6 +750,14 @@ mod tests {
         }))
     }
 
+    /// The rows' statement texts, in order.
+    fn statement_texts(events: &[AuditEvent]) -> Vec<&str> {
+        events
+            .iter()
+            .map(|e| e.context.statement.as_deref().unwrap_or_default())
+            .collect()
+    }
+
     fn done(token: u64, rows: i64, error: Option<&str>) -> Msg {
         Msg::Done(
             token,
@@ -847,12 +855,8 @@ mod tests {
             shaped("s1", "SELECT nextval('s')", 8, 7, "write"),
         ];
         let (events, _) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
-        let texts: Vec<_> = events
-            .iter()
-            .map(|e| e.context.statement.as_deref().unwrap_or_default())
-            .collect();
         assert_eq!(
-            texts,
+            statement_texts(&events),
             [
                 "SELECT a FROM t WHERE id = 1",
                 "SELECT a FROM t WHERE id = 3",
@@ -948,12 +952,8 @@ mod tests {
         assert!(runs.complete(3, outcome(3)).is_none());
         assert_eq!(msgs.len(), 4);
         let (events, pending) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
-        let texts: Vec<_> = events
-            .iter()
-            .map(|e| e.context.statement.as_deref().unwrap_or_default())
-            .collect();
         assert_eq!(
-            texts,
+            statement_texts(&events),
             [
                 "SELECT a FROM t WHERE id = 1",
                 "DELETE FROM t",
