@@ -188,6 +188,32 @@ async fn pgbench_runs_in_all_query_modes() {
             "{mode}: {text}"
         );
     }
+    // Every Parse is audited, whatever rows they fold into: 400 in extended mode (the unnamed
+    // statement parsed again with its text, its classification reused) and one per connection
+    // in prepared mode.
+    let mut parsed = 0;
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin(
+                "GET",
+                "/api/audit?action=statement.allowed&q=pgbench_accounts&limit=1000",
+                None,
+            )
+            .await;
+        parsed = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["details"]["message"] == "parse")
+            .map(|r| r["details"]["executions"].as_i64().unwrap_or(1))
+            .sum::<i64>();
+        if parsed >= 402 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(parsed, 402);
     fx.dbward.stop().await;
 }
 

@@ -525,7 +525,15 @@ async fn client_to_upstream(
                 }
                 TAG_PARSE => {
                     let sql = sql_text(tag, msg);
-                    let admitted = match config.gate.check(sql) {
+                    // A statement parsed again with the text it had (the extended protocol's
+                    // unnamed statement, statement after statement) was allowed at this
+                    // session's level already: its classification is reused.
+                    let again = prepared.allowed_again(statement_name(msg), sql);
+                    let checked = match &again {
+                        Some((text, c)) => Ok((c.clone(), &**text)),
+                        None => config.gate.check(sql),
+                    };
+                    let admitted = match checked {
                         Ok((c, text)) if c.statements > 0 => config
                             .gate
                             .record_allowed(text, &c, "parse")
@@ -751,6 +759,14 @@ impl Prepared {
             }
         }
         self.fresh.push(name.into());
+    }
+
+    /// The statement of that name when it was parsed (and allowed) with this very text.
+    fn allowed_again(&self, name: &[u8], sql: &[u8]) -> Option<PreparedStatement> {
+        self.statements
+            .get(name)
+            .filter(|(text, _)| text.as_bytes() == sql)
+            .cloned()
     }
 
     fn bind(&mut self, portal: &[u8], statement: &[u8], parameters: Option<Parameters>) {
