@@ -4,6 +4,8 @@ use clap::Parser as _;
 
 /// mimalloc: every statement allocates a little (audit events, the writer's rows), and glibc's
 /// allocator cost about a tenth of the relay's CPU in profiles (`bench/run PROFILE=simple`).
+/// Feature `system-alloc` leaves it out, for heap profiles (massif sees only malloc).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
