@@ -41,21 +41,13 @@ impl Scan {
 
 /// Scans `sql` in `dialect`'s lexical rules.
 pub(crate) fn scan(sql: &str, dialect: SqlDialect) -> Scan {
-    let mut scan = Scan::default();
-    if dialect == SqlDialect::Mysql
-        && let Some(code) = expand_executable_comments(sql)
-    {
-        scan_into(
-            &code,
-            dialect,
-            &mut scan.normalized,
-            Some(&mut scan.statements),
-        );
-        scan.code = Some(code);
-        return scan;
-    }
+    let mut scan = Scan {
+        code: executable_code(sql, dialect),
+        ..Scan::default()
+    };
+    let text = scan.code.as_deref().unwrap_or(sql);
     scan_into(
-        sql,
+        text,
         dialect,
         &mut scan.normalized,
         Some(&mut scan.statements),
@@ -67,13 +59,17 @@ pub(crate) fn scan(sql: &str, dialect: SqlDialect) -> Scan {
 /// cached path's scan allocates nothing when `out` is reused.
 pub(crate) fn fingerprint_into(sql: &str, dialect: SqlDialect, out: &mut String) {
     out.clear();
-    if dialect == SqlDialect::Mysql
-        && let Some(code) = expand_executable_comments(sql)
-    {
-        scan_into(&code, dialect, out, None);
-        return;
+    let code = executable_code(sql, dialect);
+    scan_into(code.as_deref().unwrap_or(sql), dialect, out, None);
+}
+
+/// MySQL text with executable-comment markers removed, when it has any.
+fn executable_code(sql: &str, dialect: SqlDialect) -> Option<String> {
+    if dialect == SqlDialect::Mysql {
+        expand_executable_comments(sql)
+    } else {
+        None
     }
-    scan_into(sql, dialect, out, None);
 }
 
 /// Byte classes of the scan's hot loops (one table load per byte).
