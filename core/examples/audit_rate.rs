@@ -63,7 +63,6 @@ async fn rate(store: Store, label: &str, folded: bool) {
         // As the proxies' statement gate does: an execution joins its session's open run when
         // it can, and only otherwise becomes an event.
         let execution = Execution {
-            shape: 1,
             message: "query",
             class: Some("read"),
             statements: 1,
@@ -104,7 +103,6 @@ async fn rate(store: Store, label: &str, folded: bool) {
                 statements: Some(1),
                 message: Some("query"),
                 sql_bytes: 52,
-                shape: usize::from(folded),
                 ..StatementFacts::default()
             }),
         };

@@ -130,13 +130,9 @@ impl StatementGate {
         parameters: Option<Vec<Option<String>>>,
     ) -> Result<u64, Refused> {
         let (stored, truncated) = self.stored(text, c.may_carry_password);
-        // The classifier's cache shares one classification among the texts of a shape: its
-        // address tells which executions may share a row.
-        let shape = std::ptr::from_ref(c).addr();
         let class = c.class.map(StatementClass::as_str);
         if parameters.is_none() {
             let execution = Execution {
-                shape,
                 message: how,
                 class,
                 statements: c.statements,
@@ -157,7 +153,6 @@ impl StatementGate {
                 statements: Some(c.statements),
                 message: Some(how),
                 sql_bytes: text.len(),
-                shape,
                 ..StatementFacts::default()
             },
         );

@@ -93,15 +93,11 @@ pub struct StatementFacts {
     /// The values bound to this execution (`audit.record_parameters`; NULL as null).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Vec<Option<String>>>,
-    /// The texts of executions 2, 3... of a row standing for several executions of one
-    /// statement shape, in order, when any of them differs from the row's own `statement`
+    /// The texts of executions 2, 3... of a row standing for several consecutive executions
+    /// of one class, in order, when any of them differs from the row's own `statement`
     /// (`WHERE aid = 17`, then `WHERE aid = 42`): every execution's text is kept exactly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more_statements: Option<Vec<String>>,
-    /// Which cached classification decided it (the statement's shape: its text with literals
-    /// replaced), as an opaque key: executions of one shape may share a row. Not stored.
-    #[serde(skip)]
-    pub shape: usize,
     /// What it did (allowed statements, once their result is complete).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<StatementOutcome>,
@@ -349,7 +345,7 @@ impl AuditSink {
     }
 
     /// Queues an allowed statement's event as the first execution of a new run of its session
-    /// (later executions of its shape may join it), without waiting; returns its token, or
+    /// (later executions of its class may join it), without waiting; returns its token, or
     /// what [`AuditSink::record_busy`] needs to wait for room (the event is then written on its
     /// own).
     pub fn try_record_run(
@@ -562,10 +558,10 @@ async fn write_batch(
 ///
 /// - An outcome is merged into its statement's event when that is in the batch, else becomes a
 ///   `statement.completed` row (the event was written earlier: a long statement, strict mode).
-/// - Consecutive allowed statements of one session in one batch that share their text, or their
-///   shape (the text with literals replaced: the same cached classification), carried by the
-///   same kind of message (a prepared statement executed again and again, a health check, a
-///   driver sending `WHERE aid = 17` then `WHERE aid = 42`) are one row: `statement` is the
+/// - Consecutive allowed statements of one session in one batch of the same class, carried by
+///   the same kind of message (a prepared statement executed again and again, a health check, a
+///   driver sending `WHERE aid = 17` then `WHERE aid = 42`, an application's reads of several
+///   tables) are one row: `statement` is the
 ///   first one's text, `executions` counts them, `more_statements` holds the others' texts in
 ///   order when any differs, and their outcomes are summed. Any other event of the session ends
 ///   the run, so a session's rows keep the order its statements ran in. One row per run per
@@ -662,9 +658,9 @@ fn merge(
     (events, by_token.into_iter().collect())
 }
 
-/// Whether statement event `e` may join the row `row`: the same session, message and decision,
-/// and the same text, or (neither text cut short) the same shape, so that the row's class,
-/// level and statement count hold for every execution in it.
+/// Whether statement event `e` may join the row `row`: the same session, message, decision,
+/// class, level and statement count (the row's facts hold for every execution in it), and
+/// texts not cut short unless identical (each execution's text is kept).
 fn folds_into(row: &AuditEvent, e: &AuditEvent) -> bool {
     let (Some(a), Some(b)) = (row.facts.as_ref(), e.facts.as_ref()) else {
         return false;
@@ -676,7 +672,31 @@ fn folds_into(row: &AuditEvent, e: &AuditEvent) -> bool {
         && a.class == b.class
         && a.level == b.level
         && a.statements == b.statements
-        && (same_text || (a.shape != 0 && a.shape == b.shape && !a.truncated && !b.truncated))
+        && (same_text || (!a.truncated && !b.truncated))
+        && a.more_statements
+            .iter()
+            .flatten()
+            .map(String::len)
+            .sum::<usize>()
+            + text_added(
+                row.context.statement.as_deref(),
+                a,
+                e.context.statement.as_deref(),
+            )
+            <= runs::RUN_TEXT_BYTES
+}
+
+/// The bytes of text one more execution adds to those a row keeps besides its first (nothing
+/// while every text is the first's; once one differs, all of them are listed).
+fn text_added(first: Option<&str>, f: &StatementFacts, text: Option<&str>) -> usize {
+    match (&f.more_statements, first == text) {
+        (None, true) => 0,
+        (None, false) => {
+            let earlier = usize::try_from(f.executions.unwrap_or(1) - 1).unwrap_or_default();
+            first.map_or(0, str::len) * earlier + text.map_or(0, str::len)
+        }
+        (Some(_), _) => text.map_or(0, str::len),
+    }
 }
 
 /// Adds execution `e` to `row` (its outcome is added when it arrives).
@@ -779,7 +799,7 @@ mod tests {
             done(1, 1, None),
             statement("s1", "SELECT 1", 2),
             statement("s2", "SELECT 1", 3),
-            statement("s1", "SELECT 2", 4),
+            classed("s1", "SELECT nextval('s')", 4, "write"),
             done(2, 1, Some("57014")),
             statement("s1", "SELECT 1", 5),
             done(3, 5, None),
@@ -788,7 +808,7 @@ mod tests {
         assert_eq!(
             events.len(),
             4,
-            "s1's first two SELECT 1 folded; s2 apart; SELECT 2 ends s1's run, so the last \
+            "s1's first two SELECT 1 folded; s2 apart; a write ends s1's run, so the last \
              SELECT 1 starts a row of its own"
         );
         let f = events[0].facts.as_ref().expect("facts");
@@ -824,12 +844,11 @@ mod tests {
         assert_eq!(late[0].context.session_id.as_deref(), Some("s1"));
     }
 
-    fn shaped(session: &str, sql: &str, token: u64, shape: usize, class: &'static str) -> Msg {
+    fn classed(session: &str, sql: &str, token: u64, class: &'static str) -> Msg {
         let Msg::Event(mut e) = statement(session, sql, token) else {
             unreachable!("an event")
         };
         if let Some(f) = e.facts.as_mut() {
-            f.shape = shape;
             f.class = Some(class);
             f.message = Some("query");
         }
@@ -837,22 +856,22 @@ mod tests {
     }
 
     #[test]
-    fn executions_of_one_shape_share_a_row_with_every_text() {
+    fn executions_of_one_class_share_a_row_with_every_text() {
         let mut open = Open::default();
         let mut msgs = vec![
-            shaped("s1", "SELECT a FROM t WHERE id = 1", 1, 7, "read"),
-            shaped("s1", "SELECT a FROM t WHERE id = 1", 2, 7, "read"),
-            shaped("s1", "select a from t where id = 2", 3, 7, "read"),
+            classed("s1", "SELECT a FROM t WHERE id = 1", 1, "read"),
+            classed("s1", "SELECT a FROM t WHERE id = 1", 2, "read"),
+            classed("s1", "select a from t where id = 2", 3, "read"),
             done(2, 1, None),
             // Another session's statement does not end s1's run.
-            shaped("s2", "SELECT a FROM t WHERE id = 3", 4, 7, "read"),
-            shaped("s1", "SELECT a FROM t WHERE id = 5", 5, 7, "read"),
+            classed("s2", "SELECT a FROM t WHERE id = 3", 4, "read"),
+            classed("s1", "SELECT a FROM t WHERE id = 5", 5, "read"),
             done(5, 2, None),
-            // Another shape ends it; after it, the first shape starts a new row.
-            shaped("s1", "SELECT b FROM t WHERE id = 4", 6, 8, "read"),
-            shaped("s1", "SELECT a FROM t WHERE id = 6", 7, 7, "read"),
-            // The same key with another class (an address reused by another shape) is apart.
-            shaped("s1", "SELECT nextval('s')", 8, 7, "write"),
+            // Another statement of the class joins too.
+            classed("s1", "SELECT b FROM u WHERE id = 4", 6, "read"),
+            // Another class ends it; after it, reads start a new row.
+            classed("s1", "SELECT nextval('s')", 7, "write"),
+            classed("s1", "SELECT a FROM t WHERE id = 6", 8, "read"),
         ];
         let (events, _) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
         assert_eq!(
@@ -860,13 +879,12 @@ mod tests {
             [
                 "SELECT a FROM t WHERE id = 1",
                 "SELECT a FROM t WHERE id = 3",
-                "SELECT b FROM t WHERE id = 4",
-                "SELECT a FROM t WHERE id = 6",
                 "SELECT nextval('s')",
+                "SELECT a FROM t WHERE id = 6",
             ]
         );
         let f = events[0].facts.as_ref().expect("facts");
-        assert_eq!(f.executions, Some(4));
+        assert_eq!(f.executions, Some(5));
         assert_eq!(
             f.more_statements.as_deref(),
             Some(
@@ -874,18 +892,18 @@ mod tests {
                     "SELECT a FROM t WHERE id = 1".to_owned(),
                     "select a from t where id = 2".to_owned(),
                     "SELECT a FROM t WHERE id = 5".to_owned(),
+                    "SELECT b FROM u WHERE id = 4".to_owned(),
                 ][..]
             ),
-            "the texts of executions 2 to 4, in order"
+            "the texts of executions 2 to 5, in order"
         );
         assert_eq!(f.outcome.as_ref().map(|o| o.rows), Some(3));
         let json = serde_json::to_value(f).expect("json");
         assert_eq!(json["more_statements"][1], "select a from t where id = 2");
-        assert!(json.get("shape").is_none(), "the key is not stored");
         // Cut texts fold only when identical.
         let mut cut = vec![
-            shaped("s1", "SELECT 1", 1, 7, "read"),
-            shaped("s1", "SELECT 2", 2, 7, "read"),
+            classed("s1", "SELECT 1", 1, "read"),
+            classed("s1", "SELECT 2", 2, "read"),
         ];
         if let Msg::Event(e) = &mut cut[1] {
             e.facts.as_mut().expect("facts").truncated = true;
@@ -895,9 +913,8 @@ mod tests {
 
     /// A session's executions as the statement gate records them: each joins the open run when
     /// it can, else opens a new one (its marker goes into `msgs`).
-    fn execute(runs: &Arc<SessionRuns>, msgs: &mut Vec<Msg>, sql: &str, token: u64, shape: usize) {
+    fn execute(runs: &Arc<SessionRuns>, msgs: &mut Vec<Msg>, sql: &str, token: u64) {
         let e = Execution {
-            shape,
             message: "query",
             class: Some("read"),
             statements: 1,
@@ -907,7 +924,7 @@ mod tests {
         if runs.join(&e, token, 3) {
             return;
         }
-        let Msg::Event(mut event) = shaped("s1", sql, token, shape, "read") else {
+        let Msg::Event(mut event) = classed("s1", sql, token, "read") else {
             unreachable!("an event")
         };
         if let Some(f) = event.facts.as_mut() {
@@ -925,8 +942,8 @@ mod tests {
         let runs = Arc::new(SessionRuns::default());
         let mut msgs = Vec::new();
         let mut open = Open::default();
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 1", 1, 7);
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 2", 2, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 1", 1);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 2", 2);
         let outcome = |rows| StatementOutcome {
             duration_us: 10,
             rows,
@@ -937,18 +954,18 @@ mod tests {
         assert!(runs.complete(1, outcome(1)).is_none(), "summed in place");
         assert!(runs.complete(2, outcome(2)).is_none());
         assert_eq!(msgs.len(), 1, "one marker for both executions");
-        // A denial closes the run: the next execution of the shape starts another.
+        // A denial closes the run: the next execution starts another.
         runs.close();
         let Msg::Event(mut denial) = statement("s1", "DELETE FROM t", 0) else {
             unreachable!("an event")
         };
         denial.token = None;
         msgs.push(Msg::Event(denial));
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 3", 3, 7);
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 4", 4, 7);
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 5", 5, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 3", 3);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 4", 4);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 5", 5);
         // At most 3 executions per run here: the fourth opens another.
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 6", 6, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 6", 6);
         assert!(runs.complete(3, outcome(3)).is_none());
         assert_eq!(msgs.len(), 4);
         let (events, pending) = merge(&mut msgs, &mut open, &FoldBudget::new(0));
@@ -983,15 +1000,34 @@ mod tests {
         assert!(runs.complete(4, outcome(4)).is_some());
         assert!(runs.collect(0).is_none());
         // The next execution starts a new run, with a new marker.
-        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 7", 7, 7);
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 7", 7);
         assert_eq!(msgs.len(), 1);
         assert_eq!(merge(&mut msgs, &mut open, &FoldBudget::new(0)).0.len(), 1);
     }
 
-    /// An execution of shape 7, `SELECT 1`.
+    #[test]
+    fn a_run_keeps_a_bounded_amount_of_text() {
+        let runs = Arc::new(SessionRuns::default());
+        let mut msgs = Vec::new();
+        // Each text a little over half the bound: the second joins the first, the third
+        // would take the run past it and opens another (before the cap of 3 executions).
+        let text = |i: usize| format!("SELECT '{}' -- {i}", "x".repeat(runs::RUN_TEXT_BYTES / 2));
+        for i in 1..=4 {
+            execute(&runs, &mut msgs, &text(i), i as u64);
+        }
+        assert_eq!(msgs.len(), 2, "two runs of two executions");
+        let (events, _) = merge(&mut msgs, &mut Open::default(), &FoldBudget::new(0));
+        assert_eq!(
+            statement_texts(&events),
+            [text(1).as_str(), text(3).as_str()],
+            "each run starts where the one before stopped"
+        );
+        assert_eq!(events[1].facts.as_ref().and_then(|f| f.executions), Some(2));
+    }
+
+    /// An execution of `SELECT 1`.
     fn select_one() -> Execution<'static> {
         Execution {
-            shape: 7,
             message: "query",
             class: Some("read"),
             statements: 1,
@@ -1003,7 +1039,7 @@ mod tests {
     #[test]
     fn a_run_whose_marker_cannot_be_queued_is_not_opened() {
         let runs = Arc::new(SessionRuns::default());
-        let Msg::Event(event) = shaped("s1", "SELECT 1", 9, 7, "read") else {
+        let Msg::Event(event) = classed("s1", "SELECT 1", 9, "read") else {
             unreachable!("an event")
         };
         let (back, ()) = runs.open(event, 9, |_| Err(())).expect_err("refused");
@@ -1045,7 +1081,7 @@ mod tests {
         let runs = Arc::new(SessionRuns::default());
         let e = select_one();
         assert!(sink.try_join(&runs, &e).is_none(), "no run yet");
-        let Msg::Event(mut first) = shaped("s1", "SELECT 1", 0, 7, "read") else {
+        let Msg::Event(mut first) = classed("s1", "SELECT 1", 0, "read") else {
             unreachable!("an event")
         };
         first.facts.as_mut().expect("facts").statements = Some(1);
@@ -1066,7 +1102,7 @@ mod tests {
                 break;
             }
             // The open run went with the writer: a new one takes its place.
-            if let Msg::Event(mut next) = shaped("s1", "SELECT 1", 0, 7, "read") {
+            if let Msg::Event(mut next) = classed("s1", "SELECT 1", 0, "read") {
                 next.facts.as_mut().expect("facts").statements = Some(1);
                 let _ = sink.try_record_run(&runs, *next);
             }

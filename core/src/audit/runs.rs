@@ -1,11 +1,11 @@
-//! Folding where the session runs: a session's consecutive allowed executions of one statement
-//! shape gather in a *run* kept beside the session, instead of each going through the writer's
-//! queue as an event of its own and being folded there.
+//! Folding where the session runs: a session's consecutive allowed executions of one class
+//! gather in a *run* kept beside the session, instead of each going through the writer's queue
+//! as an event of its own and being folded there.
 //!
 //! - The first execution of a run builds its event, as any statement does, and puts a
 //!   [`Msg::Run`](super::Msg) marker into the writer's queue where the event itself would have
 //!   gone. Later executions that may share its row (the rule of [`super::folds_into`]: same
-//!   shape, message, class and statement count, and texts not cut short unless identical) only
+//!   message, class and statement count, and texts not cut short unless identical) only
 //!   lock the session's runs, count themselves and keep their text; their outcomes are summed in
 //!   place as they arrive. Nothing is allocated or queued per execution (a text that differs
 //!   from the first is kept, as in the row).
@@ -14,10 +14,10 @@
 //!   Executions after the collection start a new run. Outcomes still to come then reach the
 //!   writer through the queue, as for any event written before its outcome.
 //! - Order: a run is closed by anything else its session records (a denial, an execution of
-//!   another shape, one with parameters), so a session's rows still read in the order its
+//!   another class or message, one with parameters), so a session's rows still read in the order its
 //!   statements ran; the marker holds the run's place in the queue.
 //! - A run holds at most `audit.batch_events` executions (the most a row folded by the writer
-//!   can hold), and all runs together at most `audit.queue_events` executions not yet collected
+//!   can hold) and [`RUN_TEXT_BYTES`] of texts besides its first, and all runs together at most `audit.queue_events` executions not yet collected
 //!   ([`FoldBudget`]): a writer held up by a slow or failing store does not let runs grow
 //!   without bound, and the crash window keeps its size. Beyond that, an execution needs room
 //!   in the queue, and waits or is refused like any event.
@@ -55,13 +55,18 @@ struct Run {
     event: Box<AuditEvent>,
     /// Tokens of executions whose outcome is still to come.
     pending: Vec<u64>,
+    /// Bytes of the texts kept besides the first's.
+    kept: usize,
 }
+
+/// The most text bytes a run keeps besides its first execution's: a row stays a row (a
+/// thousand executions of 4 KB texts would make one of 4 MB), and runs waiting for the writer
+/// hold a bounded amount of text.
+pub const RUN_TEXT_BYTES: usize = 64 * 1024;
 
 /// One more execution, as [`SessionRuns::join`] compares it with the open run.
 #[derive(Debug, Clone, Copy)]
 pub struct Execution<'a> {
-    /// Which cached classification decided it (the statement's shape).
-    pub shape: usize,
     /// Which message carried it (`query`, `parse`, `execute`...).
     pub message: &'static str,
     /// The statement's class.
@@ -129,14 +134,18 @@ impl SessionRuns {
         };
         let first = run.event.context.statement.as_deref().unwrap_or_default();
         let same_text = first == e.text;
+        let executions = f.executions.unwrap_or(1);
+        let kept = super::text_added(Some(first), f, Some(e.text));
         let joins = f.message == Some(e.message)
             && f.class == e.class
             && f.statements == Some(e.statements)
-            && f.executions.unwrap_or(1) < max
-            && (same_text || (f.shape != 0 && f.shape == e.shape && !f.truncated && !e.truncated));
+            && executions < max
+            && (same_text || (!f.truncated && !e.truncated))
+            && run.kept + kept <= RUN_TEXT_BYTES;
         if joins {
             fold_text(f, first, e.text);
             run.pending.push(token);
+            run.kept += kept;
         }
         joins
     }
@@ -163,6 +172,7 @@ impl SessionRuns {
             open: true,
             event,
             pending: vec![token],
+            kept: 0,
         });
         // In place before the marker is queued: the writer may take it at once.
         match queue(generation) {
