@@ -93,13 +93,13 @@ pub struct ChangeUserContext {
 }
 
 /// The two sides and the session's quota allowances.
-pub struct MyRelay<'a> {
+pub struct MyRelay {
     client: MaybeTls,
     client_reader: PacketReader,
     up: Upstream,
     config: MyRelayConfig,
-    queries: &'a mut Allowance,
-    bytes: &'a mut Allowance,
+    queries: Allowance,
+    bytes: Allowance,
     out: BytesMut,
     /// Reused for commands forwarded upstream.
     fwd: BytesMut,
@@ -132,15 +132,15 @@ enum Done {
     ClientGone,
 }
 
-impl<'a> MyRelay<'a> {
+impl MyRelay {
     /// A relay over a logged-in upstream.
     pub fn new(
         client: MaybeTls,
         client_reader: PacketReader,
         up: Upstream,
         config: MyRelayConfig,
-        queries: &'a mut Allowance,
-        bytes: &'a mut Allowance,
+        queries: Allowance,
+        bytes: Allowance,
     ) -> Self {
         let status = up.status;
         Self {
@@ -159,6 +159,12 @@ impl<'a> MyRelay<'a> {
             bindings: std::collections::HashMap::default(),
             in_flight: false,
         }
+    }
+
+    /// Closes both connections and hands back the session's allowances (queries, bytes).
+    #[must_use]
+    pub fn into_allowances(self) -> (Allowance, Allowance) {
+        (self.queries, self.bytes)
     }
 
     /// The upstream's thread id.

@@ -143,14 +143,27 @@ impl MyServer {
                     client_auth::send_err(&mut s, 0, 1040, "08004", "too many connections to dbward").await;
                     return;
                 };
-                server.handle(tcp, peer, stop).await;
+                // Two phases, each in a box of its own: the handshake's state is freed before the
+                // session runs, and the session's future holds only what the relay needs (an
+                // idle session's memory is mostly these futures).
+                let established = Box::pin(server.clone().handle(tcp, peer, stop)).await;
+                if let Some(established) = established {
+                    let (relay, ending) = server.start_session(*established);
+                    Box::pin(server.run_session(relay, ending)).await;
+                }
             }
             .instrument(span)
         })
         .await;
     }
 
-    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    /// The handshake, authentication and upstream login; `Some` when the session may start.
+    async fn handle(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        stop: CancellationToken,
+    ) -> Option<Box<Established>> {
         let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
         let connection_id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
         let mut scramble: [u8; 20] = dbward_core::crypto::random_bytes();
@@ -163,10 +176,10 @@ impl MyServer {
             // Boxed, like the authentication below: a session's future lives as long as the
             // session, and would otherwise be as large as the largest of these phases.
             r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), connection_id, &scramble, require_tls))) => r,
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => return None,
         };
         let mut hello = match greeted {
-            Err(_) => return,
+            Err(_) => return None,
             Ok(Err((stream, e))) => {
                 tracing::warn!(error = %e, "handshake refused");
                 if let Some(mut s) = stream {
@@ -177,17 +190,17 @@ impl MyServer {
                     e,
                     HandshakeError::Packet(super::packet::PacketError::Closed)
                 ) {
-                    self.audit(
+                    Box::pin(self.audit(
                         None,
                         "",
                         peer,
                         "mysql.connect",
                         AuditOutcome::Failure,
                         json!({"reason": "bad_protocol", "error": e.to_string()}),
-                    )
+                    ))
                     .await;
                 }
-                return;
+                return None;
             }
             Ok(Ok(h)) => h,
         };
@@ -220,21 +233,28 @@ impl MyServer {
                 .await;
                 let seq = hello.seq;
                 client_auth::send_err(&mut hello.stream, seq, r.code, r.state, &r.message).await;
+                None
             }
-            Ok(open) => {
-                Box::pin(self.run_session(hello, open, peer, &user_name, &database)).await;
-            }
+            Ok(open) => Some(Box::new(Established {
+                hello,
+                open,
+                peer,
+                user_name,
+                database,
+            })),
         }
     }
 
-    async fn run_session(
-        &self,
-        hello: client_auth::Hello,
-        open: Box<Opened>,
-        peer: SocketAddr,
-        user_name: &str,
-        database: &str,
-    ) {
+    /// Sets the session up (sync: its locals live in no future) and builds its relay; the rest
+    /// is what the session's end needs.
+    fn start_session(&self, established: Established) -> (MyRelay, Ending) {
+        let Established {
+            hello,
+            open,
+            peer,
+            user_name,
+            database,
+        } = established;
         let Opened {
             upstream: up,
             granted,
@@ -243,7 +263,14 @@ impl MyServer {
             setup,
             kill_target,
         } = *open;
-        let _kill_entry = self.kills.register(hello.connection_id, kill_target);
+        let client_auth::Hello {
+            connection_id,
+            stream,
+            reader,
+            hello: response,
+            ..
+        } = hello;
+        let kill_entry = self.kills.register(connection_id, kill_target);
         let info = session.info();
         let level = granted.level;
         tracing::info!(level = %level, session = %session.id(), "session started");
@@ -255,20 +282,17 @@ impl MyServer {
             SessionIdentity::of(&info),
             self.audit.clone(),
         );
-        let mut queries = Allowance::new(
-            self.store.clone(),
-            granted.grant.id,
-            QuotaKind::Queries,
-            granted.grant.max_queries,
-            &self.config.quota,
-        );
-        let mut bytes = Allowance::new(
-            self.store.clone(),
-            granted.grant.id,
-            QuotaKind::Bytes,
-            granted.grant.max_bytes,
-            &self.config.quota,
-        );
+        let allowance = |kind, limit| {
+            Allowance::new(
+                self.store.clone(),
+                granted.grant.id,
+                kind,
+                limit,
+                &self.config.quota,
+            )
+        };
+        let queries = allowance(QuotaKind::Queries, granted.grant.max_queries);
+        let bytes = allowance(QuotaKind::Bytes, granted.grant.max_bytes);
         let config = MyRelayConfig {
             kill: session.signal(),
             gate,
@@ -276,8 +300,7 @@ impl MyServer {
             max_message_bytes: self.config.max_message_bytes,
             idle_session_timeout: self.config.limits.idle_session_timeout,
             idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
-            deprecate_eof: hello
-                .hello
+            deprecate_eof: response
                 .capabilities
                 .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
             schema: granted.database.database.clone(),
@@ -285,32 +308,53 @@ impl MyServer {
             kills: self.kills.clone(),
             registry: self.sessions.clone(),
             user_id: info.user_id,
-            connection_id: hello.connection_id,
+            connection_id,
             connect_timeout: self.config.connect_timeout,
             change_user: super::relay::ChangeUserContext {
                 auth: self.auth.clone(),
                 store: self.store.clone(),
                 peer,
-                username: user_name.to_owned(),
-                database: database.to_owned(),
+                username: user_name.clone(),
+                database: database.clone(),
                 grant_id: granted.grant.id,
             },
         };
-        // Run by reference: a relay moved into its own future would be held twice.
-        let mut relay = MyRelay::new(
-            hello.stream,
-            hello.reader,
-            up,
-            config,
-            &mut queries,
-            &mut bytes,
-        );
+        let relay = MyRelay::new(stream, reader, up, config, queries, bytes);
+        let ending = Ending {
+            session,
+            _kill_entry: kill_entry,
+            started,
+            peer,
+            user_name,
+            database,
+            user_id: info.user_id,
+            session_id: info.id,
+            grant_id: info.grant_id,
+        };
+        (relay, ending)
+    }
+
+    /// Runs the session's relay to its end, gives unspent quota back and audits the end.
+    async fn run_session(&self, mut relay: MyRelay, ending: Ending) {
         let end = relay.run().await;
-        drop(relay);
+        let Ending {
+            session,
+            _kill_entry,
+            started,
+            peer,
+            user_name,
+            database,
+            user_id,
+            session_id,
+            grant_id,
+        } = ending;
+        let (mut queries, mut bytes) = relay.into_allowances();
+        // The session is over: it leaves the registry before the store writes.
         drop(session);
-        Box::pin(async {
+        let (statements, result_bytes) = Box::pin(async {
             queries.release().await;
             bytes.release().await;
+            (queries.spent(), bytes.spent())
         })
         .await;
         let seconds = started.elapsed().as_secs_f64();
@@ -322,14 +366,14 @@ impl MyServer {
             SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
         };
         Box::pin(self.audit(
-            Some(info.user_id),
-            user_name,
+            Some(user_id),
+            &user_name,
             peer,
             "mysql.session_end",
             AuditOutcome::Success,
-            json!({"database": database, "session_id": info.id, "grant_id": info.grant_id,
+            json!({"database": database, "session_id": session_id, "grant_id": grant_id,
                    "duration_seconds": seconds, "end": why, "message": message,
-                   "statements": queries.spent(), "result_bytes": bytes.spent()}),
+                   "statements": statements, "result_bytes": result_bytes}),
         ))
         .await;
     }
@@ -660,6 +704,30 @@ impl MyServer {
 }
 
 /// What `open` hands to the relay.
+/// A client past the handshake, authenticated, with its upstream logged in.
+struct Established {
+    hello: client_auth::Hello,
+    open: Box<Opened>,
+    peer: SocketAddr,
+    user_name: String,
+    database: String,
+}
+
+/// What a session's end needs (the relay is the rest of its state).
+struct Ending {
+    /// In the registry while the session runs.
+    session: dbward_core::sessions::SessionHandle,
+    /// Its upstream thread is registered for `KILL` while the session runs.
+    _kill_entry: super::kill::KillEntry,
+    started: std::time::Instant,
+    peer: SocketAddr,
+    user_name: String,
+    database: String,
+    user_id: i64,
+    session_id: uuid::Uuid,
+    grant_id: i64,
+}
+
 struct Opened {
     upstream: upstream::Upstream,
     granted: dbward_core::gate::SessionGrant,

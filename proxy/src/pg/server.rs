@@ -226,7 +226,16 @@ impl PgServer {
         peer: SocketAddr,
         opened: Box<Opened>,
     ) {
-        let (upstream, granted, key, started, session) = *opened;
+        // The box is freed here, and what the relay does not need is dropped before it runs:
+        // the session's future holds whatever is still alive for as long as the session lasts.
+        let (upstream, granted, key, started, session) = { *opened };
+        let upstream::Upstream {
+            stream: upstream_stream,
+            pid,
+            secret,
+            addr,
+            ..
+        } = upstream;
         let level = granted.level;
         tracing::info!(level = %level, session = %session.id(), "session started");
         let info = session.info();
@@ -256,9 +265,10 @@ impl PgServer {
             queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
             bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
         };
+        drop(granted);
         let (end, busy) = Box::pin(relay::run(
             client,
-            upstream.stream,
+            upstream_stream,
             RelayConfig {
                 level,
                 gate,
@@ -266,11 +276,7 @@ impl PgServer {
                 idle_session_timeout: self.config.limits.idle_session_timeout,
                 idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
                 kill: session.signal(),
-                cancel: CancelTarget {
-                    addr: upstream.addr.clone(),
-                    pid: upstream.pid,
-                    secret: upstream.secret,
-                },
+                cancel: CancelTarget { addr, pid, secret },
             },
             quotas.clone(),
         ))
