@@ -335,47 +335,57 @@ impl MyServer {
     }
 
     /// Runs the session's relay to its end, gives unspent quota back and audits the end.
-    async fn run_session(&self, mut relay: MyRelay, ending: Ending) {
-        let end = relay.run().await;
-        let Ending {
-            session,
-            _kill_entry,
-            started,
-            peer,
-            user_name,
-            database,
-            user_id,
-            session_id,
-            grant_id,
-        } = ending;
-        let (mut queries, mut bytes) = relay.into_allowances();
-        // The session is over: it leaves the registry before the store writes.
-        drop(session);
-        let (statements, result_bytes) = Box::pin(async {
-            queries.release().await;
-            bytes.release().await;
-            (queries.spent(), bytes.spent())
-        })
-        .await;
-        let seconds = started.elapsed().as_secs_f64();
-        tracing::info!(end = ?end, seconds, "session ended");
-        let (why, message) = match &end {
-            SessionEnd::ClientQuit => ("client_quit", None),
-            SessionEnd::UpstreamClosed => ("upstream_closed", None),
-            SessionEnd::Error(e) => ("error", Some(e.clone())),
-            SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
-        };
-        Box::pin(self.audit(
-            Some(user_id),
-            &user_name,
-            peer,
-            "mysql.session_end",
-            AuditOutcome::Success,
-            json!({"database": database, "session_id": session_id, "grant_id": grant_id,
+    ///
+    /// An `async` block rather than an `async fn`: an `async fn` copies its arguments into
+    /// locals of its future, which would hold the relay twice for the whole session.
+    #[allow(clippy::manual_async_fn)]
+    fn run_session(
+        &self,
+        mut relay: MyRelay,
+        ending: Ending,
+    ) -> impl std::future::Future<Output = ()> + Send + '_ {
+        async move {
+            let end = relay.run().await;
+            let Ending {
+                session,
+                _kill_entry,
+                started,
+                peer,
+                user_name,
+                database,
+                user_id,
+                session_id,
+                grant_id,
+            } = ending;
+            let (mut queries, mut bytes) = relay.into_allowances();
+            // The session is over: it leaves the registry before the store writes.
+            drop(session);
+            let (statements, result_bytes) = Box::pin(async {
+                queries.release().await;
+                bytes.release().await;
+                (queries.spent(), bytes.spent())
+            })
+            .await;
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(end = ?end, seconds, "session ended");
+            let (why, message) = match &end {
+                SessionEnd::ClientQuit => ("client_quit", None),
+                SessionEnd::UpstreamClosed => ("upstream_closed", None),
+                SessionEnd::Error(e) => ("error", Some(e.clone())),
+                SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+            };
+            Box::pin(self.audit(
+                Some(user_id),
+                &user_name,
+                peer,
+                "mysql.session_end",
+                AuditOutcome::Success,
+                json!({"database": database, "session_id": session_id, "grant_id": grant_id,
                    "duration_seconds": seconds, "end": why, "message": message,
                    "statements": statements, "result_bytes": result_bytes}),
-        ))
-        .await;
+            ))
+            .await;
+        }
     }
 
     /// Authenticates, checks the grant, logs in upstream, audits and answers OK.
