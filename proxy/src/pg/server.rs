@@ -122,14 +122,26 @@ impl PgServer {
                     fatal(&mut MaybeTls::Plain(tcp), "53300", "too many connections to dbward").await;
                     return;
                 };
-                server.handle(tcp, peer, stop).await;
+                // Two phases, each in a box of its own: the start-up's state is freed before the
+                // session runs, and this task keeps nothing of it beside the session.
+                let established = Box::pin(server.clone().handle(tcp, peer, stop)).await;
+                if let Some(established) = established {
+                    Box::pin(server.run_session(established)).await;
+                }
             }
             .instrument(span)
         })
         .await;
     }
 
-    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    /// The start-up: TLS, authentication, the grant and the upstream login (or a cancel
+    /// request); `Some` when a session may run.
+    async fn handle(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        stop: CancellationToken,
+    ) -> Option<Box<Established>> {
         let require_tls = self.config.require_tls_remote && !peer.ip().is_loopback();
         let deadline = tokio::time::Instant::now() + self.config.handshake_timeout;
         let handshake = tokio::select! {
@@ -137,12 +149,12 @@ impl PgServer {
             // session's future lives as long as the session, and would otherwise be as large
             // as the largest of these phases.
             r = tokio::time::timeout_at(deadline, Box::pin(startup::handshake(tcp, self.tls.as_ref(), require_tls))) => r,
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => return None,
         };
         let (mut client, params) = match handshake {
             Err(_) => {
                 tracing::debug!("handshake timed out");
-                return;
+                return None;
             }
             Ok(Err((stream, e))) => {
                 tracing::warn!(error = %e, "startup refused");
@@ -163,13 +175,13 @@ impl PgServer {
                     ))
                     .await;
                 }
-                return;
+                return None;
             }
             Ok(Ok(Handshake::Cancel { pid, secret })) => {
                 if let Some(target) = self.cancels.lookup((pid, secret)) {
                     Box::pin(send_cancel(&target)).await;
                 }
-                return;
+                return None;
             }
             Ok(Ok(Handshake::Startup { stream, params })) => (stream, params),
         };
@@ -181,7 +193,7 @@ impl PgServer {
             r = tokio::time::timeout_at(deadline, Box::pin(self.open(&mut client, &params, peer))) => r,
             () = stop.cancelled() => {
                 Box::pin(fatal(&mut client, "57P01", "dbward is shutting down")).await;
-                return;
+                return None;
             }
         };
         let outcome = match opened {
@@ -210,22 +222,26 @@ impl PgServer {
                 .await;
             }
             Ok(opened) => {
-                // Boxed: what a running session needs stays in its own allocation, and this
-                // future keeps none of the start-up phases' values beside it.
-                Box::pin(self.run_session(client, &params, peer, opened)).await;
+                return Some(Box::new(Established {
+                    client,
+                    params,
+                    peer,
+                    opened,
+                }));
             }
         }
+        None
     }
 
     /// Runs an opened session to its end: the relay, then the cancel of a busy upstream, the
     /// unspent quota's release and the session-end audit row.
-    async fn run_session(
-        &self,
-        client: MaybeTls,
-        params: &startup::StartupParams,
-        peer: SocketAddr,
-        opened: Box<Opened>,
-    ) {
+    async fn run_session(&self, established: Box<Established>) {
+        let Established {
+            client,
+            params,
+            peer,
+            opened,
+        } = *established;
         // The box is freed here, and what the relay does not need is dropped before it runs:
         // the session's future holds whatever is still alive for as long as the session lasts.
         let (upstream, granted, key, started, session) = { *opened };
@@ -584,6 +600,14 @@ impl PgServer {
 /// the registered session.
 /// What a successful [`PgServer::open`] hands on, boxed: it is large, and the session's
 /// long-lived future would otherwise keep room for it beside everything else.
+/// A client past the start-up, with its upstream logged in.
+struct Established {
+    client: MaybeTls,
+    params: startup::StartupParams,
+    peer: SocketAddr,
+    opened: Box<Opened>,
+}
+
 type Opened = (
     upstream::Upstream,
     dbward_core::gate::SessionGrant,
