@@ -21,6 +21,32 @@ thread_local! {
     static FREE: RefCell<Vec<(usize, Vec<BytesMut>)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Bytes of buffer capacity all threads' pools hold (feature `buffer-stats`).
+#[cfg(feature = "buffer-stats")]
+static POOLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What the buffer pools of all threads hold, in bytes of capacity: memory that is bounded per
+/// thread, not per session, which the tests' per-session accounting leaves out.
+#[cfg(feature = "buffer-stats")]
+#[must_use]
+pub fn pooled_bytes() -> usize {
+    POOLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Counts `buf` into (`into`) or out of the pools (feature `buffer-stats`; nothing otherwise).
+#[allow(unused_variables)]
+fn account(buf: &BytesMut, into: bool) {
+    #[cfg(feature = "buffer-stats")]
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        if into {
+            POOLED.fetch_add(buf.capacity(), Relaxed);
+        } else {
+            POOLED.fetch_sub(buf.capacity(), Relaxed);
+        }
+    }
+}
+
 /// A buffer with room for at least `size` bytes: a recycled one when this thread has one.
 #[must_use]
 pub fn take(size: usize) -> BytesMut {
@@ -29,6 +55,7 @@ pub fn take(size: usize) -> BytesMut {
             .find(|(s, _)| *s == size)
             .and_then(|(_, list)| list.pop())
     })
+    .inspect(|b| account(b, false))
     .unwrap_or_else(|| BytesMut::with_capacity(size))
 }
 
@@ -54,6 +81,7 @@ pub fn give(buf: &mut BytesMut, size: usize) {
             });
         let list = &mut free[i].1;
         if list.len() < KEPT {
+            account(&b, true);
             list.push(b);
         }
     });

@@ -9,6 +9,7 @@ mod audit_statements;
 mod audit_trail;
 mod cost;
 mod harness;
+mod idle_memory;
 mod my_bad_input;
 mod my_fixture;
 mod my_proxy;
@@ -28,3 +29,12 @@ mod pg_upstream;
 mod startup;
 mod store;
 mod tls_slow_reader;
+
+/// The test process's allocator, counting: the idle-session memory tests read the live heap.
+#[global_allocator]
+static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
+/// Bytes the test process has allocated and not freed (dbward runs in-process).
+pub fn live_heap_bytes() -> i64 {
+    i64::try_from(ALLOCATOR.allocated()).unwrap_or(i64::MAX)
+}

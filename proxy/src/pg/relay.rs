@@ -161,69 +161,72 @@ const MAX_IDLE_CAPACITY: usize = 32 * 1024;
 
 /// Runs the relay until the session ends. Returns why it ended and whether the upstream was
 /// still busy with a request at that moment (the caller cancels it).
-pub async fn run(
+#[allow(clippy::manual_async_fn)] // an `async fn` would hold its arguments twice
+pub fn run(
     client: MaybeTls,
     upstream: MaybeTls,
     config: RelayConfig,
     quotas: Quotas,
-) -> (SessionEnd, bool) {
-    let (client_r, client_w) = client.into_split();
-    let (upstream_r, upstream_w) = upstream.into_split();
-    let cycles = Arc::new(Mutex::new(Cycles {
-        last_client_activity: tokio::time::Instant::now(),
-        sent: 0,
-        completed: 0,
-        substitutions: VecDeque::new(),
-        ended: false,
-        cancelled: false,
-        bytes_exhausted: None,
-        audited: VecDeque::new(),
-    }));
-    let fatal = Arc::new(FatalRequest::default());
-    let mut c2u = tokio::spawn(client_to_upstream(
-        client_r,
-        upstream_w,
-        config.clone(),
-        cycles.clone(),
-        fatal.clone(),
-        quotas.queries,
-    ));
-    let mut u2c = tokio::spawn(upstream_to_client(
-        upstream_r,
-        client_w,
-        config,
-        cycles.clone(),
-        fatal,
-        quotas.bytes,
-    ));
-    let end = tokio::select! {
-        r = &mut c2u => {
-            // The client is gone or broke the protocol. Give the upstream task a moment to
-            // deliver a FATAL it was asked to send, then stop it.
-            let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
-            match tokio::time::timeout(std::time::Duration::from_millis(200), &mut u2c).await {
-                Ok(Ok(SessionEnd::Ended(m))) => SessionEnd::Ended(m),
-                Ok(_) => end,
-                Err(_) => { u2c.abort(); end }
+) -> impl std::future::Future<Output = (SessionEnd, bool)> + Send + 'static {
+    async move {
+        let (client_r, client_w) = client.into_split();
+        let (upstream_r, upstream_w) = upstream.into_split();
+        let cycles = Arc::new(Mutex::new(Cycles {
+            last_client_activity: tokio::time::Instant::now(),
+            sent: 0,
+            completed: 0,
+            substitutions: VecDeque::new(),
+            ended: false,
+            cancelled: false,
+            bytes_exhausted: None,
+            audited: VecDeque::new(),
+        }));
+        let fatal = Arc::new(FatalRequest::default());
+        let mut c2u = tokio::spawn(client_to_upstream(
+            client_r,
+            upstream_w,
+            config.clone(),
+            cycles.clone(),
+            fatal.clone(),
+            quotas.queries,
+        ));
+        let mut u2c = tokio::spawn(upstream_to_client(
+            upstream_r,
+            client_w,
+            config,
+            cycles.clone(),
+            fatal,
+            quotas.bytes,
+        ));
+        let end = tokio::select! {
+            r = &mut c2u => {
+                // The client is gone or broke the protocol. Give the upstream task a moment to
+                // deliver a FATAL it was asked to send, then stop it.
+                let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
+                match tokio::time::timeout(std::time::Duration::from_millis(200), &mut u2c).await {
+                    Ok(Ok(SessionEnd::Ended(m))) => SessionEnd::Ended(m),
+                    Ok(_) => end,
+                    Err(_) => { u2c.abort(); end }
+                }
             }
-        }
-        r = &mut u2c => {
-            let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
-            if matches!(end, SessionEnd::Ended(_)) {
-                // Let the client read the FATAL and hang up first: closing a socket with unread
-                // input makes the kernel send RST, and the client could lose the message. The
-                // client task forwards nothing upstream any more (`ended`), it only drains.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut c2u).await;
+            r = &mut u2c => {
+                let end = r.unwrap_or_else(|e| SessionEnd::Error(e.to_string()));
+                if matches!(end, SessionEnd::Ended(_)) {
+                    // Let the client read the FATAL and hang up first: closing a socket with unread
+                    // input makes the kernel send RST, and the client could lose the message. The
+                    // client task forwards nothing upstream any more (`ended`), it only drains.
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut c2u).await;
+                }
+                c2u.abort();
+                end
             }
-            c2u.abort();
-            end
-        }
-    };
-    let busy = {
-        let c = cycles.lock().expect("cycles lock poisoned");
-        c.sent > c.completed && !c.cancelled
-    };
-    (end, busy)
+        };
+        let busy = {
+            let c = cycles.lock().expect("cycles lock poisoned");
+            c.sent > c.completed && !c.cancelled
+        };
+        (end, busy)
+    }
 }
 
 /// An adaptive read size (see [`MIN_CHUNK`]).
@@ -396,241 +399,250 @@ pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize)>, String> {
     Ok(Some((buf[0], len + 1)))
 }
 
-async fn client_to_upstream(
+/// The client's half of the session: reads its messages, checks and audits their statements,
+/// and forwards them upstream.
+///
+/// An `async` block rather than an `async fn` (here and in [`upstream_to_client`]): an `async
+/// fn` copies its arguments into locals of its future, and every idle session holds this
+/// task's state.
+#[allow(clippy::manual_async_fn)]
+fn client_to_upstream(
     mut client: ReadHalf,
     mut upstream: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     fatal_request: Arc<FatalRequest>,
     queries: Arc<tokio::sync::Mutex<Allowance>>,
-) -> SessionEnd {
-    let mut queries = queries.lock_owned().await;
-    let mut buf = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut chunk = Chunk(MIN_CHUNK);
-    let mut framer = Framer::default();
-    let mut prepared = Prepared::default();
-    let mut read_at = std::time::Instant::now();
-    let fatal = |code: &'static str, message: String| {
-        fatal_request.ask(code, message.clone());
-        std::future::ready(SessionEnd::Ended(message))
-    };
-    loop {
+) -> impl std::future::Future<Output = SessionEnd> + Send + 'static {
+    async move {
+        let mut queries = queries.lock_owned().await;
+        let mut buf = BytesMut::new();
+        let mut out = BytesMut::new();
+        let mut chunk = Chunk(MIN_CHUNK);
+        let mut framer = Framer::default();
+        let mut prepared = Prepared::default();
+        let mut read_at = std::time::Instant::now();
+        let fatal = |code: &'static str, message: String| {
+            fatal_request.ask(code, message.clone());
+            std::future::ready(SessionEnd::Ended(message))
+        };
         loop {
-            let (tag, total) = match framer.next(&mut buf, &mut out, CLIENT_INSPECTED, &[]) {
-                Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
-                Ok(Some(Frame::Meter(_)) | None) => break,
-                Err(e) => return fatal("08P01", e).await,
-            };
-            if tag == TAG_BIND {
-                // Only its two names are read (portal, statement); its parameters stream, so a
-                // large one is not buffered and not held to the message ceiling. When the
-                // trail records parameters, a Bind under the ceiling is read whole first.
-                let record = config.gate.record_parameters();
-                if record && total - 5 <= config.max_message_bytes && buf.len() < total {
+            loop {
+                let (tag, total) = match framer.next(&mut buf, &mut out, CLIENT_INSPECTED, &[]) {
+                    Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
+                    Ok(Some(Frame::Meter(_)) | None) => break,
+                    Err(e) => return fatal("08P01", e).await,
+                };
+                if tag == TAG_BIND {
+                    // Only its two names are read (portal, statement); its parameters stream, so a
+                    // large one is not buffered and not held to the message ceiling. When the
+                    // trail records parameters, a Bind under the ceiling is read whole first.
+                    let record = config.gate.record_parameters();
+                    if record && total - 5 <= config.max_message_bytes && buf.len() < total {
+                        buf.reserve(total - buf.len());
+                        break;
+                    }
+                    let head = &buf[5..buf.len().min(total)];
+                    let mut names = head.splitn(3, |b| *b == 0);
+                    match (names.next(), names.next(), names.next()) {
+                        (Some(portal), Some(statement), Some(_)) => {
+                            let parameters = match (record, buf.len() >= total) {
+                                (false, _) => None,
+                                // A Bind without values records nothing: its executions fold.
+                                (true, true) => match codec::bind_parameters(&buf[..total]) {
+                                    Some(values) if values.is_empty() => None,
+                                    Some(values) => Some(values),
+                                    None => Some(vec![Some("(malformed Bind)".into())]),
+                                },
+                                (true, false) => Some(vec![Some(format!(
+                                    "(not recorded: a Bind of {} bytes)",
+                                    total - 5
+                                ))]),
+                            };
+                            prepared.bind(portal, statement, parameters);
+                            framer.pass(&mut buf, &mut out, total);
+                            continue;
+                        }
+                        _ if buf.len() >= total => {
+                            return fatal("08P01", "malformed Bind".into()).await;
+                        }
+                        _ => break,
+                    }
+                }
+                if total - 5 > config.max_message_bytes {
+                    return fatal(
+                        "08P01",
+                        format!(
+                            "message of {} bytes exceeds dbward's limit of {} bytes",
+                            total - 5,
+                            config.max_message_bytes
+                        ),
+                    )
+                    .await;
+                }
+                if buf.len() < total {
                     buf.reserve(total - buf.len());
                     break;
                 }
-                let head = &buf[5..buf.len().min(total)];
-                let mut names = head.splitn(3, |b| *b == 0);
-                match (names.next(), names.next(), names.next()) {
-                    (Some(portal), Some(statement), Some(_)) => {
-                        let parameters = match (record, buf.len() >= total) {
-                            (false, _) => None,
-                            // A Bind without values records nothing: its executions fold.
-                            (true, true) => match codec::bind_parameters(&buf[..total]) {
-                                Some(values) if values.is_empty() => None,
-                                Some(values) => Some(values),
-                                None => Some(vec![Some("(malformed Bind)".into())]),
-                            },
-                            (true, false) => Some(vec![Some(format!(
-                                "(not recorded: a Bind of {} bytes)",
-                                total - 5
-                            ))]),
-                        };
-                        prepared.bind(portal, statement, parameters);
-                        framer.pass(&mut buf, &mut out, total);
-                        continue;
+                let msg = &buf[..total];
+                match tag {
+                    TAG_TERMINATE => {
+                        out.extend_from_slice(msg);
+                        let _ = upstream.send(&out).await;
+                        return SessionEnd::ClientQuit;
                     }
-                    _ if buf.len() >= total => {
-                        return fatal("08P01", "malformed Bind".into()).await;
-                    }
-                    _ => break,
-                }
-            }
-            if total - 5 > config.max_message_bytes {
-                return fatal(
-                    "08P01",
-                    format!(
-                        "message of {} bytes exceeds dbward's limit of {} bytes",
-                        total - 5,
-                        config.max_message_bytes
-                    ),
-                )
-                .await;
-            }
-            if buf.len() < total {
-                buf.reserve(total - buf.len());
-                break;
-            }
-            let msg = &buf[..total];
-            match tag {
-                TAG_TERMINATE => {
-                    out.extend_from_slice(msg);
-                    let _ = upstream.send(&out).await;
-                    return SessionEnd::ClientQuit;
-                }
-                TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
-                    // The fast-path interface carries no SQL to classify: fail closed.
-                    deny(
-                        &mut out,
-                        &cycles,
-                        "42501",
-                        &format!(
-                            "FunctionCall (fast-path) carries no SQL dbward can check; \
+                    TAG_FUNCTION_CALL if config.level != AccessLevel::Admin => {
+                        // The fast-path interface carries no SQL to classify: fail closed.
+                        deny(
+                            &mut out,
+                            &cycles,
+                            "42501",
+                            &format!(
+                                "FunctionCall (fast-path) carries no SQL dbward can check; \
                              it needs an admin grant (this session: {})",
-                            config.level
-                        ),
-                    );
-                }
-                TAG_QUERY => {
-                    let sql = sql_text(tag, msg);
-                    let admitted = match config.gate.check(sql) {
-                        Ok((c, text)) if c.statements > 0 => {
-                            let n = i64::from(c.statements);
-                            match take_quota(&mut queries, &cycles, &config, sql, n).await {
-                                Ok(()) => config
-                                    .gate
-                                    .record_allowed(text, &c, "query")
-                                    .await
-                                    .map(Some),
-                                Err(r) => Err(r),
-                            }
-                        }
-                        Ok(_) => Ok(None),
-                        Err(r) => Err(r),
-                    };
-                    match admitted {
-                        Ok(token) => {
-                            let mut c = cycles.lock().expect("cycles lock poisoned");
-                            if let Some(token) = token {
-                                c.await_outcome(token, read_at);
-                            }
-                            c.sent += 1;
-                            drop(c);
-                            out.extend_from_slice(msg);
-                        }
-                        Err(r) => deny(&mut out, &cycles, r.sqlstate(), r.message()),
+                                config.level
+                            ),
+                        );
                     }
-                }
-                TAG_PARSE => {
-                    let sql = sql_text(tag, msg);
-                    // A statement parsed again with the text it had (the extended protocol's
-                    // unnamed statement, statement after statement) was allowed at this
-                    // session's level already: its classification is reused.
-                    let again = prepared.allowed_again(statement_name(msg), sql);
-                    let checked = match &again {
-                        Some((text, c)) => Ok((c.clone(), &**text)),
-                        None => config.gate.check(sql),
-                    };
-                    let admitted = match checked {
-                        Ok((c, text)) if c.statements > 0 => config
-                            .gate
-                            .record_allowed(text, &c, "parse")
-                            .await
-                            .map(|t| Some((t, c, text))),
-                        Ok(_) => Ok(None),
-                        Err(r) => Err(r),
-                    };
-                    match admitted {
-                        Ok(token) => {
-                            if let Some((token, c, text)) = token {
-                                // The outcome is the cycle's that the next Sync closes.
-                                prepared.parsed(statement_name(msg), text, c);
-                                let mut c = cycles.lock().expect("cycles lock poisoned");
-                                c.await_outcome(token, read_at);
+                    TAG_QUERY => {
+                        let sql = sql_text(tag, msg);
+                        let admitted = match config.gate.check(sql) {
+                            Ok((c, text)) if c.statements > 0 => {
+                                let n = i64::from(c.statements);
+                                match take_quota(&mut queries, &cycles, &config, sql, n).await {
+                                    Ok(()) => config
+                                        .gate
+                                        .record_allowed(text, &c, "query")
+                                        .await
+                                        .map(Some),
+                                    Err(r) => Err(r),
+                                }
                             }
-                            out.extend_from_slice(msg);
-                        }
-                        Err(r) => {
-                            // Nothing of an earlier statement of that name is executed as if
-                            // it were this one.
-                            prepared.statements.remove(statement_name(msg));
-                            deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message());
-                        }
-                    }
-                }
-                TAG_EXECUTE | TAG_FUNCTION_CALL => {
-                    // Each Execute (a resumed portal too) and each fast-path call is a statement.
-                    let mut admitted =
-                        take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await;
-                    // An Execute of a statement prepared in an earlier cycle (or run again)
-                    // is audited on its own; the first one after its Parse shares the Parse's row.
-                    if admitted.is_ok()
-                        && tag == TAG_EXECUTE
-                        && let Some(((sql, c), parameters)) = prepared.execute(&msg[5..])
-                    {
-                        admitted = match config
-                            .gate
-                            .record_execution(&sql, &c, "execute", parameters)
-                            .await
-                        {
-                            Ok(token) => {
-                                let mut c = cycles.lock().expect("cycles lock poisoned");
-                                c.await_outcome(token, read_at);
-                                Ok(())
-                            }
+                            Ok(_) => Ok(None),
                             Err(r) => Err(r),
                         };
-                    }
-                    match admitted {
-                        Ok(()) => {
-                            if tag == TAG_FUNCTION_CALL {
-                                cycles.lock().expect("cycles lock poisoned").sent += 1;
+                        match admitted {
+                            Ok(token) => {
+                                let mut c = cycles.lock().expect("cycles lock poisoned");
+                                if let Some(token) = token {
+                                    c.await_outcome(token, read_at);
+                                }
+                                c.sent += 1;
+                                drop(c);
+                                out.extend_from_slice(msg);
                             }
-                            out.extend_from_slice(msg);
+                            Err(r) => deny(&mut out, &cycles, r.sqlstate(), r.message()),
                         }
-                        Err(r) if tag == TAG_FUNCTION_CALL => {
-                            deny(&mut out, &cycles, r.sqlstate(), r.message());
-                        }
-                        Err(r) => deny_execute(&mut out, &cycles, r.sqlstate(), r.message()),
                     }
+                    TAG_PARSE => {
+                        let sql = sql_text(tag, msg);
+                        // A statement parsed again with the text it had (the extended protocol's
+                        // unnamed statement, statement after statement) was allowed at this
+                        // session's level already: its classification is reused.
+                        let again = prepared.allowed_again(statement_name(msg), sql);
+                        let checked = match &again {
+                            Some((text, c)) => Ok((c.clone(), &**text)),
+                            None => config.gate.check(sql),
+                        };
+                        let admitted = match checked {
+                            Ok((c, text)) if c.statements > 0 => config
+                                .gate
+                                .record_allowed(text, &c, "parse")
+                                .await
+                                .map(|t| Some((t, c, text))),
+                            Ok(_) => Ok(None),
+                            Err(r) => Err(r),
+                        };
+                        match admitted {
+                            Ok(token) => {
+                                if let Some((token, c, text)) = token {
+                                    // The outcome is the cycle's that the next Sync closes.
+                                    prepared.parsed(statement_name(msg), text, c);
+                                    let mut c = cycles.lock().expect("cycles lock poisoned");
+                                    c.await_outcome(token, read_at);
+                                }
+                                out.extend_from_slice(msg);
+                            }
+                            Err(r) => {
+                                // Nothing of an earlier statement of that name is executed as if
+                                // it were this one.
+                                prepared.statements.remove(statement_name(msg));
+                                deny_parse(&mut out, &cycles, msg, r.sqlstate(), r.message());
+                            }
+                        }
+                    }
+                    TAG_EXECUTE | TAG_FUNCTION_CALL => {
+                        // Each Execute (a resumed portal too) and each fast-path call is a statement.
+                        let mut admitted =
+                            take_quota(&mut queries, &cycles, &config, b"(execute)", 1).await;
+                        // An Execute of a statement prepared in an earlier cycle (or run again)
+                        // is audited on its own; the first one after its Parse shares the Parse's row.
+                        if admitted.is_ok()
+                            && tag == TAG_EXECUTE
+                            && let Some(((sql, c), parameters)) = prepared.execute(&msg[5..])
+                        {
+                            admitted = match config
+                                .gate
+                                .record_execution(&sql, &c, "execute", parameters)
+                                .await
+                            {
+                                Ok(token) => {
+                                    let mut c = cycles.lock().expect("cycles lock poisoned");
+                                    c.await_outcome(token, read_at);
+                                    Ok(())
+                                }
+                                Err(r) => Err(r),
+                            };
+                        }
+                        match admitted {
+                            Ok(()) => {
+                                if tag == TAG_FUNCTION_CALL {
+                                    cycles.lock().expect("cycles lock poisoned").sent += 1;
+                                }
+                                out.extend_from_slice(msg);
+                            }
+                            Err(r) if tag == TAG_FUNCTION_CALL => {
+                                deny(&mut out, &cycles, r.sqlstate(), r.message());
+                            }
+                            Err(r) => deny_execute(&mut out, &cycles, r.sqlstate(), r.message()),
+                        }
+                    }
+                    TAG_SYNC => {
+                        prepared.fresh.clear();
+                        cycles.lock().expect("cycles lock poisoned").sent += 1;
+                        out.extend_from_slice(msg);
+                    }
+                    TAG_CLOSE => {
+                        prepared.close(&msg[5..]);
+                        out.extend_from_slice(msg);
+                    }
+                    _ => out.extend_from_slice(msg),
                 }
-                TAG_SYNC => {
-                    prepared.fresh.clear();
-                    cycles.lock().expect("cycles lock poisoned").sent += 1;
-                    out.extend_from_slice(msg);
+                buf.advance(total);
+            }
+            if !out.is_empty() {
+                if cycles.lock().expect("cycles lock poisoned").ended {
+                    out.clear();
+                    buf.clear();
+                    framer = Framer::default();
+                } else if let Err(e) = upstream.send(&out).await {
+                    return SessionEnd::Error(format!("upstream write: {e}"));
                 }
-                TAG_CLOSE => {
-                    prepared.close(&msg[5..]);
-                    out.extend_from_slice(msg);
+                trim(&mut out, &chunk);
+            }
+            match chunk.fill(&mut client, &mut buf, &mut out).await {
+                Ok(0) => return SessionEnd::ClientQuit,
+                Ok(_) => {
+                    // One clock reading per read: the idle timers' and the statements' durations.
+                    let now = tokio::time::Instant::now();
+                    read_at = now.into_std();
+                    cycles
+                        .lock()
+                        .expect("cycles lock poisoned")
+                        .last_client_activity = now;
                 }
-                _ => out.extend_from_slice(msg),
+                Err(e) => return SessionEnd::Error(format!("client read: {e}")),
             }
-            buf.advance(total);
-        }
-        if !out.is_empty() {
-            if cycles.lock().expect("cycles lock poisoned").ended {
-                out.clear();
-                buf.clear();
-                framer = Framer::default();
-            } else if let Err(e) = upstream.send(&out).await {
-                return SessionEnd::Error(format!("upstream write: {e}"));
-            }
-            trim(&mut out, &chunk);
-        }
-        match chunk.fill(&mut client, &mut buf, &mut out).await {
-            Ok(0) => return SessionEnd::ClientQuit,
-            Ok(_) => {
-                // One clock reading per read: the idle timers' and the statements' durations.
-                let now = tokio::time::Instant::now();
-                read_at = now.into_std();
-                cycles
-                    .lock()
-                    .expect("cycles lock poisoned")
-                    .last_client_activity = now;
-            }
-            Err(e) => return SessionEnd::Error(format!("client read: {e}")),
         }
     }
 }
@@ -670,7 +682,30 @@ impl Refused {
 
 /// Takes `n` statements from the query allowance, refusing when the grant's query or byte
 /// quota is spent (or the store cannot be asked: fail closed). A refusal is audited.
+///
+/// At once when the allowance the session holds covers them (the common case); otherwise the
+/// store is asked in a boxed future, so the task's state, which every idle session holds, does
+/// not reserve room for that wait.
 async fn take_quota(
+    queries: &mut Allowance,
+    cycles: &Mutex<Cycles>,
+    config: &RelayConfig,
+    sql: &[u8],
+    n: i64,
+) -> Result<(), Refused> {
+    let clear = cycles
+        .lock()
+        .expect("cycles lock poisoned")
+        .bytes_exhausted
+        .is_none();
+    if clear && (n == 0 || queries.try_take(n)) {
+        return Ok(());
+    }
+    Box::pin(ask_quota(queries, cycles, config, sql, n)).await
+}
+
+/// [`take_quota`] when the session's allowance does not cover `n`.
+async fn ask_quota(
     queries: &mut Allowance,
     cycles: &Mutex<Cycles>,
     config: &RelayConfig,
@@ -853,251 +888,265 @@ fn deny_parse(out: &mut BytesMut, cycles: &Mutex<Cycles>, msg: &[u8], code: &str
     });
 }
 
-async fn upstream_to_client(
+/// The upstream's half of the session: relays its responses, meters result bytes, and
+/// records each statement's outcome.
+#[allow(clippy::manual_async_fn)]
+fn upstream_to_client(
     mut upstream: ReadHalf,
     mut client: WriteHalf,
     config: RelayConfig,
     cycles: Arc<Mutex<Cycles>>,
     fatal: Arc<FatalRequest>,
     bytes: Arc<tokio::sync::Mutex<Allowance>>,
-) -> SessionEnd {
-    let mut bytes = bytes.lock_owned().await;
-    // The request cycle whose result is being cut off by the byte quota, and whether the
-    // client was told yet.
-    let mut over_quota: Option<(u64, bool)> = None;
-    let mut buf = BytesMut::new();
-    let mut out = BytesMut::new();
-    let mut chunk = Chunk(MIN_CHUNK);
-    let mut framer = Framer::default();
-    // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
-    let mut txn_status = b'I';
-    let mut result = CycleResult::default();
-    // The shorter non-zero timeout: the earliest a session can become due (an hour if off).
-    let recheck = [
-        config.idle_session_timeout,
-        config.idle_in_transaction_timeout,
-    ]
-    .into_iter()
-    .filter(|t| !t.is_zero())
-    .min()
-    .unwrap_or(std::time::Duration::from_hours(1));
-    let mut idle_timer = Box::pin(tokio::time::sleep(recheck));
-    // Made once: a new wait per turn of the loop would register with the token and leave it
-    // again each time.
-    let mut killed = std::pin::pin!(config.kill.wait());
-    let mut fatal_asked = std::pin::pin!(fatal.asked.notified());
-    loop {
+) -> impl std::future::Future<Output = SessionEnd> + Send + 'static {
+    async move {
+        let mut bytes = bytes.lock_owned().await;
+        // The request cycle whose result is being cut off by the byte quota, and whether the
+        // client was told yet.
+        let mut over_quota: Option<(u64, bool)> = None;
+        let mut buf = BytesMut::new();
+        let mut out = BytesMut::new();
+        let mut chunk = Chunk(MIN_CHUNK);
+        let mut framer = Framer::default();
+        // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
+        let mut txn_status = b'I';
+        let mut result = CycleResult::default();
+        // The shorter non-zero timeout: the earliest a session can become due (an hour if off).
+        let recheck = [
+            config.idle_session_timeout,
+            config.idle_in_transaction_timeout,
+        ]
+        .into_iter()
+        .filter(|t| !t.is_zero())
+        .min()
+        .unwrap_or(std::time::Duration::from_hours(1));
+        let mut idle_timer = Box::pin(tokio::time::sleep(recheck));
+        // Made once: a new wait per turn of the loop would register with the token and leave it
+        // again each time.
+        let mut killed = std::pin::pin!(config.kill.wait());
+        let mut fatal_asked = std::pin::pin!(fatal.asked.notified());
         loop {
-            let (tag, total) =
-                match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED, UPSTREAM_METERED) {
-                    Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
-                    Ok(Some(Frame::Meter(total))) => {
-                        let size = i64::try_from(total).unwrap_or(i64::MAX);
-                        result.rows += 1;
-                        result.bytes += size;
-                        if bytes.try_take(size) {
-                            framer.pass(&mut buf, &mut out, total);
+            loop {
+                let (tag, total) =
+                    match framer.next(&mut buf, &mut out, UPSTREAM_INSPECTED, UPSTREAM_METERED) {
+                        Ok(Some(Frame::Inspect(tag, total))) => (tag, total),
+                        Ok(Some(Frame::Meter(total))) => {
+                            let size = i64::try_from(total).unwrap_or(i64::MAX);
+                            result.rows += 1;
+                            result.bytes += size;
+                            if bytes.try_take(size) {
+                                framer.pass(&mut buf, &mut out, total);
+                                continue;
+                            }
+                            // Out of local allowance: send what is ready, then ask the store.
+                            if !out.is_empty() {
+                                if let Err(e) = client.send(&out).await {
+                                    return SessionEnd::Error(format!("client write: {e}"));
+                                }
+                                out.clear();
+                            }
+                            // Boxed, like the other rare waits of this loop: the task's state is
+                            // held by every idle session, and would be as large as its largest wait.
+                            match Box::pin(bytes.take(size)).await {
+                                Ok(()) => framer.pass(&mut buf, &mut out, total),
+                                Err(e) => {
+                                    let message = match e {
+                                        QuotaError::Exhausted(m) => m,
+                                        QuotaError::Store(e) => {
+                                            tracing::error!(error = %e, "quota check failed");
+                                            "dbward cannot check this grant's byte quota right now"
+                                                .into()
+                                        }
+                                    };
+                                    Box::pin(cut_off(&cycles, &config, &message)).await;
+                                    over_quota = Some((
+                                        cycles.lock().expect("cycles lock poisoned").completed,
+                                        false,
+                                    ));
+                                    framer.discard = true;
+                                    framer.pass(&mut buf, &mut out, total);
+                                }
+                            }
                             continue;
                         }
-                        // Out of local allowance: send what is ready, then ask the store.
-                        if !out.is_empty() {
-                            if let Err(e) = client.send(&out).await {
-                                return SessionEnd::Error(format!("client write: {e}"));
-                            }
-                            out.clear();
+                        Ok(None) => break,
+                        Err(e) => {
+                            return end_session(&cycles, &mut client, &mut out, "08P01", e).await;
                         }
-                        match bytes.take(size).await {
-                            Ok(()) => framer.pass(&mut buf, &mut out, total),
-                            Err(e) => {
-                                let message = match e {
-                                    QuotaError::Exhausted(m) => m,
-                                    QuotaError::Store(e) => {
-                                        tracing::error!(error = %e, "quota check failed");
-                                        "dbward cannot check this grant's byte quota right now"
-                                            .into()
-                                    }
-                                };
-                                cut_off(&cycles, &config, &message).await;
-                                over_quota = Some((
-                                    cycles.lock().expect("cycles lock poisoned").completed,
-                                    false,
-                                ));
-                                framer.discard = true;
-                                framer.pass(&mut buf, &mut out, total);
+                    };
+                if total - 5 > config.max_message_bytes {
+                    return end_session(
+                        &cycles,
+                        &mut client,
+                        &mut out,
+                        "08P01",
+                        "oversized message from the upstream".into(),
+                    )
+                    .await;
+                }
+                if buf.len() < total {
+                    buf.reserve(total - buf.len());
+                    break;
+                }
+                let msg = &buf[..total];
+                match tag {
+                    TAG_READY_FOR_QUERY => {
+                        if let Some((_, told)) = over_quota.take() {
+                            framer.discard = false;
+                            if !told {
+                                // The statement finished before the cancel reached it: there is no
+                                // error to report in its place, so the session cannot go on
+                                // truthfully. End it.
+                                let message = cycles
+                                    .lock()
+                                    .expect("cycles lock poisoned")
+                                    .bytes_exhausted
+                                    .clone()
+                                    .unwrap_or_default();
+                                return end_session(
+                                    &cycles,
+                                    &mut client,
+                                    &mut out,
+                                    "53400",
+                                    message,
+                                )
+                                .await;
                             }
                         }
-                        continue;
+                        let done = {
+                            let mut c = cycles.lock().expect("cycles lock poisoned");
+                            // Substitutions left for this cycle (a second denial before Sync: the
+                            // upstream reports only the first error) are void now.
+                            let done = c.completed;
+                            while c
+                                .substitutions
+                                .front()
+                                .is_some_and(|(cycle, _)| *cycle <= done)
+                            {
+                                c.substitutions.pop_front();
+                            }
+                            c.completed += 1;
+                            done
+                        };
+                        // The audited statements this cycle completes, one at a time (no list).
+                        let r = std::mem::take(&mut result);
+                        while let Some((_, token, admitted)) = {
+                            let mut c = cycles.lock().expect("cycles lock poisoned");
+                            match c.audited.front() {
+                                Some((cycle, _, _)) if *cycle <= done => c.audited.pop_front(),
+                                _ => None,
+                            }
+                        } {
+                            let outcome = dbward_core::audit::StatementOutcome {
+                                duration_us: i64::try_from(admitted.elapsed().as_micros())
+                                    .unwrap_or(i64::MAX),
+                                rows: r.rows,
+                                affected: r.affected,
+                                bytes: r.bytes,
+                                error: r.error.clone(),
+                            };
+                            config.gate.completed(token, outcome).await;
+                        }
+                        txn_status = msg[5];
+                        out.extend_from_slice(msg);
                     }
-                    Ok(None) => break,
-                    Err(e) => {
-                        return end_session(&cycles, &mut client, &mut out, "08P01", e).await;
+                    TAG_ERROR_RESPONSE if over_quota.is_some_and(|(_, told)| !told) => {
+                        // The cancelled statement's error: the client gets the quota's instead.
+                        let message = cycles
+                            .lock()
+                            .expect("cycles lock poisoned")
+                            .bytes_exhausted
+                            .clone()
+                            .unwrap_or_default();
+                        codec::error_response(&mut out, Severity::Error, "53400", &message);
+                        over_quota = over_quota.map(|(cycle, _)| (cycle, true));
                     }
-                };
-            if total - 5 > config.max_message_bytes {
-                return end_session(
-                    &cycles,
-                    &mut client,
-                    &mut out,
-                    "08P01",
-                    "oversized message from the upstream".into(),
-                )
-                .await;
-            }
-            if buf.len() < total {
-                buf.reserve(total - buf.len());
-                break;
-            }
-            let msg = &buf[..total];
-            match tag {
-                TAG_READY_FOR_QUERY => {
-                    if let Some((_, told)) = over_quota.take() {
-                        framer.discard = false;
-                        if !told {
-                            // The statement finished before the cancel reached it: there is no
-                            // error to report in its place, so the session cannot go on
-                            // truthfully. End it.
-                            let message = cycles
-                                .lock()
-                                .expect("cycles lock poisoned")
-                                .bytes_exhausted
-                                .clone()
-                                .unwrap_or_default();
-                            return end_session(&cycles, &mut client, &mut out, "53400", message)
+                    _ if over_quota.is_some() && tag != TAG_PARAMETER_STATUS => {
+                        // Anything else of the cut-off result (later errors of the same cycle...).
+                    }
+                    TAG_ERROR_RESPONSE => {
+                        let substitute = {
+                            let mut c = cycles.lock().expect("cycles lock poisoned");
+                            let current = c.completed;
+                            match c.substitutions.front() {
+                                Some((cycle, _)) if *cycle == current => {
+                                    c.substitutions.pop_front().map(|(_, e)| e)
+                                }
+                                _ => None,
+                            }
+                        };
+                        let sent = substitute.as_deref().unwrap_or(msg);
+                        if result.error.is_none() {
+                            result.error = codec::error_code(&sent[5..]).map(str::to_owned);
+                        }
+                        out.extend_from_slice(sent);
+                    }
+                    TAG_COMMAND_COMPLETE => {
+                        if let Some((false, n)) = codec::command_rows(&msg[5..]) {
+                            *result.affected.get_or_insert(0) += n;
+                        }
+                        out.extend_from_slice(msg);
+                    }
+                    _ => {
+                        if let Some(reason) = parameter_violation(&msg[5..], config.level) {
+                            return end_session(&cycles, &mut client, &mut out, "08006", reason)
                                 .await;
                         }
+                        out.extend_from_slice(msg);
                     }
-                    let done = {
-                        let mut c = cycles.lock().expect("cycles lock poisoned");
-                        // Substitutions left for this cycle (a second denial before Sync: the
-                        // upstream reports only the first error) are void now.
-                        let done = c.completed;
-                        while c
-                            .substitutions
-                            .front()
-                            .is_some_and(|(cycle, _)| *cycle <= done)
-                        {
-                            c.substitutions.pop_front();
+                }
+                buf.advance(total);
+            }
+            if !out.is_empty() {
+                if let Err(e) = client.send(&out).await {
+                    return SessionEnd::Error(format!("client write: {e}"));
+                }
+                trim(&mut out, &chunk);
+            }
+            tokio::select! {
+                () = &mut idle_timer => {
+                    // The timer is only a wake-up: re-arming a timer for every message would cost
+                    // a timer-wheel update per message, so it fires at the earliest possible
+                    // deadline and is pushed back here while the client keeps talking.
+                    let now = tokio::time::Instant::now();
+                    match idle_deadline(&cycles, &config, txn_status) {
+                        Some(d) if d <= now => {
+                            let (code, why) = if txn_status == b'I' {
+                                ("57P05", "terminating connection due to idle-session timeout")
+                            } else {
+                                ("25P03", "terminating connection due to idle-in-transaction timeout")
+                            };
+                            return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
                         }
-                        c.completed += 1;
-                        done
+                        Some(d) => idle_timer.as_mut().reset(d),
+                        None => idle_timer.as_mut().reset(now + recheck),
+                    }
+                }
+                r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
+                    Ok(0) => return SessionEnd::UpstreamClosed,
+                    Ok(_) => {}
+                    Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
+                },
+                () = &mut fatal_asked => {
+                    if let Some((code, message)) = fatal.take() {
+                        return end_session(&cycles, &mut client, &mut out, code, message).await;
+                    }
+                    fatal_asked.set(fatal.asked.notified());
+                }
+                reason = &mut killed => {
+                    // Cancel the running upstream query first, then tell the client and close.
+                    let busy = {
+                        let mut c = cycles.lock().expect("cycles lock poisoned");
+                        c.ended = true;
+                        let busy = c.sent > c.completed;
+                        c.cancelled = busy;
+                        busy
                     };
-                    // The audited statements this cycle completes, one at a time (no list).
-                    let r = std::mem::take(&mut result);
-                    while let Some((_, token, admitted)) = {
-                        let mut c = cycles.lock().expect("cycles lock poisoned");
-                        match c.audited.front() {
-                            Some((cycle, _, _)) if *cycle <= done => c.audited.pop_front(),
-                            _ => None,
-                        }
-                    } {
-                        let outcome = dbward_core::audit::StatementOutcome {
-                            duration_us: i64::try_from(admitted.elapsed().as_micros())
-                                .unwrap_or(i64::MAX),
-                            rows: r.rows,
-                            affected: r.affected,
-                            bytes: r.bytes,
-                            error: r.error.clone(),
-                        };
-                        config.gate.completed(token, outcome).await;
+                    if busy {
+                        Box::pin(super::cancel::send_cancel(&config.cancel)).await;
                     }
-                    txn_status = msg[5];
-                    out.extend_from_slice(msg);
+                    return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
                 }
-                TAG_ERROR_RESPONSE if over_quota.is_some_and(|(_, told)| !told) => {
-                    // The cancelled statement's error: the client gets the quota's instead.
-                    let message = cycles
-                        .lock()
-                        .expect("cycles lock poisoned")
-                        .bytes_exhausted
-                        .clone()
-                        .unwrap_or_default();
-                    codec::error_response(&mut out, Severity::Error, "53400", &message);
-                    over_quota = over_quota.map(|(cycle, _)| (cycle, true));
-                }
-                _ if over_quota.is_some() && tag != TAG_PARAMETER_STATUS => {
-                    // Anything else of the cut-off result (later errors of the same cycle...).
-                }
-                TAG_ERROR_RESPONSE => {
-                    let substitute = {
-                        let mut c = cycles.lock().expect("cycles lock poisoned");
-                        let current = c.completed;
-                        match c.substitutions.front() {
-                            Some((cycle, _)) if *cycle == current => {
-                                c.substitutions.pop_front().map(|(_, e)| e)
-                            }
-                            _ => None,
-                        }
-                    };
-                    let sent = substitute.as_deref().unwrap_or(msg);
-                    if result.error.is_none() {
-                        result.error = codec::error_code(&sent[5..]).map(str::to_owned);
-                    }
-                    out.extend_from_slice(sent);
-                }
-                TAG_COMMAND_COMPLETE => {
-                    if let Some((false, n)) = codec::command_rows(&msg[5..]) {
-                        *result.affected.get_or_insert(0) += n;
-                    }
-                    out.extend_from_slice(msg);
-                }
-                _ => {
-                    if let Some(reason) = parameter_violation(&msg[5..], config.level) {
-                        return end_session(&cycles, &mut client, &mut out, "08006", reason).await;
-                    }
-                    out.extend_from_slice(msg);
-                }
-            }
-            buf.advance(total);
-        }
-        if !out.is_empty() {
-            if let Err(e) = client.send(&out).await {
-                return SessionEnd::Error(format!("client write: {e}"));
-            }
-            trim(&mut out, &chunk);
-        }
-        tokio::select! {
-            () = &mut idle_timer => {
-                // The timer is only a wake-up: re-arming a timer for every message would cost
-                // a timer-wheel update per message, so it fires at the earliest possible
-                // deadline and is pushed back here while the client keeps talking.
-                let now = tokio::time::Instant::now();
-                match idle_deadline(&cycles, &config, txn_status) {
-                    Some(d) if d <= now => {
-                        let (code, why) = if txn_status == b'I' {
-                            ("57P05", "terminating connection due to idle-session timeout")
-                        } else {
-                            ("25P03", "terminating connection due to idle-in-transaction timeout")
-                        };
-                        return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
-                    }
-                    Some(d) => idle_timer.as_mut().reset(d),
-                    None => idle_timer.as_mut().reset(now + recheck),
-                }
-            }
-            r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
-                Ok(0) => return SessionEnd::UpstreamClosed,
-                Ok(_) => {}
-                Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
-            },
-            () = &mut fatal_asked => {
-                if let Some((code, message)) = fatal.take() {
-                    return end_session(&cycles, &mut client, &mut out, code, message).await;
-                }
-                fatal_asked.set(fatal.asked.notified());
-            }
-            reason = &mut killed => {
-                // Cancel the running upstream query first, then tell the client and close.
-                let busy = {
-                    let mut c = cycles.lock().expect("cycles lock poisoned");
-                    c.ended = true;
-                    let busy = c.sent > c.completed;
-                    c.cancelled = busy;
-                    busy
-                };
-                if busy {
-                    super::cancel::send_cancel(&config.cancel).await;
-                }
-                return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
             }
         }
     }

@@ -236,67 +236,21 @@ impl PgServer {
     /// Runs an opened session to its end: the relay, then the cancel of a busy upstream, the
     /// unspent quota's release and the session-end audit row.
     async fn run_session(&self, established: Box<Established>) {
-        let Established {
-            client,
+        // Set up by a plain function: its locals are gone before the relay runs, and this
+        // future holds the relay's and what the end needs, nothing else.
+        let (relay, ending) = self.start_session(*established);
+        let (end, busy) = relay.await;
+        let Ending {
             params,
             peer,
-            opened,
-        } = *established;
-        // The box is freed here, and what the relay does not need is dropped before it runs:
-        // the session's future holds whatever is still alive for as long as the session lasts.
-        let (upstream, granted, key, started, session) = { *opened };
-        let upstream::Upstream {
-            stream: upstream_stream,
-            pid,
-            secret,
-            addr,
-            ..
-        } = upstream;
-        let level = granted.level;
-        tracing::info!(level = %level, session = %session.id(), "session started");
-        let info = session.info();
-        let user_id = Some(info.user_id);
-        let gate = StatementGate::new(
-            self.classifier.clone(),
-            if granted.database.redshift {
-                SqlDialect::Redshift
-            } else {
-                SqlDialect::Postgres
-            },
-            level,
-            granted.grant.statement_timeout_ms,
-            SessionIdentity::of(&info),
-            self.audit.clone(),
-        );
-        let allowance = |kind, limit| {
-            Arc::new(tokio::sync::Mutex::new(Allowance::new(
-                self.store.clone(),
-                granted.grant.id,
-                kind,
-                limit,
-                &self.config.quota,
-            )))
-        };
-        let quotas = relay::Quotas {
-            queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
-            bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
-        };
-        drop(granted);
-        let (end, busy) = Box::pin(relay::run(
-            client,
-            upstream_stream,
-            RelayConfig {
-                level,
-                gate,
-                max_message_bytes: self.config.max_message_bytes,
-                idle_session_timeout: self.config.limits.idle_session_timeout,
-                idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
-                kill: session.signal(),
-                cancel: CancelTarget { addr, pid, secret },
-            },
-            quotas.clone(),
-        ))
-        .await;
+            key,
+            started,
+            session,
+            quotas,
+            user_id,
+            session_id,
+            grant_id,
+        } = ending;
         if busy {
             // Nothing keeps running on the upstream after its client left.
             if let Some(target) = self.cancels.lookup(key) {
@@ -325,12 +279,12 @@ impl PgServer {
             relay::SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
         };
         let details = json!({
-            "database": params.database, "session_id": info.id, "grant_id": info.grant_id,
+            "database": params.database, "session_id": session_id, "grant_id": grant_id,
             "duration_seconds": seconds, "end": why, "message": message,
             "statements": statements, "result_bytes": result_bytes,
         });
         Box::pin(self.audit(
-            user_id,
+            Some(user_id),
             &params.user,
             peer,
             "pg.session_end",
@@ -338,6 +292,81 @@ impl PgServer {
             details,
         ))
         .await;
+    }
+
+    /// The session's relay, ready to run, and what its end needs.
+    fn start_session(
+        &self,
+        established: Established,
+    ) -> (
+        impl std::future::Future<Output = (relay::SessionEnd, bool)> + Send + 'static,
+        Ending,
+    ) {
+        let Established {
+            client,
+            params,
+            peer,
+            opened,
+        } = established;
+        let (upstream, granted, key, started, session) = *opened;
+        let level = granted.level;
+        tracing::info!(level = %level, session = %session.id(), "session started");
+        let info = session.info();
+        let gate = StatementGate::new(
+            self.classifier.clone(),
+            if granted.database.redshift {
+                SqlDialect::Redshift
+            } else {
+                SqlDialect::Postgres
+            },
+            level,
+            granted.grant.statement_timeout_ms,
+            SessionIdentity::of(&info),
+            self.audit.clone(),
+        );
+        let allowance = |kind, limit| {
+            Arc::new(tokio::sync::Mutex::new(Allowance::new(
+                self.store.clone(),
+                granted.grant.id,
+                kind,
+                limit,
+                &self.config.quota,
+            )))
+        };
+        let quotas = relay::Quotas {
+            queries: allowance(QuotaKind::Queries, granted.grant.max_queries),
+            bytes: allowance(QuotaKind::Bytes, granted.grant.max_bytes),
+        };
+        let relay = relay::run(
+            client,
+            upstream.stream,
+            RelayConfig {
+                level,
+                gate,
+                max_message_bytes: self.config.max_message_bytes,
+                idle_session_timeout: self.config.limits.idle_session_timeout,
+                idle_in_transaction_timeout: self.config.limits.idle_in_transaction_timeout,
+                kill: session.signal(),
+                cancel: CancelTarget {
+                    addr: upstream.addr,
+                    pid: upstream.pid,
+                    secret: upstream.secret,
+                },
+            },
+            quotas.clone(),
+        );
+        let ending = Ending {
+            params,
+            peer,
+            key,
+            started,
+            session,
+            quotas,
+            user_id: info.user_id,
+            session_id: info.id,
+            grant_id: info.grant_id,
+        };
+        (relay, ending)
     }
 
     /// Authenticates, checks the grant and logs in upstream; on success the client has been
@@ -600,6 +629,21 @@ impl PgServer {
 /// the registered session.
 /// What a successful [`PgServer::open`] hands on, boxed: it is large, and the session's
 /// long-lived future would otherwise keep room for it beside everything else.
+/// What a session's end needs (the relay's future is the rest of its state).
+struct Ending {
+    params: startup::StartupParams,
+    peer: SocketAddr,
+    /// Its cancel key (a busy upstream is cancelled at the end).
+    key: (i32, i32),
+    started: std::time::Instant,
+    /// In the registry while the session runs.
+    session: dbward_core::sessions::SessionHandle,
+    quotas: relay::Quotas,
+    user_id: i64,
+    session_id: uuid::Uuid,
+    grant_id: i64,
+}
+
 /// A client past the start-up, with its upstream logged in.
 struct Established {
     client: MaybeTls,
