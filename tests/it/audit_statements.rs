@@ -360,3 +360,55 @@ async fn session_texts(dbward: &crate::harness::Dbward, statements: &[&str]) -> 
     }
     texts
 }
+
+/// A row that stands for several statements lists what each returned (`results`, in order,
+/// equal neighbours merged): the trail says which statement returned the most rows, not only
+/// their sum.
+#[tokio::test]
+async fn a_folded_row_says_which_statement_returned_what() {
+    // A long flush interval: the three statements certainly share one row.
+    let fx = PgProxy::start_with("read", |c| {
+        c.audit.flush_interval = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let statements = ["SELECT 1", "SELECT generate_series(1, 500)", "SELECT 2"];
+    let mut args = vec![];
+    for s in &statements {
+        args.extend(["-c", s]);
+    }
+    let (ok, _, err) = fx.psql(&args).await;
+    assert!(ok, "{err}");
+    let mut row = None;
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin("GET", "/api/audit?kind=statement&limit=50", None)
+            .await;
+        row = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|r| crate::harness::json_texts_of(r) == statements)
+            .filter(|r| r["details"]["rows"].is_i64())
+            .cloned();
+        if row.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let row = row.expect("one row for the three statements, with their outcome");
+    assert_eq!(row["details"]["rows"], 502, "the sum");
+    let results = row["details"]["results"].as_array().expect("results");
+    let each: Vec<(u64, i64)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["executions"].as_u64().unwrap_or_default(),
+                r["rows"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(each, [(1, 1), (1, 500), (1, 1)], "{results:?}");
+    assert!(results[1]["bytes"].as_i64() > results[0]["bytes"].as_i64());
+    fx.dbward.stop().await;
+}

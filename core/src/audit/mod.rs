@@ -98,9 +98,56 @@ pub struct StatementFacts {
     /// (`WHERE aid = 17`, then `WHERE aid = 42`): every execution's text is kept exactly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub more_statements: Option<Vec<String>>,
+    /// What each execution of a row standing for several did, in order, consecutive equal
+    /// results merged (`executions` of them): which statement returned the rows the row's sum
+    /// counts. Left out while every execution's result is the same (the sum says it all).
+    #[serde(skip_serializing_if = "all_alike")]
+    pub results: Option<Vec<ExecutionResults>>,
     /// What it did (allowed statements, once their result is complete).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<StatementOutcome>,
+}
+
+/// Consecutive executions of a folded row whose results were the same.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExecutionResults {
+    /// How many.
+    pub executions: u32,
+    /// Rows each returned.
+    pub rows: i64,
+    /// Rows each affected, as the server reported them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected: Option<i64>,
+    /// Result bytes each relayed.
+    pub bytes: i64,
+    /// The upstream's error code, if they failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ExecutionResults {
+    fn of(o: &StatementOutcome) -> Self {
+        Self {
+            executions: 1,
+            rows: o.rows,
+            affected: o.affected,
+            bytes: o.bytes,
+            error: o.error.clone(),
+        }
+    }
+
+    fn same(&self, o: &StatementOutcome) -> bool {
+        self.rows == o.rows
+            && self.affected == o.affected
+            && self.bytes == o.bytes
+            && self.error == o.error
+    }
+}
+
+/// Whether a row's per-execution results say nothing its sum does not (none, or all alike).
+#[allow(clippy::ref_option)] // serde's `skip_serializing_if` passes the field by reference
+fn all_alike(results: &Option<Vec<ExecutionResults>>) -> bool {
+    results.as_ref().is_none_or(|r| r.len() <= 1)
 }
 /// What an allowed statement did, reported when its result is complete.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -720,11 +767,21 @@ fn fold_text(f: &mut StatementFacts, first: &str, text: &str) {
     }
 }
 
-/// Adds one execution's outcome to a row (summed when the row holds several executions).
+/// Adds one execution's outcome to a row (summed when the row holds several executions, and
+/// listed in `results`). Outcomes arrive in the order the session's executions ran (each
+/// session's responses come in order), so the list follows the executions.
 fn add_outcome(f: &mut StatementFacts, o: StatementOutcome) {
     match f.outcome.as_mut() {
         None => f.outcome = Some(o),
         Some(sum) => {
+            // The sum so far is the first outcome's alone when there is no list yet.
+            let results = f
+                .results
+                .get_or_insert_with(|| vec![ExecutionResults::of(sum)]);
+            match results.last_mut() {
+                Some(last) if last.same(&o) => last.executions += 1,
+                _ => results.push(ExecutionResults::of(&o)),
+            }
             sum.duration_us = sum.duration_us.saturating_add(o.duration_us);
             sum.rows = sum.rows.saturating_add(o.rows);
             sum.bytes = sum.bytes.saturating_add(o.bytes);
@@ -1003,6 +1060,50 @@ mod tests {
         execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 7", 7);
         assert_eq!(msgs.len(), 1);
         assert_eq!(merge(&mut msgs, &mut open, &FoldBudget::new(0)).0.len(), 1);
+    }
+
+    #[test]
+    fn a_folded_row_says_which_execution_returned_what() {
+        let runs = Arc::new(SessionRuns::default());
+        let mut msgs = Vec::new();
+        let outcome = |rows, bytes| StatementOutcome {
+            duration_us: 10,
+            rows,
+            bytes,
+            affected: None,
+            error: None,
+        };
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 1", 1);
+        assert!(runs.complete(1, outcome(1, 60)).is_none());
+        execute(&runs, &mut msgs, "SELECT a FROM t WHERE id = 2", 2);
+        execute(&runs, &mut msgs, "SELECT * FROM big", 3);
+        assert!(runs.complete(2, outcome(1, 60)).is_none());
+        assert!(runs.complete(3, outcome(1_000_000, 9_000_000)).is_none());
+        let (events, _) = merge(&mut msgs, &mut Open::default(), &FoldBudget::new(0));
+        let f = events[0].facts.as_ref().expect("facts");
+        let json = serde_json::to_value(f).expect("json");
+        assert_eq!(json["rows"], 1_000_002, "the sum");
+        assert_eq!(
+            json["results"],
+            serde_json::json!([
+                {"executions": 2, "rows": 1, "bytes": 60},
+                {"executions": 1, "rows": 1_000_000, "bytes": 9_000_000},
+            ]),
+            "in order, equal neighbours merged"
+        );
+        // All alike: the sum says it all, and no list is written.
+        let runs = Arc::new(SessionRuns::default());
+        let mut msgs = Vec::new();
+        for t in 1..=3 {
+            execute(&runs, &mut msgs, "SELECT 1", t);
+            assert!(runs.complete(t, outcome(1, 60)).is_none());
+        }
+        let (events, _) = merge(&mut msgs, &mut Open::default(), &FoldBudget::new(0));
+        let json = serde_json::to_value(events[0].facts.as_ref().expect("facts")).expect("json");
+        assert_eq!(
+            (json["rows"].clone(), json.get("results")),
+            (3.into(), None)
+        );
     }
 
     #[test]
