@@ -774,13 +774,16 @@ fn add_outcome(f: &mut StatementFacts, o: StatementOutcome) {
     match f.outcome.as_mut() {
         None => f.outcome = Some(o),
         Some(sum) => {
-            // The sum so far is the first outcome's alone when there is no list yet.
-            let results = f
-                .results
-                .get_or_insert_with(|| vec![ExecutionResults::of(sum)]);
-            match results.last_mut() {
-                Some(last) if last.same(&o) => last.executions += 1,
-                _ => results.push(ExecutionResults::of(&o)),
+            // The sum so far is the first outcome's alone when there is no list yet. (A row of
+            // one execution may get more than one outcome: those are only summed.)
+            if f.executions.unwrap_or(1) > 1 {
+                let results = f
+                    .results
+                    .get_or_insert_with(|| vec![ExecutionResults::of(sum)]);
+                match results.last_mut() {
+                    Some(last) if last.same(&o) => last.executions += 1,
+                    _ => results.push(ExecutionResults::of(&o)),
+                }
             }
             sum.duration_us = sum.duration_us.saturating_add(o.duration_us);
             sum.rows = sum.rows.saturating_add(o.rows);
