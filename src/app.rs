@@ -290,34 +290,63 @@ async fn check_head_file(store: &Store, head_file: &HeadFile) {
     }
 }
 
-/// Waits for SIGINT or SIGTERM, then cancels `shutdown`.
-pub async fn wait_for_signal(shutdown: &CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, caught from the moment this is made. Made before dbward starts and
+/// announces itself: a signal sent as soon as the banner appears (a service manager stopping a
+/// unit that just started) must still drain the audit queue, not kill the process by the
+/// signal's default action.
+pub struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
+    signals: Vec<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Starts catching them (inside the runtime).
+    #[must_use]
+    pub fn catch() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = [SignalKind::interrupt(), SignalKind::terminate()]
+                .into_iter()
+                .filter_map(|kind| match signal(kind) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot catch a shutdown signal");
+                        None
+                    }
+                })
+                .collect();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for one of them (or `shutdown` cancelled elsewhere), then cancels `shutdown`.
+    pub async fn wait(self, shutdown: &CancellationToken) {
+        #[cfg(unix)]
+        {
+            let mut signals = self.signals;
+            let any = std::future::poll_fn(|cx| {
+                if signals.iter_mut().any(|s| s.poll_recv(cx).is_ready()) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
                 }
-                None => std::future::pending().await,
+            });
+            tokio::select! {
+                () = any => {}
+                () = shutdown.cancelled() => {}
             }
-        };
+        }
+        #[cfg(not(unix))]
         tokio::select! {
-            _ = ctrl_c => {}
-            () = term => {}
+            _ = tokio::signal::ctrl_c() => {}
             () = shutdown.cancelled() => {}
         }
+        tracing::info!("shutting down");
+        shutdown.cancel();
     }
-    #[cfg(not(unix))]
-    tokio::select! {
-        _ = ctrl_c => {}
-        () = shutdown.cancelled() => {}
-    }
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
 
 fn create_data_dir(config: &Config) -> anyhow::Result<()> {

@@ -222,6 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => {
             let config = args.into_config()?;
             let shutdown = tokio_util::sync::CancellationToken::new();
+            let signals = crate::app::ShutdownSignals::catch();
             let started = crate::app::start(config, shutdown.clone()).await?;
             // The banner must not kill dbward when nobody reads standard output any more
             // (println! panics on a closed pipe): write errors are ignored.
@@ -262,7 +263,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 );
             }
             drop(out);
-            crate::app::wait_for_signal(&shutdown).await;
+            signals.wait(&shutdown).await;
             started.finish().await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
