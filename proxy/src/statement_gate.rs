@@ -59,6 +59,19 @@ pub enum SessionEnd {
     Ended(String),
 }
 
+impl SessionEnd {
+    /// How the session-end audit row names it (`end`), and its message if any.
+    #[must_use]
+    pub fn audited(&self) -> (&'static str, Option<String>) {
+        match self {
+            Self::ClientQuit => ("client_quit", None),
+            Self::UpstreamClosed => ("upstream_closed", None),
+            Self::Error(e) => ("error", Some(e.clone())),
+            Self::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+        }
+    }
+}
+
 /// Why a statement may not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {

@@ -27,7 +27,6 @@ use super::client_auth::{self, HandshakeError};
 use super::packet::{ok_payload, put_packet};
 use super::relay::{MyRelay, MyRelayConfig};
 use super::upstream;
-use crate::statement_gate::SessionEnd;
 use crate::statement_gate::{SessionIdentity, StatementGate};
 use crate::stream::MaybeTls;
 
@@ -368,12 +367,7 @@ impl MyServer {
             .await;
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(end = ?end, seconds, "session ended");
-            let (why, message) = match &end {
-                SessionEnd::ClientQuit => ("client_quit", None),
-                SessionEnd::UpstreamClosed => ("upstream_closed", None),
-                SessionEnd::Error(e) => ("error", Some(e.clone())),
-                SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
-            };
+            let (why, message) = end.audited();
             Box::pin(self.audit(
                 Some(user_id),
                 &user_name,

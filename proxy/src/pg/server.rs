@@ -272,12 +272,7 @@ impl PgServer {
         .await;
         let seconds = started.elapsed().as_secs_f64();
         tracing::info!(end = ?end, seconds, "session ended");
-        let (why, message) = match &end {
-            relay::SessionEnd::ClientQuit => ("client_quit", None),
-            relay::SessionEnd::UpstreamClosed => ("upstream_closed", None),
-            relay::SessionEnd::Error(e) => ("error", Some(e.clone())),
-            relay::SessionEnd::Ended(m) => ("ended_by_dbward", Some(m.clone())),
-        };
+        let (why, message) = end.audited();
         let details = json!({
             "database": params.database, "session_id": session_id, "grant_id": grant_id,
             "duration_seconds": seconds, "end": why, "message": message,
