@@ -208,7 +208,12 @@ impl MyRelay {
                 idle.as_mut().reset(deadline);
             }
             let command = loop {
+                // Biased (no random start drawn per command): a kill first, then the command.
                 tokio::select! {
+                    biased;
+                    reason = &mut killed => {
+                        return self.end(1927, "70100", reason, 0).await;
+                    }
                     r = self.client_reader.read_idle(&mut self.client, self.config.max_message_bytes) => break r,
                     () = &mut idle => {
                         if tokio::time::Instant::now() < deadline {
@@ -221,9 +226,6 @@ impl MyRelay {
                             "dbward ended the session: idle too long"
                         };
                         return self.end(4031, "HY000", why.into(), 0).await;
-                    }
-                    reason = &mut killed => {
-                        return self.end(1927, "70100", reason, 0).await;
                     }
                 }
             };
@@ -251,10 +253,11 @@ impl MyRelay {
                     .await;
             };
             let step = tokio::select! {
-                r = self.command(cmd, &payload) => r,
+                biased;
                 reason = &mut killed => {
                     Err(Done::End(1927, "70100", reason, 1))
                 }
+                r = self.command(cmd, &payload) => r,
             };
             if let Ok(None) = step {
                 self.in_flight = false;
@@ -319,6 +322,7 @@ impl MyRelay {
         loop {
             let watch = self.client_reader.buffered() < READ_AHEAD;
             tokio::select! {
+                biased;
                 r = self.up.reader.read_more(&mut self.up.stream) => {
                     return match r {
                         Ok(n) if n > 0 => Ok(()),

@@ -281,11 +281,17 @@ pub fn error_code(body: &[u8]) -> Option<&str> {
 /// with whether it counts returned rows (`SELECT`, `FETCH`, `MOVE`) rather than affected ones.
 #[must_use]
 pub fn command_rows(body: &[u8]) -> Option<(bool, i64)> {
+    // Bytes, not `str` splitting: this runs once per statement on the relay's hot path.
     let tag = body.strip_suffix(&[0]).unwrap_or(body);
-    let tag = std::str::from_utf8(tag).ok()?;
-    let (verb, rest) = tag.split_once(' ')?;
-    let n = rest.rsplit(' ').next()?.parse().ok()?;
-    Some((matches!(verb, "SELECT" | "FETCH" | "MOVE"), n))
+    let verb = &tag[..tag.iter().position(|b| *b == b' ')?];
+    let digits = &tag[tag.iter().rposition(|b| *b == b' ')? + 1..];
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    Some((matches!(verb, b"SELECT" | b"FETCH" | b"MOVE"), n))
 }
 
 #[cfg(test)]
@@ -300,6 +306,14 @@ mod tests {
         assert_eq!(command_rows(b"COPY 7\0"), Some((false, 7)));
         assert_eq!(command_rows(b"BEGIN\0"), None);
         assert_eq!(command_rows(b"CREATE TABLE\0"), None);
+        assert_eq!(command_rows(b"SELECT\0"), None);
+        assert_eq!(command_rows(b"SELECT -1\0"), None);
+        assert_eq!(command_rows(b"SELECT 9223372036854775807\0"), None);
+        assert_eq!(
+            command_rows(b"SELECT 123456789012345678\0"),
+            Some((true, 123_456_789_012_345_678))
+        );
+        assert_eq!(command_rows(b"MOVE 0\0"), Some((true, 0)));
     }
 
     #[tokio::test]

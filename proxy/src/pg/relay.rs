@@ -1103,7 +1103,36 @@ fn upstream_to_client(
                 }
                 trim(&mut out, &chunk);
             }
+            // Biased, in this order: a session dbward ends must end even while the upstream
+            // streams without pause (the read would always be ready), and the common case, a
+            // read, comes before the idle timer (no random start to draw per wake-up).
             tokio::select! {
+                biased;
+                reason = &mut killed => {
+                    // Cancel the running upstream query first, then tell the client and close.
+                    let busy = {
+                        let mut c = cycles.lock().expect("cycles lock poisoned");
+                        c.ended = true;
+                        let busy = c.sent > c.completed;
+                        c.cancelled = busy;
+                        busy
+                    };
+                    if busy {
+                        Box::pin(super::cancel::send_cancel(&config.cancel)).await;
+                    }
+                    return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
+                }
+                () = &mut fatal_asked => {
+                    if let Some((code, message)) = fatal.take() {
+                        return end_session(&cycles, &mut client, &mut out, code, message).await;
+                    }
+                    fatal_asked.set(fatal.asked.notified());
+                }
+                r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
+                    Ok(0) => return SessionEnd::UpstreamClosed,
+                    Ok(_) => {}
+                    Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
+                },
                 () = &mut idle_timer => {
                     // The timer is only a wake-up: re-arming a timer for every message would cost
                     // a timer-wheel update per message, so it fires at the earliest possible
@@ -1121,31 +1150,6 @@ fn upstream_to_client(
                         Some(d) => idle_timer.as_mut().reset(d),
                         None => idle_timer.as_mut().reset(now + recheck),
                     }
-                }
-                r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
-                    Ok(0) => return SessionEnd::UpstreamClosed,
-                    Ok(_) => {}
-                    Err(e) => return SessionEnd::Error(format!("upstream read: {e}")),
-                },
-                () = &mut fatal_asked => {
-                    if let Some((code, message)) = fatal.take() {
-                        return end_session(&cycles, &mut client, &mut out, code, message).await;
-                    }
-                    fatal_asked.set(fatal.asked.notified());
-                }
-                reason = &mut killed => {
-                    // Cancel the running upstream query first, then tell the client and close.
-                    let busy = {
-                        let mut c = cycles.lock().expect("cycles lock poisoned");
-                        c.ended = true;
-                        let busy = c.sent > c.completed;
-                        c.cancelled = busy;
-                        busy
-                    };
-                    if busy {
-                        Box::pin(super::cancel::send_cancel(&config.cancel)).await;
-                    }
-                    return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
                 }
             }
         }
