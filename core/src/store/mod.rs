@@ -195,8 +195,12 @@ impl Store {
                     // pruning still keep one.
                     .pragma("temp_store", "memory")
                     .busy_timeout(Duration::from_secs(10));
+                // No test before each acquire: an embedded connection does not go stale, and
+                // the test is a round trip to the connection's thread (two thread switches) on
+                // every audit flush.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect_with(opts.clone())
                     .await?;
                 SQLITE_MIGRATIONS
@@ -205,6 +209,7 @@ impl Store {
                     .map_err(map_migrate_error)?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .connect_with(opts.read_only(true))
                     .await?;
                 Backend::Sqlite { write, read }
