@@ -285,12 +285,12 @@ pub fn command_rows(body: &[u8]) -> Option<(bool, i64)> {
     let tag = body.strip_suffix(&[0]).unwrap_or(body);
     let verb = &tag[..tag.iter().position(|b| *b == b' ')?];
     let digits = &tag[tag.iter().rposition(|b| *b == b' ')? + 1..];
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = digits
-        .iter()
-        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    let n = digits.iter().try_fold(0i64, |n, d| {
+        n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+    })?;
     Some((matches!(verb, b"SELECT" | b"FETCH" | b"MOVE"), n))
 }
 
@@ -308,11 +308,11 @@ mod tests {
         assert_eq!(command_rows(b"CREATE TABLE\0"), None);
         assert_eq!(command_rows(b"SELECT\0"), None);
         assert_eq!(command_rows(b"SELECT -1\0"), None);
-        assert_eq!(command_rows(b"SELECT 9223372036854775807\0"), None);
         assert_eq!(
-            command_rows(b"SELECT 123456789012345678\0"),
-            Some((true, 123_456_789_012_345_678))
+            command_rows(b"SELECT 9223372036854775807\0"),
+            Some((true, i64::MAX))
         );
+        assert_eq!(command_rows(b"SELECT 9223372036854775808\0"), None);
         assert_eq!(command_rows(b"MOVE 0\0"), Some((true, 0)));
     }
 
