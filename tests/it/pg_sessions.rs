@@ -275,3 +275,57 @@ async fn killing_a_session_mid_copy_writes_nothing() {
     assert_eq!(n, 0, "nothing of the COPY was committed");
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn killing_a_session_mid_result_ends_it_while_rows_still_stream() {
+    use futures_util::StreamExt as _;
+    let fx = PgProxy::start("read").await;
+    let (client, conn) = connect(&fx).await;
+    // About 10 GB if it ran to the end: the upstream never pauses while the client reads.
+    let stream = client
+        .copy_out("COPY (SELECT repeat('x', 1000) FROM generate_series(1, 10000000)) TO STDOUT")
+        .await
+        .expect("copy out");
+    futures_util::pin_mut!(stream);
+    let mut received = 0usize;
+    while received < 4 << 20 {
+        received += stream.next().await.expect("data").expect("chunk").len();
+    }
+    let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+    let id = sessions[0]["id"].as_str().expect("id").to_owned();
+    let killed_at = Instant::now();
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    // The client keeps reading as fast as it can: the stream must still end, with an error.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(chunk)) => received += chunk.len(),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ended after the kill");
+    let err = ended.expect_err("a killed COPY must not end as complete");
+    // The FATAL comes as the COPY's error (the connection then just closes).
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("not dbward's error: {err}"));
+    assert_eq!(db.code().code(), "57P01", "{db}");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(2),
+        "ended {:?} after the kill",
+        killed_at.elapsed()
+    );
+    assert!(received < 10_000 * 1001 * 1000, "the result was cut short");
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn)
+        .await
+        .expect("the connection ended");
+    upstream_backends_gone(&fx).await;
+    fx.dbward.stop().await;
+}

@@ -1120,11 +1120,11 @@ fn upstream_to_client(
                     if busy {
                         Box::pin(super::cancel::send_cancel(&config.cancel)).await;
                     }
-                    return end_session(&cycles, &mut client, &mut out, "57P01", reason).await;
+                    return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, "57P01", reason)).await;
                 }
                 () = &mut fatal_asked => {
                     if let Some((code, message)) = fatal.take() {
-                        return end_session(&cycles, &mut client, &mut out, code, message).await;
+                        return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, message)).await;
                     }
                     fatal_asked.set(fatal.asked.notified());
                 }
@@ -1145,7 +1145,7 @@ fn upstream_to_client(
                             } else {
                                 ("25P03", "terminating connection due to idle-in-transaction timeout")
                             };
-                            return end_session(&cycles, &mut client, &mut out, code, why.into()).await;
+                            return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, why.into())).await;
                         }
                         Some(d) => idle_timer.as_mut().reset(d),
                         None => idle_timer.as_mut().reset(now + recheck),
@@ -1190,6 +1190,56 @@ fn idle_deadline(
 }
 
 /// Sends what is pending plus a FATAL error to the client and closes its side.
+/// How long a session that dbward ends waits for the rest of a message it was passing on.
+const FINISH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Ends the session from the upstream side's wait (a kill, a FATAL asked for, an idle
+/// timeout), which may fall in the middle of a message being passed on (a long result
+/// streams). Its rest is passed on first, so that the client reads the FATAL as a message of
+/// its own; the upstream, cancelled already when it was busy, sends whole messages. If the
+/// rest does not come within [`FINISH_WAIT`], the connection just closes: a FATAL inside a
+/// message would be read as its data.
+#[allow(clippy::too_many_arguments)]
+async fn end_mid_stream(
+    framer: &mut Framer,
+    upstream: &mut ReadHalf,
+    buf: &mut BytesMut,
+    cycles: &Mutex<Cycles>,
+    client: &mut WriteHalf,
+    out: &mut BytesMut,
+    code: &'static str,
+    message: String,
+) -> SessionEnd {
+    if framer.passthrough > 0 && !framer.discard {
+        let rest = tokio::time::timeout(FINISH_WAIT, async {
+            while framer.passthrough > 0 {
+                if buf.is_empty() {
+                    buf.reserve(MIN_CHUNK);
+                    if upstream.read_buf(buf).await? == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                let n = framer.passthrough.min(buf.len());
+                out.extend_from_slice(&buf[..n]);
+                buf.advance(n);
+                framer.passthrough -= n;
+                if out.len() >= MAX_CHUNK {
+                    client.send(out).await?;
+                    out.clear();
+                }
+            }
+            Ok::<(), std::io::Error>(())
+        })
+        .await;
+        if !matches!(rest, Ok(Ok(()))) {
+            cycles.lock().expect("cycles lock poisoned").ended = true;
+            let _ = client.shutdown().await;
+            return SessionEnd::Ended(message);
+        }
+    }
+    end_session(cycles, client, out, code, message).await
+}
+
 async fn end_session(
     cycles: &Mutex<Cycles>,
     client: &mut WriteHalf,
