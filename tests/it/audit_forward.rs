@@ -76,6 +76,15 @@ async fn read_tcp(
     records
 }
 
+/// A port held for a receiver that is down: bound, so that no other socket takes it as its
+/// ephemeral port meanwhile, but not listening, so that connections to it are refused.
+fn reserve(addr: std::net::SocketAddr) -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket.bind(addr).expect("bind");
+    socket
+}
+
 fn has_statement(text: &'static str) -> impl Fn(&Value) -> bool {
     move |r| r["statement"].as_str().is_some_and(|s| s.contains(text))
 }
@@ -99,11 +108,11 @@ async fn syslog_receivers_get_every_event_in_chain_order_even_after_an_outage() 
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("udp");
-    // The TCP receiver is down at first: its port is closed.
-    let tcp_addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-        l.local_addr().expect("addr")
-    };
+    // The TCP receiver is down at first: its port is bound but not listening (connections
+    // are refused). Held, not released: a released port in the ephemeral range was taken by
+    // another test's connection before the receiver came up.
+    let reserved = reserve("127.0.0.1:0".parse().expect("addr"));
+    let tcp_addr = reserved.local_addr().expect("addr");
     let targets = vec![
         ForwardTarget::SyslogUdp(udp.local_addr().expect("addr").to_string()),
         ForwardTarget::SyslogTcp(tcp_addr.to_string()),
@@ -145,9 +154,7 @@ async fn syslog_receivers_get_every_event_in_chain_order_even_after_an_outage() 
 
     // The TCP receiver comes up: everything since dbward started arrives, in the same order
     // and with the same links as the store's rows.
-    let listener = tokio::net::TcpListener::bind(tcp_addr)
-        .await
-        .expect("listen");
+    let listener = reserved.listen(16).expect("listen");
     let (mut stream, _) = tokio::time::timeout(Duration::from_secs(40), listener.accept())
         .await
         .expect("dbward reconnects in time")
@@ -173,6 +180,7 @@ async fn syslog_receivers_get_every_event_in_chain_order_even_after_an_outage() 
     // Down again, across a restart: what happened meanwhile arrives after it.
     drop(stream);
     drop(listener);
+    let reserved = reserve(tcp_addr);
     c.simple_query("SELECT 'fwd-two'").await.expect("select");
     drop(c);
     let dir = fx.dbward.dir.take().expect("data dir");
@@ -190,9 +198,7 @@ async fn syslog_receivers_get_every_event_in_chain_order_even_after_an_outage() 
                 .expect("cursor"),
         "the TCP target stopped behind: {cursors}"
     );
-    let listener = tokio::net::TcpListener::bind(tcp_addr)
-        .await
-        .expect("listen");
+    let listener = reserved.listen(16).expect("listen");
     let mut config = test_config(dir.path().to_owned());
     config.audit.forward = targets;
     fx.dbward = Dbward::start_with(config).await;

@@ -824,3 +824,56 @@ async fn statement_timeout_ceiling_on_mysql() {
     );
     fx.dbward.stop().await;
 }
+
+#[tokio::test]
+async fn killing_a_session_mid_result_tells_the_client_why() {
+    use tokio::io::AsyncReadExt as _;
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    // About 10 GB if it ran to the end; the client reads as fast as it can.
+    let mut child = fx
+        .mysql_command(&[
+            "--quick",
+            "-e",
+            "SELECT REPEAT('x', 1020) FROM seq_1_to_10000000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mysql");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0usize;
+    while total < 4 << 20 {
+        let n = stdout.read(&mut buf).await.expect("read");
+        assert!(n > 0, "the result ended early");
+        total += n;
+    }
+    let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
+    let id = sessions[0]["id"].as_str().expect("session id").to_owned();
+    let killed_at = std::time::Instant::now();
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/sessions/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while stdout.read(&mut buf).await.expect("read") > 0 {}
+    })
+    .await
+    .expect("the result stopped after the kill");
+    assert!(
+        killed_at.elapsed() < std::time::Duration::from_secs(2),
+        "stopped {:?} after the kill",
+        killed_at.elapsed()
+    );
+    let status = child.wait().await.expect("wait");
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).await.expect("stderr");
+    assert!(!status.success(), "a killed query must not succeed");
+    assert!(
+        err.contains("ERROR 1927") && err.contains("terminated by dbward"),
+        "the client is told why: {err}"
+    );
+    fx.dbward.stop().await;
+}
