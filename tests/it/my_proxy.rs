@@ -877,3 +877,26 @@ async fn killing_a_session_mid_result_tells_the_client_why() {
     );
     fx.dbward.stop().await;
 }
+
+/// The same with `PyMySQL`, which checks the sequence number of every packet: the kill's error
+/// must come as the result's next packet.
+#[tokio::test]
+async fn a_killed_result_reaches_pymysql_as_the_kill() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let stdout = crate::harness::run_client(
+        "pymysql_killed.py",
+        "",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.dbward.url(""),
+            crate::harness::ADMIN_PASSWORD.to_owned(),
+        ],
+    )
+    .await;
+    assert!(
+        stdout.starts_with("OperationalError 1927 terminated by dbward"),
+        "{stdout}"
+    );
+    fx.dbward.stop().await;
+}

@@ -38,6 +38,13 @@ pub enum PacketError {
 /// Buffered packet reading from one side.
 pub struct PacketReader {
     buf: BytesMut,
+    /// The sequence id of the last packet passed on raw ([`PacketReader::relay`],
+    /// [`PacketReader::copy_out`]) since [`PacketReader::forget_passed`]: an ERR dbward sends
+    /// in the middle of a result follows it.
+    passed_seq: Option<u8>,
+    /// Bytes of a packet passed on in part (a relay cut off by the end of the session) that
+    /// are still to come: [`PacketReader::finish_passing`] passes them on.
+    passing: usize,
 }
 
 /// A reader's buffer: room for a few reads of a typical command or result.
@@ -47,6 +54,8 @@ impl Default for PacketReader {
     fn default() -> Self {
         Self {
             buf: BytesMut::with_capacity(4096),
+            passed_seq: None,
+            passing: 0,
         }
     }
 }
@@ -107,6 +116,7 @@ impl PacketReader {
             len: 0,
             rows: 0,
             continuing,
+            last_seq: 0,
         };
         while let Some(header) = self.buf.get(span.len..span.len + 4) {
             let len =
@@ -125,14 +135,51 @@ impl PacketReader {
             continuing = len == MAX_PAYLOAD;
             span.len = end;
             span.continuing = continuing;
+            span.last_seq = header[3];
         }
         span
     }
 
     /// Moves the first `len` buffered bytes to `out` (a [`RowSpan`]'s).
-    pub fn copy_out(&mut self, len: usize, out: &mut BytesMut) {
-        out.extend_from_slice(&self.buf[..len]);
-        self.buf.advance(len);
+    pub fn copy_out(&mut self, span: &RowSpan, out: &mut BytesMut) {
+        if span.len > 0 {
+            self.passed_seq = Some(span.last_seq);
+        }
+        out.extend_from_slice(&self.buf[..span.len]);
+        self.buf.advance(span.len);
+    }
+
+    /// The sequence id an ERR takes after what was passed on raw since
+    /// [`PacketReader::forget_passed`] (`first` when nothing was).
+    #[must_use]
+    pub fn next_seq(&self, first: u8) -> u8 {
+        self.passed_seq.map_or(first, |s| s.wrapping_add(1))
+    }
+
+    /// A new command's response starts: nothing of it was passed on yet.
+    pub fn forget_passed(&mut self) {
+        self.passed_seq = None;
+        self.passing = 0;
+    }
+
+    /// Passes on to `out` the rest of a packet that [`PacketReader::relay`] passed on in part
+    /// before it was cut off, so that what follows is read as a packet of its own.
+    ///
+    /// # Errors
+    /// The upstream's read errors (or its close).
+    pub async fn finish_passing<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        out: &mut BytesMut,
+    ) -> Result<(), PacketError> {
+        while self.passing > 0 {
+            self.fill(r, 1).await?;
+            let n = self.passing.min(self.buf.len());
+            out.extend_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
+            self.passing -= n;
+        }
+        Ok(())
     }
 
     /// Whether a whole packet is already buffered (no read needed).
@@ -203,16 +250,20 @@ impl PacketReader {
         self.fill(r, 4 + visible).await?;
         head[..visible].copy_from_slice(&self.buf[4..4 + visible]);
         let mut left = 4 + len;
+        self.passed_seq = Some(seq);
         loop {
             let n = left.min(self.buf.len());
             out.extend_from_slice(&self.buf[..n]);
             self.buf.advance(n);
             left -= n;
+            // Kept where it survives this future: a session ended meanwhile finishes the packet.
+            self.passing = left;
             if left == 0 {
                 return Ok((len, head, seq));
             }
             if out.len() >= 64 * 1024 {
-                w.write_all(out).await?;
+                // Advances `out` past what was written, also when cancelled midway.
+                w.write_all_buf(out).await?;
                 out.clear();
             }
             self.fill(r, 1).await?;
@@ -282,6 +333,8 @@ pub struct RowSpan {
     pub rows: i64,
     /// Whether the packet after it continues the last row.
     pub continuing: bool,
+    /// The sequence id of its last packet.
+    pub last_seq: u8,
 }
 
 /// Whether a packet of a result's rows ends them: an ERR (0xFF), or an EOF/OK (0xFE) short
@@ -422,7 +475,8 @@ mod tests {
             RowSpan {
                 len: rows_len,
                 rows: 2,
-                continuing: false
+                continuing: false,
+                last_seq: 3,
             },
             "stops at the EOF"
         );
@@ -432,8 +486,15 @@ mod tests {
             "the limit"
         );
         let mut out = BytesMut::new();
-        reader.copy_out(span.len, &mut out);
+        reader.copy_out(&span, &mut out);
         assert_eq!(out[..], wire[..rows_len]);
+        assert_eq!(
+            reader.next_seq(1),
+            4,
+            "an ERR would follow the last row passed on"
+        );
+        reader.forget_passed();
+        assert_eq!(reader.next_seq(1), 1, "a new command's response");
         assert_eq!(
             reader.buffered_rows(false, false, usize::MAX).len,
             0,

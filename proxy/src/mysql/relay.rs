@@ -30,6 +30,9 @@ use crate::stream::SendExt as _;
 use super::packet::{self, PacketError, PacketReader, err_payload, put_packet};
 use super::upstream::Upstream;
 use super::{Fate, command_fate};
+
+/// How long a session that dbward ends waits for the rest of a packet it was passing on.
+const FINISH_WAIT: Duration = Duration::from_millis(500);
 use crate::statement_gate::SessionEnd;
 use crate::statement_gate::{Refused, StatementGate};
 use crate::stream::MaybeTls;
@@ -252,12 +255,32 @@ impl MyRelay {
                     .end(1047, "08S01", "dbward: empty command".into(), 1)
                     .await;
             };
-            let step = tokio::select! {
+            self.up.reader.forget_passed();
+            let step = match tokio::select! {
                 biased;
-                reason = &mut killed => {
-                    Err(Done::End(1927, "70100", reason, 1))
+                reason = &mut killed => Err(reason),
+                r = self.command(cmd, &payload) => Ok(r),
+            } {
+                Ok(step) => step,
+                Err(reason) => {
+                    // Ended while the command ran, perhaps in the middle of a result: the rest
+                    // of a packet passed on in part goes first, then the ERR as the response's
+                    // next packet (drivers check sequence ids). If that rest does not come,
+                    // the connection just closes: an ERR inside a packet would be read as data.
+                    let rest = tokio::time::timeout(
+                        FINISH_WAIT,
+                        self.up
+                            .reader
+                            .finish_passing(&mut self.up.stream, &mut self.out),
+                    )
+                    .await;
+                    if !matches!(rest, Ok(Ok(()))) {
+                        self.kill_in_flight();
+                        let _ = self.client.shutdown().await;
+                        return SessionEnd::Ended(reason);
+                    }
+                    Err(Done::End(1927, "70100", reason, self.up.reader.next_seq(1)))
                 }
-                r = self.command(cmd, &payload) => r,
             };
             if let Ok(None) = step {
                 self.in_flight = false;
@@ -794,8 +817,14 @@ impl MyRelay {
 
     async fn flush(&mut self) -> Result<(), Done> {
         if !self.out.is_empty() {
-            self.client
-                .send(&self.out)
+            // `write_all_buf` advances `out` past what was written, also when a kill cancels
+            // this future midway: the session's last ERR then follows exactly what the client
+            // got, not a second copy of it.
+            let written = async {
+                self.client.write_all_buf(&mut self.out).await?;
+                self.client.flush().await
+            };
+            written
                 .await
                 .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
             self.out.clear();
@@ -854,7 +883,7 @@ impl MyRelay {
                 if self.bytes.try_take(size) {
                     self.result.bytes += size;
                     self.result.rows += span.rows;
-                    self.up.reader.copy_out(span.len, &mut self.out);
+                    self.up.reader.copy_out(&span, &mut self.out);
                     continuing = span.continuing;
                     if self.out.len() >= MAX_SPAN {
                         self.flush().await?;
