@@ -140,7 +140,7 @@ impl PacketReader {
         span
     }
 
-    /// Moves the first `len` buffered bytes to `out` (a [`RowSpan`]'s).
+    /// Moves a [`RowSpan`]'s bytes (the front of the buffer) to `out`.
     pub fn copy_out(&mut self, span: &RowSpan, out: &mut BytesMut) {
         if span.len > 0 {
             self.passed_seq = Some(span.last_seq);
