@@ -59,16 +59,40 @@ pub enum SessionEnd {
     Ended(String),
 }
 
+/// What a session-end audit row records besides how the session ended (both front doors).
+pub struct EndFacts<'a> {
+    pub database: &'a str,
+    pub session_id: uuid::Uuid,
+    pub grant_id: i64,
+    pub started: std::time::Instant,
+    /// Statements and result bytes the session spent of its grant's quotas.
+    pub statements: i64,
+    pub result_bytes: i64,
+}
+
 impl SessionEnd {
     /// How the session-end audit row names it (`end`), and its message if any.
     #[must_use]
-    pub fn audited(&self) -> (&'static str, Option<String>) {
+    fn audited(&self) -> (&'static str, Option<String>) {
         match self {
             Self::ClientQuit => ("client_quit", None),
             Self::UpstreamClosed => ("upstream_closed", None),
             Self::Error(e) => ("error", Some(e.clone())),
             Self::Ended(m) => ("ended_by_dbward", Some(m.clone())),
         }
+    }
+
+    /// Logs the session's end and returns its audit row's details.
+    #[must_use]
+    pub fn details(&self, f: &EndFacts<'_>) -> serde_json::Value {
+        let seconds = f.started.elapsed().as_secs_f64();
+        tracing::info!(end = ?self, seconds, "session ended");
+        let (why, message) = self.audited();
+        serde_json::json!({
+            "database": f.database, "session_id": f.session_id, "grant_id": f.grant_id,
+            "duration_seconds": seconds, "end": why, "message": message,
+            "statements": f.statements, "result_bytes": f.result_bytes,
+        })
     }
 }
 

@@ -149,6 +149,7 @@ impl ExecutionResults {
 fn all_alike(results: &Option<Vec<ExecutionResults>>) -> bool {
     results.as_ref().is_none_or(|r| r.len() <= 1)
 }
+
 /// What an allowed statement did, reported when its result is complete.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatementOutcome {

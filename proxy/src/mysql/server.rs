@@ -27,7 +27,7 @@ use super::client_auth::{self, HandshakeError};
 use super::packet::{ok_payload, put_packet};
 use super::relay::{MyRelay, MyRelayConfig};
 use super::upstream;
-use crate::statement_gate::{SessionIdentity, StatementGate};
+use crate::statement_gate::{EndFacts, SessionIdentity, StatementGate};
 use crate::stream::MaybeTls;
 
 /// Settings of the MySQL front door.
@@ -375,18 +375,21 @@ impl MyServer {
                     (queries.spent(), bytes.spent())
                 })
                 .await;
-                let seconds = started.elapsed().as_secs_f64();
-                tracing::info!(end = ?end, seconds, "session ended");
-                let (why, message) = end.audited();
+                let details = end.details(&EndFacts {
+                    database: &database,
+                    session_id,
+                    grant_id,
+                    started,
+                    statements,
+                    result_bytes,
+                });
                 Box::pin(self.audit(
                     Some(user_id),
                     &user_name,
                     peer,
                     "mysql.session_end",
                     AuditOutcome::Success,
-                    json!({"database": database, "session_id": session_id, "grant_id": grant_id,
-                   "duration_seconds": seconds, "end": why, "message": message,
-                   "statements": statements, "result_bytes": result_bytes}),
+                    details,
                 ))
                 .await;
             })

@@ -31,7 +31,7 @@ use super::scram::{self, ScramError, Verifier};
 use super::startup::{self, Handshake};
 use super::stream::MaybeTls;
 use super::upstream::{self, ConnectOptions};
-use crate::statement_gate::{SessionIdentity, StatementGate};
+use crate::statement_gate::{EndFacts, SessionIdentity, StatementGate};
 
 /// Settings of the PostgreSQL front door.
 #[derive(Debug, Clone)]
@@ -270,13 +270,13 @@ impl PgServer {
             (q.spent(), b.spent())
         })
         .await;
-        let seconds = started.elapsed().as_secs_f64();
-        tracing::info!(end = ?end, seconds, "session ended");
-        let (why, message) = end.audited();
-        let details = json!({
-            "database": params.database, "session_id": session_id, "grant_id": grant_id,
-            "duration_seconds": seconds, "end": why, "message": message,
-            "statements": statements, "result_bytes": result_bytes,
+        let details = end.details(&EndFacts {
+            database: &params.database,
+            session_id,
+            grant_id,
+            started,
+            statements,
+            result_bytes,
         });
         Box::pin(self.audit(
             Some(user_id),
