@@ -875,6 +875,41 @@ async fn killing_a_session_mid_result_tells_the_client_why() {
         err.contains("ERROR 1927") && err.contains("terminated by dbward"),
         "the client is told why: {err}"
     );
+    // The trail says how the session ended and what it spent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let end = loop {
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=50", None).await;
+        let items = page["items"].as_array().expect("items").clone();
+        if let Some(end) = items
+            .into_iter()
+            .find(|r| r["action"] == "mysql.session_end")
+        {
+            break end;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session_end row");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let details = &end["details"];
+    assert_eq!(details["end"], "ended_by_dbward", "{end}");
+    assert!(
+        details["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("terminated by dbward")),
+        "{end}"
+    );
+    assert_eq!(details["database"], "shop", "{end}");
+    assert!(
+        details["statements"].as_i64().expect("statements") >= 1,
+        "{end}"
+    );
+    assert!(
+        details["result_bytes"].as_i64().expect("bytes") >= 4 << 20,
+        "{end}"
+    );
+    assert!(
+        details["session_id"].is_string() && details["grant_id"].is_i64(),
+        "{end}"
+    );
     fx.dbward.stop().await;
 }
 
