@@ -56,6 +56,8 @@ pub struct Started {
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     sessions: tokio_util::task::TaskTracker,
+    /// The threads sessions run on (stopped last: store connections they opened live there).
+    session_threads: Option<Arc<dbward_proxy::session_threads::SessionThreads>>,
     registry: Arc<dbward_core::sessions::SessionRegistry>,
 }
 
@@ -99,6 +101,9 @@ impl Started {
         }
         dbward_core::audit::maintain::sync_head(&self.store, &self.head_file, &mut None).await;
         self.store.close().await;
+        if let Some(threads) = self.session_threads {
+            threads.stop();
+        }
         tracing::info!("dbward stopped");
         http.context("HTTP server")
     }
@@ -172,7 +177,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         audit_sink.clone(),
     ));
     let sessions = tokio_util::task::TaskTracker::new();
-    tokio::spawn(pg.serve(pg_listener, shutdown.clone(), sessions.clone()));
+    let session_threads = match config.runtime.session_threads() {
+        0 => None,
+        n => Some(
+            dbward_proxy::session_threads::SessionThreads::start(n)
+                .context("cannot start the session threads")?,
+        ),
+    };
+    let spawn = dbward_proxy::listener::Spawn {
+        tracker: sessions.clone(),
+        threads: session_threads.clone(),
+    };
+    tokio::spawn(pg.serve(pg_listener, shutdown.clone(), spawn.clone()));
     tracing::info!(addr = %pg_addr, "PostgreSQL proxy listening");
     let mysql_listener = tokio::net::TcpListener::bind(config.mysql.listen)
         .await
@@ -195,7 +211,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         classifier.clone(),
         audit_sink,
     ));
-    tokio::spawn(mysql.serve(mysql_listener, shutdown.clone(), sessions.clone()));
+    tokio::spawn(mysql.serve(mysql_listener, shutdown.clone(), spawn));
     tracing::info!(addr = %mysql_addr, "MySQL proxy listening");
     let admin = dbward_admin_api::router(dbward_admin_api::AdminState {
         config: config.clone(),
@@ -242,6 +258,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         forward_stop,
         head_file,
         sessions,
+        session_threads,
         registry,
         generated_admin_password,
         store_description: describe_store(&config),

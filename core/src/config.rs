@@ -77,6 +77,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Statement classification.
     pub policy: PolicyConfig,
+    /// Threads that run the proxies' sessions.
+    pub runtime: RuntimeConfig,
     /// Quota block sizes (see `dbward_core::quota`).
     pub quota: crate::quota::QuotaConfig,
     /// The audit trail: writer, store outages, retention.
@@ -226,6 +228,28 @@ impl Default for PolicyConfig {
     }
 }
 
+/// Threads that run the proxies' sessions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Session threads, each with its own event loop; a session runs on one of them from
+    /// connect to end (the least busy at connect). Default: one per CPU dbward may run on.
+    /// `0`: sessions share the main work-stealing runtime with the admin API (a session
+    /// that streams a large result then never holds up the others of its thread, at some CPU
+    /// cost per statement).
+    pub session_threads: Option<usize>,
+}
+
+impl RuntimeConfig {
+    /// How many session threads to start (0: none).
+    #[must_use]
+    pub fn session_threads(&self) -> usize {
+        self.session_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -241,6 +265,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             policy: PolicyConfig::default(),
+            runtime: RuntimeConfig::default(),
             quota: crate::quota::QuotaConfig::default(),
             audit: AuditConfig::default(),
         }

@@ -8,6 +8,8 @@
 //!
 //! - [`listener`]: the accept loop shared by both protocols: TCP options, one task per
 //!   connection under a tracker, stop on shutdown.
+//! - [`session_threads`]: single-threaded runtimes, one per thread, that run whole sessions
+//!   (both sockets, relay tasks, timers) with no hand-over between threads.
 //! - [`pg`]: PostgreSQL: startup and TLS, SCRAM-SHA-256 (and -PLUS) against dbward's own
 //!   verifier, the session gate, the upstream login with the stored credentials, and a
 //!   message-level relay with dbward's own cancel keys.
@@ -23,5 +25,6 @@ pub mod fuzzing;
 pub mod listener;
 pub mod mysql;
 pub mod pg;
+pub mod session_threads;
 pub mod statement_gate;
 pub mod stream;

@@ -1,6 +1,6 @@
 //! The accept loop shared by the protocols: accept, cap the number of open connections, set TCP
-//! options, spawn one task per connection on a tracker, stop accepting when shutdown is
-//! requested.
+//! options, spawn one task per connection on a tracker (on a session thread when there are
+//! any, see [`crate::session_threads`]), stop accepting when shutdown is requested.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,6 +11,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::session_threads::SessionThreads;
 
 /// TCP settings applied to every accepted (and upstream) socket.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +36,22 @@ pub fn configure(stream: &TcpStream, opts: TcpOptions) {
     }
 }
 
-/// Accepts connections until `shutdown`, running `handle` for each on `tracker`. At most
+/// Where the accepted connections run.
+#[derive(Clone)]
+pub struct Spawn {
+    /// Tracks every connection's task (shutdown waits for them).
+    pub tracker: TaskTracker,
+    /// The session threads; `None`: the accepting runtime.
+    pub threads: Option<Arc<SessionThreads>>,
+}
+
+/// Accepts connections until `shutdown`, running `handle` for each on `spawn`. At most
 /// `max_connections` (0: no cap) run at once; beyond that `handle` gets `None` instead of a
 /// permit and must refuse the connection in its protocol.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     shutdown: CancellationToken,
-    tracker: TaskTracker,
+    spawn: Spawn,
     max_connections: usize,
     opts: TcpOptions,
     handle: F,
@@ -62,13 +73,33 @@ pub async fn accept_loop<F, Fut>(
             Ok((stream, peer)) => {
                 configure(&stream, opts);
                 let permit = permits.clone().try_acquire_owned().ok();
+                let Some(threads) = &spawn.threads else {
+                    spawn.tracker.spawn(handle(stream, peer, permit));
+                    continue;
+                };
+                let place = threads.place();
+                let stream = match place.adopt(stream) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, %peer, "cannot move a connection to a session thread");
+                        continue;
+                    }
+                };
                 let connection = handle(stream, peer, permit);
                 // What each open connection holds at least (its task's state).
                 tracing::trace!(
                     bytes = std::mem::size_of_val(&connection),
                     "connection task"
                 );
-                tracker.spawn(connection);
+                let runtime = place.handle().clone();
+                spawn.tracker.spawn_on(
+                    async move {
+                        // Counted on its thread until the connection ends.
+                        let _place = place;
+                        connection.await;
+                    },
+                    &runtime,
+                );
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.

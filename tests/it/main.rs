@@ -26,6 +26,7 @@ mod pg_raw;
 mod pg_sessions;
 mod pg_stream;
 mod pg_upstream;
+mod session_threads;
 mod startup;
 mod store;
 mod tls_slow_reader;

@@ -20,7 +20,6 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::client_auth::{self, HandshakeError};
@@ -120,19 +119,19 @@ impl MyServer {
         }
     }
 
-    /// Accepts connections until `shutdown`; sessions run on `tracker`.
+    /// Accepts connections until `shutdown`; sessions run on `spawn` (its tracker, on a session thread when there are any).
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: CancellationToken,
-        tracker: TaskTracker,
+        placement: crate::listener::Spawn,
     ) {
         let stop = shutdown.clone();
         let max = self.config.limits.max_connections;
         let opts = crate::listener::TcpOptions {
             keepalive: self.config.limits.tcp_keepalive,
         };
-        crate::listener::accept_loop(listener, shutdown, tracker, max, opts, move |tcp, peer, permit| {
+        crate::listener::accept_loop(listener, shutdown, placement, max, opts, move |tcp, peer, permit| {
             let server = self.clone();
             let stop = stop.clone();
             let span = tracing::info_span!("mysql", %peer, user = tracing::field::Empty, db = tracing::field::Empty);

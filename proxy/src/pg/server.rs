@@ -21,7 +21,6 @@ use crate::stream::SendExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::cancel::{CancelMap, CancelTarget, send_cancel};
@@ -98,19 +97,19 @@ impl PgServer {
         }
     }
 
-    /// Accepts connections on `listener` until `shutdown`; every session runs on `tracker`.
+    /// Accepts connections on `listener` until `shutdown`; every session runs on `spawn` (its tracker, on a session thread when there are any).
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: CancellationToken,
-        tracker: TaskTracker,
+        placement: crate::listener::Spawn,
     ) {
         let stop = shutdown.clone();
         let max = self.config.limits.max_connections;
         let opts = crate::listener::TcpOptions {
             keepalive: self.config.limits.tcp_keepalive,
         };
-        crate::listener::accept_loop(listener, shutdown, tracker, max, opts, move |tcp, peer, permit| {
+        crate::listener::accept_loop(listener, shutdown, placement, max, opts, move |tcp, peer, permit| {
             let server = self.clone();
             let stop = stop.clone();
             let span = tracing::info_span!("conn", proto = "pg", %peer, user = tracing::field::Empty, db = tracing::field::Empty);
