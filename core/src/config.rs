@@ -228,6 +228,9 @@ impl Default for PolicyConfig {
     }
 }
 
+/// More session threads than this is a typo, not a machine: each is a thread and an event loop.
+pub const MAX_SESSION_THREADS: usize = 1024;
+
 /// Threads that run the proxies' sessions.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -552,6 +555,16 @@ impl Config {
                 reason: "at least 1".into(),
             });
         }
+        if self
+            .runtime
+            .session_threads
+            .is_some_and(|n| n > MAX_SESSION_THREADS)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "runtime.session_threads",
+                reason: format!("at most {MAX_SESSION_THREADS} (0: the main runtime)"),
+            });
+        }
         Ok(())
     }
 }
@@ -581,6 +594,20 @@ mod tests {
         };
         let err = c.validate().expect_err("no key");
         assert!(err.to_string().contains("secret_key"), "{err}");
+    }
+
+    #[test]
+    fn session_threads_are_bounded() {
+        let c: Config = toml::from_str("[runtime]\nsession_threads = 100000").expect("parses");
+        let err = c.validate().expect_err("too many");
+        assert!(err.to_string().contains("runtime.session_threads"), "{err}");
+        let c: Config = toml::from_str("[runtime]\nsession_threads = 0").expect("parses");
+        c.validate().expect("0 is the main runtime");
+        assert_eq!(c.runtime.session_threads(), 0);
+        assert!(
+            Config::default().runtime.session_threads() >= 1,
+            "one per CPU"
+        );
     }
 
     #[test]
