@@ -76,11 +76,18 @@ impl std::fmt::Debug for SessionThreads {
 }
 
 impl SessionThreads {
-    /// Starts `n` session threads (`n` > 0).
+    /// Starts `n` session threads.
     ///
     /// # Errors
-    /// When a runtime or a thread cannot be created.
+    /// When `n` is 0 (run sessions on the main runtime instead), or a runtime or a thread
+    /// cannot be created.
     pub fn start(n: usize) -> std::io::Result<Arc<Self>> {
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "at least one session thread",
+            ));
+        }
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,18 +112,6 @@ impl SessionThreads {
             });
         }
         Ok(Arc::new(Self { threads }))
-    }
-
-    /// How many threads run sessions.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.threads.len()
-    }
-
-    /// Always false: there is at least one thread.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.threads.is_empty()
     }
 
     /// Live connections per thread, in thread order.
@@ -161,6 +156,10 @@ mod tests {
 
     #[test]
     fn connections_go_to_the_least_busy_thread() {
+        assert!(
+            SessionThreads::start(0).is_err(),
+            "no threads is not a placement"
+        );
         let threads = SessionThreads::start(3).unwrap();
         let first = threads.place();
         let second = threads.place();

@@ -1208,7 +1208,6 @@ fn idle_deadline(
     (!timeout.is_zero()).then(|| c.last_client_activity + timeout)
 }
 
-/// Sends what is pending plus a FATAL error to the client and closes its side.
 /// How long a session that dbward ends waits for the rest of a message it was passing on.
 const FINISH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -1259,6 +1258,7 @@ async fn end_mid_stream(
     end_session(cycles, client, out, code, message).await
 }
 
+/// Sends what is pending plus a FATAL error to the client and closes its side.
 async fn end_session(
     cycles: &Mutex<Cycles>,
     client: &mut WriteHalf,
