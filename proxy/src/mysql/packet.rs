@@ -45,10 +45,17 @@ pub struct PacketReader {
     /// Bytes of a packet passed on in part (a relay cut off by the end of the session) that
     /// are still to come: [`PacketReader::finish_passing`] passes them on.
     passing: usize,
+    /// The next read's size, between [`READ_SIZE`] and [`MAX_READ_SIZE`].
+    read_size: usize,
 }
 
 /// A reader's buffer: room for a few reads of a typical command or result.
 const READ_SIZE: usize = 8192;
+
+/// The largest read. Reads double while they fill the buffer and halve again when they come
+/// back small: a bulk result moves in reads (and writes to the client) of 64 KiB, a syscall
+/// pair per 64 KiB instead of per 8, while small traffic keeps small buffers.
+const MAX_READ_SIZE: usize = 64 * 1024;
 
 impl Default for PacketReader {
     fn default() -> Self {
@@ -56,6 +63,7 @@ impl Default for PacketReader {
             buf: BytesMut::with_capacity(4096),
             passed_seq: None,
             passing: 0,
+            read_size: READ_SIZE,
         }
     }
 }
@@ -70,14 +78,28 @@ impl PacketReader {
             if self.buf.capacity() == 0 {
                 self.buf = crate::buffers::take(READ_SIZE);
             }
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve((need - self.buf.len()).max(READ_SIZE));
+            if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+                self.buf
+                    .reserve((need - self.buf.len()).max(self.read_size));
             }
-            if r.read_buf(&mut self.buf).await? == 0 {
+            let room = self.buf.capacity() - self.buf.len();
+            let n = r.read_buf(&mut self.buf).await?;
+            if n == 0 {
                 return Err(PacketError::Closed);
+            }
+            if n * 10 >= room * 9 {
+                self.read_size = (self.read_size * 2).min(MAX_READ_SIZE);
+            } else if n * 8 < self.read_size {
+                self.read_size = (self.read_size / 2).max(READ_SIZE);
             }
         }
         Ok(())
+    }
+
+    /// The next read's size (tests).
+    #[cfg(test)]
+    fn read_size(&self) -> usize {
+        self.read_size
     }
 
     /// Reads the next packet header: (payload length, sequence id).
@@ -319,6 +341,9 @@ impl PacketReader {
     /// Gives the read buffer back while nothing is pending: an idle session holds no read
     /// buffer (the next read takes one from the thread's recycled ones, [`crate::buffers`]).
     pub fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.read_size = READ_SIZE;
+        }
         crate::buffers::give(&mut self.buf, READ_SIZE);
     }
 }
@@ -521,6 +546,52 @@ mod tests {
         let mut reader = PacketReader::default();
         reader.buf.extend_from_slice(&wire[..10]);
         assert_eq!(reader.buffered_rows(false, true, usize::MAX).len, 0);
+    }
+
+    /// A bulk result's reads grow to [`MAX_READ_SIZE`] while they fill the buffer, shrink back
+    /// when the traffic is small again, and start over small once the reader is released; the
+    /// bytes come out exactly as sent.
+    #[tokio::test]
+    async fn reads_grow_for_bulk_results_and_shrink_back() {
+        let mut wire = BytesMut::new();
+        for seq in (0..=255u8).cycle().take(1000) {
+            put_packet(&mut wire, seq, &[b'r'; 1000]);
+        }
+        let mut upstream: &[u8] = &wire;
+        let mut reader = PacketReader::default();
+        let mut out = BytesMut::new();
+        let mut largest = 0;
+        while !upstream.is_empty() || reader.buffered() > 0 {
+            let (len, _) = reader.header(&mut upstream).await.expect("header");
+            reader.fill(&mut upstream, 4 + len).await.expect("packet");
+            largest = largest.max(reader.read_size());
+            let span = reader.buffered_rows(false, true, usize::MAX);
+            assert!(span.len > 0, "a whole packet is buffered");
+            reader.copy_out(&span, &mut out);
+        }
+        assert_eq!(out[..], wire[..], "byte-exact");
+        assert_eq!(largest, MAX_READ_SIZE, "reads grew");
+        // Small traffic: the next reads come back short and the size halves per read.
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        let mut small = BytesMut::new();
+        put_packet(&mut small, 1, b"\x00\x00\x00\x02\x00\x00\x00");
+        for _ in 0..3 {
+            tokio::io::AsyncWriteExt::write_all(&mut a, &small)
+                .await
+                .expect("write");
+            let (_, _, payload) = reader.read(&mut b, 1 << 20).await.expect("packet");
+            assert_eq!(payload[..], small[4..]);
+        }
+        assert_eq!(reader.read_size(), READ_SIZE, "back to the first size");
+        let grown = {
+            let mut r = PacketReader {
+                read_size: MAX_READ_SIZE,
+                ..PacketReader::default()
+            };
+            r.release_if_empty();
+            r.read_size()
+        };
+        assert_eq!(grown, READ_SIZE, "a released reader starts small again");
     }
 
     /// An idle reader holds no buffer; commands shorter and longer than its first stack read,
