@@ -1,4 +1,5 @@
-//! Client compatibility through dbward: pipelines, Flush-and-wait, pgbench, LISTEN/NOTIFY.
+//! Client compatibility through dbward: pipelines, Flush-and-wait, pgbench, LISTEN/NOTIFY, psql
+//! (`\watch`, Ctrl-C), sqlx, psycopg, PgJDBC.
 
 use std::time::Duration;
 
@@ -269,6 +270,65 @@ async fn psql_ctrl_c_cancels_the_running_query() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("canceling statement due to user request"),
+        "{stderr}"
+    );
+    fx.dbward.stop().await;
+}
+
+/// psql's `\watch` runs its query again every interval through the same session: each run is a
+/// new statement through dbward (the server's clock moves from one result to the next), until
+/// the user interrupts it.
+#[tokio::test]
+async fn psql_watch_reruns_the_query() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let fx = PgProxy::start("read").await;
+    let mut child = tokio::process::Command::new("psql")
+        .arg(fx.conninfo())
+        .args(["-X", "-A", "-t"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("psql");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"SELECT 'tick ' || clock_timestamp()::text \\watch 0.2\n")
+        .await
+        .expect("write");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut ticks = std::collections::BTreeSet::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while ticks.len() < 4 {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("psql keeps watching");
+            if let Some(at) = line.strip_prefix("tick ") {
+                ticks.insert(at.to_owned());
+            }
+        }
+    })
+    .await
+    .expect("four runs of the watched query");
+    assert_eq!(ticks.len(), 4, "each run is a new statement: {ticks:?}");
+    // Ctrl-C ends the watch (and, its input closed, psql).
+    let pid = child.id().expect("pid").to_string();
+    drop(stdin);
+    let status = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("psql ended")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("FATAL"),
         "{stderr}"
     );
     fx.dbward.stop().await;
