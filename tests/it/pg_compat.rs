@@ -244,6 +244,22 @@ async fn psycopg3_server_side_cursor_and_copy() {
     fx.dbward.stop().await;
 }
 
+/// Ctrl-C to a running psql (SIGINT); its standard error once it has ended.
+async fn ctrl_c(child: tokio::process::Child) -> String {
+    let pid = child.id().expect("pid").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("psql ended")
+        .expect("output");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn psql_ctrl_c_cancels_the_running_query() {
     let fx = PgProxy::start("read").await;
@@ -254,20 +270,9 @@ async fn psql_ctrl_c_cancels_the_running_query() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("psql");
-    let pid = child.id().expect("pid").to_string();
     tokio::time::sleep(Duration::from_millis(800)).await;
     // What Ctrl-C does: SIGINT to psql, which sends a CancelRequest with dbward's key.
-    let status = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(status.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("psql returned")
-        .expect("output");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = ctrl_c(child).await;
     assert!(
         stderr.contains("canceling statement due to user request"),
         "{stderr}"
@@ -314,19 +319,8 @@ async fn psql_watch_reruns_the_query() {
     .expect("four runs of the watched query");
     assert_eq!(ticks.len(), 4, "each run is a new statement: {ticks:?}");
     // Ctrl-C ends the watch (and, its input closed, psql).
-    let pid = child.id().expect("pid").to_string();
     drop(stdin);
-    let status = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(status.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("psql ended")
-        .expect("output");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = ctrl_c(child).await;
     assert!(
         !stderr.contains("ERROR") && !stderr.contains("FATAL"),
         "{stderr}"
