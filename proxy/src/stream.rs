@@ -36,9 +36,103 @@ pub enum MaybeTls {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS accepted from a client.
-    Server(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Server(Box<tokio_rustls::server::TlsStream<ReadAhead<TcpStream>>>),
     /// TLS opened to an upstream.
-    Client(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Client(Box<tokio_rustls::client::TlsStream<ReadAhead<TcpStream>>>),
+}
+
+/// The largest read ahead under TLS.
+const AHEAD: usize = 64 * 1024;
+
+/// A transport under TLS, read ahead while data streams in.
+///
+/// rustls reads at most 4 KiB from its transport per call, a syscall each: a large result from
+/// a TLS upstream (or a large upload from a TLS client) took a syscall per 4 KiB. Once a read
+/// fills all that rustls asked for (more is likely waiting), the next reads go to a buffer of
+/// [`AHEAD`] bytes, taken from the thread's recycled ones ([`crate::buffers`]), which rustls then
+/// drains without syscalls; when a read comes back small, reads go straight to rustls again.
+/// The buffer goes back whenever it is empty, so a waiting session holds none.
+pub struct ReadAhead<T> {
+    io: T,
+    buf: bytes::BytesMut,
+    ahead: bool,
+}
+
+impl<T> ReadAhead<T> {
+    /// Wraps `io`; reads go straight through until they come back full.
+    pub fn new(io: T) -> Self {
+        Self {
+            io,
+            buf: bytes::BytesMut::new(),
+            ahead: false,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ReadAhead<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.buf.is_empty() {
+            if !this.ahead {
+                let (want, before) = (out.remaining(), out.filled().len());
+                std::task::ready!(Pin::new(&mut this.io).poll_read(cx, out))?;
+                this.ahead = want > 0 && out.filled().len() - before == want;
+                return Poll::Ready(Ok(()));
+            }
+            if this.buf.capacity() == 0 {
+                this.buf = crate::buffers::take(AHEAD);
+            }
+            let read = tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.buf);
+            match read {
+                Poll::Ready(Ok(n)) if n > 0 => this.ahead = n >= AHEAD / 8,
+                other => {
+                    // Waiting, at the end, or failed: nothing buffered, nothing held.
+                    crate::buffers::give(&mut this.buf, AHEAD);
+                    this.ahead = false;
+                    return other.map_ok(|_| ());
+                }
+            }
+        }
+        let n = this.buf.len().min(out.remaining());
+        out.put_slice(&this.buf[..n]);
+        bytes::Buf::advance(&mut this.buf, n);
+        crate::buffers::give(&mut this.buf, AHEAD);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for ReadAhead<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }
 
 impl MaybeTls {
@@ -175,6 +269,60 @@ mod tests {
     use tokio::io::AsyncReadExt as _;
 
     use super::SendExt as _;
+
+    /// Counts the reads that reach the transport.
+    struct Counted<T> {
+        io: T,
+        reads: usize,
+    }
+
+    impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<T> {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let this = self.get_mut();
+            this.reads += 1;
+            std::pin::Pin::new(&mut this.io).poll_read(cx, buf)
+        }
+    }
+
+    /// Read in rustls's 4 KiB requests, a stream of 1 MiB takes a transport read per 64 KiB
+    /// once reads come back full (not one per 4 KiB), arrives byte-exact, and a reader left
+    /// waiting holds no buffer.
+    #[tokio::test]
+    async fn read_ahead_takes_large_reads_and_holds_nothing_while_waiting() {
+        let (mut a, b) = tokio::io::duplex(2 << 20);
+        let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+        tokio::io::AsyncWriteExt::write_all(&mut a, &data)
+            .await
+            .expect("write");
+        let mut r = super::ReadAhead::new(Counted { io: b, reads: 0 });
+        let mut got = Vec::with_capacity(data.len());
+        let mut chunk = [0u8; 4096];
+        while got.len() < data.len() {
+            let n = r.read(&mut chunk).await.expect("read");
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert!(got == data, "byte-exact");
+        let reads = r.io.reads;
+        assert!(
+            (16..=20).contains(&reads),
+            "{reads} transport reads for 1 MiB (256 requests of 4 KiB)"
+        );
+        // Nothing more to read: the reader waits, with its buffer given back.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), r.read(&mut chunk)).await;
+        assert!(waiting.is_err(), "nothing to read yet");
+        assert_eq!(r.buf.capacity(), 0, "a waiting reader holds no buffer");
+        // Small traffic reads straight through again.
+        tokio::io::AsyncWriteExt::write_all(&mut a, b"hello")
+            .await
+            .expect("write");
+        let n = r.read(&mut chunk).await.expect("read");
+        assert_eq!(&chunk[..n], b"hello");
+        assert!(!r.ahead, "small reads go straight to the transport");
+    }
 
     /// A TLS write whose transport is full returns with the encrypted tail still in the session;
     /// `send` pushes it out, so a peer that waits for the whole message gets it.

@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::packet::{PacketError, PacketReader, write_packet};
-use crate::stream::MaybeTls;
+use crate::stream::{MaybeTls, ReadAhead};
 
 /// The version dbward announces. Clients pick features by it; 5.7 keeps them on what both
 /// MySQL and MariaDB upstreams understand.
@@ -179,7 +179,7 @@ pub async fn greet(
                 HandshakeError::Protocol("TLS is not configured".into()),
             ));
         };
-        let tls_stream = match acceptor.accept(tcp).await {
+        let tls_stream = match acceptor.accept(ReadAhead::new(tcp)).await {
             Ok(s) => s,
             Err(e) => return Err((None, HandshakeError::Tls(e.to_string()))),
         };

@@ -26,7 +26,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::packet::{PacketError, PacketReader, write_packet};
-use crate::stream::MaybeTls;
+use crate::stream::{MaybeTls, ReadAhead};
 use dbward_core::crypto::Secret;
 use dbward_core::model::{AccessLevel, Database, TlsMode};
 
@@ -170,7 +170,7 @@ async fn login(
         let name = ServerName::try_from(db.host.clone())
             .map_err(|_| UpstreamError::Tls("invalid host name".into()))?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
+            .connect(name, ReadAhead::new(tcp))
             .await
             .map_err(|e| UpstreamError::Tls(e.to_string()))?;
         stream = MaybeTls::Client(Box::new(tls));

@@ -27,7 +27,7 @@ use super::codec::{
     self, CANCEL_REQUEST_CODE, FrameError, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
     read_startup_packet,
 };
-use super::stream::MaybeTls;
+use super::stream::{MaybeTls, ReadAhead};
 
 /// Startup parameters passed upstream, by their canonical names. Everything else is refused.
 pub const PASSTHROUGH_PARAMETERS: &[&str] = &[
@@ -114,7 +114,7 @@ pub async fn handshake(
         let Some(acceptor) = tls else {
             return Err((None, HandshakeError::Tls("TLS is not configured".into())));
         };
-        let tls_stream = acceptor.accept(tcp).await.map_err(|e| {
+        let tls_stream = acceptor.accept(ReadAhead::new(tcp)).await.map_err(|e| {
             (
                 None,
                 HandshakeError::Tls(format!("TLS handshake failed: {e}")),
@@ -158,7 +158,7 @@ pub async fn handshake(
                 if let Err(e) = tcp.send(b"S").await {
                     return Err((None, FrameError::Io(e).into()));
                 }
-                let tls_stream = acceptor.accept(tcp).await.map_err(|e| {
+                let tls_stream = acceptor.accept(ReadAhead::new(tcp)).await.map_err(|e| {
                     (
                         None,
                         HandshakeError::Tls(format!("TLS handshake failed: {e}")),

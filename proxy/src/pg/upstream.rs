@@ -26,7 +26,7 @@ use postgres_protocol::message::frontend;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::AsyncReadExt as _;
 
-use crate::stream::SendExt as _;
+use crate::stream::{ReadAhead, SendExt as _};
 use tokio::net::TcpStream;
 
 use super::codec::{self, FrameError, TAG_AUTHENTICATION, TAG_BACKEND_KEY_DATA};
@@ -190,7 +190,7 @@ async fn negotiate_tls(
     let name = ServerName::try_from(db.host.clone())
         .map_err(|_| UpstreamError::Tls("invalid host name".into()))?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
+        .connect(name, ReadAhead::new(tcp))
         .await
         .map_err(|e| UpstreamError::Tls(e.to_string()))?;
     Ok((MaybeTls::Client(Box::new(tls)), verify))
