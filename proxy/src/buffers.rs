@@ -87,6 +87,43 @@ pub fn give(buf: &mut BytesMut, size: usize) {
     });
 }
 
+/// The adaptive read size both relays use: it doubles while reads fill the room they were
+/// given (more is waiting: bulk traffic moves in few large reads, a syscall pair each) and halves
+/// when they come back small, between `min` and `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadSize {
+    /// The next read's size.
+    pub size: usize,
+    min: usize,
+    max: usize,
+}
+
+impl ReadSize {
+    /// Starts at `min`.
+    #[must_use]
+    pub const fn new(min: usize, max: usize) -> Self {
+        Self {
+            size: min,
+            min,
+            max,
+        }
+    }
+
+    /// After a read of `n` bytes into `room` bytes of free buffer.
+    pub fn after_read(&mut self, n: usize, room: usize) {
+        if n * 10 >= room * 9 {
+            self.size = (self.size * 2).min(self.max);
+        } else if n * 8 < self.size {
+            self.size = (self.size / 2).max(self.min);
+        }
+    }
+
+    /// Back to the smallest size.
+    pub fn reset(&mut self) {
+        self.size = self.min;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ pub struct PacketReader {
     /// are still to come: [`PacketReader::finish_passing`] passes them on.
     passing: usize,
     /// The next read's size, between [`READ_SIZE`] and [`MAX_READ_SIZE`].
-    read_size: usize,
+    read_size: crate::buffers::ReadSize,
 }
 
 /// A reader's buffer: room for a few reads of a typical command or result.
@@ -63,7 +63,7 @@ impl Default for PacketReader {
             buf: BytesMut::with_capacity(4096),
             passed_seq: None,
             passing: 0,
-            read_size: READ_SIZE,
+            read_size: crate::buffers::ReadSize::new(READ_SIZE, MAX_READ_SIZE),
         }
     }
 }
@@ -78,20 +78,16 @@ impl PacketReader {
             if self.buf.capacity() == 0 {
                 self.buf = crate::buffers::take(READ_SIZE);
             }
-            if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            if self.buf.capacity() - self.buf.len() < self.read_size.size / 2 {
                 self.buf
-                    .reserve((need - self.buf.len()).max(self.read_size));
+                    .reserve((need - self.buf.len()).max(self.read_size.size));
             }
             let room = self.buf.capacity() - self.buf.len();
             let n = r.read_buf(&mut self.buf).await?;
             if n == 0 {
                 return Err(PacketError::Closed);
             }
-            if n * 10 >= room * 9 {
-                self.read_size = (self.read_size * 2).min(MAX_READ_SIZE);
-            } else if n * 8 < self.read_size {
-                self.read_size = (self.read_size / 2).max(READ_SIZE);
-            }
+            self.read_size.after_read(n, room);
         }
         Ok(())
     }
@@ -99,7 +95,7 @@ impl PacketReader {
     /// The next read's size (tests).
     #[cfg(test)]
     fn read_size(&self) -> usize {
-        self.read_size
+        self.read_size.size
     }
 
     /// Reads the next packet header: (payload length, sequence id).
@@ -342,7 +338,7 @@ impl PacketReader {
     /// buffer (the next read takes one from the thread's recycled ones, [`crate::buffers`]).
     pub fn release_if_empty(&mut self) {
         if self.buf.is_empty() {
-            self.read_size = READ_SIZE;
+            self.read_size.reset();
         }
         crate::buffers::give(&mut self.buf, READ_SIZE);
     }
@@ -583,15 +579,17 @@ mod tests {
             assert_eq!(payload[..], small[4..]);
         }
         assert_eq!(reader.read_size(), READ_SIZE, "back to the first size");
-        let grown = {
-            let mut r = PacketReader {
-                read_size: MAX_READ_SIZE,
-                ..PacketReader::default()
-            };
-            r.release_if_empty();
-            r.read_size()
-        };
-        assert_eq!(grown, READ_SIZE, "a released reader starts small again");
+        let mut grown = PacketReader::default();
+        for _ in 0..4 {
+            grown.read_size.after_read(READ_SIZE, READ_SIZE);
+        }
+        assert_eq!(grown.read_size(), MAX_READ_SIZE);
+        grown.release_if_empty();
+        assert_eq!(
+            grown.read_size(),
+            READ_SIZE,
+            "a released reader starts small again"
+        );
     }
 
     /// An idle reader holds no buffer; commands shorter and longer than its first stack read,

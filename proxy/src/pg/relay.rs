@@ -251,7 +251,13 @@ pub fn run(
 }
 
 /// An adaptive read size (see [`MIN_CHUNK`]).
-struct Chunk(usize);
+struct Chunk(crate::buffers::ReadSize);
+
+impl Default for Chunk {
+    fn default() -> Self {
+        Self(crate::buffers::ReadSize::new(MIN_CHUNK, MAX_CHUNK))
+    }
+}
 
 /// The first read of a session waiting with small traffic goes to this many bytes inside the
 /// task, not to a heap buffer: a waiting session then holds no buffers (a pgbench request or
@@ -272,7 +278,7 @@ impl Chunk {
         buf: &mut BytesMut,
         spare: &mut BytesMut,
     ) -> std::io::Result<usize> {
-        if buf.is_empty() && self.0 <= MIN_CHUNK {
+        if buf.is_empty() && self.0.size <= MIN_CHUNK {
             crate::buffers::give(buf, MIN_CHUNK);
             crate::buffers::give(spare, MIN_CHUNK);
             let mut first = [0u8; IDLE_READ];
@@ -290,19 +296,16 @@ impl Chunk {
             }
             return Ok(n);
         }
-        if buf.is_empty() && buf.capacity() > MAX_IDLE_CAPACITY && self.0 <= MAX_IDLE_CAPACITY {
+        if buf.is_empty() && buf.capacity() > MAX_IDLE_CAPACITY && self.0.size <= MAX_IDLE_CAPACITY
+        {
             *buf = BytesMut::new();
         }
-        if buf.capacity() - buf.len() < self.0 / 2 {
-            buf.reserve(self.0);
+        if buf.capacity() - buf.len() < self.0.size / 2 {
+            buf.reserve(self.0.size);
         }
-        let spare = buf.capacity() - buf.len();
+        let room = buf.capacity() - buf.len();
         let n = r.read_buf(buf).await?;
-        if n * 10 >= spare * 9 {
-            self.0 = (self.0 * 2).min(MAX_CHUNK);
-        } else if n * 8 < self.0 {
-            self.0 = (self.0 / 2).max(MIN_CHUNK);
-        }
+        self.0.after_read(n, room);
         Ok(n)
     }
 }
@@ -312,7 +315,7 @@ impl Chunk {
 /// mmap/munmap pair each time).
 fn trim(out: &mut BytesMut, chunk: &Chunk) {
     out.clear();
-    if out.capacity() > MAX_IDLE_CAPACITY && chunk.0 <= MAX_IDLE_CAPACITY {
+    if out.capacity() > MAX_IDLE_CAPACITY && chunk.0.size <= MAX_IDLE_CAPACITY {
         *out = BytesMut::new();
     }
 }
@@ -439,7 +442,7 @@ fn client_to_upstream(
         let mut queries = queries.lock_owned().await;
         let mut buf = BytesMut::new();
         let mut out = BytesMut::new();
-        let mut chunk = Chunk(MIN_CHUNK);
+        let mut chunk = Chunk::default();
         let mut framer = Framer::default();
         let mut prepared = Prepared::default();
         let mut read_at = std::time::Instant::now();
@@ -927,7 +930,7 @@ fn upstream_to_client(
         let mut over_quota: Option<(u64, bool)> = None;
         let mut buf = BytesMut::new();
         let mut out = BytesMut::new();
-        let mut chunk = Chunk(MIN_CHUNK);
+        let mut chunk = Chunk::default();
         let mut framer = Framer::default();
         // Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed).
         let mut txn_status = b'I';
@@ -1312,7 +1315,7 @@ mod tests {
     #[tokio::test]
     async fn waiting_with_small_traffic_holds_no_buffers_and_loses_nothing() {
         let (mut peer, mut ours) = tokio::io::duplex(1 << 20);
-        let mut chunk = Chunk(MIN_CHUNK);
+        let mut chunk = Chunk::default();
         let (mut buf, mut out) = (BytesMut::new(), BytesMut::with_capacity(4096));
         // A small message: read whole through the task's own bytes, the emptied output
         // buffer released while waiting.
@@ -1359,7 +1362,7 @@ mod tests {
                 .expect("read");
         }
         assert_eq!(&buf[..], &big[..]);
-        assert!(chunk.0 > MIN_CHUNK, "reads grew with the traffic");
+        assert!(chunk.0.size > MIN_CHUNK, "reads grew with the traffic");
     }
 
     #[test]
