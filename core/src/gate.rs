@@ -97,6 +97,46 @@ pub async fn open_session(
     Err(why_not(&database.name, &grants, now))
 }
 
+/// The one database of `engine` on which `user` holds a grant active at `now`, for a client
+/// that named none (`mysqldump` connects without a database and selects it later): its name,
+/// or `None` when there are none or several (the client must name one).
+pub async fn only_database(
+    store: &Store,
+    user: &UserAuth,
+    engine: Engine,
+    now: OffsetDateTime,
+) -> Result<Option<String>, GateError> {
+    let grants = store
+        .list_grants(
+            &GrantFilter {
+                user_id: Some(user.id),
+                database_id: None,
+                active: Some(true),
+            },
+            now,
+        )
+        .await?;
+    let mut ids = grants.iter().map(|g| g.database_id).collect::<Vec<_>>();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = None;
+    for id in ids {
+        let database = match store.get_database(id).await {
+            Ok(d) => d,
+            Err(StoreError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if database.engine != engine {
+            continue;
+        }
+        if found.is_some() {
+            return Ok(None);
+        }
+        found = Some(database.name);
+    }
+    Ok(found)
+}
+
 /// The most useful explanation when no grant is active: a future one first (it will work
 /// later), then the latest expiry, then revocation.
 fn why_not(db: &str, grants: &[Grant], now: OffsetDateTime) -> GateError {

@@ -8,6 +8,7 @@ mod audit_forward;
 mod audit_statements;
 mod audit_trail;
 mod cost;
+mod dump_tools;
 mod harness;
 mod idle_memory;
 mod my_bad_input;

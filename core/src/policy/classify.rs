@@ -32,6 +32,9 @@ pub(crate) struct Findings {
     pub timeout: Option<Timeout>,
     /// `USE schema` switches to this schema.
     pub use_schema: Option<String>,
+    /// A `set_config(name, ...)` call that sets the one setting its row names (see
+    /// [`settings_row_setting`]): the call's address and that setting.
+    settings_row: Option<(usize, String)>,
     mysql: bool,
 }
 
@@ -44,6 +47,7 @@ impl Findings {
             literal_sensitive: false,
             timeout: None,
             use_schema: None,
+            settings_row: None,
             mysql,
         }
     }
@@ -280,15 +284,22 @@ impl Findings {
         }
     }
 
-    fn function(&mut self, name: &ObjectName, args_literal: Option<&Expr>) {
+    /// A function called with `first` as its first argument; `call` is the call's address.
+    fn function(&mut self, name: &ObjectName, first: Option<&Expr>, call: usize) {
         let Some(last) = name.0.last().and_then(|p| p.as_ident()) else {
             return;
         };
         let fname = last.value.to_ascii_lowercase();
         if fname == "set_config" {
-            match args_literal.and_then(|e| self.value_text(e)) {
+            // Only a literal names the setting: a column or expression is computed (a column
+            // called `search_path` can hold 'default_transaction_read_only').
+            let setting = match (first, &self.settings_row) {
+                (_, Some((at, setting))) if *at == call => Some(setting.clone()),
+                (Some(e @ Expr::Value(_)), _) => self.value_text(e).map(str::to_owned),
+                _ => None,
+            };
+            match setting {
                 Some(setting) => {
-                    let setting = setting.to_owned();
                     // The value is the second argument; treat it as unknown: only the
                     // settings' own rules that accept any value pass.
                     self.literal_sensitive = true;
@@ -344,6 +355,57 @@ impl Findings {
     }
 }
 
+/// `pg_dump`'s way of setting a setting only on servers that have it:
+/// `SELECT set_config(name, 'value', false) FROM pg_settings WHERE name = 'setting'`. The
+/// WHERE clause leaves only the row of `setting`, so the call sets exactly that setting: the
+/// call and the setting's name. Any other shape is left to the general rule (a computed name
+/// is `admin`).
+fn settings_row_setting(s: &Select) -> Option<(&Expr, &str)> {
+    use sqlparser::ast::{
+        BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem,
+    };
+    let is_name =
+        |e: &Expr| matches!(e, Expr::Identifier(i) if i.value.eq_ignore_ascii_case("name"));
+    let [SelectItem::UnnamedExpr(call @ Expr::Function(f))] = s.projection.as_slice() else {
+        return None;
+    };
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first() else {
+        return None;
+    };
+    let [from] = s.from.as_slice() else {
+        return None;
+    };
+    let TableFactor::Table {
+        name, args: None, ..
+    } = &from.relation
+    else {
+        return None;
+    };
+    let table = object_name(name).to_ascii_lowercase();
+    let Some(Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Eq,
+        right,
+    }) = &s.selection
+    else {
+        return None;
+    };
+    let Expr::Value(v) = right.as_ref() else {
+        return None;
+    };
+    let Value::SingleQuotedString(setting) = &v.value else {
+        return None;
+    };
+    (is_name(first)
+        && is_name(left)
+        && from.joins.is_empty()
+        && matches!(table.as_str(), "pg_settings" | "pg_catalog.pg_settings"))
+    .then_some((call, setting.as_str()))
+}
+
 /// An object name as written, parts joined by dots.
 fn object_name(name: &ObjectName) -> String {
     name.0
@@ -370,6 +432,10 @@ impl Visitor for Findings {
     }
 
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        if let Some((call, setting)) = settings_row_setting(s) {
+            self.literal_sensitive = true;
+            self.settings_row = Some((std::ptr::from_ref(call) as usize, setting.to_owned()));
+        }
         self.select(s);
         ControlFlow::Continue(())
     }
@@ -387,7 +453,7 @@ impl Visitor for Findings {
                 }
                 _ => None,
             };
-            self.function(&f.name, first);
+            self.function(&f.name, first, std::ptr::from_ref(e) as usize);
         }
         ControlFlow::Continue(())
     }
@@ -400,7 +466,7 @@ impl Visitor for Findings {
                 ..
             }
             | TableFactor::Function { name, .. } => {
-                self.function(name, None);
+                self.function(name, None, 0);
             }
             _ => {}
         }
@@ -503,6 +569,16 @@ impl Findings {
             Statement::Merge(_) => self.add(Write, "MERGE"),
             Statement::Truncate(_) => self.add(Write, "TRUNCATE"),
             Statement::NOTIFY { .. } => self.add(Write, "NOTIFY"),
+            // ACCESS SHARE is the lock every SELECT takes (pg_dump takes it up front, so
+            // that no table is dropped under it); stronger modes lock writers out.
+            Statement::Lock(lock)
+                if lock.lock_mode == Some(sqlparser::ast::LockTableMode::AccessShare) =>
+            {
+                self.add(
+                    Read,
+                    "LOCK TABLE ... IN ACCESS SHARE MODE (what a SELECT takes)",
+                );
+            }
             Statement::Lock(_) | Statement::LockTables { .. } => {
                 self.add(Write, "LOCK takes table locks");
             }

@@ -380,8 +380,9 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
     }
 }
 
-/// A statement the parser failed on: an exact recognized form, or MySQL's `LOCK IN SHARE MODE`
-/// suffix on a statement that parses without it.
+/// A statement the parser failed on: an exact recognized form, a PostgreSQL statement that
+/// parses once written without the forms sqlparser lacks (`OPERATOR(pg_catalog.=)`, `FROM
+/// ONLY`), or a row-locking suffix on a statement that parses without it.
 fn recognize_piece(
     piece: &str,
     dialect: SqlDialect,
@@ -406,6 +407,18 @@ fn recognize_piece(
             findings.statement(s);
         }
         return Some((StatementClass::Read, "SET".into()));
+    }
+    if dialect != SqlDialect::Mysql
+        && let Some(bare) = recognize::rewrite_for_parser(piece)
+    {
+        let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), &bare).ok()?;
+        if statements.is_empty() {
+            return None;
+        }
+        for s in &statements {
+            findings.statement(s);
+        }
+        return Some((StatementClass::Read, "a statement".into()));
     }
     let head = recognize::strip_locking_clause(piece, dialect)?;
     let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), head).ok()?;

@@ -65,6 +65,19 @@ pub(crate) fn recognize(
             StatementClass::Read,
             "START TRANSACTION WITH CONSISTENT SNAPSHOT",
         )),
+        // MySQL: routine listings (mysqldump --routines), filtered by column comparisons with
+        // literals only (no subqueries, no functions).
+        [
+            "show",
+            "function" | "procedure" | "package",
+            "status",
+            rest @ ..,
+        ]
+        | ["show", "package", "body", "status", rest @ ..]
+            if mysql && is_show_filter(rest) =>
+        {
+            Some((StatementClass::Read, "SHOW ... STATUS"))
+        }
         // Opaque or server-reaching forms: named for a clear message, denied below admin.
         ["do", ..] if !mysql => Some((
             StatementClass::Admin,
@@ -154,6 +167,23 @@ fn tokens(normalized: &str) -> Vec<&str> {
         out.push(&normalized[start..i]);
     }
     out
+}
+
+/// A `SHOW` statement's filter: none, `LIKE 'pattern'`, or `WHERE` comparisons of columns with
+/// literals joined by `AND`/`OR`.
+fn is_show_filter(rest: &[&str]) -> bool {
+    match rest {
+        [] | ["like", "?"] => true,
+        ["where", conditions @ ..] => {
+            !conditions.is_empty()
+                && conditions.iter().all(|t| {
+                    *t == "?"
+                        || matches!(*t, "and" | "or" | "like" | "=" | "<" | ">" | "!")
+                        || (is_identifier(t) && !matches!(*t, "select" | "from"))
+                })
+        }
+        _ => false,
+    }
 }
 
 /// `name [(columns)] FROM STDIN | TO STDOUT [options]` after `COPY`.
@@ -278,4 +308,83 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
     }
     parts.push(format!("SET {}", &body[start..]));
     (parts.len() > 1).then_some(parts)
+}
+
+/// PostgreSQL syntax sqlparser 0.63 lacks in some positions, which psql and `pg_dump` send,
+/// written the way it parses, when there is any to rewrite:
+/// - the explicit operator syntax `OPERATOR(pg_catalog.=)` (not parsed before `ANY (...)`, as
+///   `pg_dump -t` sends) becomes the bare operator;
+/// - `FROM ONLY t` / `JOIN ONLY t` (no inheritance children; `pg_dump --inserts` sends it)
+///   becomes `FROM t`.
+///
+/// The caller parses and classifies the result in full, so the rewrite decides nothing by
+/// itself, and neither form changes what a statement does to classification: a built-in
+/// operator named explicitly is the bare one (or safer: the bare one might resolve to a user's
+/// operator, which classification does not see into either way), and `ONLY` narrows the rows
+/// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
+/// inside literals, quoted identifiers and comments is never touched.
+pub(crate) fn rewrite_for_parser(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+        .tokenize()
+        .ok()?;
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
+    let mut out = String::with_capacity(sql.len());
+    let mut rewritten = false;
+    // The last token that was not whitespace.
+    let mut previous: Option<&Token> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        if is_word(t, "only")
+            && previous.is_some_and(|p| is_word(p, "from") || is_word(p, "join"))
+            && matches!(tokens.get(i + 1), Some(Token::Whitespace(_)))
+        {
+            rewritten = true;
+            i += 1;
+            continue;
+        }
+        if is_word(t, "operator")
+            && matches!(tokens.get(i + 1), Some(Token::LParen))
+            && tokens.get(i + 2).is_some_and(|t| is_word(t, "pg_catalog"))
+            && matches!(tokens.get(i + 3), Some(Token::Period))
+        {
+            // The operator's own tokens, up to the closing parenthesis: symbols only.
+            let ops = tokens[i + 4..]
+                .iter()
+                .take_while(|t| !matches!(t, Token::RParen))
+                .collect::<Vec<_>>();
+            let closed = matches!(tokens.get(i + 4 + ops.len()), Some(Token::RParen));
+            let symbols = !ops.is_empty()
+                && ops.iter().all(|t| {
+                    !matches!(
+                        t,
+                        Token::Word(_)
+                            | Token::Number(..)
+                            | Token::Whitespace(_)
+                            | Token::LParen
+                            | Token::Comma
+                            | Token::SemiColon
+                            | Token::EOF
+                    ) && !t.to_string().starts_with(['\'', '"', '$'])
+                });
+            if closed && symbols {
+                out.push(' ');
+                for t in &ops {
+                    out.push_str(&t.to_string());
+                }
+                out.push(' ');
+                rewritten = true;
+                previous = ops.last().copied();
+                i += 5 + ops.len();
+                continue;
+            }
+        }
+        out.push_str(&t.to_string());
+        if !matches!(t, Token::Whitespace(_)) {
+            previous = Some(t);
+        }
+        i += 1;
+    }
+    rewritten.then_some(out)
 }

@@ -63,6 +63,8 @@ const PG_HARMLESS: &[&str] = &[
     "quote_all_identifiers",
     "timezone_abbreviations",
     "trace_sort",
+    "synchronize_seqscans",
+    "restrict_nonsystem_relation_kind",
 ];
 
 /// PostgreSQL families of planner settings.

@@ -601,6 +601,17 @@ impl MyRelay {
             }
             Fate::InitDb => {
                 let schema = String::from_utf8_lossy(&payload[1..]).into_owned();
+                // The dbward database's own name (what the client connected with) selects its
+                // configured schema: `mysql -u alice` then `use orders` works as a user expects.
+                if !schema.eq_ignore_ascii_case(&self.config.schema)
+                    && schema.eq_ignore_ascii_case(&self.config.change_user.database)
+                {
+                    let mut init = Vec::with_capacity(1 + self.config.schema.len());
+                    init.push(payload[0]);
+                    init.extend_from_slice(self.config.schema.as_bytes());
+                    self.forward(&init).await?;
+                    return self.single().await;
+                }
                 if !schema.eq_ignore_ascii_case(&self.config.schema) {
                     let m = format!(
                         "dbward: this database gives access to schema `{}` only",

@@ -89,6 +89,17 @@ impl Refusal {
         self.user_id = Some(id);
         self
     }
+
+    /// The store failed during a login (logged here; the client hears only that).
+    fn store_unavailable(e: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "store unavailable during login");
+        Self::new(
+            2013,
+            "HY000",
+            "dbward cannot reach its store; try again later",
+            "unavailable",
+        )
+    }
 }
 
 impl MyServer {
@@ -211,7 +222,9 @@ impl MyServer {
         };
         let span = tracing::Span::current();
         span.record("user", hello.hello.user.as_str());
-        span.record("db", hello.hello.database.as_deref().unwrap_or(""));
+        if let Some(db) = hello.hello.database.as_deref() {
+            span.record("db", db);
+        }
         let opened = tokio::time::timeout_at(deadline, Box::pin(self.open(&mut hello, peer))).await;
         let opened = match opened {
             Err(_) => Err(Refusal::new(
@@ -258,7 +271,7 @@ impl MyServer {
             open,
             peer,
             user_name,
-            database,
+            database: named,
         } = established;
         let Opened {
             upstream: up,
@@ -268,6 +281,11 @@ impl MyServer {
             setup,
             kill_target,
         } = *open;
+        // The database the session is on (the client may have named none).
+        let database = granted.database.name.clone();
+        if named.is_empty() {
+            tracing::Span::current().record("db", database.as_str());
+        }
         let client_auth::Hello {
             connection_id,
             stream,
@@ -478,20 +496,31 @@ impl MyServer {
                 ));
             }
             Err(AuthError::Store(e)) => {
-                tracing::error!(error = %e, "store unavailable during login");
-                return Err(Refusal::new(
-                    2013,
-                    "HY000",
-                    "dbward cannot reach its store; try again later",
-                    "unavailable",
-                ));
+                return Err(Refusal::store_unavailable(&e));
             }
         };
-        let Some(db_name) = h.hello.database.clone() else {
+        // No database named: the user's only MySQL database, if there is exactly one.
+        let named = match h.hello.database.clone() {
+            Some(name) => Some(name),
+            None => match gate::only_database(
+                &self.store,
+                &user,
+                Engine::Mysql,
+                dbward_core::time::now(),
+            )
+            .await
+            {
+                Ok(only) => only,
+                Err(e) => {
+                    return Err(Refusal::store_unavailable(&e).user(user.id));
+                }
+            },
+        };
+        let Some(db_name) = named else {
             return Err(Refusal::new(
                 1046,
                 "3D000",
-                "name the dbward database to connect to (mysql ... DATABASE)",
+                "name the dbward database to connect to (mysql ... DATABASE): you hold active grants on several MySQL databases, or none",
                 "no_database",
             )
             .user(user.id));
@@ -516,14 +545,7 @@ impl MyServer {
                 .user(user.id));
             }
             Err(GateError::Store(e)) => {
-                tracing::error!(error = %e, "store unavailable during login");
-                return Err(Refusal::new(
-                    2013,
-                    "HY000",
-                    "dbward cannot reach its store; try again later",
-                    "unavailable",
-                )
-                .user(user.id));
+                return Err(Refusal::store_unavailable(&e).user(user.id));
             }
             Err(e) => {
                 let reason = match &e {

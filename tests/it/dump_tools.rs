@@ -1,0 +1,225 @@
+//! The dump tools DBAs reach for, under `read` grants: `pg_dump` and `mysqldump` through dbward
+//! produce the dump they produce directly (as the upstream login dbward uses).
+
+use serde_json::json;
+
+use crate::my_fixture::MyProxy;
+use crate::pg_fixture::PgProxy;
+
+/// Runs `pg_dump` on `conninfo` with `args`; the dump (see [`without_restrict_keys`]).
+async fn pg_dump(conninfo: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new("pg_dump")
+        .args(["-d", conninfo])
+        .args(args)
+        .output()
+        .await
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    without_restrict_keys(&out.stdout)
+}
+
+/// A SQL dump without the `\restrict` lines, whose key is random per dump.
+fn without_restrict_keys(dump: &[u8]) -> String {
+    String::from_utf8_lossy(dump)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `pg_dump`'s session: `SET synchronize_seqscans`, `set_config(name, ...) FROM pg_settings WHERE
+/// name = '...'`, `LOCK TABLE ... IN ACCESS SHARE MODE`, `COPY ... TO stdout`; with `-t`, a
+/// catalog query using `OPERATOR(pg_catalog.=) ANY (...)`; with `--inserts`, a cursor over
+/// `FROM ONLY`. Each dump through dbward equals the direct one.
+#[tokio::test]
+async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql(
+        "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);
+         INSERT INTO items (name) SELECT 'n' || g FROM generate_series(1, 50) g;
+         CREATE TABLE other (x int);
+         CREATE VIEW v AS SELECT id FROM items WHERE id > 10;
+         CREATE SEQUENCE sq;
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    )
+    .await;
+    let direct = fx.upstream.url.clone();
+    for args in [
+        &[][..],
+        &["-t", "items", "--inserts"][..],
+        &["--schema-only", "-n", "public", "-T", "other"][..],
+    ] {
+        let through = pg_dump(&fx.conninfo(), args).await;
+        assert!(
+            through.contains("CREATE TABLE public.items"),
+            "{args:?}: {through}"
+        );
+        assert_eq!(through, pg_dump(&direct, args).await, "{args:?}");
+    }
+    // Parallel, directory format: the workers share the leader's snapshot (`SET TRANSACTION
+    // SNAPSHOT`); restored to SQL it is the plain dump.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("dump");
+    let out_dir = out_dir.to_str().expect("utf-8 path");
+    pg_dump(&fx.conninfo(), &["-Fd", "-j", "2", "-f", out_dir]).await;
+    let restored = tokio::process::Command::new("pg_restore")
+        .args(["-f", "-", out_dir])
+        .output()
+        .await
+        .expect("run pg_restore");
+    assert!(restored.status.success());
+    assert_eq!(
+        without_restrict_keys(&restored.stdout),
+        pg_dump(&direct, &[]).await
+    );
+    let inserts = pg_dump(&fx.conninfo(), &["-t", "items", "--inserts"]).await;
+    assert_eq!(inserts.matches("INSERT INTO public.items").count(), 50);
+    assert!(!inserts.contains("CREATE TABLE public.other"));
+    // The read grant still holds: pg_dump's session settings opened nothing.
+    let (ok, _, err) = fx
+        .psql(&["-c", "INSERT INTO items (name) VALUES ('x')"])
+        .await;
+    assert!(!ok && err.contains("permission denied by dbward"), "{err}");
+    // A set_config whose setting is a column is computed: it is not pg_dump's form.
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "SELECT set_config(search_path, 'off', false) \
+             FROM (SELECT 'default_transaction_read_only' AS search_path) s",
+        ])
+        .await;
+    assert!(!ok && err.contains("computed setting name"), "{err}");
+    fx.dbward.stop().await;
+}
+
+/// Runs `mysqldump` with `args` and `login` (the connection options); the dump without its
+/// server-version line (dbward's greeting names itself).
+async fn mysqldump(login: &[String], args: &[&str]) -> String {
+    let out = tokio::process::Command::new("mysqldump")
+        .args(login)
+        .args(["--skip-dump-date", "--single-transaction", "--routines"])
+        .args(args)
+        .output()
+        .await
+        .expect("run mysqldump");
+    assert!(
+        out.status.success(),
+        "mysqldump {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("-- Server version"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// mysqldump connects without naming a database and selects the schema later: a user holding
+/// one MySQL grant lands on it. `SHOW PROCEDURE/FUNCTION STATUS WHERE Db = '...'` is read. The
+/// dump through dbward equals the direct one. `use <dbward name>` selects the configured
+/// schema; a user holding several MySQL grants must name one.
+#[tokio::test]
+async fn mysqldump_under_a_read_grant_matches_a_direct_dump() {
+    let fx = MyProxy::start("read", json!({})).await;
+    let owner = format!("'{}'@'%'", fx.upstream.user);
+    fx.upstream.sql(&format!(
+        "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(20));
+         INSERT INTO items (name) VALUES ('a'), ('b'), ('c');
+         CREATE VIEW v AS SELECT id FROM items;
+         CREATE DEFINER = {owner} PROCEDURE p() SELECT 1;
+         CREATE DEFINER = {owner} FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1;
+         CREATE DEFINER = {owner} TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.name = UPPER(NEW.name);"
+    ));
+    let through = vec![
+        "-h".into(),
+        "127.0.0.1".into(),
+        "-P".into(),
+        fx.port().to_string(),
+        "-u".into(),
+        "alice".into(),
+        format!("-p{}", fx.password),
+        "--ssl".into(),
+    ];
+    let direct = vec![
+        "-h".into(),
+        "127.0.0.1".into(),
+        "-P".into(),
+        "3306".into(),
+        "-u".into(),
+        fx.upstream.user.clone(),
+        format!("-p{}", fx.upstream.password),
+    ];
+    let schema = fx.upstream.name.as_str();
+    let dump = mysqldump(&through, &[schema]).await;
+    for object in [
+        "CREATE TABLE `items`",
+        "(1,'a')",
+        "PROCEDURE `p`",
+        "FUNCTION `f`",
+        "TRIGGER",
+        "VIEW `v`",
+    ] {
+        assert!(dump.contains(object), "{object}: {dump}");
+    }
+    assert_eq!(dump, mysqldump(&direct, &[schema]).await);
+    // `use` of the dbward name selects the configured schema.
+    let out = tokio::process::Command::new("mysql")
+        .args(&through)
+        .args([
+            "-N",
+            "-B",
+            "-e",
+            "use shop; SELECT DATABASE(), COUNT(*) FROM items",
+        ])
+        .output()
+        .await
+        .expect("run mysql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{schema}\t3")
+    );
+    // A second MySQL grant: connecting without a database is ambiguous now.
+    let (s, db) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/databases",
+            Some(json!({
+                "name": "shop2", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                "database": schema, "username": fx.upstream.user,
+                "password": fx.upstream.password, "tls_mode": "disable",
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{db}");
+    let (s, g) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(
+                json!({"user_id": fx.user_id, "database_id": db["id"], "access_level": "read",
+                "expires_at": "2099-01-01T00:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let out = tokio::process::Command::new("mysql")
+        .args(&through)
+        .args(["-e", "SELECT 1"])
+        .output()
+        .await
+        .expect("run mysql");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("ERROR 1046"), "{err}");
+    fx.dbward.stop().await;
+}
