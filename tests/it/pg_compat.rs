@@ -218,28 +218,54 @@ async fn pgbench_runs_in_all_query_modes() {
     fx.dbward.stop().await;
 }
 
-#[tokio::test]
-async fn psycopg3_server_side_cursor_and_copy() {
-    let fx = PgProxy::start("ddl").await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/psycopg_session.py"
-    );
+/// Runs `tests/clients/SCRIPT` with `arg`; its standard output, trimmed (it must succeed).
+async fn client_script(script: &str, arg: &str) -> String {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(fx.conninfo())
+        .arg(path)
+        .arg(arg)
         .output()
         .await
         .expect("python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{stdout}{}",
+        "{script}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout.trim().to_owned()
+}
+
+#[tokio::test]
+async fn psycopg3_server_side_cursor_and_copy() {
+    let fx = PgProxy::start("ddl").await;
     assert_eq!(
-        stdout.trim(),
+        client_script("psycopg_session.py", &fx.conninfo()).await,
         "sum=499500 copy=item 0,item 1,item 2 count=1000"
+    );
+    fx.dbward.stop().await;
+}
+
+/// asyncpg's pool under a `read` grant: every connection it takes back is reset with
+/// `pg_advisory_unlock_all()` and `RESET ALL`, which must pass (they release, never take).
+#[tokio::test]
+async fn asyncpg_pool_under_a_read_grant() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text);
+         INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three');",
+    )
+    .await;
+    let dsn = format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{}",
+        fx.user,
+        fx.password,
+        fx.port(),
+        fx.db_name
+    );
+    assert_eq!(
+        client_script("asyncpg_pool.py", &dsn).await,
+        "names=one,two,three counts=3,3,3 streamed=1500"
     );
     fx.dbward.stop().await;
 }

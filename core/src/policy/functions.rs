@@ -33,10 +33,16 @@ const EXACT: &[(&str, StatementClass)] = &[
     ("lowrite", StatementClass::Write),
     ("lo_truncate", StatementClass::Write),
     ("lo_truncate64", StatementClass::Write),
+    // Releasing locks the session holds: harmless, and what pools send when a connection goes
+    // back (asyncpg: `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`).
+    // A `read` session can take none to begin with.
+    ("pg_advisory_unlock", StatementClass::Read),
+    ("pg_advisory_unlock_shared", StatementClass::Read),
+    ("pg_advisory_unlock_all", StatementClass::Read),
     // MySQL/MariaDB named locks and sequences.
     ("get_lock", StatementClass::Write),
-    ("release_lock", StatementClass::Write),
-    ("release_all_locks", StatementClass::Write),
+    ("release_lock", StatementClass::Read),
+    ("release_all_locks", StatementClass::Read),
     ("lastval", StatementClass::Read),
     // Server files, other sessions, server state.
     ("lo_import", StatementClass::Admin),
@@ -125,6 +131,10 @@ mod tests {
         assert_eq!(
             function_class("pg_advisory_xact_lock"),
             Some(StatementClass::Write)
+        );
+        assert_eq!(
+            function_class("pg_advisory_unlock_all"),
+            Some(StatementClass::Read)
         );
         assert_eq!(function_class("dblink_exec"), Some(StatementClass::Admin));
         assert_eq!(function_class("lo_get"), None);
