@@ -380,9 +380,10 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
     }
 }
 
-/// A statement the parser failed on: an exact recognized form, a PostgreSQL statement that
-/// parses once written without the forms sqlparser lacks (`OPERATOR(pg_catalog.=)`, `FROM
-/// ONLY`), or a row-locking suffix on a statement that parses without it.
+/// A statement the parser failed on: an exact recognized form, a statement that parses once
+/// written without the forms sqlparser lacks (PostgreSQL's `OPERATOR(pg_catalog.=)` and `FROM
+/// ONLY`, MySQL's `DO`, `ANALYZE stmt`...: see [`recognize::rewrite_for_parser`]), or a
+/// row-locking suffix on a statement that parses without it.
 fn recognize_piece(
     piece: &str,
     dialect: SqlDialect,
@@ -408,9 +409,7 @@ fn recognize_piece(
         }
         return Some((StatementClass::Read, "SET".into()));
     }
-    if dialect != SqlDialect::Mysql
-        && let Some(bare) = recognize::rewrite_for_parser(piece)
-    {
+    if let Some(bare) = recognize::rewrite_for_parser(piece, dialect) {
         let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), &bare).ok()?;
         if statements.is_empty() {
             return None;

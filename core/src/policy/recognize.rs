@@ -65,6 +65,45 @@ pub(crate) fn recognize(
             StatementClass::Read,
             "START TRANSACTION WITH CONSISTENT SNAPSHOT",
         )),
+        // MySQL: what GUI clients ask about a schema or a table.
+        ["show", "create", "database" | "schema", rest @ ..] if mysql => {
+            let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
+            is_qualified_name(rest).then_some((StatementClass::Read, "SHOW CREATE DATABASE"))
+        }
+        ["describe" | "desc", table @ .., column]
+            if mysql
+                && is_qualified_name(table)
+                && !matches!(
+                    table[0],
+                    "select"
+                        | "insert"
+                        | "update"
+                        | "delete"
+                        | "replace"
+                        | "with"
+                        | "table"
+                        | "analyze"
+                        | "format"
+                        | "extended"
+                        | "partitions"
+                        | "for"
+                )
+                && (is_identifier(column) || *column == "?") =>
+        {
+            Some((StatementClass::Read, "DESCRIBE (a column)"))
+        }
+        ["checksum", "table", rest @ ..] if mysql => {
+            let rest = rest
+                .strip_suffix(&["quick"])
+                .or_else(|| rest.strip_suffix(&["extended"]))
+                .unwrap_or(rest);
+            (!rest.is_empty() && rest.split(|t| *t == ",").all(is_qualified_name))
+                .then_some((StatementClass::Read, "CHECKSUM TABLE"))
+        }
+        ["help", "?"] if mysql => Some((StatementClass::Read, "HELP")),
+        ["table", rest @ ..] if mysql && is_qualified_name(rest) => {
+            Some((StatementClass::Read, "TABLE"))
+        }
         // MySQL: routine listings (mysqldump --routines), filtered by column comparisons with
         // literals only (no subqueries, no functions).
         [
@@ -310,8 +349,8 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
     (parts.len() > 1).then_some(parts)
 }
 
-/// PostgreSQL syntax sqlparser 0.63 lacks in some positions, which psql and `pg_dump` send,
-/// written the way it parses, when there is any to rewrite:
+/// Syntax sqlparser 0.63 lacks, written the way it parses, when there is any to rewrite (MySQL:
+/// see [`mysql_rewrite_for_parser`]). PostgreSQL forms psql and `pg_dump` send:
 /// - the explicit operator syntax `OPERATOR(pg_catalog.=)` (not parsed before `ANY (...)`, as
 ///   `pg_dump -t` sends) becomes the bare operator;
 /// - `FROM ONLY t` / `JOIN ONLY t` (no inheritance children; `pg_dump --inserts` sends it)
@@ -323,8 +362,11 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 /// operator, which classification does not see into either way), and `ONLY` narrows the rows
 /// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
 /// inside literals, quoted identifiers and comments is never touched.
-pub(crate) fn rewrite_for_parser(sql: &str) -> Option<String> {
+pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<String> {
     use sqlparser::tokenizer::{Token, Tokenizer};
+    if dialect == SqlDialect::Mysql {
+        return mysql_rewrite_for_parser(sql);
+    }
     let tokens = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, sql)
         .tokenize()
         .ok()?;
@@ -387,4 +429,61 @@ pub(crate) fn rewrite_for_parser(sql: &str) -> Option<String> {
         i += 1;
     }
     rewritten.then_some(out)
+}
+
+/// MySQL/MariaDB statements sqlparser 0.63 lacks, written as an equivalent it parses, for the
+/// caller to parse and classify in full:
+/// - `DO expr, ...` evaluates expressions and discards them: `SELECT expr, ...` (so
+///   `DO GET_LOCK('x', 0)` is as `write` as the `SELECT` would be);
+/// - `EXPLAIN EXTENDED|PARTITIONS stmt` (older spellings): `EXPLAIN stmt`, which runs nothing;
+/// - MariaDB's `ANALYZE [FORMAT=JSON] stmt` runs `stmt` and reports its plan: `EXPLAIN ANALYZE
+///   stmt`, classified as the statement itself;
+/// - `SET CHARACTER SET x` / `SET CHARSET x`: `SET NAMES x` (the same character-set rule: one
+///   whose multi-byte characters can hide a backslash is refused).
+fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
+        .tokenize()
+        .ok()?;
+    // The statement's leading words (whitespace and comments skipped) and where the rest starts.
+    let significant = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .take(6)
+        .collect::<Vec<_>>();
+    let word = |k: usize| match significant.get(k) {
+        Some((_, Token::Word(w))) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+        _ => None,
+    };
+    let rest = |k: usize| -> String {
+        significant.get(k).map_or_else(String::new, |(at, _)| {
+            tokens[*at..].iter().map(ToString::to_string).collect()
+        })
+    };
+    let runs = |k: usize| {
+        matches!(
+            word(k).as_deref(),
+            Some("select" | "insert" | "update" | "delete" | "replace" | "with")
+        ) || matches!(significant.get(k), Some((_, Token::LParen)))
+    };
+    match (word(0).as_deref(), word(1).as_deref()) {
+        (Some("do"), _) if significant.len() > 1 => Some(format!("SELECT {}", rest(1))),
+        (Some("explain" | "describe" | "desc"), Some("extended" | "partitions")) if runs(2) => {
+            Some(format!("EXPLAIN {}", rest(2)))
+        }
+        (Some("analyze"), _) if runs(1) => Some(format!("EXPLAIN ANALYZE {}", rest(1))),
+        (Some("analyze"), Some("format"))
+            if matches!(significant.get(2), Some((_, Token::Eq)))
+                && matches!(word(3).as_deref(), Some("json" | "traditional"))
+                && runs(4) =>
+        {
+            Some(format!("EXPLAIN ANALYZE {}", rest(4)))
+        }
+        (Some("set"), Some("character")) if word(2).as_deref() == Some("set") => {
+            Some(format!("SET NAMES {}", rest(3)))
+        }
+        (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
+        _ => None,
+    }
 }
