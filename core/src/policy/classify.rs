@@ -231,6 +231,10 @@ impl Findings {
                     self.setting(&object_name(v), false, Some(e));
                 }
             }
+            // `SET ROLE NONE` is `RESET ROLE`: back to the login's own identity.
+            Set::SetRole {
+                role_name: None, ..
+            } => self.add(StatementClass::Read, "SET ROLE NONE"),
             Set::SetRole { .. } => self.add(
                 StatementClass::Admin,
                 "SET ROLE changes the upstream identity",

@@ -354,10 +354,11 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 /// - the explicit operator syntax `OPERATOR(pg_catalog.=)` (not parsed before `ANY (...)`, as
 ///   `pg_dump -t` sends) becomes the bare operator;
 /// - `FROM ONLY t` / `JOIN ONLY t` (no inheritance children; `pg_dump --inserts` sends it)
-///   becomes `FROM t`.
+///   becomes `FROM t`;
+/// - `[NOT] DEFERRABLE` among transaction modes (`pg_dump --serializable-deferrable`) goes.
 ///
 /// The caller parses and classifies the result in full, so the rewrite decides nothing by
-/// itself, and neither form changes what a statement does to classification: a built-in
+/// itself, and no form changes what a statement does to classification: a built-in
 /// operator named explicitly is the bare one (or safer: the bare one might resolve to a user's
 /// operator, which classification does not see into either way), and `ONLY` narrows the rows
 /// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
@@ -375,9 +376,39 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
     let mut rewritten = false;
     // The last token that was not whitespace.
     let mut previous: Option<&Token> = None;
+    // Where the last two tokens that were not whitespace start in `out`, with the tokens.
+    let mut marks: Vec<(usize, &Token)> = Vec::new();
+    // A statement setting transaction modes (`BEGIN`, `START TRANSACTION`, `SET TRANSACTION`,
+    // `SET SESSION CHARACTERISTICS`): its `[NOT] DEFERRABLE` goes (it only decides whether a
+    // serializable read-only transaction waits for a safe snapshot), with its list comma.
+    let modes = tokens
+        .iter()
+        .find(|t| !matches!(t, Token::Whitespace(_)))
+        .is_some_and(|t| is_word(t, "begin") || is_word(t, "start") || is_word(t, "set"));
+    let mut drop_comma = false;
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
+        if modes && is_word(t, "deferrable") {
+            if marks.last().is_some_and(|(_, p)| is_word(p, "not")) {
+                out.truncate(marks.pop().map_or(out.len(), |(at, _)| at));
+            }
+            if marks.last().is_some_and(|(_, p)| matches!(p, Token::Comma)) {
+                out.truncate(marks.pop().map_or(out.len(), |(at, _)| at));
+            } else {
+                drop_comma = true;
+            }
+            rewritten = true;
+            i += 1;
+            continue;
+        }
+        if drop_comma && !matches!(t, Token::Whitespace(_)) {
+            drop_comma = false;
+            if matches!(t, Token::Comma) {
+                i += 1;
+                continue;
+            }
+        }
         if is_word(t, "only")
             && previous.is_some_and(|p| is_word(p, "from") || is_word(p, "join"))
             && matches!(tokens.get(i + 1), Some(Token::Whitespace(_)))
@@ -422,10 +453,14 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
                 continue;
             }
         }
-        out.push_str(&t.to_string());
         if !matches!(t, Token::Whitespace(_)) {
             previous = Some(t);
+            marks.push((out.len(), t));
+            if marks.len() > 2 {
+                marks.remove(0);
+            }
         }
+        out.push_str(&t.to_string());
         i += 1;
     }
     rewritten.then_some(out)
