@@ -52,6 +52,7 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         &[][..],
         &["-t", "items", "--inserts"][..],
         &["--schema-only", "-n", "public", "-T", "other"][..],
+        &["--serializable-deferrable", "-t", "items"][..],
     ] {
         let through = pg_dump(&fx.conninfo(), args).await;
         assert!(
