@@ -64,6 +64,11 @@ const PG_HARMLESS: &[&str] = &[
     "timezone_abbreviations",
     "trace_sort",
     "synchronize_seqscans",
+    "hash_mem_multiplier",
+    "recursive_worktable_factor",
+    "max_parallel_workers",
+    "max_parallel_maintenance_workers",
+    "gin_pending_list_limit",
     "restrict_nonsystem_relation_kind",
 ];
 
@@ -109,8 +114,6 @@ const MYSQL_HARMLESS: &[&str] = &[
     "sql_auto_is_null",
     "sql_notes",
     "sql_warnings",
-    "optimizer_switch",
-    "optimizer_search_depth",
     "session_track_schema",
     "session_track_state_change",
     "session_track_system_variables",
@@ -125,7 +128,32 @@ const MYSQL_HARMLESS: &[&str] = &[
     "net_buffer_length",
     "max_allowed_packet",
     "query_cache_type",
+    "default_week_format",
+    "explicit_defaults_for_timestamp",
+    "cte_max_recursion_depth",
+    "max_recursive_iterations",
+    "max_sp_recursion_depth",
+    "histogram_size",
+    "histogram_type",
+    "use_stat_tables",
+    "low_priority_updates",
+    "auto_increment_increment",
+    "auto_increment_offset",
+    "timestamp",
+    "read_buffer_size",
+    "read_rnd_buffer_size",
+    "max_sort_length",
+    "max_length_for_sort_data",
+    "max_seeks_for_key",
+    "eq_range_index_dive_limit",
+    "range_optimizer_max_mem_size",
+    "in_predicate_conversion_threshold",
+    "join_cache_level",
+    "updatable_views_with_limit",
 ];
+
+/// MySQL/MariaDB families of planner settings (`optimizer_switch`, `optimizer_trace`...).
+const MYSQL_HARMLESS_PREFIXES: &[&str] = &["optimizer_"];
 
 /// Multi-byte character sets in which a second byte can be 0x5C (backslash): the server would
 /// lex an escape dbward does not see.
@@ -231,6 +259,7 @@ pub(crate) fn setting_class(
         _ => {
             let harmless = if mysql {
                 MYSQL_HARMLESS.contains(&name)
+                    || MYSQL_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
             } else {
                 PG_HARMLESS.contains(&name) || PG_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
             };
