@@ -84,6 +84,18 @@ impl Findings {
             self.statement(statement);
             return;
         }
+        // Stored code (a trigger's, a routine's body) runs later, when it fires or is called
+        // (`CALL` is write; a function runs as part of whatever statement calls it): creating
+        // it is ddl, whatever the body does.
+        if matches!(
+            stmt,
+            Statement::CreateTrigger(_)
+                | Statement::CreateProcedure { .. }
+                | Statement::CreateFunction(_)
+        ) {
+            self.shallow(stmt);
+            return;
+        }
         let _ = stmt.visit(self);
     }
 

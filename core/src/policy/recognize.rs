@@ -65,6 +65,13 @@ pub(crate) fn recognize(
             StatementClass::Read,
             "START TRANSACTION WITH CONSISTENT SNAPSHOT",
         )),
+        // MySQL: table options and partition maintenance sqlparser lacks in ALTER TABLE
+        // (`ENGINE=InnoDB`, `ROW_FORMAT`, `CONVERT TO CHARACTER SET`; `TRUNCATE PARTITION p0`):
+        // words, literals and `=` only, no expressions.
+        ["alter", "table", rest @ ..] if mysql && alter_table_options(rest) => Some((
+            StatementClass::Ddl,
+            "ALTER TABLE (table options, partitions)",
+        )),
         // MySQL: what GUI clients ask about a schema or a table.
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
@@ -206,6 +213,58 @@ fn tokens(normalized: &str) -> Vec<&str> {
         out.push(&normalized[start..i]);
     }
     out
+}
+
+/// After `ALTER TABLE`: a table name, then table options (`ENGINE = InnoDB`, `ROW_FORMAT
+/// DYNAMIC`, `CONVERT TO CHARACTER SET utf8mb4`...) or a partition operation that names
+/// partitions (`TRUNCATE PARTITION p0, p1`): words, literals, `=` and commas only.
+fn alter_table_options(rest: &[&str]) -> bool {
+    let (name, tail) = match rest {
+        [s, ".", n, tail @ ..] => (vec![*s, ".", *n], tail),
+        [n, tail @ ..] => (vec![*n], tail),
+        [] => return false,
+    };
+    if !is_qualified_name(&name) || tail.is_empty() {
+        return false;
+    }
+    let plain = tail
+        .iter()
+        .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | ","));
+    let first = tail[0];
+    let options = matches!(
+        first,
+        "engine"
+            | "row_format"
+            | "auto_increment"
+            | "comment"
+            | "character"
+            | "charset"
+            | "collate"
+            | "default"
+            | "convert"
+            | "key_block_size"
+            | "stats_persistent"
+            | "stats_auto_recalc"
+            | "checksum"
+            | "page_checksum"
+            | "transactional"
+            | "force"
+    );
+    let partitions = matches!(
+        first,
+        "truncate"
+            | "drop"
+            | "coalesce"
+            | "analyze"
+            | "optimize"
+            | "rebuild"
+            | "repair"
+            | "check"
+            | "remove"
+    ) && tail
+        .get(1)
+        .is_some_and(|t| *t == "partition" || *t == "partitioning");
+    plain && (options || partitions)
 }
 
 /// A `SHOW` statement's filter: none, `LIKE 'pattern'`, or `WHERE` comparisons of columns with
@@ -474,7 +533,8 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
 /// - MariaDB's `ANALYZE [FORMAT=JSON] stmt` runs `stmt` and reports its plan: `EXPLAIN ANALYZE
 ///   stmt`, classified as the statement itself;
 /// - `SET CHARACTER SET x` / `SET CHARSET x`: `SET NAMES x` (the same character-set rule: one
-///   whose multi-byte characters can hide a backslash is refused).
+///   whose multi-byte characters can hide a backslash is refused);
+/// - `CREATE TRIGGER ... FOR EACH ROW stmt` gets the `;` sqlparser wants after `stmt`.
 fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
@@ -519,6 +579,11 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
             Some(format!("SET NAMES {}", rest(3)))
         }
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
+        // sqlparser wants a trigger's one-statement body ended by `;`, which the mysql client
+        // strips (it is the delimiter).
+        (Some("create"), Some("trigger")) if !sql.trim_end().ends_with(';') => {
+            Some(format!("{sql};"))
+        }
         _ => None,
     }
 }
