@@ -422,6 +422,41 @@ fn settings_row_setting(s: &Select) -> Option<(&Expr, &str)> {
     .then_some((call, setting.as_str()))
 }
 
+/// MySQL table options that reach outside the database: a storage engine other than the local
+/// ones (`CONNECT` reads server files, `FEDERATED`/`SPIDER` other servers), `CONNECTION`, `DATA
+/// DIRECTORY`/`INDEX DIRECTORY`, `MERGE` tables' `UNION`, engine attributes.
+fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
+    use sqlparser::ast::{CreateTableOptions, SqlOption};
+    const LOCAL_ENGINES: &[&str] = &["innodb", "myisam", "aria", "memory", "archive", "rocksdb"];
+    let list = match options {
+        CreateTableOptions::None => return false,
+        CreateTableOptions::Plain(l)
+        | CreateTableOptions::With(l)
+        | CreateTableOptions::Options(l)
+        | CreateTableOptions::TableProperties(l) => l,
+    };
+    list.iter().any(|o| match o {
+        SqlOption::NamedParenthesizedList(n) if n.key.value.eq_ignore_ascii_case("engine") => {
+            !n.name
+                .as_ref()
+                .is_some_and(|e| LOCAL_ENGINES.contains(&e.value.to_ascii_lowercase().as_str()))
+                || !n.values.is_empty()
+        }
+        SqlOption::NamedParenthesizedList(_) => true,
+        SqlOption::KeyValue { key, .. } => matches!(
+            key.value.to_ascii_uppercase().as_str(),
+            "CONNECTION"
+                | "DATA DIRECTORY"
+                | "INDEX DIRECTORY"
+                | "ENGINE_ATTRIBUTE"
+                | "SECONDARY_ENGINE_ATTRIBUTE"
+                | "PASSWORD"
+                | "INSERT_METHOD"
+        ),
+        _ => false,
+    })
+}
+
 /// An object name as written, parts joined by dots.
 fn object_name(name: &ObjectName) -> String {
     name.0
@@ -607,6 +642,12 @@ impl Findings {
                 }
                 _ => self.unknown("COPY"),
             },
+            Statement::CreateTable(t) if self.mysql && reaches_outside(&t.table_options) => {
+                self.add(
+                    Admin,
+                    "a storage engine or table option that reaches files or other servers",
+                );
+            }
             Statement::CreateTable(_)
             | Statement::CreateView { .. }
             | Statement::CreateIndex(_)

@@ -215,56 +215,82 @@ fn tokens(normalized: &str) -> Vec<&str> {
     out
 }
 
-/// After `ALTER TABLE`: a table name, then table options (`ENGINE = InnoDB`, `ROW_FORMAT
-/// DYNAMIC`, `CONVERT TO CHARACTER SET utf8mb4`...) or a partition operation that names
-/// partitions (`TRUNCATE PARTITION p0, p1`): words, literals, `=` and commas only.
+/// After `ALTER TABLE`: a table name, then either table options, each a known option word with
+/// a plain value (`ENGINE = InnoDB`, `ROW_FORMAT DYNAMIC`, `DEFAULT CHARSET = utf8mb4`,
+/// `CONVERT TO CHARACTER SET utf8mb4 COLLATE x`...; an engine only from a list of local storage
+/// engines: `CONNECT`, `FEDERATED` and the like reach files and other servers), or a partition
+/// operation that names partitions (`TRUNCATE PARTITION p0, p1`). Anything else (`CONNECTION`,
+/// `DATA DIRECTORY`, expressions) is not this form.
 fn alter_table_options(rest: &[&str]) -> bool {
-    let (name, tail) = match rest {
-        [s, ".", n, tail @ ..] => (vec![*s, ".", *n], tail),
-        [n, tail @ ..] => (vec![*n], tail),
-        [] => return false,
+    const OPTIONS: &[&str] = &[
+        "engine",
+        "row_format",
+        "auto_increment",
+        "comment",
+        "charset",
+        "collate",
+        "key_block_size",
+        "stats_persistent",
+        "stats_auto_recalc",
+        "stats_sample_pages",
+        "checksum",
+        "page_checksum",
+        "transactional",
+        "pack_keys",
+        "delay_key_write",
+    ];
+    const LOCAL_ENGINES: &[&str] = &["innodb", "myisam", "aria", "memory", "archive", "rocksdb"];
+    let tail = match rest {
+        [s, ".", n, tail @ ..] if is_identifier(s) && is_identifier(n) => tail,
+        [n, tail @ ..] if is_identifier(n) => tail,
+        _ => return false,
     };
-    if !is_qualified_name(&name) || tail.is_empty() {
-        return false;
+    let is_value = |t: &str| t == "?" || is_identifier(t);
+    match tail {
+        [
+            "truncate" | "drop" | "coalesce" | "analyze" | "optimize" | "rebuild" | "repair"
+            | "check",
+            "partition",
+            names @ ..,
+        ] => {
+            !names.is_empty()
+                && names
+                    .split(|t| *t == ",")
+                    .all(|n| matches!(n, [one] if is_identifier(one)))
+        }
+        ["remove", "partitioning"] | ["force"] => true,
+        _ => {
+            let mut t = tail;
+            while !t.is_empty() {
+                if let ["convert", "to", "character", "set", cs, more @ ..] = t {
+                    t = match more {
+                        ["collate", co, more @ ..] if is_value(co) => more,
+                        _ => more,
+                    };
+                    if !is_value(cs) {
+                        return false;
+                    }
+                } else {
+                    let after_default = t.strip_prefix(&["default"]).unwrap_or(t);
+                    let (option, more) = match after_default {
+                        ["character", "set", more @ ..] => ("charset", more),
+                        [word, more @ ..] if OPTIONS.contains(word) => (*word, more),
+                        _ => return false,
+                    };
+                    let more = more.strip_prefix(&["="]).unwrap_or(more);
+                    let Some((value, more)) = more.split_first() else {
+                        return false;
+                    };
+                    if !is_value(value) || (option == "engine" && !LOCAL_ENGINES.contains(value)) {
+                        return false;
+                    }
+                    t = more;
+                }
+                t = t.strip_prefix(&[","]).unwrap_or(t);
+            }
+            true
+        }
     }
-    let plain = tail
-        .iter()
-        .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | ","));
-    let first = tail[0];
-    let options = matches!(
-        first,
-        "engine"
-            | "row_format"
-            | "auto_increment"
-            | "comment"
-            | "character"
-            | "charset"
-            | "collate"
-            | "default"
-            | "convert"
-            | "key_block_size"
-            | "stats_persistent"
-            | "stats_auto_recalc"
-            | "checksum"
-            | "page_checksum"
-            | "transactional"
-            | "force"
-    );
-    let partitions = matches!(
-        first,
-        "truncate"
-            | "drop"
-            | "coalesce"
-            | "analyze"
-            | "optimize"
-            | "rebuild"
-            | "repair"
-            | "check"
-            | "remove"
-    ) && tail
-        .get(1)
-        .is_some_and(|t| *t == "partition" || *t == "partitioning");
-    plain && (options || partitions)
 }
 
 /// A `SHOW` statement's filter: none, `LIKE 'pattern'`, or `WHERE` comparisons of columns with
