@@ -642,6 +642,23 @@ impl Findings {
                 }
                 _ => self.unknown("COPY"),
             },
+            // A view that runs as another account: what creating it grants is that account's
+            // privileges (only `DEFINER = CURRENT_USER` is the login's own).
+            Statement::CreateView(v)
+                if v.params
+                    .as_ref()
+                    .and_then(|p| p.definer.as_ref())
+                    .is_some_and(|d| {
+                        !d.to_string()
+                            .trim_end_matches("()")
+                            .eq_ignore_ascii_case("current_user")
+                    }) =>
+            {
+                self.add(
+                    Admin,
+                    "DEFINER names an account, whose privileges the view would run with",
+                );
+            }
             Statement::CreateTable(t) if self.mysql && reaches_outside(&t.table_options) => {
                 self.add(
                     Admin,
