@@ -206,6 +206,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             require_tls_remote: config.mysql.require_tls_remote,
             limits: config.limits.clone(),
             quota: config.quota,
+            server_version: config
+                .mysql
+                .server_version
+                .clone()
+                .unwrap_or_else(|| dbward_proxy::mysql::client_auth::SERVER_VERSION.to_owned()),
         },
         registry.clone(),
         classifier.clone(),

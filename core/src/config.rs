@@ -390,6 +390,11 @@ pub struct ProxyConfig<P: DefaultPort> {
     /// Largest message dbward buffers whole (a query, a Parse, a MySQL command), in bytes.
     /// Results and COPY data stream through whatever their size. Default 64 MiB.
     pub max_message_bytes: usize,
+    /// `[mysql]` only: the server version the greeting announces (clients pick features and
+    /// variable names by it). Default `5.7.99-dbward`, which MySQL 5.7+ and MariaDB upstreams
+    /// both serve; with only MySQL 8.0+ upstreams, `8.0.99-dbward` (Connector/J then reads
+    /// `@@transaction_isolation`, not the `@@tx_isolation` MySQL 8.0 removed).
+    pub server_version: Option<String>,
     #[serde(skip)]
     port: std::marker::PhantomData<P>,
 }
@@ -403,6 +408,7 @@ impl<P: DefaultPort> Default for ProxyConfig<P> {
             handshake_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             max_message_bytes: 64 << 20,
+            server_version: None,
         }
     }
 }
@@ -555,6 +561,23 @@ impl Config {
                 reason: "at least 1".into(),
             });
         }
+        if self.pg.server_version.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "pg.server_version",
+                reason: "applies to [mysql] only".into(),
+            });
+        }
+        if let Some(v) = &self.mysql.server_version
+            && (v.len() > 60
+                || !v.starts_with(|c: char| c.is_ascii_digit())
+                || !v.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "mysql.server_version",
+                reason: "a version such as 8.0.99-dbward: digits first, printable ASCII, at most 60 bytes"
+                    .into(),
+            });
+        }
         if self
             .runtime
             .session_threads
@@ -572,6 +595,15 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_version_is_mysql_only_and_looks_like_a_version() {
+        let parse = |text: &str| toml::from_str::<Config>(text).expect("parses").validate();
+        assert!(parse("[mysql]\nserver_version = '8.0.99-dbward'").is_ok());
+        assert!(parse("[pg]\nserver_version = '8.0.99-dbward'").is_err());
+        assert!(parse("[mysql]\nserver_version = 'dbward'").is_err());
+        assert!(parse("[mysql]\nserver_version = '8.0 x'").is_err());
+    }
 
     #[test]
     fn unknown_keys_are_refused() {

@@ -935,3 +935,26 @@ async fn a_killed_result_reaches_pymysql_as_the_kill() {
     );
     fx.dbward.stop().await;
 }
+
+/// The greeting's version is `mysql.server_version` (clients pick variable names by it);
+/// `5.7.99-dbward` by default.
+#[tokio::test]
+async fn the_greeting_announces_the_configured_version() {
+    for (configured, announced) in [
+        (None, "5.7.99-dbward"),
+        (Some("8.0.99-dbward"), "8.0.99-dbward"),
+    ] {
+        let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+            c.mysql.server_version = configured.map(str::to_owned);
+        })
+        .await;
+        let (ok, out, err) = fx.mysql(&["-e", "status"]).await;
+        assert!(ok, "{err}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Server version:"))
+            .unwrap_or_default();
+        assert!(line.contains(announced), "{out}");
+        fx.dbward.stop().await;
+    }
+}

@@ -30,8 +30,8 @@ use tokio_rustls::TlsAcceptor;
 use super::packet::{PacketError, PacketReader, write_packet};
 use crate::stream::{MaybeTls, ReadAhead};
 
-/// The version dbward announces. Clients pick features by it; 5.7 keeps them on what both
-/// MySQL and MariaDB upstreams understand.
+/// The version dbward announces by default (`mysql.server_version`). Clients pick features by
+/// it; 5.7 keeps them on what both MySQL and MariaDB upstreams understand.
 pub const SERVER_VERSION: &str = "5.7.99-dbward";
 
 /// Largest handshake packet dbward reads.
@@ -136,6 +136,7 @@ pub struct Hello {
 pub async fn greet(
     mut tcp: TcpStream,
     tls: Option<&TlsAcceptor>,
+    server_version: &str,
     connection_id: u32,
     scramble: &[u8; 20],
     require_tls: bool,
@@ -146,7 +147,7 @@ pub async fn greet(
     scramble_2.push(0);
     let greeting = HandshakePacket::new(
         10,
-        SERVER_VERSION.as_bytes(),
+        server_version.as_bytes(),
         connection_id,
         scramble[..8].try_into().expect("8 bytes"),
         Some(scramble_2),

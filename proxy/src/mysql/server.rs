@@ -44,6 +44,8 @@ pub struct MyServerConfig {
     pub limits: dbward_core::config::LimitsConfig,
     /// Quota block sizes.
     pub quota: QuotaConfig,
+    /// The version the greeting announces.
+    pub server_version: String,
 }
 
 /// The MySQL proxy, shared by every connection.
@@ -191,7 +193,7 @@ impl MyServer {
         let greeted = tokio::select! {
             // Boxed, like the authentication below: a session's future lives as long as the
             // session, and would otherwise be as large as the largest of these phases.
-            r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), connection_id, &scramble, require_tls))) => r,
+            r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), &self.config.server_version, connection_id, &scramble, require_tls))) => r,
             () = stop.cancelled() => return None,
         };
         let mut hello = match greeted {
