@@ -77,6 +77,7 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         without_restrict_keys(&restored.stdout),
         pg_dump(&direct, &[]).await
     );
+    restore_under_a_ddl_grant(&fx, &pg_dump(&direct, &[]).await).await;
     let inserts = pg_dump(&fx.conninfo(), &["-t", "items", "--inserts"]).await;
     assert_eq!(inserts.matches("INSERT INTO public.items").count(), 50);
     assert!(!inserts.contains("CREATE TABLE public.other"));
@@ -95,6 +96,56 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         .await;
     assert!(!ok && err.contains("computed setting name"), "{err}");
     fx.dbward.stop().await;
+}
+
+/// Restores `dump` (plain SQL) with psql through dbward into a fresh database, under a `ddl`
+/// grant: every statement passes (`pg_dump`'s settings, `CREATE SEQUENCE ... AS integer START
+/// WITH ...`, `ALTER SEQUENCE ... OWNED BY`, `COPY ... FROM stdin`, `setval`), and a direct
+/// dump of the result is the dump restored.
+async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
+    let target = crate::harness::PgDatabase::create().await;
+    let (s, db) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/databases",
+            Some(json!({
+                "name": "restored", "engine": "postgres", "host": "127.0.0.1",
+                "port": target.port(), "database": target.name,
+                "username": target.user(), "password": target.password(),
+                "tls_mode": "disable",
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{db}");
+    let (s, g) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(
+                json!({"user_id": fx.user_id, "database_id": db["id"], "access_level": "ddl",
+                "expires_at": "2099-01-01T00:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), dump).expect("write dump");
+    let conninfo = fx.conninfo().replace("dbname=orders", "dbname=restored");
+    let out = tokio::process::Command::new("psql")
+        .arg(&conninfo)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file.path())
+        .output()
+        .await
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pg_dump(&target.url, &[]).await, dump);
 }
 
 /// Runs `mysqldump` with `args` and `login` (the connection options); the dump without its

@@ -65,6 +65,15 @@ pub(crate) fn recognize(
             StatementClass::Read,
             "START TRANSACTION WITH CONSISTENT SNAPSHOT",
         )),
+        // PostgreSQL sequences with options in an order sqlparser does not take (pg_dump writes
+        // `AS integer START WITH 1 INCREMENT BY 1 ...`), and `ALTER SEQUENCE ... OWNED BY`:
+        // a name, then words, numbers and qualified names only.
+        ["create", rest @ ..] if !mysql && sequence_definition(rest, true) => {
+            Some((StatementClass::Ddl, "CREATE SEQUENCE"))
+        }
+        ["alter", "sequence", ..] if !mysql && sequence_definition(&tokens[1..], false) => {
+            Some((StatementClass::Ddl, "ALTER SEQUENCE"))
+        }
         // MySQL: table options and partition maintenance sqlparser lacks in ALTER TABLE
         // (`ENGINE=InnoDB`, `ROW_FORMAT`, `CONVERT TO CHARACTER SET`; `TRUNCATE PARTITION p0`):
         // words, literals and `=` only, no expressions.
@@ -291,6 +300,36 @@ fn alter_table_options(rest: &[&str]) -> bool {
             true
         }
     }
+}
+
+/// `[TEMP|TEMPORARY|UNLOGGED] SEQUENCE [IF NOT EXISTS] name options` after `CREATE` (with
+/// `create`), or `SEQUENCE [IF EXISTS] name options` after `ALTER`: the options words, numbers
+/// (`?` once normalized, maybe negative) and qualified names (`OWNED BY t.c`) only.
+fn sequence_definition(rest: &[&str], create: bool) -> bool {
+    let rest = if create {
+        rest.strip_prefix(&["temp"])
+            .or_else(|| rest.strip_prefix(&["temporary"]))
+            .or_else(|| rest.strip_prefix(&["unlogged"]))
+            .unwrap_or(rest)
+    } else {
+        rest
+    };
+    let Some(rest) = rest.strip_prefix(&["sequence"]) else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix(&["if", "not", "exists"])
+        .or_else(|| rest.strip_prefix(&["if", "exists"]))
+        .unwrap_or(rest);
+    let name_len = match rest {
+        [_, ".", _, ..] => 3,
+        [_, ..] => 1,
+        [] => return false,
+    };
+    is_qualified_name(&rest[..name_len])
+        && rest[name_len..]
+            .iter()
+            .all(|t| is_identifier(t) || matches!(*t, "?" | "-" | "."))
 }
 
 /// A `SHOW` statement's filter: none, `LIKE 'pattern'`, or `WHERE` comparisons of columns with

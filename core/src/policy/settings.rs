@@ -69,6 +69,10 @@ const PG_HARMLESS: &[&str] = &[
     "max_parallel_workers",
     "max_parallel_maintenance_workers",
     "gin_pending_list_limit",
+    "default_tablespace",
+    "temp_tablespaces",
+    "default_table_access_method",
+    "default_toast_compression",
     "restrict_nonsystem_relation_kind",
 ];
 
