@@ -369,7 +369,20 @@ fn expand_executable_comments(sql: &str) -> Option<String> {
                 } else {
                     0
                 };
-                if marker > 0 && !inside {
+                // Version 99.99.99 (`/*M!999999 ... */`, MariaDB's mysqldump writes its
+                // sandbox-mode marker so) is above every server's: no server runs it, so it
+                // stays a comment. Exactly six digits: a longer run is a version and code.
+                let never = marker > 0
+                    && s[i + marker..].starts_with(b"999999")
+                    && !s.get(i + marker + 6).is_some_and(u8::is_ascii_digit);
+                if never && !inside {
+                    // Dropped from the code: sqlparser would read `/*!...*/` as code itself.
+                    out.push_str(&sql[copied..i]);
+                    out.push(' ');
+                    i = block_comment_end(s, i, false);
+                    copied = i;
+                    found = true;
+                } else if marker > 0 && !inside {
                     out.push_str(&sql[copied..i]);
                     let mut j = i + marker;
                     while j < s.len() && s[j].is_ascii_digit() {

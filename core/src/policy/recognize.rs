@@ -228,7 +228,8 @@ fn tokens(normalized: &str) -> Vec<&str> {
 /// a plain value (`ENGINE = InnoDB`, `ROW_FORMAT DYNAMIC`, `DEFAULT CHARSET = utf8mb4`,
 /// `CONVERT TO CHARACTER SET utf8mb4 COLLATE x`...; an engine only from a list of local storage
 /// engines: `CONNECT`, `FEDERATED` and the like reach files and other servers), or a partition
-/// operation that names partitions (`TRUNCATE PARTITION p0, p1`). Anything else (`CONNECTION`,
+/// operation that names partitions (`TRUNCATE PARTITION p0, p1`), or `DISABLE|ENABLE KEYS`
+/// (mysqldump's output). Anything else (`CONNECTION`,
 /// `DATA DIRECTORY`, expressions) is not this form.
 fn alter_table_options(rest: &[&str]) -> bool {
     const OPTIONS: &[&str] = &[
@@ -267,7 +268,7 @@ fn alter_table_options(rest: &[&str]) -> bool {
                     .split(|t| *t == ",")
                     .all(|n| matches!(n, [one] if is_identifier(one)))
         }
-        ["remove", "partitioning"] | ["force"] => true,
+        ["remove", "partitioning"] | ["force"] | ["disable" | "enable", "keys"] => true,
         _ => {
             let mut t = tail;
             while !t.is_empty() {
