@@ -738,7 +738,10 @@ async fn change_user_resets_the_session_for_the_same_user_only() {
         ],
     )
     .await;
-    assert_eq!(stdout, "reset=1 read_only=1 other_user=refused 1044");
+    assert_eq!(
+        stdout,
+        "reset=1 read_only=1 kept_database=1 other_user=refused 1044"
+    );
     fx.dbward.stop().await;
 }
 

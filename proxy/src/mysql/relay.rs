@@ -732,6 +732,14 @@ impl MyRelay {
             ctx.auth.remember_sha2(&verified, &password);
             verified
         };
+        // The client names the database it connected with: the dbward name, none (it named
+        // none at login, and landed on the user's only MySQL database), or the schema it is in.
+        let database = if database.is_empty() || database.eq_ignore_ascii_case(&self.config.schema)
+        {
+            ctx.database.clone()
+        } else {
+            database
+        };
         if user != ctx.username || !database.eq_ignore_ascii_case(&ctx.database) {
             return Err(fail(
                 1044,
