@@ -961,3 +961,33 @@ async fn the_greeting_announces_the_configured_version() {
         fx.dbward.stop().await;
     }
 }
+
+/// The upstream session is `utf8mb4` whatever the handshake's collation: a client asking for
+/// `sjis` (whose multi-byte characters can hide a backslash from dbward's lexer) or `latin1`
+/// gets `utf8mb4`.
+#[tokio::test]
+async fn the_handshake_character_set_does_not_reach_the_upstream() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    for charset in ["sjis", "gbk", "latin1"] {
+        let out = fx
+            .mysql_command(&[
+                &format!("--default-character-set={charset}"),
+                "-e",
+                "SELECT @@character_set_client, @@character_set_connection",
+            ])
+            .output()
+            .await
+            .expect("run mysql");
+        assert!(
+            out.status.success(),
+            "{charset}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "utf8mb4\tutf8mb4",
+            "{charset}"
+        );
+    }
+    fx.dbward.stop().await;
+}
