@@ -991,3 +991,75 @@ async fn the_handshake_character_set_does_not_reach_the_upstream() {
     }
     fx.dbward.stop().await;
 }
+
+/// A `ddl` grant creates stored routines with compound bodies (one `CREATE` per string, as the
+/// mysql client sends them under `DELIMITER`), triggers, and tables with local engines; text
+/// after a routine's end is not hidden inside it.
+#[tokio::test]
+async fn stored_routines_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let script = "CREATE TABLE t (id INT PRIMARY KEY, n INT) ENGINE=InnoDB;
+        ALTER TABLE t ENGINE=InnoDB, COMMENT='totals';
+        CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.n = NEW.n * 10;
+        DELIMITER //
+        CREATE PROCEDURE fill(IN k INT)
+        MODIFIES SQL DATA
+        BEGIN
+          DECLARE i INT DEFAULT 0;
+          DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+          WHILE i < k DO
+            SET i = i + 1;
+            IF i % 2 = 0 THEN INSERT INTO t VALUES (i, i); ELSE BEGIN END; END IF;
+          END WHILE;
+        END//
+        CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC BEGIN RETURN x * 2; END//
+        DELIMITER ;
+        CALL fill(6);
+        SELECT SUM(n), twice(21) FROM t;";
+    let out = fx
+        .mysql_command(&[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mysql");
+    let out = {
+        use tokio::io::AsyncWriteExt as _;
+        let mut child = out;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .expect("write script");
+        drop(stdin);
+        child.wait_with_output().await.expect("mysql output")
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "120\t42");
+    // A routine with another statement after its end, in one string (one COM_QUERY, multiple
+    // statements on): refused whole.
+    {
+        use sqlx::Executor as _;
+        let mut c = fx.sqlx().await;
+        let err = c
+            .execute(sqlx::raw_sql(
+                "CREATE PROCEDURE p() BEGIN SELECT 1; END; DROP TABLE t",
+            ))
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("could not classify"), "{err}");
+    }
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "3");
+    assert_eq!(
+        fx.upstream.sql(&format!(
+            "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = '{}' AND routine_name = 'p'",
+            fx.upstream.name
+        )),
+        "0"
+    );
+    fx.dbward.stop().await;
+}

@@ -8,7 +8,9 @@
 //! 2. The text is parsed with `sqlparser` in the upstream's dialect. Every statement is
 //!    classified by what it does ([`classify`], [`functions`], [`settings`]), and the strictest
 //!    one decides for the whole string: nothing runs if any part is denied.
-//! 3. When the parser fails on the whole string, each statement is parsed alone, and one the
+//! 3. When the parser fails on the whole string, a MySQL string that is exactly one `CREATE
+//!    PROCEDURE|FUNCTION` with a compound body is `ddl` ([`routine`]); otherwise each statement
+//!    is parsed alone, and one the
 //!    parser still fails on goes to [`recognize`]'s exact forms; anything else is
 //!    **unclassifiable**, and only an `admin` grant may run it. Non-blank text that parses to
 //!    zero statements is unclassifiable too.
@@ -26,6 +28,7 @@ mod classify;
 mod functions;
 mod lexer;
 mod recognize;
+mod routine;
 mod settings;
 
 use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
@@ -337,6 +340,18 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             for s in &statements {
                 findings.statement(s);
             }
+        }
+        Err(_) if mysql && routine::is_one_mysql_routine(text) => {
+            return Classification {
+                class: Some(StatementClass::Ddl),
+                reason: "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)"
+                    .into(),
+                statements: 1,
+                timeout: None,
+                use_schema: None,
+                may_carry_password: mentions_password(&scan.normalized),
+                literal_sensitive: false,
+            };
         }
         Err(whole_error) => {
             // Each statement alone; the parser's failure on one must not hide the others.
