@@ -1063,3 +1063,34 @@ async fn stored_routines_under_a_ddl_grant() {
     );
     fx.dbward.stop().await;
 }
+
+/// MariaDB's combination `sql_mode`s (`ORACLE`, `MSSQL`...) include `ANSI_QUOTES`, under which
+/// `"a\"` ends at the second quote: `SELECT 1 AS "a\"; DROP TABLE victim; -- "` would be one
+/// SELECT to dbward's lexer and a SELECT plus a DROP to the server. Setting them is refused
+/// (a `write` grant could otherwise run DDL), and the table survives.
+#[tokio::test]
+async fn sql_modes_that_change_quoting_are_refused() {
+    use sqlx::Executor as _;
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    let mut c = fx.sqlx().await;
+    for mode in ["ORACLE", "MSSQL", "ANSI", "STRICT_TRANS_TABLES,ANSI_QUOTES"] {
+        let err = c
+            .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "SET sql_mode = '{mode}'"
+            ))))
+            .await
+            .expect_err("refused");
+        assert!(
+            err.to_string().contains("permission denied by dbward"),
+            "{mode}: {err}"
+        );
+    }
+    c.execute(sqlx::raw_sql(
+        r#"SELECT 1 AS "a\"; DROP TABLE victim; -- ""#,
+    ))
+    .await
+    .expect("one SELECT under the default sql_mode");
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    fx.dbward.stop().await;
+}

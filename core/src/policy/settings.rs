@@ -159,6 +159,36 @@ const MYSQL_HARMLESS: &[&str] = &[
 /// MySQL/MariaDB families of planner settings (`optimizer_switch`, `optimizer_trace`...).
 const MYSQL_HARMLESS_PREFIXES: &[&str] = &["optimizer_"];
 
+/// `sql_mode` components (lower case) that leave quoting, escapes and statement boundaries as
+/// dbward's lexer reads them. **Any other is `admin`**: `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`
+/// change them, and so do the combination modes that include `ANSI_QUOTES` (`ANSI`, MariaDB's
+/// `ORACLE`, `MSSQL`, `DB2`, `POSTGRESQL`, `MAXDB`), as would modes dbward has never heard of.
+const SAFE_SQL_MODES: &[&str] = &[
+    "strict_trans_tables",
+    "strict_all_tables",
+    "traditional",
+    "no_zero_in_date",
+    "no_zero_date",
+    "error_for_division_by_zero",
+    "no_auto_create_user",
+    "no_engine_substitution",
+    "only_full_group_by",
+    "no_auto_value_on_zero",
+    "no_unsigned_subtraction",
+    "pad_char_to_full_length",
+    "real_as_float",
+    "allow_invalid_dates",
+    "high_not_precedence",
+    "pipes_as_concat",
+    "no_dir_in_create",
+    "no_key_options",
+    "no_table_options",
+    "no_field_options",
+    "simultaneous_assignment",
+    "time_truncate_fractional",
+    "empty_string_is_null",
+];
+
 /// Multi-byte character sets in which a second byte can be 0x5C (backslash): the server would
 /// lex an escape dbward does not see.
 const UNSAFE_CHARSETS: &[&str] = &["big5", "cp932", "gbk", "sjis", "gb18030"];
@@ -220,7 +250,10 @@ pub(crate) fn setting_class(
             if value.default || truthy(&text) {
                 (StatementClass::Read, format!("SET {name} on"))
             } else {
-                (StatementClass::Write, format!("SET {name} switches off read-only mode"))
+                (
+                    StatementClass::Write,
+                    format!("SET {name} switches off read-only mode"),
+                )
             }
         }
         "statement_timeout" | "max_execution_time" | "max_statement_time" => {
@@ -230,12 +263,22 @@ pub(crate) fn setting_class(
                 let seconds = name == "max_statement_time";
                 text.as_deref()
                     .and_then(|t| parse_duration_ms(t, seconds))
-                    .map_or(Timeout::Off, |ms| if ms == 0 { Timeout::Off } else { Timeout::Millis(ms) })
+                    .map_or(Timeout::Off, |ms| {
+                        if ms == 0 {
+                            Timeout::Off
+                        } else {
+                            Timeout::Millis(ms)
+                        }
+                    })
             });
             (StatementClass::Read, format!("SET {name}"))
         }
         "client_encoding" if !mysql => {
-            if value.default || text.as_deref().is_some_and(|t| t == "utf8" || t == "utf-8" || t == "unicode") {
+            if value.default
+                || text
+                    .as_deref()
+                    .is_some_and(|t| t == "utf8" || t == "utf-8" || t == "unicode")
+            {
                 (StatementClass::Read, "SET client_encoding UTF8".into())
             } else {
                 (StatementClass::Admin, "changing client_encoding would make the server read SQL differently from dbward".into())
@@ -243,34 +286,67 @@ pub(crate) fn setting_class(
         }
         "standard_conforming_strings" if !mysql => {
             if value.default || truthy(&text) {
-                (StatementClass::Read, "SET standard_conforming_strings on".into())
+                (
+                    StatementClass::Read,
+                    "SET standard_conforming_strings on".into(),
+                )
             } else {
                 (StatementClass::Admin, "standard_conforming_strings=off would make the server read SQL differently from dbward".into())
             }
         }
         "sql_mode" if mysql => match text.as_deref() {
-            Some(t) if !t.contains("no_backslash_escapes") && !t.contains("ansi") => {
-                (StatementClass::Read, "SET sql_mode".into())
+            Some(t) => match t
+                .split(',')
+                .map(str::trim)
+                .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(m))
+            {
+                None => (StatementClass::Read, "SET sql_mode".into()),
+                Some(m) => (
+                    StatementClass::Admin,
+                    format!(
+                        "sql_mode {} is not a mode dbward knows to keep SQL read as it reads it (ANSI_QUOTES and NO_BACKSLASH_ESCAPES, and the ANSI, ORACLE, MSSQL, DB2, POSTGRESQL, MAXDB combinations that include ANSI_QUOTES, would make the server read quotes and backslashes differently)",
+                        m.to_ascii_uppercase()
+                    ),
+                ),
+            },
+            None => (
+                StatementClass::Admin,
+                "sql_mode set to a computed value".into(),
+            ),
+        },
+        "names" | "character_set_client" | "character_set_connection" if mysql => {
+            match text.as_deref() {
+                Some(t) if !UNSAFE_CHARSETS.iter().any(|c| t.starts_with(c)) => {
+                    (StatementClass::Read, format!("SET {name}"))
+                }
+                _ => (
+                    StatementClass::Admin,
+                    format!(
+                        "character set {} can hide a backslash in a multi-byte character",
+                        text.as_deref().unwrap_or("(computed)")
+                    ),
+                ),
             }
-            Some(_) => (StatementClass::Admin, "NO_BACKSLASH_ESCAPES and ANSI_QUOTES would make the server read SQL differently from dbward".into()),
-            None => (StatementClass::Admin, "sql_mode set to a computed value".into()),
-        },
-        "names" | "character_set_client" | "character_set_connection" if mysql => match text.as_deref() {
-            Some(t) if !UNSAFE_CHARSETS.iter().any(|c| t.starts_with(c)) => (StatementClass::Read, format!("SET {name}")),
-            _ => (StatementClass::Admin, format!("character set {} can hide a backslash in a multi-byte character", text.as_deref().unwrap_or("(computed)"))),
-        },
-        "foreign_key_checks" | "unique_checks" if mysql => (StatementClass::Write, format!("SET {name} changes integrity checks of writes")),
+        }
+        "foreign_key_checks" | "unique_checks" if mysql => (
+            StatementClass::Write,
+            format!("SET {name} changes integrity checks of writes"),
+        ),
         _ => {
             let harmless = if mysql {
                 MYSQL_HARMLESS.contains(&name)
                     || MYSQL_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
             } else {
-                PG_HARMLESS.contains(&name) || PG_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
+                PG_HARMLESS.contains(&name)
+                    || PG_HARMLESS_PREFIXES.iter().any(|p| name.starts_with(p))
             };
             if harmless {
                 (StatementClass::Read, format!("SET {name}"))
             } else {
-                (StatementClass::Admin, format!("SET {name} is not a setting dbward knows to be harmless"))
+                (
+                    StatementClass::Admin,
+                    format!("SET {name} is not a setting dbward knows to be harmless"),
+                )
             }
         }
     }
