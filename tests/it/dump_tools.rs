@@ -6,6 +6,21 @@ use serde_json::json;
 use crate::my_fixture::MyProxy;
 use crate::pg_fixture::PgProxy;
 
+/// Registers `database` (the API's JSON) and grants `user_id` `level` on it until 2099.
+async fn register_with_grant(
+    dbward: &crate::harness::Dbward,
+    user_id: i64,
+    database: serde_json::Value,
+    level: &str,
+) {
+    let (s, db) = dbward.admin("POST", "/api/databases", Some(database)).await;
+    assert_eq!(s, 201, "{db}");
+    let grant = json!({"user_id": user_id, "database_id": db["id"], "access_level": level,
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let (s, g) = dbward.admin("POST", "/api/grants", Some(grant)).await;
+    assert_eq!(s, 201, "{g}");
+}
+
 /// Runs `pg_dump` on `conninfo` with `args`; the dump (see [`without_restrict_keys`]).
 async fn pg_dump(conninfo: &str, args: &[&str]) -> String {
     let out = tokio::process::Command::new("pg_dump")
@@ -104,32 +119,18 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
 /// dump of the result is the dump restored.
 async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
     let target = crate::harness::PgDatabase::create().await;
-    let (s, db) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/databases",
-            Some(json!({
-                "name": "restored", "engine": "postgres", "host": "127.0.0.1",
-                "port": target.port(), "database": target.name,
-                "username": target.user(), "password": target.password(),
-                "tls_mode": "disable",
-            })),
-        )
-        .await;
-    assert_eq!(s, 201, "{db}");
-    let (s, g) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            Some(
-                json!({"user_id": fx.user_id, "database_id": db["id"], "access_level": "ddl",
-                "expires_at": "2099-01-01T00:00:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 201, "{g}");
+    register_with_grant(
+        &fx.dbward,
+        fx.user_id,
+        json!({
+            "name": "restored", "engine": "postgres", "host": "127.0.0.1",
+            "port": target.port(), "database": target.name,
+            "username": target.user(), "password": target.password(),
+            "tls_mode": "disable",
+        }),
+        "ddl",
+    )
+    .await;
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), dump).expect("write dump");
     let conninfo = fx.conninfo().replace("dbname=orders", "dbname=restored");
@@ -240,31 +241,17 @@ async fn mysqldump_under_a_read_grant_matches_a_direct_dump() {
         format!("{schema}\t3")
     );
     // A second MySQL grant: connecting without a database is ambiguous now.
-    let (s, db) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/databases",
-            Some(json!({
-                "name": "shop2", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
-                "database": schema, "username": fx.upstream.user,
-                "password": fx.upstream.password, "tls_mode": "disable",
-            })),
-        )
-        .await;
-    assert_eq!(s, 201, "{db}");
-    let (s, g) = fx
-        .dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            Some(
-                json!({"user_id": fx.user_id, "database_id": db["id"], "access_level": "read",
-                "expires_at": "2099-01-01T00:00:00Z"}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 201, "{g}");
+    register_with_grant(
+        &fx.dbward,
+        fx.user_id,
+        json!({
+            "name": "shop2", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+            "database": schema, "username": fx.upstream.user,
+            "password": fx.upstream.password, "tls_mode": "disable",
+        }),
+        "read",
+    )
+    .await;
     let out = tokio::process::Command::new("mysql")
         .args(&through)
         .args(["-e", "SELECT 1"])
