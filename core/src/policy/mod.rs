@@ -318,7 +318,7 @@ fn unclassifiable(reason: String, statements: usize) -> Classification {
 fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Classification {
     let text = scan.code.as_deref().unwrap_or(sql);
     let mysql = dialect == SqlDialect::Mysql;
-    let count = scan.statements.len();
+    let mut count = scan.statements.len();
     if scan.is_blank() {
         return Classification {
             class: Some(StatementClass::Read),
@@ -340,6 +340,9 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             for s in &statements {
                 findings.statement(s);
             }
+            // What the server runs: a MySQL trigger's `BEGIN ... END` body is one statement
+            // with `;`s inside, which the scan splits at.
+            count = statements.len();
         }
         Err(_) if mysql && routine::is_one_mysql_routine(text) => {
             return Classification {
@@ -505,6 +508,27 @@ mod tests {
         assert_eq!(
             redact_for_audit("SELECT 'hello'", SqlDialect::Postgres),
             "SELECT 'hello'"
+        );
+    }
+
+    #[test]
+    fn statements_are_counted_as_the_server_runs_them() {
+        let count = |sql: &str, d| classify_uncached(sql, d).statements;
+        assert_eq!(count("SELECT 1; SELECT 2", SqlDialect::Postgres), 2);
+        assert_eq!(count("SELECT 1; SELECT 2;", SqlDialect::Mysql), 2);
+        assert_eq!(
+            count(
+                "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; SET NEW.b = 2; END",
+                SqlDialect::Mysql
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END",
+                SqlDialect::Mysql
+            ),
+            1
         );
     }
 
