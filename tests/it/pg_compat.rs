@@ -433,3 +433,34 @@ async fn pgjdbc_metadata_and_cursor_reads() {
     );
     fx.dbward.stop().await;
 }
+
+/// A SQL-standard function body (`BEGIN ATOMIC ... END`, PostgreSQL 14+), which sqlparser does
+/// not parse, is `ddl` when the string is that one `CREATE`: created under a `ddl` grant and
+/// called; a string with a statement after the body's end is refused whole.
+#[tokio::test]
+async fn begin_atomic_functions_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE \
+             BEGIN ATOMIC SELECT CASE WHEN x IS NULL THEN 0 ELSE x + 1 END; END",
+            "-c",
+            "SELECT add_one(41)",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = fx.psql(&["-A", "-t", "-c", "SELECT add_one(41)"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "42");
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "CREATE FUNCTION two() RETURNS int BEGIN ATOMIC SELECT 2; END; DROP FUNCTION add_one(int)",
+        ])
+        .await;
+    assert!(!ok && err.contains("could not classify"), "{err}");
+    let (ok, out, _) = fx.psql(&["-A", "-t", "-c", "SELECT add_one(1)"]).await;
+    assert!(ok && out.trim() == "2", "{out}");
+    fx.dbward.stop().await;
+}

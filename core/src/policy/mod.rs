@@ -8,8 +8,9 @@
 //! 2. The text is parsed with `sqlparser` in the upstream's dialect. Every statement is
 //!    classified by what it does ([`classify`], [`functions`], [`settings`]), and the strictest
 //!    one decides for the whole string: nothing runs if any part is denied.
-//! 3. When the parser fails on the whole string, a MySQL string that is exactly one `CREATE
-//!    PROCEDURE|FUNCTION` with a compound body is `ddl` ([`routine`]); otherwise each statement
+//! 3. When the parser fails on the whole string, a string that is exactly one `CREATE
+//!    PROCEDURE|FUNCTION` with a compound body (MySQL's `BEGIN ... END`, PostgreSQL's `BEGIN
+//!    ATOMIC ... END`) is `ddl` ([`routine`]); otherwise each statement
 //!    is parsed alone, and one the
 //!    parser still fails on goes to [`recognize`]'s exact forms; anything else is
 //!    **unclassifiable**, and only an `admin` grant may run it. Non-blank text that parses to
@@ -344,7 +345,10 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             // with `;`s inside, which the scan splits at.
             count = statements.len();
         }
-        Err(_) if mysql && routine::is_one_mysql_routine(text) => {
+        Err(_)
+            if (mysql && routine::is_one_mysql_routine(text))
+                || (!mysql && routine::is_one_pg_atomic_routine(text)) =>
+        {
             return Classification {
                 class: Some(StatementClass::Ddl),
                 reason: "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)"

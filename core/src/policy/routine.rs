@@ -1,4 +1,5 @@
-//! MySQL stored routines with compound bodies: `CREATE PROCEDURE|FUNCTION ... BEGIN ... END`.
+//! Stored routines with compound bodies: MySQL's `CREATE PROCEDURE|FUNCTION ... BEGIN ... END`
+//! and PostgreSQL's `... BEGIN ATOMIC ... END` (see [`is_one_pg_atomic_routine`]).
 //!
 //! sqlparser 0.63 parses neither the bodies nor the header in full, and the lexer splits
 //! statements at every `;`, including the ones inside a body. This module recognizes one exact
@@ -340,9 +341,92 @@ fn body_ends_at_last_end(t: &[&Token]) -> bool {
     false
 }
 
+/// Whether `sql` is exactly one PostgreSQL `CREATE [OR REPLACE] FUNCTION|PROCEDURE ... BEGIN
+/// ATOMIC ... END` (a SQL-standard body, PostgreSQL 14+, which sqlparser 0.63 does not parse).
+///
+/// The same rule as for MySQL, simpler: the header is everything before `BEGIN ATOMIC` with no
+/// `;` in it (the server errs on anything else there, and runs nothing), and in the body only
+/// `CASE` opens and `END` closes (both reserved words in PostgreSQL, so the count is exact; a
+/// body holds statements, not blocks). The text matches when the depth returns to zero at its
+/// last `END`, followed by nothing but `;`.
+pub(crate) fn is_one_pg_atomic_routine(sql: &str) -> bool {
+    let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, sql).tokenize()
+    else {
+        return false;
+    };
+    let t: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut i = 0;
+    if !is(t.get(i), "create") {
+        return false;
+    }
+    i += 1;
+    if is(t.get(i), "or") {
+        if !is(t.get(i + 1), "replace") {
+            return false;
+        }
+        i += 2;
+    }
+    if !(is(t.get(i), "function") || is(t.get(i), "procedure")) {
+        return false;
+    }
+    // The header, up to `BEGIN ATOMIC`.
+    while !(is(t.get(i), "begin") && is(t.get(i + 1), "atomic")) {
+        match t.get(i) {
+            None | Some(Token::SemiColon | Token::EOF) => return false,
+            Some(_) => i += 1,
+        }
+    }
+    let mut depth = 1usize;
+    i += 2;
+    while let Some(tok) = t.get(i) {
+        match word(tok).as_deref() {
+            Some("case") => depth += 1,
+            Some("end") => {
+                depth -= 1;
+                if depth == 0 {
+                    return t[i + 1..]
+                        .iter()
+                        .all(|t| matches!(t, Token::EOF | Token::SemiColon));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_one_mysql_routine as one;
+
+    #[test]
+    fn pg_atomic_bodies() {
+        use super::is_one_pg_atomic_routine as pg;
+        assert!(pg(
+            "CREATE OR REPLACE FUNCTION f(x int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE \
+             SET search_path = 'public' BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; \
+             SELECT 2; END;"
+        ));
+        assert!(pg(
+            "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END"
+        ));
+        assert!(!pg(
+            "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1; END; DROP TABLE t"
+        ));
+        assert!(!pg(
+            "CREATE FUNCTION f() RETURNS int; DROP TABLE t; BEGIN ATOMIC SELECT 1; END"
+        ));
+        assert!(!pg(
+            "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 'END'; END; DROP TABLE t"
+        ));
+        assert!(!pg(
+            "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1;"
+        ));
+    }
 
     #[test]
     fn routines() {
