@@ -443,8 +443,13 @@ async fn the_corpus_through_the_proxy_under_read() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
         let (want, sql) = line.split_once('\t').unwrap_or((line, ""));
-        // Statements handled by dbward itself or that end the session are covered elsewhere.
-        if sql.trim().is_empty() || sql.starts_with("USE") || sql.starts_with("KILL") {
+        // Statements handled by dbward itself or that end the session are covered elsewhere
+        // (`checked` ones may end it: `computed_character_sets_are_checked_after_they_run`).
+        if sql.trim().is_empty()
+            || sql.starts_with("USE")
+            || sql.starts_with("KILL")
+            || want == "checked"
+        {
             continue;
         }
         let allowed = want == "read";
@@ -1098,5 +1103,45 @@ async fn sql_modes_that_change_quoting_are_refused() {
     .await
     .expect("one SELECT under the default sql_mode");
     assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    fx.dbward.stop().await;
+}
+
+/// A character set or `sql_mode` set from a value dbward cannot read (mysqldump's `SET
+/// character_set_client = @saved_cs_client`) runs, and the session is checked right after:
+/// a safe value goes on, `sjis` or a mode with `ANSI_QUOTES` ends the session before the next
+/// statement; prepared, such a SET is refused.
+#[tokio::test]
+async fn computed_character_sets_are_checked_after_they_run() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "SET @saved = @@character_set_client; SET character_set_client = latin1; \
+             SET character_set_client = @saved; SET @m = @@sql_mode; SET sql_mode = @m; \
+             SELECT @@character_set_client",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "utf8mb4");
+    for (set, why) in [
+        (
+            "SET @x = 'sjis'; SET character_set_client = @x",
+            "character set sjis",
+        ),
+        ("SET @m = 'ORACLE'; SET sql_mode = @m", "sql_mode"),
+    ] {
+        let (ok, out, err) = fx.mysql(&["-e", &format!("{set}; SELECT 'after'")]).await;
+        assert!(!ok && !out.contains("after"), "{set}: {out}");
+        assert!(
+            err.contains("dbward ended the session") && err.contains(why),
+            "{set}: {err}"
+        );
+    }
+    let mut c = fx.sqlx().await;
+    let e = sqlx::query("SET character_set_client = @x")
+        .execute(&mut c)
+        .await
+        .expect_err("refused prepared");
+    assert!(e.to_string().contains("plain query"), "{e}");
     fx.dbward.stop().await;
 }

@@ -30,6 +30,9 @@ pub(crate) struct Findings {
     pub literal_sensitive: bool,
     /// The statement sets the statement timeout.
     pub timeout: Option<Timeout>,
+    /// MySQL: the statement sets the character set or `sql_mode` to a value dbward cannot read
+    /// (computed, `DEFAULT`): the session's values must be checked after it runs.
+    pub check_session: bool,
     /// `USE schema` switches to this schema.
     pub use_schema: Option<String>,
     /// A `set_config(name, ...)` call that sets the one setting its row names (see
@@ -46,6 +49,7 @@ impl Findings {
             unknown: None,
             literal_sensitive: false,
             timeout: None,
+            check_session: false,
             use_schema: None,
             settings_row: None,
             mysql,
@@ -154,6 +158,7 @@ impl Findings {
             global,
             &SettingValue { text, default },
             &mut self.timeout,
+            &mut self.check_session,
         );
         self.add(class, reason);
     }
@@ -226,6 +231,7 @@ impl Findings {
                             default: false,
                         },
                         &mut self.timeout,
+                        &mut self.check_session,
                     );
                     self.add(class, reason);
                 } else {
@@ -257,8 +263,11 @@ impl Findings {
                     "SET SESSION AUTHORIZATION changes the upstream identity",
                 );
             }
-            Set::SetTimeZone { .. } | Set::SetNamesDefault {} => {
-                self.add(StatementClass::Read, "SET");
+            Set::SetTimeZone { .. } => self.add(StatementClass::Read, "SET"),
+            // The server's default character set, which dbward does not know: checked after.
+            Set::SetNamesDefault {} => {
+                self.check_session |= self.mysql;
+                self.add(StatementClass::Read, "SET NAMES DEFAULT");
             }
             Set::SetNames { charset_name, .. } => {
                 self.literal_sensitive = true;
@@ -276,6 +285,7 @@ impl Findings {
                         default: false,
                     },
                     &mut self.timeout,
+                    &mut self.check_session,
                 );
                 self.add(class, reason);
             }
@@ -328,6 +338,7 @@ impl Findings {
                             default: false,
                         },
                         &mut self.timeout,
+                        &mut self.check_session,
                     );
                     self.add(class, format!("set_config: {reason}"));
                 }

@@ -32,6 +32,8 @@ mod recognize;
 mod routine;
 mod settings;
 
+pub use settings::unsafe_session_mode;
+
 use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
 use std::sync::Arc;
 
@@ -117,6 +119,11 @@ pub struct Classification {
     /// The text may carry a password (`PASSWORD`, `IDENTIFIED`): audit it redacted
     /// ([`redact_for_audit`]); otherwise it can be stored as it is without another scan.
     pub may_carry_password: bool,
+    /// MySQL: the string sets the character set or `sql_mode` to a value dbward cannot read
+    /// (`SET character_set_client = @saved`, `DEFAULT`): the front door checks the session's
+    /// values right after it runs ([`unsafe_session_mode`]) and ends the session if they would
+    /// make the server read SQL differently. Such a statement must come alone.
+    pub check_session: bool,
     /// The decision read a literal: cached under the exact text only.
     literal_sensitive: bool,
 }
@@ -312,6 +319,7 @@ fn unclassifiable(reason: String, statements: usize) -> Classification {
         timeout: None,
         use_schema: None,
         may_carry_password: true,
+        check_session: false,
         literal_sensitive: false,
     }
 }
@@ -328,6 +336,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             timeout: None,
             use_schema: None,
             may_carry_password: false,
+            check_session: false,
             literal_sensitive: false,
         };
     }
@@ -357,6 +366,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
                 timeout: None,
                 use_schema: None,
                 may_carry_password: mentions_password(&scan.normalized),
+                check_session: false,
                 literal_sensitive: false,
             };
         }
@@ -391,6 +401,13 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             count,
         );
     }
+    if findings.check_session && count > 1 {
+        findings.add(
+            StatementClass::Admin,
+            "a SET of the character set or sql_mode to a value dbward cannot read must come alone \
+             (dbward checks the session right after it)",
+        );
+    }
     Classification {
         class: Some(findings.class),
         reason: findings.reason,
@@ -398,6 +415,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
         timeout: findings.timeout,
         use_schema: findings.use_schema.take(),
         may_carry_password: mentions_password(&scan.normalized),
+        check_session: findings.check_session,
         literal_sensitive: findings.literal_sensitive,
     }
 }
@@ -513,6 +531,28 @@ mod tests {
             redact_for_audit("SELECT 'hello'", SqlDialect::Postgres),
             "SELECT 'hello'"
         );
+    }
+
+    #[test]
+    fn computed_character_sets_and_sql_modes_are_checked_after_they_run() {
+        let c = |sql: &str| classify_uncached(sql, SqlDialect::Mysql);
+        for sql in [
+            "SET character_set_client = @saved_cs_client",
+            "SET sql_mode = @OLD_SQL_MODE",
+            "SET NAMES DEFAULT",
+            "/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */",
+        ] {
+            let c = c(sql);
+            assert_eq!(c.class, Some(StatementClass::Read), "{sql}");
+            assert!(c.check_session, "{sql}");
+        }
+        // Literals are read and need no check; a computed value must come alone.
+        assert!(!c("SET character_set_client = utf8mb4").check_session);
+        assert_eq!(
+            c("SET character_set_client = @x; SELECT 1").class,
+            Some(StatementClass::Admin)
+        );
+        assert!(!classify_uncached("SET NAMES DEFAULT", SqlDialect::Postgres).check_session);
     }
 
     #[test]

@@ -189,6 +189,21 @@ const SAFE_SQL_MODES: &[&str] = &[
     "empty_string_is_null",
 ];
 
+/// Why a MySQL session's character set or `sql_mode`, as the server reports them, would make
+/// the server read SQL differently from dbward; `None` when they are safe.
+#[must_use]
+pub fn unsafe_session_mode(character_set_client: &str, sql_mode: &str) -> Option<String> {
+    let charset = character_set_client.trim().to_ascii_lowercase();
+    if UNSAFE_CHARSETS.iter().any(|c| charset.starts_with(c)) {
+        return Some(format!("character set {charset}"));
+    }
+    sql_mode
+        .split(',')
+        .map(|m| m.trim().to_ascii_lowercase())
+        .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(&m.as_str()))
+        .map(|m| format!("sql_mode {}", m.to_ascii_uppercase()))
+}
+
 /// Multi-byte character sets in which a second byte can be 0x5C (backslash): the server would
 /// lex an escape dbward does not see.
 const UNSAFE_CHARSETS: &[&str] = &["big5", "cp932", "gbk", "sjis", "gb18030"];
@@ -210,6 +225,7 @@ pub(crate) fn setting_class(
     global: bool,
     value: &SettingValue<'_>,
     timeout: &mut Option<Timeout>,
+    check_session: &mut bool,
 ) -> (StatementClass, String) {
     let lower = name.to_ascii_lowercase();
     let mut name = lower.as_str();
@@ -294,36 +310,52 @@ pub(crate) fn setting_class(
                 (StatementClass::Admin, "standard_conforming_strings=off would make the server read SQL differently from dbward".into())
             }
         }
-        "sql_mode" if mysql => match text.as_deref() {
-            Some(t) => match t
-                .split(',')
-                .map(str::trim)
-                .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(m))
-            {
-                None => (StatementClass::Read, "SET sql_mode".into()),
-                Some(m) => (
-                    StatementClass::Admin,
-                    format!(
-                        "sql_mode {} is not a mode dbward knows to keep SQL read as it reads it (ANSI_QUOTES and NO_BACKSLASH_ESCAPES, and the ANSI, ORACLE, MSSQL, DB2, POSTGRESQL, MAXDB combinations that include ANSI_QUOTES, would make the server read quotes and backslashes differently)",
-                        m.to_ascii_uppercase()
+        "sql_mode" if mysql => {
+            if let Some(t) = text.as_deref() {
+                match t
+                    .split(',')
+                    .map(str::trim)
+                    .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(m))
+                {
+                    None => (StatementClass::Read, "SET sql_mode".into()),
+                    Some(m) => (
+                        StatementClass::Admin,
+                        format!(
+                            "sql_mode {} is not a mode dbward knows to keep SQL read as it reads it (ANSI_QUOTES and NO_BACKSLASH_ESCAPES, and the ANSI, ORACLE, MSSQL, DB2, POSTGRESQL, MAXDB combinations that include ANSI_QUOTES, would make the server read quotes and backslashes differently)",
+                            m.to_ascii_uppercase()
+                        ),
                     ),
-                ),
-            },
-            None => (
-                StatementClass::Admin,
-                "sql_mode set to a computed value".into(),
-            ),
-        },
+                }
+            } else {
+                // A computed value or DEFAULT (mysqldump restores `SET sql_mode =
+                // @OLD_SQL_MODE`): allowed, and the session's modes are checked right after it
+                // runs.
+                *check_session = true;
+                (
+                    StatementClass::Read,
+                    "SET sql_mode to a value dbward checks after it runs".into(),
+                )
+            }
+        }
         "names" | "character_set_client" | "character_set_connection" if mysql => {
             match text.as_deref() {
                 Some(t) if !UNSAFE_CHARSETS.iter().any(|c| t.starts_with(c)) => {
                     (StatementClass::Read, format!("SET {name}"))
                 }
-                _ => (
+                // A computed value or DEFAULT (`SET character_set_client = @saved_cs_client`):
+                // allowed, and the session's character set is checked right after it runs.
+                None => {
+                    *check_session = true;
+                    (
+                        StatementClass::Read,
+                        format!("SET {name} to a value dbward checks after it runs"),
+                    )
+                }
+                Some(_) => (
                     StatementClass::Admin,
                     format!(
                         "character set {} can hide a backslash in a multi-byte character",
-                        text.as_deref().unwrap_or("(computed)")
+                        text.as_deref().unwrap_or_default()
                     ),
                 ),
             }

@@ -313,6 +313,44 @@ impl MyRelay {
         }
     }
 
+    /// After a statement that set the character set or `sql_mode` to a value dbward could not
+    /// read: the session's values as the server reports them. Values under which the server
+    /// would read SQL differently from dbward end the session before its next command.
+    async fn check_session_mode(&mut self) -> Result<Option<SessionEnd>, Done> {
+        let values = super::upstream::query_value(
+            &mut self.up,
+            "SELECT CONCAT(@@session.character_set_client, '/', @@session.sql_mode)",
+        )
+        .await
+        .map_err(|e| {
+            Done::End(
+                2013,
+                "HY000",
+                format!("dbward could not check the session: {e}"),
+                0,
+            )
+        })?
+        .unwrap_or_default();
+        let (charset, sql_mode) = values.split_once('/').unwrap_or((&values, ""));
+        match dbward_core::policy::unsafe_session_mode(charset, sql_mode) {
+            None => Ok(None),
+            Some(why) => {
+                self.config.gate.audit_other(
+                    "(session check)",
+                    &format!("dbward ended the session: it switched to {why}"),
+                );
+                Err(Done::End(
+                    1227,
+                    "42000",
+                    format!(
+                        "dbward ended the session: it switched to {why}, under which the server would read SQL differently from dbward"
+                    ),
+                    0,
+                ))
+            }
+        }
+    }
+
     /// The session ends while a statement runs upstream: `KILL QUERY` it from a connection of
     /// its own (in the background; the session's upstream connection closes meanwhile).
     fn kill_in_flight(&mut self) {
@@ -490,12 +528,25 @@ impl MyRelay {
                     .then(|| infile_name(sql))
                     .flatten();
                 self.forward(payload).await?;
-                self.audited_response(token, admitted, infile.as_deref())
-                    .await
+                let answered = self
+                    .audited_response(token, admitted, infile.as_deref())
+                    .await;
+                if c.check_session && matches!(answered, Ok(None)) {
+                    return Box::pin(self.check_session_mode()).await;
+                }
+                answered
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
                 let (c, text) = match self.config.gate.check(sql) {
+                    // Checked after it runs: only as a plain query, where dbward sees it run.
+                    Ok((c, _)) if c.check_session => {
+                        let m = "dbward: a SET of the character set or sql_mode to a value it cannot read runs only as a plain query, not prepared";
+                        self.config
+                            .gate
+                            .audit_other(&String::from_utf8_lossy(sql), m);
+                        return self.refuse(1142, "42000", m).await;
+                    }
                     Ok((c, text)) => {
                         if let Err(r) = self.config.gate.record_allowed(text, &c, "prepare").await {
                             let (code, state, m) = Self::refused_code(&r);
