@@ -57,6 +57,12 @@ fn is(t: Option<&&Token>, w: &str) -> bool {
     t.and_then(|t| word(t)).is_some_and(|v| v == w)
 }
 
+/// Whether `rest` holds nothing but `;` (what may follow a routine's end).
+fn only_semicolons(rest: &[&Token]) -> bool {
+    rest.iter()
+        .all(|t| matches!(t, Token::EOF | Token::SemiColon))
+}
+
 fn is_name(t: Option<&&Token>) -> bool {
     matches!(t, Some(Token::Word(_)))
 }
@@ -244,9 +250,7 @@ fn body_ends_at_last_end(t: &[&Token]) -> bool {
             (_, Token::SemiColon) => {
                 if stack.is_empty() {
                     // Only the closing `;` may follow the routine's end.
-                    return t[i + 1..]
-                        .iter()
-                        .all(|t| matches!(t, Token::EOF | Token::SemiColon));
+                    return only_semicolons(&t[i + 1..]);
                 }
                 statement_start = true;
             }
@@ -268,9 +272,7 @@ fn body_ends_at_last_end(t: &[&Token]) -> bool {
                     if is_name(t.get(j)) && !matches!(t.get(j), Some(Token::EOF)) {
                         j += 1;
                     }
-                    return t[j..]
-                        .iter()
-                        .all(|t| matches!(t, Token::EOF | Token::SemiColon));
+                    return only_semicolons(&t[j..]);
                 }
             }
             (Some("case"), _) if !after_end => stack.push(if at_start {
@@ -387,9 +389,7 @@ pub(crate) fn is_one_pg_atomic_routine(sql: &str) -> bool {
             Some("end") => {
                 depth -= 1;
                 if depth == 0 {
-                    return t[i + 1..]
-                        .iter()
-                        .all(|t| matches!(t, Token::EOF | Token::SemiColon));
+                    return only_semicolons(&t[i + 1..]);
                 }
             }
             _ => {}

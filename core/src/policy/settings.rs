@@ -351,12 +351,9 @@ pub(crate) fn setting_class(
                         format!("SET {name} to a value dbward checks after it runs"),
                     )
                 }
-                Some(_) => (
+                Some(t) => (
                     StatementClass::Admin,
-                    format!(
-                        "character set {} can hide a backslash in a multi-byte character",
-                        text.as_deref().unwrap_or_default()
-                    ),
+                    format!("character set {t} can hide a backslash in a multi-byte character"),
                 ),
             }
         }
