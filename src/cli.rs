@@ -31,6 +31,62 @@ pub enum Command {
     /// Read the audit trail from the store (with the same settings as `serve`).
     #[command(subcommand)]
     Audit(AuditAction),
+    /// Show how dbward classifies SQL, without connecting anywhere: the class a grant needs
+    /// (read < write < ddl < admin), or why the text is refused. Each argument is one string
+    /// as a client would send it in one query (it may hold several statements); with none,
+    /// standard input is read as one string.
+    Classify(ClassifyArgs),
+}
+
+/// `dbward classify ...`
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Lexing and grammar of the upstream: postgres, redshift or mysql (MariaDB too).
+    #[arg(long, default_value = "postgres", value_parser = parse_dialect)]
+    pub dialect: dbward_core::policy::SqlDialect,
+    /// SQL strings; none: read standard input.
+    pub sql: Vec<String>,
+}
+
+fn parse_dialect(name: &str) -> Result<dbward_core::policy::SqlDialect, String> {
+    use dbward_core::policy::SqlDialect;
+    match name.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" | "pg" => Ok(SqlDialect::Postgres),
+        "redshift" => Ok(SqlDialect::Redshift),
+        "mysql" | "mariadb" => Ok(SqlDialect::Mysql),
+        other => Err(format!("{other}: expected postgres, redshift or mysql")),
+    }
+}
+
+/// Runs `dbward classify`: one line per string, `CLASS<TAB>STATEMENTS<TAB>REASON`, with
+/// `refused` as the class of what no grant may run; exits with status 1 if any was refused.
+fn classify(args: ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
+    let texts = if args.sql.is_empty() {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)?;
+        vec![text]
+    } else {
+        args.sql
+    };
+    let mut out = std::io::stdout().lock();
+    let mut refused = false;
+    for text in &texts {
+        let c = dbward_core::policy::classify_uncached(text, args.dialect);
+        let class = c.class.map_or("refused", |c| c.as_str());
+        refused |= c.class.is_none();
+        let checked = if c.check_session {
+            " (the session's character set and sql_mode are checked after it runs)"
+        } else {
+            ""
+        };
+        writeln!(out, "{class}\t{}\t{}{checked}", c.statements, c.reason)?;
+    }
+    out.flush()?;
+    Ok(if refused {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
 }
 
 /// `dbward audit ...`
@@ -219,6 +275,7 @@ async fn audit(action: AuditAction) -> anyhow::Result<std::process::ExitCode> {
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Audit(action) => audit(action).await,
+        Command::Classify(args) => classify(args),
         Command::Serve(args) => {
             let config = args.into_config()?;
             let shutdown = tokio_util::sync::CancellationToken::new();

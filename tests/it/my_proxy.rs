@@ -1106,6 +1106,55 @@ async fn sql_modes_that_change_quoting_are_refused() {
     fx.dbward.stop().await;
 }
 
+/// Dynamic SQL runs the statement in its string: MariaDB's `EXECUTE IMMEDIATE 'DROP TABLE t'`
+/// was once read as `EXECUTE` of a prepared statement (read) and dropped a table under a `write`
+/// grant. The string is classified as the statement it holds; a computed one is refused.
+#[tokio::test]
+async fn dynamic_sql_is_classified_as_the_statement_it_runs() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    for sql in [
+        "EXECUTE IMMEDIATE 'DROP TABLE victim'",
+        "EXECUTE IMMEDIATE ('DROP TABLE victim')",
+        "PREPARE s FROM 'DROP TABLE victim'",
+        "SET @q = 'DROP TABLE victim'; EXECUTE IMMEDIATE @q",
+        "SET @q = 'DROP TABLE victim'; PREPARE s FROM @q",
+        "EXECUTE IMMEDIATE CONCAT('DROP TABLE ', 'victim')",
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(!ok && err.contains("dbward"), "{sql}: {err}");
+    }
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "EXECUTE IMMEDIATE 'INSERT INTO victim VALUES (?)' USING 1; \
+             PREPARE ins FROM 'INSERT INTO victim VALUES (?)'; SET @v = 2; \
+             EXECUTE ins USING @v; DEALLOCATE PREPARE ins; \
+             EXECUTE IMMEDIATE 'SELECT SUM(x) FROM victim'",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "3");
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    fx.dbward.stop().await;
+    // Under `read`, preparing a write is refused too.
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    let (ok, _, err) = fx
+        .mysql(&["-e", "PREPARE ins FROM 'INSERT INTO victim VALUES (1)'"])
+        .await;
+    assert!(!ok && err.contains("dbward"), "{err}");
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "PREPARE q FROM 'SELECT COUNT(*) FROM victim'; EXECUTE q",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "0");
+    fx.dbward.stop().await;
+}
+
 /// A character set or `sql_mode` set from a value dbward cannot read (mysqldump's `SET
 /// character_set_client = @saved_cs_client`) runs, and the session is checked right after:
 /// a safe value goes on, `sjis` or a mode with `ANSI_QUOTES` ends the session before the next

@@ -257,3 +257,62 @@ async fn binary_starts_prints_addresses_and_stops_on_sigterm() {
         .expect("wait");
     assert!(status.success(), "clean exit: {status}");
 }
+
+/// `dbward classify` tells, offline, what class a grant needs for a string (per dialect), and
+/// exits 1 when some string is refused outright; standard input is one string.
+#[test]
+fn classify_subcommand_prints_each_strings_class() {
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
+            .arg("classify")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn dbward");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).expect("utf8"),
+        )
+    };
+    let (code, out) = run(
+        &[
+            "SELECT 1",
+            "DELETE FROM t; SELECT 2",
+            "DROP TABLE t",
+            "GRANT ALL ON t TO bob",
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let classes: Vec<_> = out
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .collect();
+    assert_eq!(classes.len(), 4, "{out}");
+    assert_eq!(classes[0][..2], ["read", "1"], "{out}");
+    assert_eq!(classes[1][..2], ["write", "2"], "{out}");
+    assert_eq!(classes[2][0], "ddl", "{out}");
+    assert_eq!(classes[3][0], "admin", "{out}");
+    // A MySQL string read from standard input, in MySQL's lexing: `"` quotes a string there.
+    let (code, out) = run(
+        &["--dialect", "mariadb"],
+        "SELECT \"a; DROP TABLE t\";\nSHOW CREATE DATABASE d\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("read\t2\t"), "{out}");
+    // What no grant may run: status 1, and the reason.
+    let (code, out) = run(&["SELEC oops"], "");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.starts_with("refused\t"), "{out}");
+    let (code, _) = run(&["--dialect", "oracle", "SELECT 1"], "");
+    assert_eq!(code, Some(2), "an unknown dialect is a usage error");
+}

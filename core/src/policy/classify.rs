@@ -63,7 +63,7 @@ impl Findings {
         }
     }
 
-    fn unknown(&mut self, what: impl Into<String>) {
+    pub(crate) fn unknown(&mut self, what: impl Into<String>) {
         if self.unknown.is_none() {
             self.unknown = Some(what.into());
         }
@@ -599,6 +599,29 @@ impl Findings {
                 self.add(Read, "CLOSE/DEALLOCATE");
             }
             Statement::Prepare { .. } => self.add(Read, "PREPARE"),
+            Statement::Execute {
+                name,
+                immediate,
+                parameters,
+                ..
+            } if *immediate
+                || (self.mysql
+                    && !parameters.is_empty()
+                    && super::dynamic::names_immediate(name.as_ref())) =>
+            {
+                self.literal_sensitive = true;
+                let text = super::dynamic::immediate_text(parameters);
+                match text
+                    .filter(|_| self.mysql)
+                    .map(super::dynamic::class_of_string)
+                {
+                    Some(Ok((class, what))) => {
+                        self.add(class, format!("EXECUTE IMMEDIATE of {what}"));
+                    }
+                    Some(Err(why)) => self.unknown(why),
+                    None => self.unknown("EXECUTE IMMEDIATE of a computed string"),
+                }
+            }
             Statement::Execute {
                 name: Some(_),
                 immediate: false,

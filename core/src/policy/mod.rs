@@ -26,6 +26,7 @@
 //! under the exact text.
 
 mod classify;
+mod dynamic;
 mod functions;
 mod lexer;
 mod recognize;
@@ -429,6 +430,21 @@ fn recognize_piece(
     dialect: SqlDialect,
     findings: &mut classify::Findings,
 ) -> Option<(StatementClass, String)> {
+    if dialect == SqlDialect::Mysql
+        && let Some(text) = dynamic::prepare_from(piece)
+    {
+        findings.literal_sensitive = true;
+        return match text
+            .map_err(|()| "PREPARE of a computed string".to_owned())
+            .and_then(|text| dynamic::class_of_string(&text))
+        {
+            Ok((class, what)) => Some((class, format!("PREPARE of {what}"))),
+            Err(why) => {
+                findings.unknown(why);
+                Some((StatementClass::Admin, "PREPARE".into()))
+            }
+        };
+    }
     let normalized = lexer::scan(piece, dialect).normalized;
     if let Some((class, what)) = recognize::recognize(&normalized, dialect) {
         return Some((class, what.to_owned()));

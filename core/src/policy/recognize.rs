@@ -151,6 +151,17 @@ pub(crate) fn recognize(
         ["optimize", "table", rest @ ..] if mysql && rest.iter().all(|t| is_plain_token(t)) => {
             Some((StatementClass::Ddl, "OPTIMIZE TABLE"))
         }
+        // MySQL table maintenance, like OPTIMIZE and ANALYZE TABLE.
+        ["check" | "repair", "table", rest @ ..]
+        | ["repair", "no_write_to_binlog" | "local", "table", rest @ ..]
+            if mysql && !rest.is_empty() && rest.iter().all(|t| is_plain_token(t)) =>
+        {
+            Some((StatementClass::Ddl, "CHECK/REPAIR TABLE (maintenance)"))
+        }
+        // MySQL's other spelling of DEALLOCATE PREPARE.
+        ["drop", "prepare", name] if mysql && is_identifier(name) => {
+            Some((StatementClass::Read, "DEALLOCATE PREPARE"))
+        }
         ["grant" | "revoke", ..] => Some((StatementClass::Admin, "GRANT/REVOKE")),
         [
             "create" | "alter" | "drop" | "rename",
