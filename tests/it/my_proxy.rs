@@ -144,6 +144,8 @@ async fn read_grant_traps_and_the_read_only_upstream() {
         "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE t",
         "SET GLOBAL max_connections = 10",
         "HANDLER t OPEN",
+        "RESET MASTER",
+        "EXECUTE IMMEDIATE 'DELETE FROM t'",
     ] {
         let (ok, _, err) = fx.mysql(&["-e", sql]).await;
         assert!(!ok, "{sql} ran");

@@ -581,6 +581,12 @@ impl Findings {
             | Statement::Savepoint { .. }
             | Statement::ReleaseSavepoint { .. } => self.add(Read, "transaction control"),
             Statement::Set(set) => self.set(set),
+            // MySQL's RESET is never a session setting's: RESET MASTER deletes the binary
+            // logs, RESET SLAVE/REPLICA forgets replication, RESET PERSIST the server's
+            // settings.
+            Statement::Reset(_) if self.mysql => {
+                self.add(Admin, "RESET (MySQL: server state such as binary logs, replication)");
+            }
             Statement::Reset(r) => match r.reset {
                 Reset::ALL | Reset::ConfigurationParameter(_) | Reset::SessionAuthorization => {
                     self.add(Read, "RESET (back to the session's start-up values)");
