@@ -92,7 +92,7 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         without_restrict_keys(&restored.stdout),
         pg_dump(&direct, &[]).await
     );
-    restore_under_a_ddl_grant(&fx, &pg_dump(&direct, &[]).await).await;
+    restore_under_a_ddl_grant(&fx, &pg_dump(&direct, &["--no-owner"]).await).await;
     let inserts = pg_dump(&fx.conninfo(), &["-t", "items", "--inserts"]).await;
     assert_eq!(inserts.matches("INSERT INTO public.items").count(), 50);
     assert!(!inserts.contains("CREATE TABLE public.other"));
@@ -113,10 +113,11 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
     fx.dbward.stop().await;
 }
 
-/// Restores `dump` (plain SQL) with psql through dbward into a fresh database, under a `ddl`
-/// grant: every statement passes (`pg_dump`'s settings, `CREATE SEQUENCE ... AS integer START
-/// WITH ...`, `ALTER SEQUENCE ... OWNED BY`, `COPY ... FROM stdin`, `setval`), and a direct
-/// dump of the result is the dump restored.
+/// Restores `dump` (plain SQL, `--no-owner`) with psql through dbward into a fresh database,
+/// under a `ddl` grant: every statement passes (`pg_dump`'s settings, `CREATE SEQUENCE ... AS
+/// integer START WITH ...`, `ALTER SEQUENCE ... OWNED BY`, `COPY ... FROM stdin`, `setval`), and
+/// a direct dump of the result is the dump restored. Handing a table to another role (`OWNER TO`,
+/// which a dump made without `--no-owner` holds) is a privilege change, refused below `admin`.
 async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
     let target = crate::harness::PgDatabase::create().await;
     register_with_grant(
@@ -146,7 +147,20 @@ async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
         "restore: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(pg_dump(&target.url, &[]).await, dump);
+    assert_eq!(pg_dump(&target.url, &["--no-owner"]).await, dump);
+    let out = tokio::process::Command::new("psql")
+        .arg(&conninfo)
+        .args(["-X", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", "ALTER TABLE items OWNER TO CURRENT_USER"])
+        .args(["-c", "ALTER TABLE items OWNER TO postgres"])
+        .output()
+        .await
+        .expect("run psql");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("this statement is admin (OWNER TO"),
+        "{err}"
+    );
 }
 
 /// Runs `mysqldump` with `args` and `login` (the connection options); the dump without its

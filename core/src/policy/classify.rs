@@ -468,6 +468,38 @@ fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
     })
 }
 
+/// Schema changes that are privilege changes: `OWNER TO role` gives another role every right
+/// on the object (to `CURRENT_USER`, `CURRENT_ROLE` or `SESSION_USER`, the upstream login
+/// itself, as `SET ROLE` is admin, it keeps everything where it is), and row-level security
+/// decides which rows other roles see (`CREATE POLICY` is admin, so switching the policies on or
+/// off is too).
+fn hands_over_privileges(stmt: &Statement) -> bool {
+    use sqlparser::ast::{
+        AlterFunctionOperation, AlterSchemaOperation, AlterTableOperation, Owner,
+    };
+    let other = |owner: &Owner| matches!(owner, Owner::Ident(_));
+    match stmt {
+        Statement::AlterTable(t) => t.operations.iter().any(|op| match op {
+            AlterTableOperation::OwnerTo { new_owner } => other(new_owner),
+            _ => matches!(
+                op,
+                AlterTableOperation::EnableRowLevelSecurity
+                    | AlterTableOperation::DisableRowLevelSecurity
+                    | AlterTableOperation::ForceRowLevelSecurity
+                    | AlterTableOperation::NoForceRowLevelSecurity
+            ),
+        }),
+        Statement::AlterSchema(s) => s
+            .operations
+            .iter()
+            .any(|op| matches!(op, AlterSchemaOperation::OwnerTo { owner } if other(owner))),
+        Statement::AlterFunction(f) => {
+            matches!(&f.operation, AlterFunctionOperation::OwnerTo(owner) if other(owner))
+        }
+        _ => false,
+    }
+}
+
 /// An object name as written, parts joined by dots.
 fn object_name(name: &ObjectName) -> String {
     name.0
@@ -585,7 +617,10 @@ impl Findings {
             // logs, RESET SLAVE/REPLICA forgets replication, RESET PERSIST the server's
             // settings.
             Statement::Reset(_) if self.mysql => {
-                self.add(Admin, "RESET (MySQL: server state such as binary logs, replication)");
+                self.add(
+                    Admin,
+                    "RESET (MySQL: server state such as binary logs, replication)",
+                );
             }
             Statement::Reset(r) => match r.reset {
                 Reset::ALL | Reset::ConfigurationParameter(_) | Reset::SessionAuthorization => {
@@ -705,6 +740,10 @@ impl Findings {
                     "a storage engine or table option that reaches files or other servers",
                 );
             }
+            stmt if hands_over_privileges(stmt) => self.add(
+                Admin,
+                "OWNER TO or row-level security (who may see or change the rows)",
+            ),
             Statement::CreateTable(_)
             | Statement::CreateView { .. }
             | Statement::CreateIndex(_)

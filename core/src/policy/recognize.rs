@@ -338,7 +338,9 @@ fn sequence_definition(rest: &[&str], create: bool) -> bool {
         [_, ..] => 1,
         [] => return false,
     };
+    // `OWNER TO role` hands the sequence to another role: a privilege change (admin).
     is_qualified_name(&rest[..name_len])
+        && !rest[name_len..].windows(2).any(|w| w == ["owner", "to"])
         && rest[name_len..]
             .iter()
             .all(|t| is_identifier(t) || matches!(*t, "?" | "-" | "."))
