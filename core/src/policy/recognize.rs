@@ -139,6 +139,14 @@ pub(crate) fn recognize(
             "DO (an anonymous code block dbward cannot see into)",
         )),
         ["checkpoint"] => Some((StatementClass::Admin, "CHECKPOINT")),
+        // PostgreSQL: when this transaction checks its deferrable constraints (Django, fixtures).
+        ["set", "constraints", rest @ .., "deferred" | "immediate"]
+            if !mysql
+                && (rest == ["all"]
+                    || (!rest.is_empty() && rest.split(|t| *t == ",").all(is_qualified_name))) =>
+        {
+            Some((StatementClass::Read, "SET CONSTRAINTS"))
+        }
         ["move", rest @ ..]
             if !mysql
                 && rest.len() <= 4
