@@ -1108,6 +1108,39 @@ async fn sql_modes_that_change_quoting_are_refused() {
     fx.dbward.stop().await;
 }
 
+/// Partitioned tables under a `ddl` grant through the mysql client (sqlparser parses none of
+/// these): `CREATE TABLE … PARTITION BY RANGE`, `ADD`, `REORGANIZE` and `TRUNCATE PARTITION`, a
+/// read of one partition; a partition in a server directory needs `admin`.
+#[tokio::test]
+async fn partitioned_tables_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "CREATE TABLE m (id INT NOT NULL, d DATE NOT NULL) ENGINE=InnoDB \
+               PARTITION BY RANGE (YEAR(d)) (PARTITION p2020 VALUES LESS THAN (2021), \
+               PARTITION p2021 VALUES LESS THAN (2022)); \
+             ALTER TABLE m ADD PARTITION (PARTITION pmax VALUES LESS THAN MAXVALUE); \
+             INSERT INTO m VALUES (1, '2020-05-01'), (2, '2021-05-01'), (3, '2030-01-01'); \
+             ALTER TABLE m REORGANIZE PARTITION pmax INTO \
+               (PARTITION p2022 VALUES LESS THAN (2023), PARTITION pmax VALUES LESS THAN MAXVALUE); \
+             ALTER TABLE m TRUNCATE PARTITION p2020; \
+             SELECT GROUP_CONCAT(id ORDER BY id) FROM m PARTITION (p2021, pmax)",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "2,3");
+    let (ok, _, err) = fx
+        .mysql(&[
+            "-e",
+            "CREATE TABLE elsewhere (id INT) PARTITION BY HASH (id) \
+               (PARTITION p0 DATA DIRECTORY = '/tmp')",
+        ])
+        .await;
+    assert!(!ok && err.contains("this statement is admin"), "{err}");
+    fx.dbward.stop().await;
+}
+
 /// Dynamic SQL runs the statement in its string: MariaDB's `EXECUTE IMMEDIATE 'DROP TABLE t'`
 /// was once read as `EXECUTE` of a prepared statement (read) and dropped a table under a `write`
 /// grant. The string is classified as the statement it holds; a computed one is refused.

@@ -438,7 +438,6 @@ fn settings_row_setting(s: &Select) -> Option<(&Expr, &str)> {
 /// DIRECTORY`/`INDEX DIRECTORY`, `MERGE` tables' `UNION`, engine attributes.
 fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
     use sqlparser::ast::{CreateTableOptions, SqlOption};
-    const LOCAL_ENGINES: &[&str] = &["innodb", "myisam", "aria", "memory", "archive", "rocksdb"];
     let list = match options {
         CreateTableOptions::None => return false,
         CreateTableOptions::Plain(l)
@@ -448,10 +447,9 @@ fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
     };
     list.iter().any(|o| match o {
         SqlOption::NamedParenthesizedList(n) if n.key.value.eq_ignore_ascii_case("engine") => {
-            !n.name
-                .as_ref()
-                .is_some_and(|e| LOCAL_ENGINES.contains(&e.value.to_ascii_lowercase().as_str()))
-                || !n.values.is_empty()
+            !n.name.as_ref().is_some_and(|e| {
+                super::LOCAL_ENGINES.contains(&e.value.to_ascii_lowercase().as_str())
+            }) || !n.values.is_empty()
         }
         SqlOption::NamedParenthesizedList(_) => true,
         SqlOption::KeyValue { key, .. } => matches!(

@@ -29,6 +29,7 @@ mod classify;
 mod dynamic;
 mod functions;
 mod lexer;
+mod partitions;
 mod recognize;
 mod routine;
 mod settings;
@@ -81,6 +82,10 @@ impl StatementClass {
         level >= needed
     }
 }
+
+/// MySQL storage engines that keep data in the database's own files (`CONNECT`, `FEDERATED`,
+/// `SPIDER`, `MERGE`... reach server files or other servers).
+const LOCAL_ENGINES: &[&str] = &["innodb", "myisam", "aria", "memory", "archive", "rocksdb"];
 
 /// The SQL dialect of an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -444,6 +449,22 @@ fn recognize_piece(
                 Some((StatementClass::Admin, "PREPARE".into()))
             }
         };
+    }
+    if dialect == SqlDialect::Mysql
+        && let Some((head, clause)) = partitions::mysql_create_table(piece)
+    {
+        let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), &head).ok()?;
+        let [table @ sqlparser::ast::Statement::CreateTable(_)] = statements.as_slice() else {
+            return None;
+        };
+        findings.statement(table);
+        if clause == partitions::Clause::ReachesOutside {
+            findings.add(
+                StatementClass::Admin,
+                "a partition whose directory, engine or connection reaches files or other servers",
+            );
+        }
+        return Some((StatementClass::Ddl, "CREATE TABLE … PARTITION BY".into()));
     }
     let normalized = lexer::scan(piece, dialect).normalized;
     if let Some((class, what)) = recognize::recognize(&normalized, dialect) {

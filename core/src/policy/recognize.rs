@@ -81,6 +81,15 @@ pub(crate) fn recognize(
             StatementClass::Ddl,
             "ALTER TABLE (table options, partitions)",
         )),
+        ["alter", "table", rest @ ..] if mysql => {
+            let tail = match rest {
+                [s, ".", n, tail @ ..] if is_identifier(s) && is_identifier(n) => tail,
+                [n, tail @ ..] if is_identifier(n) => tail,
+                _ => return None,
+            };
+            super::partitions::mysql_alter(tail)
+        }
+        ["alter", "table", ..] if !mysql => super::partitions::pg_attach_detach(&tokens),
         // MySQL: what GUI clients ask about a schema or a table.
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
@@ -208,7 +217,7 @@ pub(crate) fn recognize(
 
 /// The tokens of a normalized statement (no literals or comments left): words, quoted
 /// identifiers, `?`, and single punctuation characters.
-fn tokens(normalized: &str) -> Vec<&str> {
+pub(crate) fn tokens(normalized: &str) -> Vec<&str> {
     let b = normalized.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -268,7 +277,6 @@ fn alter_table_options(rest: &[&str]) -> bool {
         "pack_keys",
         "delay_key_write",
     ];
-    const LOCAL_ENGINES: &[&str] = &["innodb", "myisam", "aria", "memory", "archive", "rocksdb"];
     let tail = match rest {
         [s, ".", n, tail @ ..] if is_identifier(s) && is_identifier(n) => tail,
         [n, tail @ ..] if is_identifier(n) => tail,
@@ -310,7 +318,9 @@ fn alter_table_options(rest: &[&str]) -> bool {
                     let Some((value, more)) = more.split_first() else {
                         return false;
                     };
-                    if !is_value(value) || (option == "engine" && !LOCAL_ENGINES.contains(value)) {
+                    if !is_value(value)
+                        || (option == "engine" && !super::LOCAL_ENGINES.contains(value))
+                    {
                         return false;
                     }
                     t = more;
@@ -409,7 +419,7 @@ fn is_qualified_name(tokens: &[&str]) -> bool {
     }
 }
 
-fn is_identifier(t: &str) -> bool {
+pub(crate) fn is_identifier(t: &str) -> bool {
     (t.len() >= 2
         && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('`') && t.ends_with('`'))))
         || (!t.is_empty()
