@@ -97,6 +97,16 @@ const TRAPS: &[(&str, &str)] = &[
         "SELECT pg_advisory_lock(4242)",
         "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242)",
     ),
+    // The server decodes U&"..." identifiers; this one is pg_advisory_lock.
+    (
+        r#"SELECT U&"\0070g_advisory_lock"(4343)"#,
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4343)",
+    ),
+    // ts_stat runs the query in its text.
+    (
+        "SELECT * FROM ts_stat('SELECT to_tsvector(pg_advisory_lock(4344)::text)')",
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4344)",
+    ),
     (
         "GRANT SELECT ON t TO PUBLIC",
         "EXISTS (SELECT 1 FROM information_schema.role_table_grants \

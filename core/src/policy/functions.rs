@@ -80,6 +80,8 @@ const EXACT: &[(&str, StatementClass)] = &[
     ("query_to_xmlschema", StatementClass::Admin),
     ("query_to_xml_and_xmlschema", StatementClass::Admin),
     ("cursor_to_xml", StatementClass::Admin),
+    ("ts_stat", StatementClass::Admin),
+    ("ts_rewrite", StatementClass::Admin),
     // MySQL server files and user-defined escape hatches.
     ("load_file", StatementClass::Admin),
     ("sys_exec", StatementClass::Admin),
@@ -91,6 +93,8 @@ const PREFIXES: &[(&str, StatementClass)] = &[
     ("pg_advisory", StatementClass::Write),
     ("pg_try_advisory", StatementClass::Write),
     ("dblink", StatementClass::Admin),
+    // The pg_background extension runs SQL text in a session of its own (not read-only).
+    ("pg_background", StatementClass::Admin),
     ("pg_read_", StatementClass::Admin),
     ("pg_ls_", StatementClass::Admin),
     ("pg_file_", StatementClass::Admin),

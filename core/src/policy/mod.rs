@@ -293,6 +293,16 @@ pub fn normalize_for_audit(sql: &str, dialect: SqlDialect) -> String {
     lexer::scan(sql, dialect).normalized
 }
 
+/// Whether a fingerprint (literals already `?`) holds `U&"` in any case, PostgreSQL's
+/// Unicode-escaped quoted identifier (the lexer takes it only with nothing between the three
+/// characters).
+fn has_unicode_escaped_identifier(normalized: &str) -> bool {
+    normalized
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0].eq_ignore_ascii_case(&b'u') && w[1] == b'&' && w[2] == b'"')
+}
+
 /// Whether a fingerprint has the words `password` (in any word) or `identified`.
 fn mentions_password(normalized: &str) -> bool {
     normalized
@@ -345,6 +355,14 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             check_session: false,
             literal_sensitive: false,
         };
+    }
+    // PostgreSQL's `U&"\0070g_terminate_backend"` is the identifier pg_terminate_backend;
+    // sqlparser reads `U & "..."`, so the name it reports is not the one the server calls.
+    if !mysql && has_unicode_escaped_identifier(&scan.normalized) {
+        return unclassifiable(
+            "a Unicode-escaped identifier (U&\"...\"), which dbward does not decode".into(),
+            count,
+        );
     }
     let pd = parser_dialect(dialect);
     let mut findings = classify::Findings::new(mysql);
