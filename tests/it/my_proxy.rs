@@ -1104,6 +1104,15 @@ async fn sql_modes_that_change_quoting_are_refused() {
     ))
     .await
     .expect("one SELECT under the default sql_mode");
+    // `--` before a no-break space is code to MariaDB (`1 - -x`), and was a comment to
+    // sqlparser, which then saw one SELECT.
+    let err = c
+        .execute(sqlx::raw_sql(
+            "SELECT 1 --\u{a0} FROM (SELECT 1 AS `\u{a0}`) x; DROP TABLE victim",
+        ))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("Unicode space"), "{err}");
     assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
     fx.dbward.stop().await;
 }

@@ -293,6 +293,28 @@ pub fn normalize_for_audit(sql: &str, dialect: SqlDialect) -> String {
     lexer::scan(sql, dialect).normalized
 }
 
+/// Whether a fingerprint (comments and literals gone) holds `--` directly followed by a
+/// non-ASCII whitespace character.
+fn dashes_before_unicode_space(normalized: &str) -> bool {
+    normalized.match_indices("--").any(|(i, _)| {
+        normalized[i + 2..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_ascii() && c.is_whitespace())
+    })
+}
+
+/// Statements whose body may hold `;`s of its own.
+fn holds_stored_code(s: &sqlparser::ast::Statement) -> bool {
+    use sqlparser::ast::Statement;
+    matches!(
+        s,
+        Statement::CreateTrigger(_)
+            | Statement::CreateProcedure { .. }
+            | Statement::CreateFunction(_)
+    )
+}
+
 /// Whether a fingerprint (literals already `?`) holds `U&"` in any case, PostgreSQL's
 /// Unicode-escaped quoted identifier (the lexer takes it only with nothing between the three
 /// characters).
@@ -364,12 +386,35 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             count,
         );
     }
+    // MySQL starts a `--` comment only before ASCII whitespace or a control character;
+    // sqlparser also before any Unicode space (`--\u{a0}`), and would not see the code after.
+    if mysql && dashes_before_unicode_space(&scan.normalized) {
+        return unclassifiable(
+            "`--` followed by a Unicode space (code to MySQL, a comment to the parser)".into(),
+            count,
+        );
+    }
     let pd = parser_dialect(dialect);
     let mut findings = classify::Findings::new(mysql);
     match Parser::parse_sql(pd.as_ref(), text) {
         Ok(statements) => {
             if statements.is_empty() {
                 return unclassifiable("text that is not a statement".into(), count);
+            }
+            // The scan splits as the server does; where the parser split differently, it read
+            // some text otherwise than the server will (a comment where the server sees code),
+            // and its statements are not all the server runs. The one legitimate difference:
+            // stored code whose body holds `;`s (a MySQL trigger's `BEGIN ... END`).
+            if statements.len() != count
+                && !(statements.len() < count && statements.iter().any(holds_stored_code))
+            {
+                return unclassifiable(
+                    format!(
+                        "the parser read {} statement(s) where the server reads {count}",
+                        statements.len()
+                    ),
+                    count,
+                );
             }
             for s in &statements {
                 findings.statement(s);
