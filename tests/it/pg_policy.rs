@@ -107,6 +107,12 @@ const TRAPS: &[(&str, &str)] = &[
         "SELECT * FROM ts_stat('SELECT to_tsvector(pg_advisory_lock(4344)::text)')",
         "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4344)",
     ),
+    // A carriage return ends a `--` comment for PostgreSQL: the call is code, and the text
+    // must not share the cached decision of `SELECT 1` (which runs after every trap here).
+    (
+        "SELECT 4346 -- x\r, pg_advisory_lock(4346)",
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4346)",
+    ),
     (
         "GRANT SELECT ON t TO PUBLIC",
         "EXISTS (SELECT 1 FROM information_schema.role_table_grants \

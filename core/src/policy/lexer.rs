@@ -11,11 +11,12 @@
 //! the server would let a cached decision hide a statement:
 //! - PostgreSQL (sessions pin `standard_conforming_strings=on`): `'...'` with `''` doubling and
 //!   no backslash escapes; `E'...'` with backslash escapes; `$tag$...$tag$`; `"..."` identifiers;
-//!   `--` line comments; nested `/* */` comments; `$1` placeholders.
+//!   `--` line comments (ended by a newline or a carriage return); nested `/* */` comments; `$1`
+//!   placeholders.
 //! - MySQL/MariaDB (default `sql_mode`, which the MySQL front door pins): `'...'` and `"..."`
 //!   strings with backslash escapes and doubling; `` `...` `` identifiers; `#` and `-- ` (dash
-//!   dash followed by whitespace or the end) line comments; non-nesting `/* */` comments, except
-//!   executable ones; `?` placeholders.
+//!   dash followed by whitespace or the end) line comments, ended by a newline only;
+//!   non-nesting `/* */` comments, except executable ones; `?` placeholders.
 
 use super::SqlDialect;
 
@@ -165,10 +166,12 @@ fn mysql_dash_comment(s: &[u8], i: usize) -> bool {
     s[i..].starts_with(b"--") && s.get(i + 2).is_none_or(|b| *b <= b' ')
 }
 
-fn line_end(s: &[u8], i: usize) -> usize {
+/// Where a line comment starting at `i` ends: PostgreSQL ends it at a newline or a carriage
+/// return, MySQL and MariaDB at a newline only (tested against both servers).
+fn line_end(s: &[u8], i: usize, carriage_return_too: bool) -> usize {
     s[i..]
         .iter()
-        .position(|b| *b == b'\n')
+        .position(|b| *b == b'\n' || (carriage_return_too && *b == b'\r'))
         .map_or(s.len(), |p| i + p)
 }
 
@@ -210,7 +213,7 @@ fn scan_into(
         if (b == b'-' && !my && s.get(i + 1) == Some(&b'-'))
             || (my && (b == b'#' || mysql_dash_comment(s, i)))
         {
-            i = line_end(s, i);
+            i = line_end(s, i, !my);
             space = true;
             continue;
         }
@@ -359,8 +362,8 @@ fn expand_executable_comments(sql: &str) -> Option<String> {
             b'\'' | b'"' | b'`' => {
                 i = quoted_end(s, i, b, b != b'`');
             }
-            b'#' => i = line_end(s, i),
-            b'-' if mysql_dash_comment(s, i) => i = line_end(s, i),
+            b'#' => i = line_end(s, i, false),
+            b'-' if mysql_dash_comment(s, i) => i = line_end(s, i, false),
             b'/' if s.get(i + 1) == Some(&b'*') => {
                 let marker = if s[i..].starts_with(b"/*!") {
                     3

@@ -606,6 +606,30 @@ mod tests {
         );
     }
 
+    /// PostgreSQL ends a `--` comment at a carriage return as at a newline: what follows is
+    /// code, so it must be in the fingerprint, or a cached `SELECT ?` would answer for it.
+    #[test]
+    fn a_carriage_return_ends_a_postgres_line_comment_in_the_fingerprint() {
+        let c = Classifier::new(100);
+        let pg = SqlDialect::Postgres;
+        assert_eq!(c.classify("SELECT 1", pg).class, Some(StatementClass::Read));
+        let hidden = c.classify("SELECT 1 -- x\r, pg_terminate_backend(1)", pg);
+        assert_eq!(
+            hidden.class,
+            Some(StatementClass::Admin),
+            "{}",
+            hidden.reason
+        );
+        let split = classify_uncached("SELECT 1 -- x\r; DROP TABLE t", pg);
+        assert_eq!(split.statements, 2);
+        // MySQL and MariaDB end their line comments at a newline only.
+        let my = c.classify(
+            "SELECT 1 -- x\r, LOAD_FILE('/etc/passwd')",
+            SqlDialect::Mysql,
+        );
+        assert_eq!(my.class, Some(StatementClass::Read));
+    }
+
     #[test]
     fn passwords_never_reach_the_audit_text() {
         for (sql, d) in [
