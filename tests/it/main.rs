@@ -11,6 +11,7 @@ mod cost;
 mod dump_tools;
 mod harness;
 mod idle_memory;
+mod lexing_agreement;
 mod my_bad_input;
 mod my_fixture;
 mod my_proxy;

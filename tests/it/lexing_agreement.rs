@@ -1,0 +1,164 @@
+//! dbward's lexer against the servers' own: generated strings that mix comment openers,
+//! quotes, line ends, Unicode spaces and executable comments around a marker column (a call of
+//! a function that is at least `write`), run directly on PostgreSQL and MariaDB. Whenever a
+//! server runs the marker, dbward must have seen it as code: in the fingerprint that keys the
+//! decision cache (else a cached `SELECT 1` would answer for the string) and in the uncached
+//! classification (else the parser read it as a comment or a literal). Where dbward sees more
+//! code than the server, it is only stricter. Each bypass found by hand (a carriage return ending
+//! a PostgreSQL `--` comment, `--` before a no-break space in MySQL) is among these strings.
+
+use dbward_core::policy::{SqlDialect, StatementClass, classify_uncached, normalize_for_audit};
+use futures_util::TryStreamExt as _;
+
+/// What may open a comment, a literal or an identifier, or end one, in either dialect.
+const OPENERS: &[&str] = &[
+    "",
+    "--",
+    "-- ",
+    "--\t",
+    "#",
+    "# ",
+    "/*",
+    "/* /*",
+    "/*!",
+    "/*!50000",
+    "/*M!",
+    "/*M!100000",
+    "/*!99999",
+    "/*M!999999",
+    "'",
+    "\"",
+    "`",
+    "$$",
+    "$a$",
+    "E'",
+    "e'\\",
+    "U&'",
+    "U&\"",
+    "N'",
+    "X'",
+    "\\",
+    "'\\",
+];
+const CLOSERS: &[&str] = &[
+    "", "\n", "\r", "\r\n", "\u{b}", "\u{c}", "\u{a0}", "\u{85}", "\u{2028}", "*/", " */", "'",
+    "\"", "`", "$$", "$a$", "\\'", "''",
+];
+const TAILS: &[&str] = &["", " */", " '", " \"", " $$", "\n"];
+
+/// Every generated string: `SELECT 1 AS c0 <opener><inner><closer>, <marker><tail>`, the same
+/// with `; SELECT <marker>` as a second statement, and `SELECT 1 <opener><inner><closer>,
+/// <marker> <from>`, where `from` gives columns named `x` and U+00A0 (so that `1 --x` and
+/// `1 --\u{a0}` run where they are code).
+fn strings(marker: &str, from: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in OPENERS {
+        for i in ["", "x", " 1"] {
+            for c in CLOSERS {
+                for t in TAILS {
+                    out.push(format!("SELECT 1 AS c0 {o}{i}{c}, {marker}{t}"));
+                    out.push(format!("SELECT 1 AS c0 {o}{i}{c}; SELECT {marker}{t}"));
+                    if t.is_empty() {
+                        out.push(format!("SELECT 1 {o}{i}{c}, {marker} {from}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The strings where the server ran the marker and dbward did not see it.
+fn misses(dialect: SqlDialect, ran: &[(String, bool)]) -> Vec<String> {
+    ran.iter()
+        .filter(|(_, ran)| *ran)
+        .filter_map(|(sql, _)| {
+            let in_fingerprint = normalize_for_audit(sql, dialect)
+                .to_ascii_lowercase()
+                .contains("marker_q");
+            let class = classify_uncached(sql, dialect).class;
+            let strict = class.is_none_or(|c| c >= StatementClass::Write);
+            (!(in_fingerprint && strict))
+                .then(|| format!("{sql:?}: in fingerprint {in_fingerprint}, classified {class:?}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn postgres_runs_no_code_dbward_did_not_see() {
+    let db = crate::harness::PgDatabase::create().await;
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let mut ran = Vec::new();
+    for sql in strings(
+        "txid_current() AS marker_q",
+        "FROM (SELECT 1 AS x, 1 AS \"\u{a0}\") AS d",
+    ) {
+        let saw = match client.simple_query(&sql).await {
+            Ok(messages) => messages.iter().any(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    r.columns().iter().any(|c| c.name() == "marker_q")
+                }
+                _ => false,
+            }),
+            Err(_) => false,
+        };
+        ran.push((sql, saw));
+    }
+    let misses = misses(SqlDialect::Postgres, &ran);
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    let count = ran.iter().filter(|(_, r)| *r).count();
+    assert!(
+        count > 200,
+        "the server ran the marker in {count} strings only"
+    );
+}
+
+#[tokio::test]
+async fn mariadb_runs_no_code_dbward_did_not_see() {
+    use sqlx::Connection as _;
+    let db = crate::my_fixture::MyDatabase::create();
+    let url = format!(
+        "mysql://{}:{}@127.0.0.1:3306/{}",
+        db.user, db.password, db.name
+    );
+    let mut c = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    // The server's default lexing, which dbward's front door pins (sqlx adds PIPES_AS_CONCAT).
+    sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode")
+        .execute(&mut c)
+        .await
+        .expect("sql_mode");
+    let mut ran = Vec::new();
+    for sql in strings(
+        "GET_LOCK('dbward_lexing', 0) AS marker_q",
+        "FROM (SELECT 1 AS x, 1 AS `\u{a0}`) AS d",
+    ) {
+        let mut saw = false;
+        {
+            let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).fetch_many(&mut c);
+            loop {
+                match results.try_next().await {
+                    Ok(Some(sqlx::Either::Right(row))) => {
+                        use sqlx::Row as _;
+                        saw |= row.columns().iter().any(|col| {
+                            use sqlx::Column as _;
+                            col.name() == "marker_q"
+                        });
+                    }
+                    Ok(Some(sqlx::Either::Left(_))) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        ran.push((sql, saw));
+    }
+    let misses = misses(SqlDialect::Mysql, &ran);
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    let count = ran.iter().filter(|(_, r)| *r).count();
+    assert!(
+        count > 200,
+        "the server ran the marker in {count} strings only"
+    );
+}
