@@ -234,6 +234,13 @@ impl Classifier {
         if let Some(c) = self.lookup(dialect, true, sql) {
             return c;
         }
+        if lexer::unusual_for_the_fingerprint(sql) {
+            // Characters where lexers have disagreed (see the function): this text is decided
+            // on its own, by the parser, and cached under its exact text only.
+            let c = Arc::new(classify_uncached(sql, dialect));
+            self.insert(dialect, true, sql, c.clone());
+            return c;
+        }
         // The fingerprint goes into a buffer of this thread's: the cached path allocates
         // nothing. A miss scans again for the statements' ranges (the parse costs far more).
         thread_local! {
@@ -260,16 +267,20 @@ impl Classifier {
         } else {
             (false, scan.normalized.as_str())
         };
+        self.insert(dialect, exact, key, c.clone());
+        c
+    }
+
+    fn insert(&self, dialect: SqlDialect, exact: bool, key: &str, c: Arc<Classification>) {
         self.cache.insert(
             self.hash(dialect, exact, key),
             Arc::new(CacheEntry {
                 dialect,
                 key: key.into(),
                 exact,
-                classification: c.clone(),
+                classification: c,
             }),
         );
-        c
     }
 }
 
@@ -628,6 +639,32 @@ mod tests {
             SqlDialect::Mysql,
         );
         assert_eq!(my.class, Some(StatementClass::Read));
+    }
+
+    /// Text with a character where lexers have disagreed is never answered by the decision of
+    /// another text that shares its fingerprint.
+    #[test]
+    fn unusual_text_is_cached_under_its_exact_text_only() {
+        let c = Classifier::new(100);
+        let pg = SqlDialect::Postgres;
+        let plain = c.classify("SELECT 1", pg);
+        assert!(Arc::ptr_eq(&plain, &c.classify("SELECT 2", pg)));
+        for odd in [
+            "SELECT 3\r",
+            "SELECT 3 \u{a0}",
+            "SELECT 4\u{b}",
+            "SELECT u&'x'",
+        ] {
+            let got = c.classify(odd, pg);
+            assert!(!Arc::ptr_eq(&plain, &got), "{odd:?}");
+            assert!(
+                Arc::ptr_eq(&got, &c.classify(odd, pg)),
+                "{odd:?} exact entry"
+            );
+        }
+        assert!(!lexer::unusual_for_the_fingerprint(
+            "SELECT a & b, 'é' FROM t\n\tWHERE x"
+        ));
     }
 
     #[test]
