@@ -505,3 +505,53 @@ async fn partition_maintenance_under_a_ddl_grant() {
     assert!(!ok && err.contains("could not classify"), "{err}");
     fx.dbward.stop().await;
 }
+
+/// `ALTER` forms of migrations and maintenance that sqlparser does not parse, under a `ddl`
+/// grant through psql: column statistics and storage, extended statistics, an index's storage
+/// parameters, clustering, renaming a materialized view.
+#[tokio::test]
+async fn maintenance_alter_forms_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "CREATE TABLE m (a int, b text); CREATE INDEX m_a ON m (a)",
+            "-c",
+            "ALTER TABLE m ALTER COLUMN a SET STATISTICS 500",
+            "-c",
+            "ALTER TABLE m ALTER COLUMN b SET STORAGE EXTERNAL",
+            "-c",
+            "CREATE STATISTICS m_ab (ndistinct) ON a, b FROM m",
+            "-c",
+            "ALTER INDEX m_a SET (fillfactor = 70)",
+            "-c",
+            "ALTER TABLE m CLUSTER ON m_a",
+            "-c",
+            "CREATE MATERIALIZED VIEW mv AS SELECT a FROM m",
+            "-c",
+            "ALTER MATERIALIZED VIEW mv RENAME TO mv2",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = fx
+        .psql(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'm'::regclass \
+             AND attname = 'a'",
+            "-c",
+            "SELECT reloptions[1] FROM pg_class WHERE relname = 'm_a'",
+            "-c",
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'm_ab'",
+            "-c",
+            "SELECT to_regclass('mv2') IS NOT NULL",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["500", "fillfactor=70", "1", "t"]
+    );
+    fx.dbward.stop().await;
+}

@@ -30,6 +30,7 @@ mod dynamic;
 mod functions;
 mod lexer;
 mod partitions;
+mod pg_alter;
 mod recognize;
 mod routine;
 mod settings;

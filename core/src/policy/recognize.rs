@@ -89,7 +89,11 @@ pub(crate) fn recognize(
             };
             super::partitions::mysql_alter(tail)
         }
-        ["alter", "table", ..] if !mysql => super::partitions::pg_attach_detach(&tokens),
+        ["alter", "table", ..] if !mysql => super::partitions::pg_attach_detach(&tokens)
+            .or_else(|| super::pg_alter::recognize(&tokens)),
+        ["alter" | "create", ..] if !mysql && super::pg_alter::recognize(&tokens).is_some() => {
+            super::pg_alter::recognize(&tokens)
+        }
         // MySQL: what GUI clients ask about a schema or a table.
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);

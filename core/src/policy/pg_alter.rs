@@ -1,0 +1,154 @@
+//! PostgreSQL `ALTER` forms sqlparser 0.63 does not parse, common in migrations and a DBA's
+//! maintenance, recognized over normalized tokens (literals already `?`; see
+//! [`super::recognize`]) as `ddl`:
+//!
+//! - `ALTER TABLE t ALTER [COLUMN] c SET STATISTICS n | SET STORAGE s | SET COMPRESSION m`,
+//!   `[NO] INHERIT p`, `CLUSTER ON i`, `SET WITHOUT CLUSTER`, `SET ACCESS METHOD m`;
+//! - `ALTER INDEX i SET TABLESPACE s | SET (…) | RESET (…) | ATTACH PARTITION p`;
+//! - `ALTER [MATERIALIZED] VIEW v RENAME [COLUMN] … TO … | SET SCHEMA s`, and a view's `ALTER
+//!   [COLUMN] c DROP DEFAULT`;
+//! - `ALTER DOMAIN d DROP DEFAULT | SET|DROP NOT NULL | DROP CONSTRAINT c | VALIDATE CONSTRAINT c
+//!   | RENAME [CONSTRAINT c] TO …`;
+//! - `ALTER PROCEDURE p[(types)] RENAME TO … | SET SCHEMA s`;
+//! - `CREATE STATISTICS [IF NOT EXISTS] s [(kinds)] ON columns FROM t`.
+//!
+//! Each form names objects and takes words and literals only: none has an expression, so none
+//! runs a function (a domain's `ADD CONSTRAINT … CHECK (…)` evaluates its expression over
+//! existing data and is not recognized). `OWNER TO` is not among them (a privilege change).
+
+use super::StatementClass;
+use super::recognize::is_identifier;
+
+/// The class of one of the forms above, from the statement's tokens (lower case).
+pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str)> {
+    let ddl = Some((
+        StatementClass::Ddl,
+        "ALTER (a form of maintenance or renaming)",
+    ));
+    match tokens {
+        ["alter", "table", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let rest = rest.strip_prefix(&["only"]).unwrap_or(rest);
+            let (_, action) = name(rest)?;
+            table_action(action).then_some(ddl?)
+        }
+        ["alter", "index", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let (_, action) = name(rest)?;
+            let ok = match action {
+                ["set", "tablespace", s] => is_identifier(s),
+                ["set" | "reset", options @ ..] => storage_options(options),
+                ["attach", "partition", p @ ..] => name(p).is_some_and(|(_, r)| r.is_empty()),
+                _ => false,
+            };
+            ok.then_some(ddl?)
+        }
+        ["alter", "materialized", "view", rest @ ..] | ["alter", "view", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let (_, action) = name(rest)?;
+            let ok = match action {
+                ["rename", "to", n] | ["set", "schema", n] => is_identifier(n),
+                ["rename", "column", a, "to", b] | ["rename", a, "to", b] => {
+                    is_identifier(a) && is_identifier(b)
+                }
+                ["alter", "column", c, "drop", "default"] | ["alter", c, "drop", "default"] => {
+                    is_identifier(c)
+                }
+                _ => false,
+            };
+            ok.then_some(ddl?)
+        }
+        ["alter", "domain", rest @ ..] => {
+            let (_, action) = name(rest)?;
+            let ok = match action {
+                ["drop", "default"] | ["set" | "drop", "not", "null"] => true,
+                ["drop" | "validate", "constraint", c]
+                | ["rename", "to", c]
+                | ["drop", "constraint", "if", "exists", c]
+                | ["drop", "constraint", c, "cascade" | "restrict"] => is_identifier(c),
+                ["rename", "constraint", a, "to", b] => is_identifier(a) && is_identifier(b),
+                _ => false,
+            };
+            ok.then_some(ddl?)
+        }
+        ["alter", "procedure", rest @ ..] => {
+            let (_, action) = name(rest)?;
+            let action = match action {
+                ["(", more @ ..] => {
+                    let close = more.iter().position(|t| *t == ")")?;
+                    // Argument modes, names and types: words, commas, `[]`, `.`.
+                    more[..close]
+                        .iter()
+                        .all(|t| is_identifier(t) || matches!(*t, "," | "[" | "]" | "."))
+                        .then_some(&more[close + 1..])?
+                }
+                other => other,
+            };
+            let ok =
+                matches!(action, ["rename", "to", n] | ["set", "schema", n] if is_identifier(n));
+            ok.then_some(ddl?)
+        }
+        ["create", "statistics", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
+            let (_, rest) = name(rest)?;
+            let rest = match rest {
+                ["(", more @ ..] => {
+                    let close = more.iter().position(|t| *t == ")")?;
+                    more[..close]
+                        .iter()
+                        .all(|t| matches!(*t, "ndistinct" | "dependencies" | "mcv" | ","))
+                        .then_some(&more[close + 1..])?
+                }
+                other => other,
+            };
+            let ["on", rest @ ..] = rest else { return None };
+            let from = rest.iter().position(|t| *t == "from")?;
+            let columns_ok = from > 0
+                && rest[..from]
+                    .split(|t| *t == ",")
+                    .all(|c| matches!(c, [one] if is_identifier(one)));
+            let table_ok = name(&rest[from + 1..]).is_some_and(|(_, r)| r.is_empty());
+            (columns_ok && table_ok).then_some((StatementClass::Ddl, "CREATE STATISTICS"))
+        }
+        _ => None,
+    }
+}
+
+/// `ALTER TABLE name`'s action, one of the forms in the module docs.
+fn table_action(action: &[&str]) -> bool {
+    let column_action = match action {
+        ["alter", "column", c, rest @ ..] | ["alter", c, rest @ ..] if is_identifier(c) => rest,
+        ["inherit" | "no", ..] => {
+            let rest = action.strip_prefix(&["no"]).unwrap_or(action);
+            return matches!(rest, ["inherit", p @ ..] if name(p).is_some_and(|(_, r)| r.is_empty()));
+        }
+        ["cluster", "on", i] | ["set", "access", "method", i] => return is_identifier(i),
+        ["set", "without", "cluster"] => return true,
+        _ => return false,
+    };
+    match column_action {
+        ["set", "statistics", "?"] | ["set", "statistics", "-", "?"] => true,
+        ["set", "storage", s] => {
+            matches!(*s, "plain" | "external" | "extended" | "main" | "default")
+        }
+        ["set", "compression", m] => is_identifier(m),
+        _ => false,
+    }
+}
+
+/// `(name = value, ...)` of storage parameters: words, `=`, literals, commas and dots only.
+fn storage_options(options: &[&str]) -> bool {
+    matches!(options, ["(", .., ")"])
+        && options[1..options.len() - 1]
+            .iter()
+            .all(|t| is_identifier(t) || matches!(*t, "=" | "?" | "," | "." | "-"))
+}
+
+/// A possibly schema-qualified name at the start of `t`, and what follows it.
+fn name<'a, 'b>(t: &'a [&'b str]) -> Option<(&'a [&'b str], &'a [&'b str])> {
+    match t {
+        [s, ".", n, ..] if is_identifier(s) && is_identifier(n) => Some(t.split_at(3)),
+        [n, ..] if is_identifier(n) => Some(t.split_at(1)),
+        _ => None,
+    }
+}
