@@ -146,6 +146,8 @@ async fn read_grant_traps_and_the_read_only_upstream() {
         "HANDLER t OPEN",
         "RESET MASTER",
         "EXECUTE IMMEDIATE 'DELETE FROM t'",
+        // DEFAULT is the global value (off), not the session's read-only start.
+        "SET tx_read_only = DEFAULT",
     ] {
         let (ok, _, err) = fx.mysql(&["-e", sql]).await;
         assert!(!ok, "{sql} ran");
@@ -808,6 +810,8 @@ async fn statement_timeout_ceiling_on_mysql() {
     for sql in [
         "SET SESSION max_statement_time = 5",
         "SET max_statement_time = 0",
+        // The global value, which is 0 (none) here.
+        "SET max_statement_time = DEFAULT",
     ] {
         let (ok, _, err) = fx.mysql(&["-e", sql]).await;
         assert!(!ok, "{sql}");

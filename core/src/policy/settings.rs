@@ -263,7 +263,9 @@ pub(crate) fn setting_class(
     };
     match name {
         "default_transaction_read_only" | "transaction_read_only" | "tx_read_only" => {
-            if value.default || truthy(&text) {
+            // PostgreSQL's DEFAULT is the session's start-up value (dbward starts `read`
+            // sessions with it on); MySQL's is the global value, normally off.
+            if (value.default && !mysql) || truthy(&text) {
                 (StatementClass::Read, format!("SET {name} on"))
             } else {
                 (
@@ -273,7 +275,11 @@ pub(crate) fn setting_class(
             }
         }
         "statement_timeout" | "max_execution_time" | "max_statement_time" => {
-            *timeout = Some(if value.default {
+            // MySQL's DEFAULT is the global value, which dbward does not know: no timeout, as
+            // far as the grant's ceiling is concerned.
+            *timeout = Some(if value.default && mysql {
+                Timeout::Off
+            } else if value.default {
                 Timeout::Default
             } else {
                 let seconds = name == "max_statement_time";
