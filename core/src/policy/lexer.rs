@@ -80,11 +80,22 @@ fn executable_code(sql: &str, dialect: SqlDialect) -> Option<String> {
 /// bytes to the servers), and `&` after `u`/`U` (PostgreSQL's `U&"..."`). Such text is not
 /// keyed by its fingerprint: a fingerprint shared with ordinary text would let that text's
 /// cached decision answer for it if the scan here ever read it otherwise than the server.
+///
+/// A carriage return followed by a newline (Windows line ends) is not unusual: every lexer ends
+/// a line comment there, one byte apart.
 pub(crate) fn unusual_for_the_fingerprint(sql: &str) -> bool {
+    let s = sql.as_bytes();
     let mut previous = 0u8;
-    for &b in sql.as_bytes() {
-        if CLASSES[usize::from(b)] & UNUSUAL != 0 && (b != b'&' || previous | 0x20 == b'u') {
-            return true;
+    for (i, &b) in s.iter().enumerate() {
+        if CLASSES[usize::from(b)] & UNUSUAL != 0 {
+            let ordinary = match b {
+                b'&' => previous | 0x20 != b'u',
+                b'\r' => s.get(i + 1) == Some(&b'\n'),
+                _ => false,
+            };
+            if !ordinary {
+                return true;
+            }
         }
         previous = b;
     }

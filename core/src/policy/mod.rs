@@ -664,8 +664,9 @@ mod tests {
             );
         }
         assert!(!lexer::unusual_for_the_fingerprint(
-            "SELECT a & b, 'é' FROM t\n\tWHERE x"
+            "SELECT a & b, 'é' -- x\r\nFROM t\n\tWHERE x"
         ));
+        assert!(lexer::unusual_for_the_fingerprint("SELECT 1 -- x\r, 2"));
     }
 
     #[test]
