@@ -73,17 +73,10 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
         }
         ["alter", "procedure", rest @ ..] => {
             let (_, action) = name(rest)?;
-            let action = match action {
-                ["(", more @ ..] => {
-                    let close = more.iter().position(|t| *t == ")")?;
-                    // Argument modes, names and types: words, commas, `[]`, `.`.
-                    more[..close]
-                        .iter()
-                        .all(|t| is_identifier(t) || matches!(*t, "," | "[" | "]" | "."))
-                        .then_some(&more[close + 1..])?
-                }
-                other => other,
-            };
+            // Argument modes, names and types: words, commas, `[]`, `.`.
+            let action = after_optional_list(action, |t| {
+                is_identifier(t) || matches!(t, "," | "[" | "]" | ".")
+            })?;
             let ok =
                 matches!(action, ["rename", "to", n] | ["set", "schema", n] if is_identifier(n));
             ok.then_some(ddl?)
@@ -91,16 +84,9 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
         ["create", "statistics", rest @ ..] => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
             let (_, rest) = name(rest)?;
-            let rest = match rest {
-                ["(", more @ ..] => {
-                    let close = more.iter().position(|t| *t == ")")?;
-                    more[..close]
-                        .iter()
-                        .all(|t| matches!(*t, "ndistinct" | "dependencies" | "mcv" | ","))
-                        .then_some(&more[close + 1..])?
-                }
-                other => other,
-            };
+            let rest = after_optional_list(rest, |t| {
+                matches!(t, "ndistinct" | "dependencies" | "mcv" | ",")
+            })?;
             let ["on", rest @ ..] = rest else { return None };
             let from = rest.iter().position(|t| *t == "from")?;
             let columns_ok = from > 0
@@ -134,6 +120,20 @@ fn table_action(action: &[&str]) -> bool {
         ["set", "compression", m] => is_identifier(m),
         _ => false,
     }
+}
+
+/// What follows an optional parenthesized list (no nesting) at the start of `t`, when every
+/// token inside passes `allowed`; `t` itself without one.
+fn after_optional_list<'a, 'b>(
+    t: &'a [&'b str],
+    allowed: impl Fn(&str) -> bool,
+) -> Option<&'a [&'b str]> {
+    let ["(", more @ ..] = t else { return Some(t) };
+    let close = more.iter().position(|t| *t == ")")?;
+    more[..close]
+        .iter()
+        .all(|t| allowed(t))
+        .then_some(&more[close + 1..])
 }
 
 /// `(name = value, ...)` of storage parameters: words, `=`, literals, commas and dots only.
