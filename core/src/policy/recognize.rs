@@ -20,6 +20,11 @@ pub(crate) fn recognize(
         .to_ascii_lowercase();
     let tokens = tokens(&lower);
     let mysql = dialect == SqlDialect::Mysql;
+    let pg_form = if mysql {
+        None
+    } else {
+        super::partitions::pg_attach_detach(&tokens).or_else(|| super::pg_alter::recognize(&tokens))
+    };
     match tokens.as_slice() {
         // PostgreSQL: TABLE name (= SELECT * FROM name).
         ["table", rest @ ..] if !mysql && is_qualified_name(rest) => {
@@ -89,11 +94,8 @@ pub(crate) fn recognize(
             };
             super::partitions::mysql_alter(tail)
         }
-        ["alter", "table", ..] if !mysql => super::partitions::pg_attach_detach(&tokens)
-            .or_else(|| super::pg_alter::recognize(&tokens)),
-        ["alter" | "create", ..] if !mysql && super::pg_alter::recognize(&tokens).is_some() => {
-            super::pg_alter::recognize(&tokens)
-        }
+        // PostgreSQL partition maintenance and the ALTER forms of migrations.
+        _ if pg_form.is_some() => pg_form,
         // MySQL: what GUI clients ask about a schema or a table.
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
