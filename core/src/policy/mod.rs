@@ -31,6 +31,7 @@ mod functions;
 mod lexer;
 mod partitions;
 mod pg_alter;
+mod pg_objects;
 mod recognize;
 mod routine;
 mod settings;

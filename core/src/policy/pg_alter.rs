@@ -2,19 +2,22 @@
 //! maintenance, recognized over normalized tokens (literals already `?`; see
 //! [`super::recognize`]) as `ddl`:
 //!
-//! - `ALTER TABLE t ALTER [COLUMN] c SET STATISTICS n | SET STORAGE s | SET COMPRESSION m`,
-//!   `[NO] INHERIT p`, `CLUSTER ON i`, `SET WITHOUT CLUSTER`, `SET ACCESS METHOD m`;
+//! - `ALTER TABLE t ALTER [COLUMN] c SET STATISTICS n | SET STORAGE s | SET COMPRESSION m |
+//!   SET (…) | RESET (…) | DROP IDENTITY|EXPRESSION [IF EXISTS]`, `[NO] INHERIT p`, `CLUSTER ON
+//!   i`, `SET WITHOUT CLUSTER`, `SET ACCESS METHOD|SCHEMA|TABLESPACE x`, `RESET (…)`, `ALTER
+//!   CONSTRAINT c [NOT] DEFERRABLE [INITIALLY …]`, `OF type`, `NOT OF`;
 //! - `ALTER INDEX i SET TABLESPACE s | SET (…) | RESET (…) | ATTACH PARTITION p`;
 //! - `ALTER [MATERIALIZED] VIEW v RENAME [COLUMN] … TO … | SET SCHEMA s`, and a view's `ALTER
 //!   [COLUMN] c DROP DEFAULT`;
 //! - `ALTER DOMAIN d DROP DEFAULT | SET|DROP NOT NULL | DROP CONSTRAINT c | VALIDATE CONSTRAINT c
 //!   | RENAME [CONSTRAINT c] TO …`;
-//! - `ALTER PROCEDURE p[(types)] RENAME TO … | SET SCHEMA s`;
 //! - `CREATE STATISTICS [IF NOT EXISTS] s [(kinds)] ON columns FROM t`.
 //!
 //! Each form names objects and takes words and literals only: none has an expression, so none
 //! runs a function (a domain's `ADD CONSTRAINT … CHECK (…)` evaluates its expression over
 //! existing data and is not recognized). `OWNER TO` is not among them (a privilege change).
+//! Other objects' forms (`ALTER FUNCTION|PROCEDURE|TYPE`, `DROP`, `COMMENT ON`) are in
+//! [`super::pg_objects`].
 
 use super::StatementClass;
 use super::recognize::is_identifier;
@@ -71,16 +74,6 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
             };
             ok.then_some(ddl?)
         }
-        ["alter", "procedure", rest @ ..] => {
-            let (_, action) = name(rest)?;
-            // Argument modes, names and types: words, commas, `[]`, `.`.
-            let action = after_optional_list(action, |t| {
-                is_identifier(t) || matches!(t, "," | "[" | "]" | ".")
-            })?;
-            let ok =
-                matches!(action, ["rename", "to", n] | ["set", "schema", n] if is_identifier(n));
-            ok.then_some(ddl?)
-        }
         ["create", "statistics", rest @ ..] => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
             let (_, rest) = name(rest)?;
@@ -103,28 +96,46 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
 /// `ALTER TABLE name`'s action, one of the forms in the module docs.
 fn table_action(action: &[&str]) -> bool {
     let column_action = match action {
+        ["alter", "constraint", c, modes @ ..] => {
+            return is_identifier(c)
+                && !modes.is_empty()
+                && modes.iter().all(|m| {
+                    matches!(
+                        *m,
+                        "not" | "deferrable" | "initially" | "deferred" | "immediate"
+                    )
+                });
+        }
         ["alter", "column", c, rest @ ..] | ["alter", c, rest @ ..] if is_identifier(c) => rest,
         ["inherit" | "no", ..] => {
             let rest = action.strip_prefix(&["no"]).unwrap_or(action);
             return matches!(rest, ["inherit", p @ ..] if name(p).is_some_and(|(_, r)| r.is_empty()));
         }
-        ["cluster", "on", i] | ["set", "access", "method", i] => return is_identifier(i),
-        ["set", "without", "cluster"] => return true,
+        ["cluster", "on", i]
+        | ["set", "access", "method", i]
+        | ["set", "schema" | "tablespace", i]
+        | ["of", i] => return is_identifier(i),
+        ["set", "without", "cluster"] | ["not", "of"] => return true,
+        ["reset", options @ ..] => return storage_options(options),
         _ => return false,
     };
     match column_action {
-        ["set", "statistics", "?"] | ["set", "statistics", "-", "?"] => true,
+        ["set", "statistics", "?"]
+        | ["set", "statistics", "-", "?"]
+        | ["drop", "identity" | "expression"]
+        | ["drop", "identity" | "expression", "if", "exists"] => true,
         ["set", "storage", s] => {
             matches!(*s, "plain" | "external" | "extended" | "main" | "default")
         }
         ["set", "compression", m] => is_identifier(m),
+        ["set" | "reset", options @ ..] => storage_options(options),
         _ => false,
     }
 }
 
 /// What follows an optional parenthesized list (no nesting) at the start of `t`, when every
 /// token inside passes `allowed`; `t` itself without one.
-fn after_optional_list<'a, 'b>(
+pub(crate) fn after_optional_list<'a, 'b>(
     t: &'a [&'b str],
     allowed: impl Fn(&str) -> bool,
 ) -> Option<&'a [&'b str]> {
@@ -145,7 +156,7 @@ fn storage_options(options: &[&str]) -> bool {
 }
 
 /// A possibly schema-qualified name at the start of `t`, and what follows it.
-fn name<'a, 'b>(t: &'a [&'b str]) -> Option<(&'a [&'b str], &'a [&'b str])> {
+pub(crate) fn name<'a, 'b>(t: &'a [&'b str]) -> Option<(&'a [&'b str], &'a [&'b str])> {
     match t {
         [s, ".", n, ..] if is_identifier(s) && is_identifier(n) => Some(t.split_at(3)),
         [n, ..] if is_identifier(n) => Some(t.split_at(1)),

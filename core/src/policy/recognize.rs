@@ -23,7 +23,9 @@ pub(crate) fn recognize(
     let pg_form = if mysql {
         None
     } else {
-        super::partitions::pg_attach_detach(&tokens).or_else(|| super::pg_alter::recognize(&tokens))
+        super::partitions::pg_attach_detach(&tokens)
+            .or_else(|| super::pg_alter::recognize(&tokens))
+            .or_else(|| super::pg_objects::recognize(&tokens))
     };
     match tokens.as_slice() {
         // PostgreSQL: TABLE name (= SELECT * FROM name).
@@ -517,7 +519,11 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 ///   `pg_dump -t` sends) becomes the bare operator;
 /// - `FROM ONLY t` / `JOIN ONLY t` (no inheritance children; `pg_dump --inserts` sends it)
 ///   becomes `FROM t`;
-/// - `[NOT] DEFERRABLE` among transaction modes (`pg_dump --serializable-deferrable`) goes.
+/// - `[NOT] DEFERRABLE` among transaction modes (`pg_dump --serializable-deferrable`) goes;
+/// - `CREATE INDEX … ON ONLY t` (`pg_dump` of a partitioned table) becomes `ON t`;
+/// - `TABLESPACE s` in `CREATE` and `ALTER TABLE`, `COLLATE c` in `ALTER|CREATE TABLE`, and `LIKE t`'s
+///   `INCLUDING|EXCLUDING what` go: a storage place, a collation and what a new table copies do
+///   not change what kind of statement it is.
 ///
 /// The caller parses and classifies the result in full, so the rewrite decides nothing by
 /// itself, and no form changes what a statement does to classification: a built-in
@@ -548,9 +554,43 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
         .find(|t| !matches!(t, Token::Whitespace(_)))
         .is_some_and(|t| is_word(t, "begin") || is_word(t, "start") || is_word(t, "set"));
     let mut drop_comma = false;
+    // The statement's first two words, for the clauses only some statements have.
+    let mut leading = tokens.iter().filter_map(|t| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+        Token::Whitespace(_) => None,
+        _ => Some(String::new()),
+    });
+    let (first, second) = (leading.next(), leading.next());
+    let creates = first.as_deref() == Some("create");
+    let table_ddl =
+        matches!(first.as_deref(), Some("create" | "alter")) && second.as_deref() == Some("table");
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
+        // A clause that names a storage place, a collation or what to copy from a table:
+        // `TABLESPACE s` (CREATE INDEX/TABLE, ALTER TABLE's `USING INDEX TABLESPACE s`),
+        // `COLLATE [schema.]c` (ALTER/CREATE TABLE: `ALTER COLUMN a TYPE text COLLATE "C"`),
+        // `INCLUDING|EXCLUDING ALL` after `LIKE t` (CREATE TABLE). Each keyword is followed by
+        // a name; the clause goes with it.
+        let clause = ((creates || table_ddl)
+            && is_word(t, "tablespace")
+            && !previous.is_some_and(|p| is_word(p, "create")))
+            || (table_ddl && is_word(t, "collate"))
+            || (creates && table_ddl && (is_word(t, "including") || is_word(t, "excluding")));
+        // Never a name that calls: `(` after it keeps the statement as it is.
+        if clause
+            && let Some(after) = after_qualified_name(&tokens, i + 1)
+            && !matches!(
+                tokens[after..]
+                    .iter()
+                    .find(|t| !matches!(t, Token::Whitespace(_))),
+                Some(Token::LParen)
+            )
+        {
+            rewritten = true;
+            i = after;
+            continue;
+        }
         if modes && is_word(t, "deferrable") {
             if marks.last().is_some_and(|(_, p)| is_word(p, "not")) {
                 out.truncate(marks.pop().map_or(out.len(), |(at, _)| at));
@@ -572,7 +612,8 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
             }
         }
         if is_word(t, "only")
-            && previous.is_some_and(|p| is_word(p, "from") || is_word(p, "join"))
+            && previous
+                .is_some_and(|p| is_word(p, "from") || is_word(p, "join") || is_word(p, "on"))
             && matches!(tokens.get(i + 1), Some(Token::Whitespace(_)))
         {
             rewritten = true;
@@ -626,6 +667,26 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
         i += 1;
     }
     rewritten.then_some(out)
+}
+
+/// Where the token after a (possibly schema-qualified) name starting at `from` (whitespace
+/// first) is, if there is a name there.
+fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> Option<usize> {
+    use sqlparser::tokenizer::Token;
+    let mut i = from;
+    loop {
+        while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
+            i += 1;
+        }
+        let Some(Token::Word(_)) = tokens.get(i) else {
+            return None;
+        };
+        i += 1;
+        if !matches!(tokens.get(i), Some(Token::Period)) {
+            return Some(i);
+        }
+        i += 1;
+    }
 }
 
 /// MySQL/MariaDB statements sqlparser 0.63 lacks, written as an equivalent it parses, for the
