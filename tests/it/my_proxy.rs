@@ -1242,3 +1242,85 @@ async fn computed_character_sets_are_checked_after_they_run() {
     assert!(e.to_string().contains("plain query"), "{e}");
     fx.dbward.stop().await;
 }
+
+/// MariaDB statements sqlparser does not parse, as migrations and DBAs write them, under a
+/// `ddl` grant through the mysql client: `IF [NOT] EXISTS` inside `ALTER TABLE`, index renames,
+/// full-text indexes, `ALTER DATABASE`, `SET STATEMENT … FOR`, engine-independent statistics
+/// and events (whose body takes part in the class). XA transactions are `write`.
+#[tokio::test]
+async fn mariadb_forms_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "CREATE TABLE f (a INT, b VARCHAR(50), KEY i (a)) ENGINE=InnoDB; \
+             ALTER TABLE f ADD COLUMN IF NOT EXISTS c INT; \
+             ALTER TABLE f ADD COLUMN IF NOT EXISTS c INT, DROP INDEX IF EXISTS nope; \
+             ALTER TABLE f RENAME INDEX i TO j; \
+             CREATE FULLTEXT INDEX ft ON f (b); \
+             ALTER DATABASE COMMENT = 'orders'; \
+             ANALYZE TABLE f PERSISTENT FOR ALL; \
+             INSERT INTO f VALUES (1, 'x', 2); \
+             SET STATEMENT max_statement_time = 5 FOR SELECT COUNT(*) FROM f; \
+             CREATE EVENT ev ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL 1 DAY \
+               ON COMPLETION PRESERVE DO DELETE FROM f WHERE a < 0; \
+             ALTER EVENT ev DISABLE",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().rfind(|l| !l.contains("status")), Some("1"));
+    assert_eq!(
+        fx.upstream.sql(
+            "SELECT GROUP_CONCAT(DISTINCT INDEX_NAME ORDER BY INDEX_NAME) FROM \
+             information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'f'"
+        ),
+        "ft,j"
+    );
+    assert_eq!(
+        fx.upstream.sql(
+            "SELECT CONCAT(STATUS, ' ', EVENT_DEFINITION) FROM information_schema.EVENTS \
+             WHERE EVENT_SCHEMA = DATABASE()"
+        ),
+        "DISABLED DELETE FROM f WHERE a < 0"
+    );
+    assert_eq!(
+        fx.upstream.sql(
+            "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME = DATABASE()"
+        ),
+        "orders"
+    );
+    // An event's body runs later, outside the session: its class counts.
+    let (ok, _, err) = fx
+        .mysql(&[
+            "-e",
+            "CREATE EVENT ev2 ON SCHEDULE EVERY 1 DAY DO GRANT SELECT ON *.* TO nobody",
+        ])
+        .await;
+    assert!(!ok && err.contains("this statement is admin"), "{err}");
+    let (ok, _, err) = fx.mysql(&["-e", "DROP EVENT IF EXISTS ev"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()"),
+        "0"
+    );
+    fx.dbward.stop().await;
+    // XA: a whole transaction under `write`; refused under `read`.
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE x (a INT) ENGINE=InnoDB");
+    let (ok, _, err) = fx
+        .mysql(&[
+            "-e",
+            "XA START 'tx1'; INSERT INTO x VALUES (7); XA END 'tx1'; XA PREPARE 'tx1'; \
+             XA COMMIT 'tx1'",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(fx.upstream.sql("SELECT SUM(a) FROM x"), "7");
+    fx.dbward.stop().await;
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let (ok, _, err) = fx.mysql(&["-e", "XA START 'tx1'"]).await;
+    assert!(!ok && err.contains("this statement is write"), "{err}");
+    fx.dbward.stop().await;
+}

@@ -29,6 +29,7 @@ mod classify;
 mod dynamic;
 mod functions;
 mod lexer;
+mod mysql_forms;
 mod partitions;
 mod pg_alter;
 mod pg_objects;
@@ -523,6 +524,19 @@ fn recognize_piece(
             Err(why) => {
                 findings.unknown(why);
                 Some((StatementClass::Admin, "PREPARE".into()))
+            }
+        };
+    }
+    if dialect == SqlDialect::Mysql
+        && let Some(event) = mysql_forms::event(piece)
+    {
+        // The body's class may rest on its literals, as dynamic SQL's does.
+        findings.literal_sensitive = true;
+        return match event {
+            Ok((class, what)) => Some((class, what)),
+            Err(why) => {
+                findings.unknown(why);
+                Some((StatementClass::Admin, "CREATE EVENT".into()))
             }
         };
     }

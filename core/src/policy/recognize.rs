@@ -20,8 +20,8 @@ pub(crate) fn recognize(
         .to_ascii_lowercase();
     let tokens = tokens(&lower);
     let mysql = dialect == SqlDialect::Mysql;
-    let pg_form = if mysql {
-        None
+    let known_form = if mysql {
+        super::mysql_forms::recognize(&tokens)
     } else {
         super::partitions::pg_attach_detach(&tokens)
             .or_else(|| super::pg_alter::recognize(&tokens))
@@ -96,8 +96,9 @@ pub(crate) fn recognize(
             };
             super::partitions::mysql_alter(tail)
         }
-        // PostgreSQL partition maintenance and the ALTER forms of migrations.
-        _ if pg_form.is_some() => pg_form,
+        // PostgreSQL partition maintenance and the ALTER forms of migrations; MySQL's XA, ALTER
+        // DATABASE and DROP EVENT.
+        _ if known_form.is_some() => known_form,
         // MySQL: what GUI clients ask about a schema or a table.
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
@@ -304,6 +305,16 @@ fn alter_table_options(rest: &[&str]) -> bool {
                     .all(|n| matches!(n, [one] if is_identifier(one)))
         }
         ["remove", "partitioning"] | ["force"] | ["disable" | "enable", "keys"] => true,
+        // An index's name or whether the optimizer uses it (MySQL 8 `INVISIBLE`, MariaDB
+        // `IGNORED`); Django renames indexes so.
+        ["rename", "index" | "key", a, "to", b] => is_identifier(a) && is_identifier(b),
+        [
+            "alter",
+            "index" | "key",
+            i,
+            "visible" | "invisible" | "ignored",
+        ]
+        | ["alter", "index" | "key", i, "not", "ignored"] => is_identifier(i),
         _ => {
             let mut t = tail;
             while !t.is_empty() {
@@ -479,6 +490,13 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
         .get(..4)
         .filter(|p| p.eq_ignore_ascii_case("set "))?;
     let body = &trimmed[rest.len()..];
+    if body
+        .get(..10)
+        .is_some_and(|w| w.eq_ignore_ascii_case("statement "))
+    {
+        // MariaDB's `SET STATEMENT a = 1, b = 2 FOR stmt`: see `mysql_rewrite_for_parser`.
+        return None;
+    }
     let b = body.as_bytes();
     let (mut depth, mut start, mut i) = (0i32, 0usize, 0usize);
     let mut parts = Vec::new();
@@ -669,6 +687,80 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
     rewritten.then_some(out)
 }
 
+/// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see
+/// [`mysql_rewrite_for_parser`]); `assignments_at` is the index of the first assignment's token.
+fn set_statement(tokens: &[sqlparser::tokenizer::Token], assignments_at: usize) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let mut depth = 0usize;
+    let mut for_at = None;
+    for (i, t) in tokens.iter().enumerate().skip(assignments_at) {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.checked_sub(1)?,
+            Token::Word(w)
+                if depth == 0 && w.quote_style.is_none() && w.value.eq_ignore_ascii_case("for") =>
+            {
+                for_at = Some(i);
+                break;
+            }
+            // Values are literals and words: no user variables, no calls.
+            Token::AtSign | Token::SemiColon => return None,
+            Token::Word(w) if w.value.starts_with('@') => return None,
+            _ => {}
+        }
+    }
+    let for_at = for_at?;
+    let settings = &tokens[assignments_at..for_at];
+    if depth != 0 || settings.iter().any(|t| matches!(t, Token::LParen)) {
+        return None;
+    }
+    let text = |t: &[Token]| t.iter().map(ToString::to_string).collect::<String>();
+    Some(format!(
+        "SET {}; {}",
+        text(settings),
+        text(&tokens[for_at + 1..])
+    ))
+}
+
+/// An `ALTER [ONLINE] TABLE` without MariaDB's `IF [NOT] EXISTS` clauses and `ONLINE`, if it
+/// had any.
+fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let word = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
+    let next =
+        |from: usize| (from..tokens.len()).find(|&k| !matches!(tokens[k], Token::Whitespace(_)));
+    let mut out = String::new();
+    let mut rewritten = false;
+    let mut seen_words = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        if let Token::Word(_) = t {
+            seen_words += 1;
+        }
+        if seen_words == 2 && word(Some(t), "online") {
+            rewritten = true;
+            i += 1;
+            continue;
+        }
+        if word(Some(t), "if") {
+            let k = next(i + 1);
+            let k = match k {
+                Some(k) if word(tokens.get(k), "not") => next(k + 1),
+                _ => k,
+            };
+            if let Some(k) = k.filter(|&k| word(tokens.get(k), "exists")) {
+                rewritten = true;
+                i = k + 1;
+                continue;
+            }
+        }
+        out.push_str(&t.to_string());
+        i += 1;
+    }
+    rewritten.then_some(out)
+}
+
 /// Where the token after a (possibly schema-qualified) name starting at `from` (whitespace
 /// first) is, if there is a name there.
 fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> Option<usize> {
@@ -698,7 +790,15 @@ fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> 
 ///   stmt`, classified as the statement itself;
 /// - `SET CHARACTER SET x` / `SET CHARSET x`: `SET NAMES x` (the same character-set rule: one
 ///   whose multi-byte characters can hide a backslash is refused);
-/// - `CREATE TRIGGER ... FOR EACH ROW stmt` gets the `;` sqlparser wants after `stmt`.
+/// - `CREATE TRIGGER ... FOR EACH ROW stmt` gets the `;` sqlparser wants after `stmt`;
+/// - MariaDB's `SET STATEMENT var = value, ... FOR stmt` (the settings hold for `stmt` only):
+///   `SET var = value, ...; stmt`, so that each setting and the statement are classified (values
+///   must be literals or words: a computed one would need the session check, which cannot see
+///   a setting that no longer holds);
+/// - MariaDB's `IF [NOT] EXISTS` inside `ALTER TABLE` (`ADD COLUMN IF NOT EXISTS`, `DROP INDEX
+///   IF EXISTS`) and `ALTER ONLINE TABLE` go;
+/// - `CREATE FULLTEXT|SPATIAL INDEX`: `CREATE INDEX` (another kind of index, the same schema
+///   change).
 fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
@@ -743,6 +843,11 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
             Some(format!("SET NAMES {}", rest(3)))
         }
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
+        (Some("set"), Some("statement")) => set_statement(&tokens, significant.get(2)?.0),
+        (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens),
+        (Some("create"), Some("fulltext" | "spatial")) if word(2).as_deref() == Some("index") => {
+            Some(format!("CREATE {}", rest(2)))
+        }
         // sqlparser wants a trigger's one-statement body ended by `;`, which the mysql client
         // strips (it is the delimiter).
         (Some("create"), Some("trigger")) if !sql.trim_end().ends_with(';') => {

@@ -1,0 +1,252 @@
+//! MySQL/MariaDB statements sqlparser 0.63 does not parse that DBAs and transaction managers
+//! send, recognized in exact forms:
+//!
+//! - XA transactions (`XA START|END|PREPARE|COMMIT|ROLLBACK xid`, Java transaction managers):
+//!   `write`, as a prepared XA transaction outlives the session and keeps its locks; `XA
+//!   RECOVER` lists them: `read`;
+//! - `ALTER DATABASE|SCHEMA [name]` with character set, collation and comment options: `ddl`;
+//! - MariaDB's `ANALYZE TABLE t PERSISTENT FOR …` (engine-independent statistics): `ddl`;
+//! - events: `DROP EVENT` is `ddl`; `CREATE|ALTER EVENT … DO stmt` is `ddl`, or the class of
+//!   `stmt` if stricter: the scheduler runs it later as the event's definer, outside any
+//!   session, its read-only mode and its audit. The schedule takes literals, intervals and the
+//!   current time only, the definer is the session's own account, and the body is one
+//!   statement dbward classifies (a `BEGIN … END` body is not recognized).
+
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::StatementClass;
+use super::recognize::is_identifier;
+
+/// The class of an XA, ALTER DATABASE, ANALYZE … PERSISTENT or DROP EVENT statement, from its
+/// normalized tokens (lower case).
+pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str)> {
+    match tokens {
+        ["xa", "recover"] | ["xa", "recover", "convert", "xid"] => {
+            Some((StatementClass::Read, "XA RECOVER"))
+        }
+        ["xa", verb, rest @ ..] => {
+            let rest = xid(rest)?;
+            let ok = match *verb {
+                "start" | "begin" => matches!(rest, [] | ["join" | "resume"]),
+                "end" => matches!(rest, [] | ["suspend"] | ["suspend", "for", "migrate"]),
+                "commit" => matches!(rest, [] | ["one", "phase"]),
+                "prepare" | "rollback" => rest.is_empty(),
+                _ => false,
+            };
+            ok.then_some((
+                StatementClass::Write,
+                "an XA transaction (prepared, it outlives the session with its locks)",
+            ))
+        }
+        ["alter", "database" | "schema", rest @ ..] => {
+            let options = match rest {
+                [n, more @ ..] if is_identifier(n) && !is_option_word(n) => more,
+                _ => rest,
+            };
+            database_options(options).then_some((StatementClass::Ddl, "ALTER DATABASE"))
+        }
+        ["analyze", "table", rest @ ..] => {
+            let persistent = rest.windows(2).position(|w| w == ["persistent", "for"])?;
+            let (tables, options) = rest.split_at(persistent);
+            let ok = !tables.is_empty()
+                && tables
+                    .iter()
+                    .all(|t| is_identifier(t) || matches!(*t, "," | "."))
+                && options[2..]
+                    .iter()
+                    .all(|t| is_identifier(t) || matches!(*t, "," | "(" | ")" | "?"));
+            ok.then_some((StatementClass::Ddl, "ANALYZE TABLE … PERSISTENT"))
+        }
+        ["drop", "event", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let ok = match rest {
+                [n] => is_identifier(n),
+                [s, ".", n] => is_identifier(s) && is_identifier(n),
+                _ => false,
+            };
+            ok.then_some((StatementClass::Ddl, "DROP EVENT"))
+        }
+        _ => None,
+    }
+}
+
+/// An XA transaction id (`'gtrid'[, 'bqual'[, formatID]]`, all literals) at the start of `t`,
+/// and what follows it.
+fn xid<'a, 'b>(t: &'a [&'b str]) -> Option<&'a [&'b str]> {
+    match t {
+        ["?", ",", "?", ",", "?", rest @ ..] | ["?", ",", "?", rest @ ..] | ["?", rest @ ..] => {
+            Some(rest)
+        }
+        _ => None,
+    }
+}
+
+fn is_option_word(t: &str) -> bool {
+    matches!(
+        t,
+        "default" | "character" | "charset" | "collate" | "comment"
+    )
+}
+
+/// `[DEFAULT] CHARACTER SET|CHARSET [=] x`, `[DEFAULT] COLLATE [=] x`, `COMMENT [=] '…'`,
+/// at least one.
+fn database_options(mut t: &[&str]) -> bool {
+    if t.is_empty() {
+        return false;
+    }
+    while !t.is_empty() {
+        let after_default = t.strip_prefix(&["default"]).unwrap_or(t);
+        let (["character", "set", more @ ..] | ["charset" | "collate" | "comment", more @ ..]) =
+            after_default
+        else {
+            return false;
+        };
+        let more = more.strip_prefix(&["="]).unwrap_or(more);
+        match more {
+            [v, rest @ ..] if *v == "?" || is_identifier(v) => t = rest,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// `CREATE|ALTER EVENT … [DO stmt]`: `None` when `sql` is not one; otherwise its class and a
+/// description, or why dbward refuses to classify it.
+pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String>> {
+    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
+        .tokenize()
+        .ok()?;
+    let significant: Vec<(usize, &Token)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let word = |k: usize| match significant.get(k) {
+        Some((_, Token::Word(w))) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+        _ => None,
+    };
+    let mut k = match word(0).as_deref() {
+        Some("create")
+            if word(1).as_deref() == Some("or") && word(2).as_deref() == Some("replace") =>
+        {
+            3
+        }
+        Some("create" | "alter") => 1,
+        _ => return None,
+    };
+    if word(k).as_deref() == Some("definer") {
+        // Only the session's own account: another definer would run the body with its rights.
+        if !matches!(significant.get(k + 1), Some((_, Token::Eq)))
+            || word(k + 2).as_deref() != Some("current_user")
+        {
+            return Some(Err("an event with another DEFINER".into()));
+        }
+        k += 3;
+        if matches!(significant.get(k), Some((_, Token::LParen)))
+            && matches!(significant.get(k + 1), Some((_, Token::RParen)))
+        {
+            k += 2;
+        }
+    }
+    if word(k).as_deref() != Some("event") {
+        return None;
+    }
+    let header_start = k + 1;
+    let do_at = (header_start..significant.len()).find(|&i| word(i).as_deref() == Some("do"));
+    let header_end = do_at.unwrap_or(significant.len());
+    for i in header_start..header_end {
+        if !schedule_token(&significant, i) {
+            return Some(Err(
+                "an event whose schedule or options are not literals, intervals and the current \
+                 time"
+                    .into(),
+            ));
+        }
+    }
+    let Some(do_at) = do_at else {
+        return Some(Ok((StatementClass::Ddl, "ALTER EVENT".into())));
+    };
+    let body: String = significant
+        .get(do_at + 1)
+        .map_or_else(String::new, |(at, _)| {
+            tokens[*at..].iter().map(ToString::to_string).collect()
+        });
+    if body.trim().is_empty() {
+        return Some(Err("an event without a body".into()));
+    }
+    Some(match super::dynamic::class_of_string(&body) {
+        Ok((class, what)) => Ok((
+            class.max(StatementClass::Ddl),
+            format!("an event running {what} later, outside the session"),
+        )),
+        Err(why) => Err(format!("an event whose body is refused ({why})")),
+    })
+}
+
+/// Whether the `i`th significant token of an event's header (name, schedule, options) is one
+/// that runs nothing: words not followed by `(` (but the current time's functions), literals,
+/// `+ - = , .` and the empty parentheses of `NOW()`.
+fn schedule_token(significant: &[(usize, &Token)], i: usize) -> bool {
+    let now = |k: usize| {
+        matches!(significant.get(k), Some((_, Token::Word(w))) if w.quote_style.is_none()
+            && matches!(w.value.to_ascii_lowercase().as_str(),
+                "now" | "current_timestamp" | "utc_timestamp" | "localtimestamp" | "localtime"))
+    };
+    match significant[i].1 {
+        Token::Word(_) => !matches!(significant.get(i + 1), Some((_, Token::LParen))) || now(i),
+        Token::Number(..)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::Plus
+        | Token::Minus
+        | Token::Eq
+        | Token::Comma
+        | Token::Period => true,
+        Token::LParen => {
+            i > 0 && now(i - 1) && matches!(significant.get(i + 1), Some((_, Token::RParen)))
+        }
+        Token::RParen => i > 1 && now(i - 2),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_take_the_class_of_their_body() {
+        let class = |sql: &str| event(sql).map(|r| r.map(|(c, _)| c));
+        assert_eq!(
+            class("CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO DELETE FROM t WHERE a < NOW()"),
+            Some(Ok(StatementClass::Ddl))
+        );
+        assert_eq!(
+            class(
+                "CREATE OR REPLACE DEFINER = CURRENT_USER() EVENT IF NOT EXISTS s.e ON SCHEDULE \
+                 AT CURRENT_TIMESTAMP + INTERVAL 1 DAY ON COMPLETION NOT PRESERVE DISABLE \
+                 COMMENT 'x' DO INSERT INTO t VALUES (1)"
+            ),
+            Some(Ok(StatementClass::Ddl))
+        );
+        assert_eq!(
+            class("ALTER EVENT e ON SCHEDULE EVERY 2 MINUTE STARTS '2026-01-01 00:00:00' ENABLE"),
+            Some(Ok(StatementClass::Ddl))
+        );
+        assert_eq!(
+            class("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO GRANT ALL ON *.* TO bob"),
+            Some(Ok(StatementClass::Admin))
+        );
+        for refused in [
+            "CREATE DEFINER = 'root'@'%' EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
+            "CREATE EVENT e ON SCHEDULE AT (SELECT GET_LOCK('x', 1)) DO SELECT 1",
+            "CREATE EVENT e ON SCHEDULE AT LOAD_FILE('/etc/passwd') DO SELECT 1",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM t; END",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO",
+        ] {
+            assert!(matches!(class(refused), Some(Err(_))), "{refused}");
+        }
+        assert_eq!(class("CREATE TABLE event (a int)"), None);
+        assert_eq!(class("SELECT 1"), None);
+    }
+}
