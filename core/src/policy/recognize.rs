@@ -590,14 +590,23 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
         // `COLLATE [schema.]c` (ALTER/CREATE TABLE: `ALTER COLUMN a TYPE text COLLATE "C"`),
         // `INCLUDING|EXCLUDING ALL` after `LIKE t` (CREATE TABLE). Each keyword is followed by
         // a name; the clause goes with it.
-        let clause = ((creates || table_ddl)
+        let named_clause = ((creates || table_ddl)
             && is_word(t, "tablespace")
             && !previous.is_some_and(|p| is_word(p, "create")))
-            || (table_ddl && is_word(t, "collate"))
-            || (creates && table_ddl && (is_word(t, "including") || is_word(t, "excluding")));
+            || (table_ddl && is_word(t, "collate"));
+        let like_option =
+            creates && table_ddl && (is_word(t, "including") || is_word(t, "excluding"));
+        let end = if named_clause {
+            after_qualified_name(&tokens, i + 1)
+        } else if like_option {
+            let k = (i + 1..tokens.len()).find(|&k| !matches!(tokens[k], Token::Whitespace(_)));
+            k.filter(|&k| LIKE_OPTIONS.iter().any(|o| is_word(&tokens[k], o)))
+                .map(|k| k + 1)
+        } else {
+            None
+        };
         // Never a name that calls: `(` after it keeps the statement as it is.
-        if clause
-            && let Some(after) = after_qualified_name(&tokens, i + 1)
+        if let Some(after) = end
             && !matches!(
                 tokens[after..]
                     .iter()
@@ -763,16 +772,21 @@ fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
 
 /// Where the token after a (possibly schema-qualified) name starting at `from` (whitespace
 /// first) is, if there is a name there.
+/// The name's parts are quoted or no keyword at all (so `FROM`, `WHERE`... never pass for one).
 fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> Option<usize> {
+    use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
     let mut i = from;
     loop {
         while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
             i += 1;
         }
-        let Some(Token::Word(_)) = tokens.get(i) else {
+        let Some(Token::Word(w)) = tokens.get(i) else {
             return None;
         };
+        if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword {
+            return None;
+        }
         i += 1;
         if !matches!(tokens.get(i), Some(Token::Period)) {
             return Some(i);
@@ -780,6 +794,20 @@ fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> 
         i += 1;
     }
 }
+
+/// What `CREATE TABLE … (LIKE t INCLUDING|EXCLUDING what)` can copy.
+const LIKE_OPTIONS: &[&str] = &[
+    "all",
+    "comments",
+    "compression",
+    "constraints",
+    "defaults",
+    "generated",
+    "identity",
+    "indexes",
+    "statistics",
+    "storage",
+];
 
 /// MySQL/MariaDB statements sqlparser 0.63 lacks, written as an equivalent it parses, for the
 /// caller to parse and classify in full:
