@@ -1246,7 +1246,8 @@ async fn computed_character_sets_are_checked_after_they_run() {
 /// MariaDB statements sqlparser does not parse, as migrations and DBAs write them, under a
 /// `ddl` grant through the mysql client: `IF [NOT] EXISTS` inside `ALTER TABLE`, index renames,
 /// full-text indexes, `ALTER DATABASE`, `SET STATEMENT … FOR`, engine-independent statistics
-/// and events (whose body takes part in the class). XA transactions are `write`.
+/// and events (whose body takes part in the class). XA transactions and `HANDLER … OPEN` are
+/// `write`.
 #[tokio::test]
 async fn mariadb_forms_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
@@ -1309,18 +1310,24 @@ async fn mariadb_forms_under_a_ddl_grant() {
     // XA: a whole transaction under `write`; refused under `read`.
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream.sql("CREATE TABLE x (a INT) ENGINE=InnoDB");
-    let (ok, _, err) = fx
+    let (ok, out, err) = fx
         .mysql(&[
             "-e",
             "XA START 'tx1'; INSERT INTO x VALUES (7); XA END 'tx1'; XA PREPARE 'tx1'; \
-             XA COMMIT 'tx1'",
+             XA COMMIT 'tx1'; HANDLER x OPEN; HANDLER x READ FIRST; HANDLER x CLOSE",
         ])
         .await;
     assert!(ok, "{err}");
+    assert_eq!(out.trim(), "7");
     assert_eq!(fx.upstream.sql("SELECT SUM(a) FROM x"), "7");
     fx.dbward.stop().await;
     let fx = MyProxy::start("read", serde_json::json!({})).await;
-    let (ok, _, err) = fx.mysql(&["-e", "XA START 'tx1'"]).await;
-    assert!(!ok && err.contains("this statement is write"), "{err}");
+    for sql in ["XA START 'tx1'", "HANDLER x OPEN"] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(
+            !ok && err.contains("this statement is write"),
+            "{sql}: {err}"
+        );
+    }
     fx.dbward.stop().await;
 }

@@ -6,6 +6,9 @@
 //!   RECOVER` lists them: `read`;
 //! - `ALTER DATABASE|SCHEMA [name]` with character set, collation and comment options: `ddl`;
 //! - MariaDB's `ANALYZE TABLE t PERSISTENT FOR …` (engine-independent statistics): `ddl`;
+//! - `HANDLER t OPEN`: `write`, like `LOCK TABLES` (it holds the table's metadata lock until
+//!   `HANDLER t CLOSE`, blocking schema changes); `HANDLER t READ` with literal keys and no
+//!   `WHERE`, and `CLOSE`: `read`;
 //! - events: `DROP EVENT` is `ddl`; `CREATE|ALTER EVENT … DO stmt` is `ddl`, or the class of
 //!   `stmt` if stricter: the scheduler runs it later as the event's definer, outside any
 //!   session, its read-only mode and its audit. The schedule takes literals, intervals and the
@@ -57,6 +60,23 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
                     .all(|t| is_identifier(t) || matches!(*t, "," | "(" | ")" | "?"));
             ok.then_some((StatementClass::Ddl, "ANALYZE TABLE … PERSISTENT"))
         }
+        ["handler", rest @ ..] => {
+            let (_, action) = super::pg_alter::name(rest)?;
+            match action {
+                ["open"] | ["open", _] | ["open", "as", _] => {
+                    let alias_ok = action.len() == 1 || is_identifier(action[action.len() - 1]);
+                    alias_ok.then_some((
+                        StatementClass::Write,
+                        "HANDLER … OPEN (holds the table's metadata lock until CLOSE)",
+                    ))
+                }
+                ["close"] => Some((StatementClass::Read, "HANDLER … CLOSE")),
+                ["read", how @ ..] => {
+                    handler_read(how).then_some((StatementClass::Read, "HANDLER … READ"))
+                }
+                _ => None,
+            }
+        }
         ["drop", "event", rest @ ..] => {
             let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
             let ok = match rest {
@@ -79,6 +99,32 @@ fn xid<'a, 'b>(t: &'a [&'b str]) -> Option<&'a [&'b str]> {
         }
         _ => None,
     }
+}
+
+/// After `HANDLER t READ`: `[index] FIRST|NEXT|PREV|LAST` or `index <op> (literals)`, then
+/// `[LIMIT n [, n]]`. No `WHERE` (its expression could call anything).
+fn handler_read(how: &[&str]) -> bool {
+    let rest = match how {
+        ["first" | "next" | "prev" | "last", rest @ ..] => rest,
+        [i, "first" | "next" | "prev" | "last", rest @ ..] if is_identifier(i) => rest,
+        [i, op @ ("=" | "<" | ">"), "(", rest @ ..]
+        | [i, op @ ("<" | ">"), "=", "(", rest @ ..]
+            if is_identifier(i) && !op.is_empty() =>
+        {
+            let Some(close) = rest.iter().position(|t| *t == ")") else {
+                return false;
+            };
+            if !rest[..close].iter().all(|t| matches!(*t, "?" | ",")) {
+                return false;
+            }
+            &rest[close + 1..]
+        }
+        _ => return false,
+    };
+    matches!(
+        rest,
+        [] | ["limit", "?"] | ["limit", "?", "," | "offset", "?"]
+    )
 }
 
 fn is_option_word(t: &str) -> bool {
