@@ -1331,3 +1331,27 @@ async fn mariadb_forms_under_a_ddl_grant() {
     }
     fx.dbward.stop().await;
 }
+
+/// Django's migrations, ORM, `dumpdata`/`flush`/`loaddata` and unapplying every migration
+/// through dbward under a `ddl` grant (mysqlclient underneath; see the PostgreSQL twin in
+/// `pg_compat`).
+#[tokio::test]
+async fn django_migrates_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let stdout = crate::harness::run_client(
+        "django_migrate.py",
+        "",
+        &[
+            "mysql".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            "shop".into(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "migrated=19 count=1 rows=widget:3 locked=10.50 flushed=0 loaded=10.50 left=none"
+    );
+    fx.dbward.stop().await;
+}

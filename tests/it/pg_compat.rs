@@ -668,3 +668,27 @@ async fn object_forms_sqlparser_lacks_under_a_ddl_grant() {
         fx.dbward.stop().await;
     }
 }
+
+/// Django's migrations (contrib apps and an app with JSON, decimal, foreign keys, indexes and a
+/// check constraint), ORM reads and writes, `select_for_update`, `dumpdata`/`flush`/`loaddata`
+/// and unapplying every migration, through dbward under a `ddl` grant (psycopg 3 underneath).
+#[tokio::test]
+async fn django_migrates_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let stdout = crate::harness::run_client(
+        "django_migrate.py",
+        "",
+        &[
+            "postgresql".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.db_name.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "migrated=19 count=1 rows=widget:3 locked=10.50 flushed=0 loaded=10.50 left=none"
+    );
+    fx.dbward.stop().await;
+}
