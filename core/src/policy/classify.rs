@@ -128,6 +128,7 @@ impl Findings {
                 | Value::EscapedStringLiteral(s)
                 | Value::NationalStringLiteral(s)
                 | Value::Number(s, _) => Some(s),
+                Value::DollarQuotedString(s) => Some(&s.value),
                 Value::Boolean(true) => Some("true"),
                 Value::Boolean(false) => Some("false"),
                 _ => None,

@@ -75,6 +75,13 @@ const EXACT: &[(&str, StatementClass)] = &[
     ("pg_stat_reset_replication_slot", StatementClass::Admin),
     ("pg_stat_reset_subscription_stats", StatementClass::Admin),
     ("pg_stat_statements_reset", StatementClass::Admin),
+    // Writes another backend's memory contexts to the server log (superuser by default).
+    ("pg_log_backend_memory_contexts", StatementClass::Admin),
+    // Index maintenance, like VACUUM: they change the index.
+    ("brin_summarize_new_values", StatementClass::Ddl),
+    ("brin_summarize_range", StatementClass::Ddl),
+    ("brin_desummarize_range", StatementClass::Ddl),
+    ("gin_clean_pending_list", StatementClass::Ddl),
     // They run a query given as text, which no classifier sees.
     ("query_to_xml", StatementClass::Admin),
     ("query_to_xmlschema", StatementClass::Admin),
