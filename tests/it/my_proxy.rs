@@ -1314,11 +1314,12 @@ async fn mariadb_forms_under_a_ddl_grant() {
         .mysql(&[
             "-e",
             "XA START 'tx1'; INSERT INTO x VALUES (7); XA END 'tx1'; XA PREPARE 'tx1'; \
-             XA COMMIT 'tx1'; HANDLER x OPEN; HANDLER x READ FIRST; HANDLER x CLOSE",
+             XA COMMIT 'tx1'; HANDLER x OPEN; HANDLER x READ FIRST; HANDLER x CLOSE; \
+             SELECT SUM(a) FROM x INTO @s; SELECT @s + 1",
         ])
         .await;
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), "7");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["7", "8"]);
     assert_eq!(fx.upstream.sql("SELECT SUM(a) FROM x"), "7");
     fx.dbward.stop().await;
     let fx = MyProxy::start("read", serde_json::json!({})).await;

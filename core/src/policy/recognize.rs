@@ -731,6 +731,30 @@ fn set_statement(tokens: &[sqlparser::tokenizer::Token], assignments_at: usize) 
     ))
 }
 
+/// A query ending in `INTO @a, @b` (the form MySQL 8 prefers, and MariaDB's) without that
+/// clause: storing a row in user variables is not a write.
+fn without_trailing_into_variables(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&k| !matches!(tokens[k], Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let variable = |k: usize| matches!(&tokens[k], Token::Word(w) if w.quote_style.is_none() && w.value.starts_with('@') && !w.value.starts_with("@@") && w.value.len() > 1);
+    let mut at = significant.len().checked_sub(1)?;
+    loop {
+        if !variable(significant[at]) {
+            return None;
+        }
+        at = at.checked_sub(1)?;
+        if !matches!(tokens[significant[at]], Token::Comma) {
+            break;
+        }
+        at = at.checked_sub(1)?;
+    }
+    let into = significant[at];
+    matches!(&tokens[into], Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into"))
+        .then(|| tokens[..into].iter().map(ToString::to_string).collect())
+}
+
 /// An `ALTER [ONLINE] TABLE` without MariaDB's `IF [NOT] EXISTS` clauses and `ONLINE`, if it
 /// had any.
 fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
@@ -826,7 +850,8 @@ const LIKE_OPTIONS: &[&str] = &[
 /// - MariaDB's `IF [NOT] EXISTS` inside `ALTER TABLE` (`ADD COLUMN IF NOT EXISTS`, `DROP INDEX
 ///   IF EXISTS`) and `ALTER ONLINE TABLE` go;
 /// - `CREATE FULLTEXT|SPATIAL INDEX`: `CREATE INDEX` (another kind of index, the same schema
-///   change).
+///   change);
+/// - a query ending in `INTO @a, @b`: the query (user variables are the session's own).
 fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
@@ -872,6 +897,7 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
         }
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
         (Some("set"), Some("statement")) => set_statement(&tokens, significant.get(2)?.0),
+        (Some("select" | "with"), _) => without_trailing_into_variables(&tokens),
         (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens),
         (Some("create"), Some("fulltext" | "spatial")) if word(2).as_deref() == Some("index") => {
             Some(format!("CREATE {}", rest(2)))
