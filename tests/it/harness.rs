@@ -311,8 +311,9 @@ impl DbwardProcess {
     }
 }
 
-/// Runs one of the client programs in `tests/clients/` (a `.py` script, or a `.java` program
-/// compiled on the fly against `classpath`) with `args`; asserts it succeeded and returns its
+/// Runs one of the client programs in `tests/clients/` (a `.py` script, a `.js` one under
+/// `node/` with that directory's `node_modules`, or a `.java` program compiled on the fly
+/// against `classpath`) with `args`; asserts it succeeded and returns its
 /// standard output, trimmed.
 pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String {
     let source = format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -335,6 +336,10 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
             .arg(format!("{}:{classpath}", dir.path().display()))
             .arg(class);
         java
+    } else if file.ends_with(".js") {
+        let mut node = tokio::process::Command::new("node");
+        node.arg(&source);
+        node
     } else {
         let mut python = tokio::process::Command::new("python3");
         python.arg(&source);

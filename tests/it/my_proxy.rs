@@ -1356,3 +1356,29 @@ async fn django_migrates_under_a_ddl_grant() {
     );
     fx.dbward.stop().await;
 }
+
+/// mysql2 (npm): `execute` (the binary protocol's prepared statements), `query`, a denial and
+/// the session going on, a rolled-back transaction, a streamed result and a pool.
+#[tokio::test]
+async fn mysql2_node_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), data JSON)");
+    let stdout = crate::harness::run_client(
+        "node/node_session.js",
+        "",
+        &[
+            "mysql".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            "shop".into(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "count=5 sum=10 named=n1,n2 denied 1142 rows=5 pool=380"
+    );
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "5");
+    fx.dbward.stop().await;
+}

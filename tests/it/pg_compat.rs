@@ -692,3 +692,29 @@ async fn django_migrates_under_a_ddl_grant() {
     );
     fx.dbward.stop().await;
 }
+
+/// node-postgres (`pg` from npm): parameters, a named prepared statement reused, a denial and
+/// the session going on, a rolled-back transaction, two statements in one query, and a pool.
+#[tokio::test]
+async fn node_postgres_session() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (id serial PRIMARY KEY, name text, data jsonb)")
+        .await;
+    let stdout = crate::harness::run_client(
+        "node/node_session.js",
+        "",
+        &[
+            "pg".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.db_name.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "count=5 sum=10 named=n1,n2 denied 42501 rows=5 pool=380"
+    );
+    assert_eq!(fx.upstream_count("t").await, 5);
+    fx.dbward.stop().await;
+}
