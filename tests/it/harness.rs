@@ -336,7 +336,10 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
             .arg(format!("{}:{classpath}", dir.path().display()))
             .arg(class);
         java
-    } else if file.ends_with(".js") {
+    } else if std::path::Path::new(file)
+        .extension()
+        .is_some_and(|e| e == "js")
+    {
         let mut node = tokio::process::Command::new("node");
         node.arg(&source);
         node
