@@ -11,7 +11,8 @@
 //! 3. When the parser fails on the whole string, a string that is exactly one `CREATE
 //!    PROCEDURE|FUNCTION` with a compound body (MySQL's `BEGIN ... END`, PostgreSQL's `BEGIN
 //!    ATOMIC ... END`) is `ddl` ([`routine`]); otherwise each statement
-//!    is parsed alone, and one the
+//!    is parsed alone (one the parser reads as several is refused: it reads that text
+//!    otherwise than the server), and one the
 //!    parser still fails on goes to [`recognize`]'s exact forms; anything else is
 //!    **unclassifiable**, and only an `admin` grant may run it. Non-blank text that parses to
 //!    zero statements is unclassifiable too.
@@ -458,6 +459,19 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             for range in &scan.statements {
                 let piece = &text[range.clone()];
                 match Parser::parse_sql(pd.as_ref(), piece) {
+                    // One statement to the server is several to the parser: it read a `;` as
+                    // code where the server does not, so it reads this text otherwise.
+                    Ok(statements)
+                        if statements.len() > 1 && !statements.iter().any(holds_stored_code) =>
+                    {
+                        return unclassifiable(
+                            format!(
+                                "the parser read {} statements where the server reads one",
+                                statements.len()
+                            ),
+                            count,
+                        );
+                    }
                     Ok(statements) if !statements.is_empty() => {
                         for s in &statements {
                             findings.statement(s);
@@ -731,6 +745,23 @@ mod tests {
             Some(StatementClass::Admin)
         );
         assert!(!classify_uncached("SET NAMES DEFAULT", SqlDialect::Postgres).check_session);
+    }
+
+    /// Where the parser splits one of the server's statements in two, it reads that text
+    /// otherwise than the server: refused, also when another statement of the string sends the
+    /// classification statement by statement (MySQL's `OPTIMIZE TABLE`, which sqlparser lacks).
+    #[test]
+    fn a_statement_the_parser_splits_is_refused() {
+        let c = classify_uncached(
+            "OPTIMIZE TABLE t; SELECT 1 /*!+1 /*! ; DROP TABLE x */",
+            SqlDialect::Mysql,
+        );
+        assert_eq!(c.class, None, "{}", c.reason);
+        assert!(
+            c.reason.contains("where the server reads one"),
+            "{}",
+            c.reason
+        );
     }
 
     #[test]
