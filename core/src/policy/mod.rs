@@ -590,9 +590,10 @@ fn recognize_piece(
         }
         return Some((StatementClass::Read, "SET".into()));
     }
-    if let Some(bare) = recognize::rewrite_for_parser(piece, dialect) {
+    if let Some((bare, expected)) = recognize::rewrite_for_parser(piece, dialect) {
         let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), &bare).ok()?;
-        if statements.is_empty() {
+        // The rewrite of one statement is one statement (`SET STATEMENT … FOR stmt`: two).
+        if statements.len() != expected {
             return None;
         }
         for s in &statements {

@@ -543,13 +543,14 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 ///   `INCLUDING|EXCLUDING what` go: a storage place, a collation and what a new table copies do
 ///   not change what kind of statement it is.
 ///
-/// The caller parses and classifies the result in full, so the rewrite decides nothing by
-/// itself, and no form changes what a statement does to classification: a built-in
+/// With the text, how many statements it must parse to (two for `SET STATEMENT … FOR stmt`,
+/// otherwise one). The caller parses and classifies the result in full, so the rewrite decides
+/// nothing by itself, and no form changes what a statement does to classification: a built-in
 /// operator named explicitly is the bare one (or safer: the bare one might resolve to a user's
 /// operator, which classification does not see into either way), and `ONLY` narrows the rows
 /// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
 /// inside literals, quoted identifiers and comments is never touched.
-pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<String> {
+pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(String, usize)> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     if dialect == SqlDialect::Mysql {
         return mysql_rewrite_for_parser(sql);
@@ -693,7 +694,7 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<Strin
         out.push_str(&t.to_string());
         i += 1;
     }
-    rewritten.then_some(out)
+    rewritten.then_some((out, 1))
 }
 
 /// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see
@@ -795,8 +796,8 @@ fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
 }
 
 /// Where the token after a (possibly schema-qualified) name starting at `from` (whitespace
-/// first) is, if there is a name there.
-/// The name's parts are quoted or no keyword at all (so `FROM`, `WHERE`... never pass for one).
+/// first) is, if there is a name there whose parts are quoted or no keyword at all (so `FROM`,
+/// `WHERE`... never pass for one).
 fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> Option<usize> {
     use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
@@ -852,7 +853,7 @@ const LIKE_OPTIONS: &[&str] = &[
 /// - `CREATE FULLTEXT|SPATIAL INDEX`: `CREATE INDEX` (another kind of index, the same schema
 ///   change);
 /// - a query ending in `INTO @a, @b`: the query (user variables are the session's own).
-fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
+fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
         .tokenize()
@@ -879,7 +880,10 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
             Some("select" | "insert" | "update" | "delete" | "replace" | "with")
         ) || matches!(significant.get(k), Some((_, Token::LParen)))
     };
-    match (word(0).as_deref(), word(1).as_deref()) {
+    if let (Some("set"), Some("statement")) = (word(0).as_deref(), word(1).as_deref()) {
+        return set_statement(&tokens, significant.get(2)?.0).map(|text| (text, 2));
+    }
+    let text = match (word(0).as_deref(), word(1).as_deref()) {
         (Some("do"), _) if significant.len() > 1 => Some(format!("SELECT {}", rest(1))),
         (Some("explain" | "describe" | "desc"), Some("extended" | "partitions")) if runs(2) => {
             Some(format!("EXPLAIN {}", rest(2)))
@@ -896,7 +900,6 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
             Some(format!("SET NAMES {}", rest(3)))
         }
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
-        (Some("set"), Some("statement")) => set_statement(&tokens, significant.get(2)?.0),
         (Some("select" | "with"), _) => without_trailing_into_variables(&tokens),
         (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens),
         (Some("create"), Some("fulltext" | "spatial")) if word(2).as_deref() == Some("index") => {
@@ -908,5 +911,6 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<String> {
             Some(format!("{sql};"))
         }
         _ => None,
-    }
+    };
+    text.map(|text| (text, 1))
 }
