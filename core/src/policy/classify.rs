@@ -474,7 +474,7 @@ fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
 /// off is too).
 fn hands_over_privileges(stmt: &Statement) -> bool {
     use sqlparser::ast::{
-        AlterFunctionOperation, AlterSchemaOperation, AlterTableOperation, Owner,
+        AlterFunctionOperation, AlterSchemaOperation, AlterTableOperation, Owner, SchemaName,
     };
     let other = |owner: &Owner| matches!(owner, Owner::Ident(_));
     match stmt {
@@ -494,6 +494,18 @@ fn hands_over_privileges(stmt: &Statement) -> bool {
             .any(|op| matches!(op, AlterSchemaOperation::OwnerTo { owner } if other(owner))),
         Statement::AlterFunction(f) => {
             matches!(&f.operation, AlterFunctionOperation::OwnerTo(owner) if other(owner))
+        }
+        // `CREATE SCHEMA [s] AUTHORIZATION role`: the new schema belongs to that role.
+        Statement::CreateSchema {
+            schema_name:
+                SchemaName::UnnamedAuthorization(role) | SchemaName::NamedAuthorization(_, role),
+            ..
+        } => {
+            role.quote_style.is_some()
+                || !matches!(
+                    role.value.to_ascii_lowercase().as_str(),
+                    "current_user" | "session_user" | "current_role"
+                )
         }
         _ => false,
     }
@@ -741,7 +753,8 @@ impl Findings {
             }
             stmt if hands_over_privileges(stmt) => self.add(
                 Admin,
-                "OWNER TO or row-level security (who may see or change the rows)",
+                "OWNER TO, AUTHORIZATION or row-level security (who owns the objects, who may \
+                 see or change the rows)",
             ),
             Statement::CreateTable(_)
             | Statement::CreateView { .. }

@@ -180,22 +180,35 @@ pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String
         Some("create" | "alter") => 1,
         _ => return None,
     };
+    // Only the session's own account may be the definer: another would run the body with its
+    // rights.
+    let mut other_definer = false;
     if word(k).as_deref() == Some("definer") {
-        // Only the session's own account: another definer would run the body with its rights.
-        if !matches!(significant.get(k + 1), Some((_, Token::Eq)))
-            || word(k + 2).as_deref() != Some("current_user")
+        if matches!(significant.get(k + 1), Some((_, Token::Eq)))
+            && word(k + 2).as_deref() == Some("current_user")
         {
-            return Some(Err("an event with another DEFINER".into()));
-        }
-        k += 3;
-        if matches!(significant.get(k), Some((_, Token::LParen)))
-            && matches!(significant.get(k + 1), Some((_, Token::RParen)))
-        {
-            k += 2;
+            k += 3;
+            if matches!(significant.get(k), Some((_, Token::LParen)))
+                && matches!(significant.get(k + 1), Some((_, Token::RParen)))
+            {
+                k += 2;
+            }
+        } else {
+            other_definer = true;
+            // Past `= user[@host]` to the object's kind.
+            k = (k + 1..significant.len()).find(|&i| {
+                matches!(
+                    word(i).as_deref(),
+                    Some("event" | "trigger" | "procedure" | "function" | "view")
+                )
+            })?;
         }
     }
     if word(k).as_deref() != Some("event") {
         return None;
+    }
+    if other_definer {
+        return Some(Err("an event with another DEFINER".into()));
     }
     let header_start = k + 1;
     let do_at = (header_start..significant.len()).find(|&i| word(i).as_deref() == Some("do"));
@@ -293,6 +306,12 @@ mod tests {
             assert!(matches!(class(refused), Some(Err(_))), "{refused}");
         }
         assert_eq!(class("CREATE TABLE event (a int)"), None);
+        assert_eq!(
+            class(
+                "CREATE DEFINER = root@localhost TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1"
+            ),
+            None
+        );
         assert_eq!(class("SELECT 1"), None);
     }
 }

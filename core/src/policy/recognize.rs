@@ -198,6 +198,49 @@ pub(crate) fn recognize(
             Some((StatementClass::Admin, "SET GLOBAL/PERSIST"))
         }
         ["alter", "system", ..] => Some((StatementClass::Admin, "ALTER SYSTEM")),
+        // PostgreSQL statements that reach past the database's own objects: named for a clear
+        // message, `admin`.
+        ["alter", "database", ..] if !mysql => Some((
+            StatementClass::Admin,
+            "ALTER DATABASE (settings, ownership or limits for every session of the database)",
+        )),
+        ["drop", "database", ..] if !mysql => Some((StatementClass::Admin, "DROP DATABASE")),
+        ["reassign" | "drop", "owned", "by", ..] if !mysql => Some((
+            StatementClass::Admin,
+            "REASSIGN/DROP OWNED (roles' objects)",
+        )),
+        ["alter", "default", "privileges", ..] | ["security", "label", ..] if !mysql => {
+            Some((StatementClass::Admin, "privileges or security labels"))
+        }
+        ["alter", "large", "object", ..] | ["alter", "extension", ..] if !mysql => Some((
+            StatementClass::Admin,
+            "extensions and large objects' owners",
+        )),
+        ["import", "foreign", "schema", ..] if !mysql => Some((
+            StatementClass::Admin,
+            "IMPORT FOREIGN SCHEMA (other servers)",
+        )),
+        ["create" | "alter" | "drop", kind, ..]
+            if !mysql
+                && matches!(
+                    *kind,
+                    "tablespace"
+                        | "language"
+                        | "subscription"
+                        | "publication"
+                        | "server"
+                        | "foreign"
+                        | "event"
+                        | "transform"
+                        | "access"
+                ) =>
+        {
+            Some((
+                StatementClass::Admin,
+                "server-level objects (tablespaces, languages, replication, foreign servers \
+                 and tables, event triggers, access methods)",
+            ))
+        }
         // LOAD DATA LOCAL: the client sends its own file; rows are written (write). Options
         // only (no SET expressions). A server-side file (no LOCAL) is admin.
         ["load", "data", "local", "infile", "?", rest @ ..]
