@@ -1291,6 +1291,17 @@ async fn mariadb_forms_under_a_ddl_grant() {
         ),
         "orders"
     );
+    // Routines whose body is one plain statement.
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "CREATE FUNCTION plus1(a INT) RETURNS INT DETERMINISTIC RETURN a + 1; \
+             CREATE PROCEDURE count_f() READS SQL DATA SELECT COUNT(*) FROM f; \
+             SELECT plus1(41); CALL count_f()",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["42", "1"]);
     // An event's body runs later, outside the session: its class counts.
     let (ok, _, err) = fx
         .mysql(&[

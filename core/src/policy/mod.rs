@@ -570,6 +570,12 @@ fn recognize_piece(
         }
         return Some((StatementClass::Ddl, "CREATE TABLE … PARTITION BY".into()));
     }
+    if dialect == SqlDialect::Mysql && routine::is_one_mysql_simple_routine(piece) {
+        return Some((
+            StatementClass::Ddl,
+            "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)".into(),
+        ));
+    }
     let normalized = lexer::scan(piece, dialect).normalized;
     if let Some((class, what)) = recognize::recognize(&normalized, dialect) {
         return Some((class, what.to_owned()));

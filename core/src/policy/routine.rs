@@ -67,9 +67,10 @@ fn is_name(t: Option<&&Token>) -> bool {
     matches!(t, Some(Token::Word(_)))
 }
 
-/// Where the body starts (its `BEGIN` or label) if `t` is the header of a routine whose body is
-/// a compound statement.
-fn header_end(t: &[&Token]) -> Option<usize> {
+/// Where the body starts if `t` starts with a routine's header: `CREATE [OR REPLACE] [DEFINER =
+/// CURRENT_USER] [AGGREGATE] PROCEDURE|FUNCTION [IF NOT EXISTS] name (parameters) [RETURNS
+/// type] [characteristics]`.
+fn header(t: &[&Token]) -> Option<usize> {
     let mut i = 0;
     let next = |w: &str, i: &mut usize| {
         if is(t.get(*i), w) {
@@ -166,12 +167,43 @@ fn header_end(t: &[&Token]) -> Option<usize> {
             return None;
         }
     }
-    // The body: `[label:] BEGIN`.
-    let start = i;
+    Some(i)
+}
+
+/// Where the body starts (its `BEGIN` or label) if `t` is the header of a routine whose body is
+/// a compound statement.
+fn header_end(t: &[&Token]) -> Option<usize> {
+    let start = header(t)?;
+    let mut i = start;
     if is_name(t.get(i)) && matches!(t.get(i + 1), Some(Token::Colon)) {
         i += 2;
     }
     is(t.get(i), "begin").then_some(start)
+}
+
+/// Whether `sql`, one statement as the server splits them, is exactly one `CREATE PROCEDURE` or
+/// `CREATE FUNCTION` whose body is one plain statement (`RETURN a + 1`, `SELECT …`): the header
+/// as for compound bodies, then a body that neither starts a block (`BEGIN`, a label) nor holds
+/// a `;`. Creating it runs none of it.
+pub(crate) fn is_one_mysql_simple_routine(sql: &str) -> bool {
+    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+        return false;
+    };
+    let t: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let Some(body) = header(&t) else {
+        return false;
+    };
+    let mut body = &t[body..];
+    while let Some((Token::SemiColon, rest)) = body.split_last() {
+        body = rest;
+    }
+    let starts_block = is(body.first(), "begin")
+        || (is_name(body.first()) && matches!(body.get(1), Some(Token::Colon)));
+    let holds_semicolon = body.iter().any(|t| matches!(t, Token::SemiColon));
+    !(body.is_empty() || starts_block || holds_semicolon)
 }
 
 /// The index after a balanced parenthesized group starting at `i`.
