@@ -87,3 +87,18 @@ fn redshift_reads_like_postgres() {
         );
     }
 }
+
+/// Replays the `classify` fuzz target's committed corpus (`fuzz/corpus/classify/`): no input
+/// may panic, and the decision cache must answer each text as it would be classified alone,
+/// also when the cache already holds a text with the same fingerprint.
+#[test]
+fn classify_fuzz_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/classify");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+        let data = std::fs::read(entry.expect("entry").path()).expect("read");
+        dbward_core::policy::fuzzing::classify(&data);
+        n += 1;
+    }
+    assert!(n >= 100, "only {n} corpus inputs in {}", dir.display());
+}

@@ -29,6 +29,8 @@
 mod classify;
 mod dynamic;
 mod functions;
+#[doc(hidden)]
+pub mod fuzzing;
 mod lexer;
 mod mysql_forms;
 mod partitions;

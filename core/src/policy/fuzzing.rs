@@ -1,0 +1,60 @@
+//! The classifier's fuzz entry point (`fuzz/fuzz_targets/classify.rs`), also run by the test
+//! that replays its committed corpus in CI. Beyond never panicking, it checks the decision
+//! cache against the uncached classification, the property the cache-poisoning bypass of
+//! session 15 broke: a text classified through a cache that already holds the decision of a
+//! text with the same fingerprint (here: every digit changed, so numeric literals differ) gets
+//! the decision it would get on its own.
+
+use super::{Classification, Classifier, SqlDialect, classify_uncached};
+
+/// Classifies `data` (first byte: the dialect; the rest: the text, when it is UTF-8, as the
+/// front doors require) uncached, through a fresh cache, and through a cache primed with its
+/// digit-changed twin; panics when the three disagree.
+pub fn classify(data: &[u8]) {
+    let Some((&selector, text)) = data.split_first() else {
+        return;
+    };
+    let dialect = match selector % 3 {
+        0 => SqlDialect::Postgres,
+        1 => SqlDialect::Mysql,
+        _ => SqlDialect::Redshift,
+    };
+    let Ok(sql) = std::str::from_utf8(text) else {
+        return;
+    };
+    let alone = classify_uncached(sql, dialect);
+    let fresh = Classifier::new(16);
+    assert_same(&alone, &fresh.classify(sql, dialect), sql, "a fresh cache");
+    assert_same(
+        &alone,
+        &fresh.classify(sql, dialect),
+        sql,
+        "the cached entry",
+    );
+    let twin: String = sql
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_digit((d + 1) % 10, 10).unwrap_or(c),
+            None => c,
+        })
+        .collect();
+    let primed = Classifier::new(16);
+    let _ = primed.classify(&twin, dialect);
+    assert_same(
+        &alone,
+        &primed.classify(sql, dialect),
+        sql,
+        "a cache holding its digit-changed twin",
+    );
+}
+
+fn assert_same(alone: &Classification, got: &Classification, sql: &str, how: &str) {
+    assert!(
+        alone.class == got.class
+            && alone.statements == got.statements
+            && alone.timeout == got.timeout
+            && alone.use_schema == got.use_schema
+            && alone.check_session == got.check_session,
+        "{sql:?} through {how}: {got:?}, alone: {alone:?}"
+    );
+}
