@@ -1393,3 +1393,31 @@ async fn mysql2_node_session() {
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "5");
     fx.dbward.stop().await;
 }
+
+/// MySQL statements dbward rewrites for the parser (`DO`, `ANALYZE`, `INTO @x`...) keep their
+/// literals as written: once, `'a\\'` came back as `'a\'`, the call after it hid in the
+/// literal, and a `read` grant took a named lock with `DO`.
+#[tokio::test]
+async fn a_rewritten_statement_hides_no_call_in_its_literals() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    for sql in [
+        "DO 'a\\\\', GET_LOCK(4242, 0), ' AS q, ''z'",
+        "SELECT 'a\\\\', GET_LOCK(4242, 0), ' AS q, ''z' INTO @x",
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(
+            !ok && err.contains("this statement is write"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(fx.upstream.sql("SELECT IS_USED_LOCK('4242') IS NULL"), "1");
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "DO 'it''s', \"a\\\"b\"; SELECT 'x\\\\' INTO @v; SELECT @v",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "x\\\\");
+    fx.dbward.stop().await;
+}

@@ -494,3 +494,43 @@ async fn two_denials_in_one_cycle_leave_later_errors_alone() {
     c.until_ready().await;
     fx.dbward.stop().await;
 }
+
+/// A statement dbward rewrites for the parser (`OPERATOR(pg_catalog.=)`, as `pg_dump -t` sends)
+/// keeps its literals as written: once, `E'a\\'` came back as `E'a\'`, the call after it hid in
+/// the literal, and a `read` grant took an advisory lock through this string.
+#[tokio::test]
+async fn a_rewritten_statement_hides_no_call_in_its_literals() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql("CREATE TABLE t (a int)").await;
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "SELECT E'a\\\\', pg_advisory_lock(4242), E' AS q, \\'z' FROM t \
+             WHERE a OPERATOR(pg_catalog.=) ANY (ARRAY[1])",
+        ])
+        .await;
+    assert!(!ok && err.contains("permission denied by dbward"), "{err}");
+    let held: i64 = fx
+        .direct()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242",
+            &[],
+        )
+        .await
+        .expect("pg_locks")
+        .get(0);
+    assert_eq!(held, 0);
+    // The same rewrite with plain literals still reads.
+    let (ok, out, err) = fx
+        .psql(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT 'it''s' FROM t WHERE a OPERATOR(pg_catalog.=) ANY (ARRAY[1]) UNION ALL SELECT E'x\\'y'",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "x'y");
+    fx.dbward.stop().await;
+}

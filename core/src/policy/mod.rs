@@ -773,6 +773,54 @@ mod tests {
         );
     }
 
+    /// A rewrite (`OPERATOR(pg_catalog.=)`, MySQL's `DO`, `ANALYZE`, `INTO @x`, `SET STATEMENT`,
+    /// events, partitions) writes the statement's literals back as they were written. Written
+    /// back unescaped, `'a\\'` became `'a\'`, whose quote the re-read took as escaped: the call
+    /// after it hid inside the literal, and these strings were `read`.
+    #[test]
+    fn rewritten_statements_keep_their_literals_as_written() {
+        for (sql, dialect, class) in [
+            (
+                "SELECT E'a\\\\', pg_terminate_backend(1), E' AS q, \\'z' FROM t \
+                 WHERE a OPERATOR(pg_catalog.=) ANY (ARRAY[1])",
+                SqlDialect::Postgres,
+                StatementClass::Admin,
+            ),
+            (
+                "DO 'a\\\\', GET_LOCK(1, 100), ' AS q, ''z'",
+                SqlDialect::Mysql,
+                StatementClass::Write,
+            ),
+            (
+                "ANALYZE SELECT 'a\\\\', LOAD_FILE(CHAR(47)), ' AS q, ''z'",
+                SqlDialect::Mysql,
+                StatementClass::Admin,
+            ),
+            (
+                "SELECT 'a\\\\', LOAD_FILE(CHAR(47)), ' AS q, ''z' INTO @x",
+                SqlDialect::Mysql,
+                StatementClass::Admin,
+            ),
+            (
+                "CREATE TABLE p (a INT COMMENT 'x\\\\', b INT DEFAULT (LOAD_FILE(CHAR(47))) \
+                 COMMENT ' AS q, ''z') PARTITION BY HASH(a)",
+                SqlDialect::Mysql,
+                StatementClass::Admin,
+            ),
+        ] {
+            let c = classify_uncached(sql, dialect);
+            assert_eq!(c.class, Some(class), "{sql}: {}", c.reason);
+        }
+        // Literals with quotes inside still come through whole.
+        for (sql, dialect) in [
+            ("SELECT 'it''s', E'x\\'y' FROM ONLY t", SqlDialect::Postgres),
+            ("DO 'it''s', \"a\\\"b\"", SqlDialect::Mysql),
+        ] {
+            let c = classify_uncached(sql, dialect);
+            assert_eq!(c.class, Some(StatementClass::Read), "{sql}: {}", c.reason);
+        }
+    }
+
     #[test]
     fn statements_are_counted_as_the_server_runs_them() {
         let count = |sql: &str, d| classify_uncached(sql, d).statements;

@@ -15,7 +15,7 @@
 //!   current time only, the definer is the session's own account, and the body is one
 //!   statement dbward classifies (a `BEGIN … END` body is not recognized).
 
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
 use super::StatementClass;
 use super::recognize::is_identifier;
@@ -107,9 +107,8 @@ fn handler_read(how: &[&str]) -> bool {
     let rest = match how {
         ["first" | "next" | "prev" | "last", rest @ ..] => rest,
         [i, "first" | "next" | "prev" | "last", rest @ ..] if is_identifier(i) => rest,
-        [i, op @ ("=" | "<" | ">"), "(", rest @ ..]
-        | [i, op @ ("<" | ">"), "=", "(", rest @ ..]
-            if is_identifier(i) && !op.is_empty() =>
+        [i, "=" | "<" | ">", "(", rest @ ..] | [i, "<" | ">", "=", "(", rest @ ..]
+            if is_identifier(i) =>
         {
             let Some(close) = rest.iter().position(|t| *t == ")") else {
                 return false;
@@ -159,9 +158,7 @@ fn database_options(mut t: &[&str]) -> bool {
 /// `CREATE|ALTER EVENT … [DO stmt]`: `None` when `sql` is not one; otherwise its class and a
 /// description, or why dbward refuses to classify it.
 pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String>> {
-    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
-        .tokenize()
-        .ok()?;
+    let (tokens, texts) = super::recognize::tokens_with_text(sql, super::SqlDialect::Mysql)?;
     let significant: Vec<(usize, &Token)> = tokens
         .iter()
         .enumerate()
@@ -225,11 +222,10 @@ pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String
     let Some(do_at) = do_at else {
         return Some(Ok((StatementClass::Ddl, "ALTER EVENT".into())));
     };
+    // The body as written (see `tokens_with_text`).
     let body: String = significant
         .get(do_at + 1)
-        .map_or_else(String::new, |(at, _)| {
-            tokens[*at..].iter().map(ToString::to_string).collect()
-        });
+        .map_or_else(String::new, |(at, _)| texts[*at..].concat());
     if body.trim().is_empty() {
         return Some(Err("an event without a body".into()));
     }

@@ -107,10 +107,9 @@ pub(crate) fn mysql_clause(tokens: &[&str]) -> Option<Clause> {
 /// MySQL `CREATE [OR REPLACE] [TEMPORARY] TABLE … PARTITION BY …`: the statement without its
 /// partitioning clause (for the parser) and what the clause does, when it is a plain one.
 pub(crate) fn mysql_create_table(sql: &str) -> Option<(String, Clause)> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
-        .tokenize()
-        .ok()?;
+    use sqlparser::tokenizer::Token;
+    // Texts as written: the head goes back to the parser (see `tokens_with_text`).
+    let (tokens, texts) = super::recognize::tokens_with_text(sql, super::SqlDialect::Mysql)?;
     let word = |t: &Token, k: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
@@ -146,12 +145,11 @@ pub(crate) fn mysql_create_table(sql: &str) -> Option<(String, Clause)> {
         }
     }
     let split = split?;
-    let text = |t: &[Token]| t.iter().map(ToString::to_string).collect::<String>();
-    let clause = super::lexer::scan(&text(&tokens[split..]), super::SqlDialect::Mysql)
+    let clause = super::lexer::scan(&texts[split..].concat(), super::SqlDialect::Mysql)
         .normalized
         .to_ascii_lowercase();
     let clause = mysql_clause(&super::recognize::tokens(&clause))?;
-    Some((text(&tokens[..split]), clause))
+    Some((texts[..split].concat(), clause))
 }
 
 /// After MySQL's `ALTER TABLE name`: a partition operation with definitions (`ADD PARTITION

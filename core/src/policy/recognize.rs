@@ -594,13 +594,11 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 /// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
 /// inside literals, quoted identifiers and comments is never touched.
 pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(String, usize)> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::Token;
     if dialect == SqlDialect::Mysql {
         return mysql_rewrite_for_parser(sql);
     }
-    let tokens = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, sql)
-        .tokenize()
-        .ok()?;
+    let (tokens, texts) = tokens_with_text(sql, dialect)?;
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
     let mut out = String::with_capacity(sql.len());
     let mut rewritten = false;
@@ -717,8 +715,8 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
                 });
             if closed && symbols {
                 out.push(' ');
-                for t in &ops {
-                    out.push_str(&t.to_string());
+                for text in &texts[i + 4..i + 4 + ops.len()] {
+                    out.push_str(text);
                 }
                 out.push(' ');
                 rewritten = true;
@@ -734,7 +732,7 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
                 marks.remove(0);
             }
         }
-        out.push_str(&t.to_string());
+        out.push_str(texts[i]);
         i += 1;
     }
     rewritten.then_some((out, 1))
@@ -742,7 +740,11 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
 
 /// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see
 /// [`mysql_rewrite_for_parser`]); `assignments_at` is the index of the first assignment's token.
-fn set_statement(tokens: &[sqlparser::tokenizer::Token], assignments_at: usize) -> Option<String> {
+fn set_statement(
+    tokens: &[sqlparser::tokenizer::Token],
+    texts: &[&str],
+    assignments_at: usize,
+) -> Option<String> {
     use sqlparser::tokenizer::Token;
     let mut depth = 0usize;
     let mut for_at = None;
@@ -767,17 +769,19 @@ fn set_statement(tokens: &[sqlparser::tokenizer::Token], assignments_at: usize) 
     if depth != 0 || settings.iter().any(|t| matches!(t, Token::LParen)) {
         return None;
     }
-    let text = |t: &[Token]| t.iter().map(ToString::to_string).collect::<String>();
     Some(format!(
         "SET {}; {}",
-        text(settings),
-        text(&tokens[for_at + 1..])
+        texts[assignments_at..for_at].concat(),
+        texts[for_at + 1..].concat()
     ))
 }
 
 /// A query ending in `INTO @a, @b` (the form MySQL 8 prefers, and MariaDB's) without that
 /// clause: storing a row in user variables is not a write.
-fn without_trailing_into_variables(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
+fn without_trailing_into_variables(
+    tokens: &[sqlparser::tokenizer::Token],
+    texts: &[&str],
+) -> Option<String> {
     use sqlparser::tokenizer::Token;
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|&k| !matches!(tokens[k], Token::Whitespace(_) | Token::SemiColon))
@@ -796,12 +800,12 @@ fn without_trailing_into_variables(tokens: &[sqlparser::tokenizer::Token]) -> Op
     }
     let into = significant[at];
     matches!(&tokens[into], Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into"))
-        .then(|| tokens[..into].iter().map(ToString::to_string).collect())
+        .then(|| texts[..into].concat())
 }
 
 /// An `ALTER [ONLINE] TABLE` without MariaDB's `IF [NOT] EXISTS` clauses and `ONLINE`, if it
 /// had any.
-fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
+fn without_if_exists(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
     use sqlparser::tokenizer::Token;
     let word = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
     let next =
@@ -832,10 +836,57 @@ fn without_if_exists(tokens: &[sqlparser::tokenizer::Token]) -> Option<String> {
                 continue;
             }
         }
-        out.push_str(&t.to_string());
+        out.push_str(texts[i]);
         i += 1;
     }
     rewritten.then_some(out)
+}
+
+/// `sql`'s tokens in `dialect` with the text each was written as (whitespace and comments
+/// included, so the texts concatenate back to `sql`). Rewrites copy these texts: a token's
+/// `Display` is not its source (an unescaped `E'a\\'` comes back as `E'a\'`, whose quote a
+/// re-read takes as escaped, so the text after it would hide inside the literal). `None` when
+/// the text does not tokenize, or the tokens' positions do not map back onto it exactly.
+pub(crate) fn tokens_with_text(
+    sql: &str,
+    dialect: SqlDialect,
+) -> Option<(Vec<sqlparser::tokenizer::Token>, Vec<&str>)> {
+    use sqlparser::tokenizer::Tokenizer;
+    let spanned = match dialect {
+        SqlDialect::Mysql => {
+            Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql).tokenize_with_location()
+        }
+        _ => {
+            Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, sql).tokenize_with_location()
+        }
+    }
+    .ok()?;
+    // Byte offset of each line's start, then of each (line, column in characters) position.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
+        sql[start..]
+            .char_indices()
+            .map(|(i, _)| start + i)
+            .chain(std::iter::once(sql.len()))
+            .nth(skip)
+    };
+    let mut starts = Vec::with_capacity(spanned.len());
+    for t in &spanned {
+        starts.push(offset(t.span.start.line, t.span.start.column)?);
+    }
+    let mut texts = Vec::with_capacity(spanned.len());
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(sql.len());
+        texts.push(sql.get(start..end)?);
+    }
+    if starts.first().is_some_and(|&s| s != 0) || texts.concat() != sql {
+        return None;
+    }
+    Some((spanned.into_iter().map(|t| t.token).collect(), texts))
 }
 
 /// Where the token after a (possibly schema-qualified) name starting at `from` (whitespace
@@ -897,10 +948,8 @@ const LIKE_OPTIONS: &[&str] = &[
 ///   change);
 /// - a query ending in `INTO @a, @b`: the query (user variables are the session's own).
 fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let tokens = Tokenizer::new(&sqlparser::dialect::MySqlDialect {}, sql)
-        .tokenize()
-        .ok()?;
+    use sqlparser::tokenizer::Token;
+    let (tokens, texts) = tokens_with_text(sql, SqlDialect::Mysql)?;
     // The statement's leading words (whitespace and comments skipped) and where the rest starts.
     let significant = tokens
         .iter()
@@ -913,9 +962,9 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
         _ => None,
     };
     let rest = |k: usize| -> String {
-        significant.get(k).map_or_else(String::new, |(at, _)| {
-            tokens[*at..].iter().map(ToString::to_string).collect()
-        })
+        significant
+            .get(k)
+            .map_or_else(String::new, |(at, _)| texts[*at..].concat())
     };
     let runs = |k: usize| {
         matches!(
@@ -924,7 +973,7 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
         ) || matches!(significant.get(k), Some((_, Token::LParen)))
     };
     if let (Some("set"), Some("statement")) = (word(0).as_deref(), word(1).as_deref()) {
-        return set_statement(&tokens, significant.get(2)?.0).map(|text| (text, 2));
+        return set_statement(&tokens, &texts, significant.get(2)?.0).map(|text| (text, 2));
     }
     let text = match (word(0).as_deref(), word(1).as_deref()) {
         (Some("do"), _) if significant.len() > 1 => Some(format!("SELECT {}", rest(1))),
@@ -943,8 +992,8 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
             Some(format!("SET NAMES {}", rest(3)))
         }
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
-        (Some("select" | "with"), _) => without_trailing_into_variables(&tokens),
-        (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens),
+        (Some("select" | "with"), _) => without_trailing_into_variables(&tokens, &texts),
+        (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens, &texts),
         (Some("create"), Some("fulltext" | "spatial")) if word(2).as_deref() == Some("index") => {
             Some(format!("CREATE {}", rest(2)))
         }
