@@ -787,7 +787,7 @@ mod tests {
                 StatementClass::Admin,
             ),
             (
-                "DO 'a\\\\', GET_LOCK(1, 100), ' AS q, ''z'",
+                "DO 'a\\\\', GET_LOCK(CHAR(107), 100), ' AS q, ''z'",
                 SqlDialect::Mysql,
                 StatementClass::Write,
             ),
