@@ -18,6 +18,15 @@ use super::{SqlDialect, StatementClass};
 
 /// The class of dynamic SQL's statement string, or why it is refused.
 pub(crate) fn class_of_string(text: &str) -> Result<(StatementClass, String), String> {
+    // sqlparser unescapes `\a` and `\f` to BEL and form feed, MySQL and MariaDB to `a` and `f`:
+    // `'SELECT 1 --\f, LOAD_FILE(…) …'` is a comment to one and code to the other.
+    if text.contains(['\u{7}', '\u{c}']) {
+        return Err(
+            "dynamic SQL with \\a or \\f in its string (the server and the parser unescape them \
+             differently)"
+                .into(),
+        );
+    }
     let inner = super::classify_uncached(text, SqlDialect::Mysql);
     let Some(class) = inner.class else {
         return Err(format!(

@@ -495,10 +495,15 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
         }
     }
     if let Some(what) = findings.unknown.take() {
-        return unclassifiable(
-            format!("{what} is not a kind of statement dbward knows"),
-            count,
-        );
+        // A refusal that read a literal (dynamic SQL's string) is cached under its exact text
+        // too: another string of the same shape may well be classifiable.
+        return Classification {
+            literal_sensitive: findings.literal_sensitive,
+            ..unclassifiable(
+                format!("{what} is not a kind of statement dbward knows"),
+                count,
+            )
+        };
     }
     if findings.check_session && count > 1 {
         findings.add(
