@@ -1403,8 +1403,8 @@ async fn a_rewritten_statement_hides_no_call_in_its_literals() {
     for sql in [
         "DO 'a\\\\', GET_LOCK(CHAR(107, 50), 0), ' AS q, ''z'",
         "SELECT 'a\\\\', GET_LOCK(CHAR(107, 50), 0), ' AS q, ''z' INTO @x",
-        // Dynamic SQL: the server unescapes `\\f` to `f`, sqlparser to a form feed, which made
-        // `--\\f` a comment to dbward and `- -f` to the server.
+        // Dynamic SQL: the server unescapes `\f` to `f`, sqlparser to a form feed, which made
+        // `--\f` a comment to dbward and `- -f` to the server.
         "EXECUTE IMMEDIATE 'SELECT 1 --\\f, GET_LOCK(CHAR(107, 50), 0) FROM (SELECT 1 AS f) d'",
     ] {
         let (ok, _, err) = fx.mysql(&["-e", sql]).await;

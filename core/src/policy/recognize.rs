@@ -461,7 +461,11 @@ fn copy_table(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
         }
         None => target,
     };
-    if !is_qualified_name(target) || !after[2..].iter().all(|t| is_plain_token(t) || *t == "*") {
+    // `COPY t FROM` with nothing after it (a comment ate the rest) is not this form.
+    if after.len() < 2
+        || !is_qualified_name(target)
+        || !after[2..].iter().all(|t| is_plain_token(t) || *t == "*")
+    {
         return None;
     }
     match after[..2] {
