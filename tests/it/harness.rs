@@ -296,6 +296,14 @@ impl DbwardProcess {
             .expect("field")
     }
 
+    /// Resets the process's peak RSS (`VmHWM`) to its current RSS (Linux's `clear_refs` 5), so
+    /// that a peak read later covers only what happened since: argon2id's working buffers from
+    /// the set-up's logins, freed before a baseline is read, would otherwise count as growth.
+    pub fn reset_peak_rss(&self) {
+        let pid = self.child.id().expect("running");
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset VmHWM");
+    }
+
     /// An admin API call.
     pub async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");

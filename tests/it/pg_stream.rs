@@ -54,6 +54,7 @@ async fn large_results_stream_with_bounded_memory() {
         .await
         .expect("connect");
     tokio::spawn(conn);
+    dbward.reset_peak_rss();
     let baseline = dbward.status_kib("VmRSS");
     // Rows of 8 kB: 128 per MB. The second half is read slowly (a pause every 4 MB), so
     // dbward must hold the upstream back instead of buffering.
