@@ -33,17 +33,25 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 /// Whether `sql` (executable comments already expanded) is exactly one `CREATE PROCEDURE` or
 /// `CREATE FUNCTION` with a compound body.
 pub(crate) fn is_one_mysql_routine(sql: &str) -> bool {
-    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+    let Some(t) = mysql_tokens(sql) else {
         return false;
     };
-    let t: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
+    let t: Vec<&Token> = t.iter().collect();
     let Some(body) = header_end(&t) else {
         return false;
     };
     body_ends_at_last_end(&t[body..])
+}
+
+/// `sql`'s MySQL tokens without whitespace and comments.
+fn mysql_tokens(sql: &str) -> Option<Vec<Token>> {
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize().ok()?;
+    Some(
+        tokens
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect(),
+    )
 }
 
 fn word(t: &Token) -> Option<String> {
@@ -186,13 +194,10 @@ fn header_end(t: &[&Token]) -> Option<usize> {
 /// as for compound bodies, then a body that neither starts a block (`BEGIN`, a label) nor holds
 /// a `;`. Creating it runs none of it.
 pub(crate) fn is_one_mysql_simple_routine(sql: &str) -> bool {
-    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+    let Some(t) = mysql_tokens(sql) else {
         return false;
     };
-    let t: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
+    let t: Vec<&Token> = t.iter().collect();
     let Some(body) = header(&t) else {
         return false;
     };
