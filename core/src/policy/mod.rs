@@ -234,9 +234,15 @@ impl Classifier {
             .then(|| entry.classification.clone())
     }
 
-    /// Classifies `sql` (one message's text, possibly several statements).
+    /// Classifies `sql` (one message's text, possibly several statements). A fault in the
+    /// classifier (a panic) refuses the text, uncached, instead of ending the session's task
+    /// with no word to the client: see [`guarded`].
     #[must_use]
     pub fn classify(&self, sql: &str, dialect: SqlDialect) -> Arc<Classification> {
+        guarded(sql, dialect, || self.classify_unguarded(sql, dialect)).unwrap_or_else(Arc::new)
+    }
+
+    fn classify_unguarded(&self, sql: &str, dialect: SqlDialect) -> Arc<Classification> {
         if let Some(c) = self.lookup(dialect, true, sql) {
             return c;
         }
@@ -352,10 +358,43 @@ fn mentions_password(normalized: &str) -> bool {
         })
 }
 
-/// Classifies without any cache (tests, benchmarks).
+/// Classifies without any cache (tests, benchmarks, `dbward classify`); a classifier fault
+/// refuses the text (see [`guarded`]).
 #[must_use]
 pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
-    classify_scanned(sql, &lexer::scan(sql, dialect), dialect)
+    guarded(sql, dialect, || {
+        classify_scanned(sql, &lexer::scan(sql, dialect), dialect)
+    })
+    .unwrap_or_else(|c| c)
+}
+
+/// Runs `classify` and turns a panic inside it into an unclassifiable decision (`Err`): refused
+/// below an admin grant, as any statement dbward cannot classify, and the client hears why in
+/// its own protocol rather than losing its connection. The panic is a bug
+/// in dbward (the fuzz target exists to find them) and is logged with the statement's shape;
+/// the decision is not cached, so the next statement of the session is classified afresh.
+fn guarded<T>(
+    sql: &str,
+    dialect: SqlDialect,
+    classify: impl FnOnce() -> T,
+) -> Result<T, Classification> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(classify)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        // The lexer may be what failed: its fingerprint is logged only if it comes out.
+        let fingerprint = std::panic::catch_unwind(|| lexer::scan(sql, dialect).normalized)
+            .unwrap_or_else(|_| format!("({} bytes the lexer could not read)", sql.len()));
+        tracing::error!(
+            ?dialect,
+            %fingerprint,
+            panic = %what,
+            "the classifier failed on a statement; it is refused"
+        );
+        unclassifiable("an internal fault in dbward's classifier, logged".into(), 1)
+    })
 }
 
 fn parser_dialect(dialect: SqlDialect) -> Box<dyn Dialect> {
@@ -629,6 +668,36 @@ fn recognize_piece(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_classifier_fault_refuses_below_admin_and_the_next_statement_is_classified() {
+        let pg = SqlDialect::Postgres;
+        let refused = guarded("SELECT 1", pg, || -> Classification {
+            panic!("an index past the end of the tokens")
+        })
+        .expect_err("the fault becomes a decision");
+        assert_eq!(refused.class, None);
+        assert!(
+            refused.may_carry_password,
+            "audited as redacted: nothing is known"
+        );
+        let denial = refused
+            .check(AccessLevel::Ddl, None)
+            .expect_err("refused under a ddl grant");
+        assert!(
+            denial
+                .message
+                .contains("internal fault in dbward's classifier"),
+            "{}",
+            denial.message
+        );
+        assert!(refused.check(AccessLevel::Admin, None).is_ok());
+        // No fault: the closure's own value.
+        let fine = guarded("SELECT 1", pg, || classify_uncached("SELECT 1", pg));
+        assert_eq!(fine.ok().and_then(|c| c.class), Some(StatementClass::Read));
+        let c = Classifier::new(16);
+        assert_eq!(c.classify("SELECT 1", pg).class, Some(StatementClass::Read));
+    }
 
     #[test]
     fn cache_shares_literals_but_not_literal_sensitive_decisions() {
