@@ -474,7 +474,9 @@ fn reaches_outside(options: &sqlparser::ast::CreateTableOptions) -> bool {
 /// off is too).
 fn hands_over_privileges(stmt: &Statement) -> bool {
     use sqlparser::ast::{
-        AlterFunctionOperation, AlterSchemaOperation, AlterTableOperation, Owner, SchemaName,
+        AlterCollationOperation, AlterFunctionOperation, AlterOperatorClassOperation,
+        AlterOperatorFamilyOperation, AlterOperatorOperation, AlterSchemaOperation,
+        AlterTableOperation, AlterTextSearchOperation, Owner, SchemaName,
     };
     let other = |owner: &Owner| matches!(owner, Owner::Ident(_));
     match stmt {
@@ -494,6 +496,23 @@ fn hands_over_privileges(stmt: &Statement) -> bool {
             .any(|op| matches!(op, AlterSchemaOperation::OwnerTo { owner } if other(owner))),
         Statement::AlterFunction(f) => {
             matches!(&f.operation, AlterFunctionOperation::OwnerTo(owner) if other(owner))
+        }
+        // The objects of a schema that sqlparser parses an `OWNER TO` for, each with its own
+        // operation type.
+        Statement::AlterOperator(o) => {
+            matches!(&o.operation, AlterOperatorOperation::OwnerTo(owner) if other(owner))
+        }
+        Statement::AlterOperatorFamily(o) => {
+            matches!(&o.operation, AlterOperatorFamilyOperation::OwnerTo(owner) if other(owner))
+        }
+        Statement::AlterOperatorClass(o) => {
+            matches!(&o.operation, AlterOperatorClassOperation::OwnerTo(owner) if other(owner))
+        }
+        Statement::AlterCollation(c) => {
+            matches!(&c.operation, AlterCollationOperation::OwnerTo(owner) if other(owner))
+        }
+        Statement::AlterTextSearch(t) => {
+            matches!(&t.operation, AlterTextSearchOperation::OwnerTo(owner) if other(owner))
         }
         // `CREATE SCHEMA [s] AUTHORIZATION role`: the new schema belongs to that role.
         Statement::CreateSchema {
