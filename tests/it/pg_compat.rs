@@ -669,6 +669,136 @@ async fn object_forms_sqlparser_lacks_under_a_ddl_grant() {
     }
 }
 
+/// Definitions sqlparser cannot parse, as `pg_dump` writes them and a DBA changes them, run
+/// through dbward under a `ddl` grant and checked in the catalogs: an aggregate, a cast, a
+/// conversion, extended statistics, a trigger and a rule renamed, a domain's constraints, a
+/// text search configuration's mappings. A rule takes the class of what it runs, and `OWNER TO`
+/// another role stays `admin`.
+#[tokio::test]
+async fn definitions_sqlparser_lacks_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let (ok, _, err) = fx
+        .psql(&[
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "CREATE AGGREGATE dsum(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0')",
+            "-c",
+            "CREATE TYPE dcode AS ENUM ('a', 'bb')",
+            "-c",
+            "CREATE FUNCTION dcode_len(dcode) RETURNS integer LANGUAGE sql IMMUTABLE \
+             AS 'SELECT length($1::text)'",
+            "-c",
+            "CREATE CAST (dcode AS integer) WITH FUNCTION dcode_len(dcode) AS ASSIGNMENT",
+            "-c",
+            "CREATE CONVERSION dconv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8",
+            "-c",
+            "ALTER CONVERSION dconv RENAME TO dconv2",
+            "-c",
+            "CREATE TABLE dt (a int, b int); CREATE TABLE dlog (a int)",
+            "-c",
+            "CREATE STATISTICS dst ON a, b FROM dt",
+            "-c",
+            "ALTER STATISTICS dst SET STATISTICS 50",
+            "-c",
+            "CREATE FUNCTION dtf() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+            "-c",
+            "CREATE TRIGGER dtr BEFORE INSERT ON dt FOR EACH ROW EXECUTE FUNCTION dtf()",
+            "-c",
+            "ALTER TRIGGER dtr ON dt RENAME TO dtr2",
+            "-c",
+            "CREATE RULE dr AS ON INSERT TO dt WHERE new.a > 10 DO ALSO INSERT INTO dlog VALUES (new.a)",
+            "-c",
+            "ALTER RULE dr ON dt RENAME TO dr2",
+            "-c",
+            "CREATE DOMAIN dd AS int DEFAULT 1 NOT NULL CONSTRAINT dd_pos CHECK (VALUE > 0)",
+            "-c",
+            "ALTER DOMAIN dd DROP DEFAULT",
+            "-c",
+            "ALTER DOMAIN dd DROP NOT NULL",
+            "-c",
+            "ALTER DOMAIN dd RENAME CONSTRAINT dd_pos TO dd_positive",
+            "-c",
+            "CREATE TEXT SEARCH CONFIGURATION dcfg (COPY = english)",
+            "-c",
+            "ALTER TEXT SEARCH CONFIGURATION dcfg DROP MAPPING FOR url",
+            "-c",
+            "INSERT INTO dt VALUES (5, 1), (50, 2)",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = fx
+        .psql(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT dsum(x) FROM generate_series(1, 4) x",
+            "-c",
+            "SELECT 'bb'::dcode::integer",
+            "-c",
+            "SELECT string_agg(conname, ',') FROM pg_conversion WHERE conname LIKE 'dconv%'",
+            "-c",
+            "SELECT stxstattarget FROM pg_statistic_ext WHERE stxname = 'dst'",
+            "-c",
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'dt'::regclass",
+            "-c",
+            "SELECT rulename FROM pg_rules WHERE tablename = 'dt'",
+            "-c",
+            "SELECT string_agg(a::text, ',') FROM dlog",
+            "-c",
+            "SELECT (typdefault IS NULL)::text || ' ' || typnotnull::text || ' ' || conname \
+             FROM pg_type JOIN pg_constraint ON contypid = pg_type.oid WHERE typname = 'dd'",
+            "-c",
+            "SELECT count(*) FROM pg_ts_config_map m JOIN pg_ts_config c ON c.oid = m.mapcfg \
+             JOIN ts_token_type('default') t ON t.tokid = m.maptokentype \
+             WHERE c.cfgname = 'dcfg' AND t.alias = 'url'",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "10",
+            "2",
+            "dconv2",
+            "50",
+            "dtr2",
+            "dr2",
+            "50",
+            "true false dd_positive",
+            "0"
+        ]
+    );
+    // What a rule runs counts; another owner is a privilege change; neither runs.
+    for (sql, expected) in [
+        (
+            "CREATE RULE dk AS ON INSERT TO dt DO ALSO SELECT pg_terminate_backend(new.a)",
+            "this statement is admin",
+        ),
+        (
+            "ALTER OPERATOR + (dcode, dcode) OWNER TO postgres",
+            "this statement is admin",
+        ),
+        (
+            "ALTER CONVERSION dconv2 OWNER TO postgres",
+            "dbward could not classify this statement",
+        ),
+    ] {
+        let (ok, _, err) = fx.psql(&["-c", sql]).await;
+        assert!(!ok && err.contains(expected), "{sql}: {err}");
+    }
+    let (_, out, _) = fx
+        .psql(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT count(*) FROM pg_rules WHERE tablename = 'dt'",
+        ])
+        .await;
+    assert_eq!(out.trim(), "1");
+    fx.dbward.stop().await;
+}
+
 /// Django's migrations (contrib apps and an app with JSON, decimal, foreign keys, indexes and a
 /// check constraint), ORM reads and writes, `select_for_update`, `dumpdata`/`flush`/`loaddata`
 /// and unapplying every migration, through dbward under a `ddl` grant (psycopg 3 underneath).

@@ -35,7 +35,9 @@ mod lexer;
 mod mysql_forms;
 mod partitions;
 mod pg_alter;
+mod pg_definitions;
 mod pg_objects;
+mod pg_rules;
 mod recognize;
 mod routine;
 mod settings;
@@ -597,6 +599,19 @@ fn recognize_piece(
             Err(why) => {
                 findings.unknown(why);
                 Some((StatementClass::Admin, "CREATE EVENT".into()))
+            }
+        };
+    }
+    if dialect != SqlDialect::Mysql
+        && let Some(rule) = pg_rules::rule(piece)
+    {
+        // What the rule runs may rest on its literals, as dynamic SQL's does.
+        findings.literal_sensitive = true;
+        return match rule {
+            Ok((class, what)) => Some((class, what)),
+            Err(why) => {
+                findings.unknown(why);
+                Some((StatementClass::Admin, "CREATE RULE".into()))
             }
         };
     }

@@ -26,6 +26,7 @@ pub(crate) fn recognize(
         super::partitions::pg_attach_detach(&tokens)
             .or_else(|| super::pg_alter::recognize(&tokens))
             .or_else(|| super::pg_objects::recognize(&tokens))
+            .or_else(|| super::pg_definitions::recognize(&tokens))
     };
     match tokens.as_slice() {
         // PostgreSQL: TABLE name (= SELECT * FROM name).
