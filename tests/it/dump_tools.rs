@@ -59,7 +59,21 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
          CREATE TABLE other (x int);
          CREATE VIEW v AS SELECT id FROM items WHERE id > 10;
          CREATE SEQUENCE sq;
-         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         CREATE AGGREGATE total(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0');
+         CREATE TYPE code AS ENUM ('a', 'bb');
+         CREATE FUNCTION code_len(code) RETURNS integer LANGUAGE sql IMMUTABLE
+             AS 'SELECT length($1::text)';
+         CREATE CAST (code AS integer) WITH FUNCTION code_len(code) AS ASSIGNMENT;
+         CREATE CONVERSION conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+         CREATE DOMAIN positive AS int CONSTRAINT positive_check CHECK (VALUE > 0);
+         CREATE TABLE log (id int, kept positive);
+         CREATE STATISTICS log_stats ON id, kept FROM log;
+         CREATE RULE log_big AS ON INSERT TO other WHERE new.x > 100
+             DO ALSO INSERT INTO log (id) VALUES (new.x);
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER touch BEFORE INSERT ON log FOR EACH ROW EXECUTE FUNCTION touch();
+         CREATE TEXT SEARCH CONFIGURATION plain (COPY = simple);",
     )
     .await;
     let direct = fx.upstream.url.clone();
