@@ -10,6 +10,7 @@ mod audit_trail;
 mod cost;
 mod dump_tools;
 mod harness;
+mod huge_statements;
 mod idle_memory;
 mod lexing_agreement;
 mod my_bad_input;

@@ -26,6 +26,7 @@
 //! `set_config('default_transaction_read_only', ...)`, `EXPLAIN (ANALYZE 0)`) is cached only
 //! under the exact text.
 
+mod chains;
 mod classify;
 mod dynamic;
 mod functions;
@@ -360,10 +361,40 @@ fn mentions_password(normalized: &str) -> bool {
         })
 }
 
-/// Classifies without any cache (tests, benchmarks, `dbward classify`); a classifier fault
-/// refuses the text (see [`guarded`]).
+/// How deep statements may nest inside statements that dbward classifies by what they run
+/// (an event's body, a rule's action, dynamic SQL's string): each level is classified anew from
+/// its text, so a chain of `CREATE EVENT … DO CREATE EVENT … DO …` cost time growing with the
+/// cube of its length (200 levels, 8 KB: 23 s of CPU in a debug build) and stack with its
+/// length, from any user, before any permission check. Real statements nest one level, two for
+/// dynamic SQL preparing dynamic SQL.
+const MAX_NESTING: u32 = 4;
+
+thread_local! {
+    /// Classifications in progress on this thread, the outermost included.
+    static NESTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Classifies without any cache (tests, benchmarks, `dbward classify`, and the statements
+/// nested in others); a classifier fault makes the text unclassifiable (see [`guarded`]), and
+/// so does nesting deeper than [`MAX_NESTING`].
 #[must_use]
 pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
+    /// Gives the nesting level back however the classification ends.
+    struct Level(u32);
+    impl Drop for Level {
+        fn drop(&mut self) {
+            NESTING.set(self.0);
+        }
+    }
+    let depth = NESTING.get();
+    if depth > MAX_NESTING {
+        return unclassifiable(
+            format!("statements nested in statements more than {MAX_NESTING} levels deep"),
+            1,
+        );
+    }
+    NESTING.set(depth + 1);
+    let _level = Level(depth);
     guarded(sql, dialect, || {
         classify_scanned(sql, &lexer::scan(sql, dialect), dialect)
     })
@@ -435,6 +466,18 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
             check_session: false,
             literal_sensitive: false,
         };
+    }
+    // A chain of operators parses into a tree as deep as it is long, which the walk and the
+    // drop below would recurse through: bounded first (see `chains`).
+    let chain = chains::longest_chain(&scan.normalized);
+    if chain > chains::MAX_CHAIN {
+        return unclassifiable(
+            format!(
+                "an expression chaining {chain} operators, more than the {} dbward parses",
+                chains::MAX_CHAIN
+            ),
+            count,
+        );
     }
     // PostgreSQL's `U&"\0070g_terminate_backend"` is the identifier pg_terminate_backend;
     // sqlparser reads `U & "..."`, so the name it reports is not the one the server calls.
@@ -683,6 +726,106 @@ fn recognize_piece(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_nested_deeper_than_the_limit_are_unclassifiable() {
+        let nest = |levels: usize, head: &str| {
+            (0..levels).fold("SELECT 1".to_owned(), |inner, i| {
+                format!("{} {inner}", head.replace("{i}", &i.to_string()))
+            })
+        };
+        let my = SqlDialect::Mysql;
+        let pg = SqlDialect::Postgres;
+        let event = "CREATE EVENT e{i} ON SCHEDULE AT NOW() DO";
+        let rule = "CREATE RULE r{i} AS ON INSERT TO t DO ALSO";
+        for (head, dialect) in [(event, my), (rule, pg)] {
+            // Within the limit: the class of what runs, at least ddl.
+            let two = classify_uncached(&nest(2, head), dialect);
+            assert_eq!(two.class, Some(StatementClass::Ddl), "{}", two.reason);
+            let at_limit = classify_uncached(&nest(MAX_NESTING as usize, head), dialect);
+            assert_eq!(
+                at_limit.class,
+                Some(StatementClass::Ddl),
+                "{}",
+                at_limit.reason
+            );
+            // Beyond it: refused below admin, without classifying the rest (400 levels took
+            // minutes of CPU before the limit; 200 took 23 s).
+            let deep = Classifier::new(16).classify(&nest(400, head), dialect);
+            assert_eq!(deep.class, None);
+            assert!(deep.reason.contains("nested"), "{}", deep.reason);
+            // The level is given back: the next statement is classified from the top.
+            assert_eq!(
+                classify_uncached(&nest(2, head), dialect).class,
+                Some(StatementClass::Ddl)
+            );
+        }
+        // Dynamic SQL preparing dynamic SQL is within it.
+        let dynamic = classify_uncached(
+            "EXECUTE IMMEDIATE 'EXECUTE IMMEDIATE ''DELETE FROM t'''",
+            my,
+        );
+        assert_eq!(
+            dynamic.class,
+            Some(StatementClass::Write),
+            "{}",
+            dynamic.reason
+        );
+    }
+
+    /// A long one-line statement that takes the recognizers' path: each of them maps tokens
+    /// back onto the text, which cost time growing with the square of the line's length (a
+    /// 16 KB line took 9 s in the debug build, so this one took over half an hour, past the
+    /// test runner's limit; it now takes a fraction of a second).
+    #[test]
+    fn a_long_one_line_statement_is_classified_in_linear_time() {
+        let long = format!("SELEC {}", "a ".repeat(128 * 1024));
+        for dialect in [SqlDialect::Mysql, SqlDialect::Postgres] {
+            let c = Classifier::new(16).classify(&long, dialect);
+            assert_eq!(c.class, None, "{}", c.reason);
+        }
+        let event = format!(
+            "CREATE EVENT e ON SCHEDULE AT NOW() DO SELECT 1{}",
+            ", 1".repeat(64 * 1024)
+        );
+        let c = classify_uncached(&event, SqlDialect::Mysql);
+        assert_eq!(c.class, Some(StatementClass::Ddl), "{}", c.reason);
+    }
+
+    /// `SELECT 1 + 1 + …` with 300,000 terms aborted the process: the parser's tree was as deep
+    /// as the chain, and dropping it overflowed the stack (a 2 MiB one at 65,000 terms).
+    #[test]
+    fn a_chain_of_operators_too_long_to_parse_safely_is_unclassifiable() {
+        for dialect in [SqlDialect::Postgres, SqlDialect::Mysql] {
+            let huge = format!("SELECT 1{}", " + 1".repeat(300_000));
+            let c = Classifier::new(16).classify(&huge, dialect);
+            assert_eq!(c.class, None);
+            assert!(c.reason.contains("operators"), "{}", c.reason);
+            let ors = format!(
+                "SELECT * FROM t WHERE a = 0{}",
+                (1..100_000).fold(String::new(), |mut s, i| {
+                    use std::fmt::Write as _;
+                    let _ = write!(s, " OR a = {i}");
+                    s
+                })
+            );
+            assert_eq!(classify_uncached(&ors, dialect).class, None);
+            // Within the bound, and long lists (separate trees), classify as usual.
+            let fine = format!("SELECT 1{}", " + 1".repeat(1000));
+            assert_eq!(
+                classify_uncached(&fine, dialect).class,
+                Some(StatementClass::Read)
+            );
+            let values = format!(
+                "INSERT INTO t VALUES (-1, 'a'){}",
+                ", (-1, 'a')".repeat(50_000)
+            );
+            assert_eq!(
+                classify_uncached(&values, dialect).class,
+                Some(StatementClass::Write)
+            );
+        }
+    }
 
     #[test]
     fn a_classifier_fault_refuses_below_admin_and_the_next_statement_is_classified() {

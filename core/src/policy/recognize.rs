@@ -866,22 +866,28 @@ pub(crate) fn tokens_with_text(
         }
     }
     .ok()?;
-    // Byte offset of each line's start, then of each (line, column in characters) position.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let offset = |line: u64, column: u64| -> Option<usize> {
-        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
-        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
-        sql[start..]
-            .char_indices()
-            .map(|(i, _)| start + i)
-            .chain(std::iter::once(sql.len()))
-            .nth(skip)
-    };
+    // The byte offset of each token's (line, column in characters) start, walking the text
+    // once: tokens come in order, so the walk goes on from the previous token's start (looking
+    // each one up from its line's start cost time growing with the square of a long line's
+    // length: a 16 KB one-line statement took seconds).
     let mut starts = Vec::with_capacity(spanned.len());
+    let mut chars = sql.char_indices();
+    let (mut line, mut column, mut at) = (1u64, 1u64, 0usize);
     for t in &spanned {
-        starts.push(offset(t.span.start.line, t.span.start.column)?);
+        let target = (t.span.start.line, t.span.start.column);
+        while (line, column) < target {
+            let (i, c) = chars.next()?;
+            at = i + c.len_utf8();
+            if c == '\n' {
+                (line, column) = (line + 1, 1);
+            } else {
+                column += 1;
+            }
+        }
+        if (line, column) != target {
+            return None;
+        }
+        starts.push(at);
     }
     let mut texts = Vec::with_capacity(spanned.len());
     for (k, &start) in starts.iter().enumerate() {
