@@ -18,10 +18,33 @@
 /// commas and do not add up; an ORM's `a = 1 OR a = 2 OR …` counts two per term.
 pub(crate) const MAX_CHAIN: usize = 4096;
 
-/// Keywords that join two operands into one expression.
+/// Keywords that join two operands into one expression, or two queries into one (`UNION`…:
+/// a chain of set operations is a tree as deep as it is long too).
 const OPERATOR_WORDS: &[&str] = &[
-    "and", "or", "xor", "not", "is", "like", "ilike", "similar", "between", "in", "collate", "at",
-    "regexp", "rlike", "div", "mod", "escape", "overlaps", "sounds", "member",
+    "and",
+    "or",
+    "xor",
+    "not",
+    "is",
+    "like",
+    "ilike",
+    "similar",
+    "between",
+    "in",
+    "collate",
+    "at",
+    "regexp",
+    "rlike",
+    "div",
+    "mod",
+    "escape",
+    "overlaps",
+    "sounds",
+    "member",
+    "union",
+    "intersect",
+    "except",
+    "minus",
 ];
 
 /// The number of operators in the longest chain of `normalized` (see the module docs).

@@ -810,8 +810,19 @@ mod tests {
                 })
             );
             assert_eq!(classify_uncached(&ors, dialect).class, None);
-            // Within the bound, and long lists (separate trees), classify as usual.
-            let fine = format!("SELECT 1{}", " + 1".repeat(1000));
+            let unions = format!("SELECT 1{}", " UNION SELECT 1".repeat(100_000));
+            assert_eq!(classify_uncached(&unions, dialect).class, None);
+            // At the bound (on a test thread's 2 MiB stack, in a debug build), and long lists
+            // (separate trees), classify as usual.
+            let fine = format!("SELECT 1{}", " + 1".repeat(chains::MAX_CHAIN));
+            assert_eq!(
+                classify_uncached(&fine, dialect).class,
+                Some(StatementClass::Read)
+            );
+            let fine = format!(
+                "SELECT 1{}",
+                " UNION ALL SELECT 1".repeat(chains::MAX_CHAIN)
+            );
             assert_eq!(
                 classify_uncached(&fine, dialect).class,
                 Some(StatementClass::Read)
