@@ -109,6 +109,10 @@ pub enum Refused {
     Unavailable(String),
 }
 
+/// Statement texts up to this length are classified on the session's thread; longer ones on
+/// the blocking pool (see [`StatementGate::check`]).
+pub const CLASSIFIED_IN_PLACE: usize = 64 * 1024;
+
 /// Classification and checks for one session.
 #[derive(Clone)]
 pub struct StatementGate {
@@ -293,13 +297,35 @@ impl StatementGate {
 
     /// Checks one message's SQL text; on success, its classification (`statements` counts
     /// against the query quota) and the text as UTF-8. A denial is audited before this returns.
-    pub fn check<'a>(&self, sql: &'a [u8]) -> Result<(Arc<Classification>, &'a str), Refused> {
+    ///
+    /// A text longer than [`CLASSIFIED_IN_PLACE`] is classified on the blocking pool: its
+    /// classification is linear in its length but takes about half a second per MB when it does
+    /// not parse (the recognizers' passes), and on the session's own thread it would hold up
+    /// every other session placed there.
+    pub async fn check<'a>(
+        &self,
+        sql: &'a [u8],
+    ) -> Result<(Arc<Classification>, &'a str), Refused> {
         let Ok(text) = std::str::from_utf8(sql) else {
             let message = "statement refused: it is not valid UTF-8".to_owned();
             self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
             return Err(Refused::Policy(message));
         };
-        let c = self.classifier.classify(text, self.dialect);
+        let c = if text.len() > CLASSIFIED_IN_PLACE {
+            let (classifier, dialect, owned) =
+                (self.classifier.clone(), self.dialect, text.to_owned());
+            tokio::task::spawn_blocking(move || classifier.classify(&owned, dialect))
+                .await
+                .map_err(|_| {
+                    let message = "dbward could not classify this statement (its \
+                                   classification did not complete)"
+                        .to_owned();
+                    self.audit_refusal(text, &message, None);
+                    Refused::Unclassifiable(message)
+                })?
+        } else {
+            self.classifier.classify(text, self.dialect)
+        };
         match c.check(self.level, self.timeout_ceiling_ms) {
             Ok(()) => Ok((c, text)),
             Err(denial) => {

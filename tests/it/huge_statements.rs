@@ -91,3 +91,39 @@ async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
         .expect("a new session");
     fx.dbward.stop().await;
 }
+
+/// A long statement's classification (linear, but seconds for megabytes of text that does not
+/// parse) runs on the blocking pool, not on the session thread: with one session thread, a
+/// second session's query is answered while the first one's 4 MB statement is still being
+/// classified (before, it waited for it).
+#[tokio::test]
+async fn a_long_classification_holds_up_no_other_session() {
+    let fx = PgProxy::start_with("read", |c| c.runtime.session_threads = Some(1)).await;
+    let slow = fx.connect().await.expect("connect");
+    let other = fx.connect().await.expect("connect");
+    let text = format!("SELEC {}", "a ".repeat(2 << 20));
+    let big = tokio::spawn(async move { slow.simple_query(&text).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let rows = other
+        .simple_query("SELECT 41 + 1")
+        .await
+        .expect("answered meanwhile");
+    assert!(matches!(
+        &rows[1],
+        tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("42")
+    ));
+    assert!(
+        !big.is_finished(),
+        "the other session waited for the long statement's classification to end"
+    );
+    let err = big
+        .await
+        .expect("join")
+        .expect_err("unclassifiable below admin");
+    assert!(
+        err.as_db_error()
+            .is_some_and(|e| e.message().contains("could not classify")),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+}

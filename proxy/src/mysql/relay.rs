@@ -486,7 +486,7 @@ impl MyRelay {
             }
             Fate::Query => {
                 let sql = &payload[1..];
-                let (c, text) = match self.config.gate.check(sql) {
+                let (c, text) = match self.config.gate.check(sql).await {
                     Ok(checked) => checked,
                     Err(r) => {
                         let (code, state, m) = Self::refused_code(&r);
@@ -538,7 +538,7 @@ impl MyRelay {
             }
             Fate::Prepare => {
                 let sql = &payload[1..];
-                let (c, text) = match self.config.gate.check(sql) {
+                let (c, text) = match self.config.gate.check(sql).await {
                     // Checked after it runs: only as a plain query, where dbward sees it run.
                     Ok((c, _)) if c.check_session => {
                         let m = "dbward: a SET of the character set or sql_mode to a value it cannot read runs only as a plain query, not prepared";

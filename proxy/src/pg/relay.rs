@@ -530,7 +530,7 @@ fn client_to_upstream(
                     }
                     TAG_QUERY => {
                         let sql = sql_text(tag, msg);
-                        let admitted = match config.gate.check(sql) {
+                        let admitted = match config.gate.check(sql).await {
                             Ok((c, text)) if c.statements > 0 => {
                                 let n = i64::from(c.statements);
                                 match take_quota(&mut queries, &cycles, &config, sql, n).await {
@@ -566,7 +566,7 @@ fn client_to_upstream(
                         let again = prepared.allowed_again(statement_name(msg), sql);
                         let checked = match &again {
                             Some((text, c)) => Ok((c.clone(), &**text)),
-                            None => config.gate.check(sql),
+                            None => config.gate.check(sql).await,
                         };
                         let admitted = match checked {
                             Ok((c, text)) if c.statements > 0 => config
