@@ -94,14 +94,14 @@ async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
 
 /// A long statement's classification (linear, but seconds for megabytes of text that does not
 /// parse) runs on the blocking pool, not on the session thread: with one session thread, a
-/// second session's query is answered while the first one's 4 MB statement is still being
+/// second session's query is answered while the first one's 1 MB statement is still being
 /// classified (before, it waited for it).
 #[tokio::test]
 async fn a_long_classification_holds_up_no_other_session() {
     let fx = PgProxy::start_with("read", |c| c.runtime.session_threads = Some(1)).await;
     let slow = fx.connect().await.expect("connect");
     let other = fx.connect().await.expect("connect");
-    let text = format!("SELEC {}", "a ".repeat(2 << 20));
+    let text = format!("SELEC {}", "a ".repeat(1 << 19));
     let big = tokio::spawn(async move { slow.simple_query(&text).await });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let rows = other
