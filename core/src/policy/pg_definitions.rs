@@ -197,14 +197,10 @@ fn mapping(rest: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recognize::tokens;
     use super::*;
 
     fn class(sql: &str) -> Option<StatementClass> {
-        let lower = super::super::lexer::scan(sql, super::super::SqlDialect::Postgres)
-            .normalized
-            .to_ascii_lowercase();
-        recognize(&tokens(lower.trim())).map(|(c, _)| c)
+        super::super::recognize::pg_class_by(sql, recognize)
     }
 
     #[test]

@@ -226,14 +226,10 @@ fn routine_setting(t: &[&str]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recognize::tokens;
     use super::*;
 
     fn class(sql: &str) -> Option<StatementClass> {
-        let lower = super::super::lexer::scan(sql, super::super::SqlDialect::Postgres)
-            .normalized
-            .to_ascii_lowercase();
-        recognize(&tokens(lower.trim())).map(|(c, _)| c)
+        super::super::recognize::pg_class_by(sql, recognize)
     }
 
     #[test]

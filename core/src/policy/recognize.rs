@@ -486,6 +486,19 @@ fn is_qualified_name(tokens: &[&str]) -> bool {
     }
 }
 
+/// What the token recognizer `recognize` makes of PostgreSQL `sql`, normalized and lower-cased
+/// as [`recognize`] passes it on (the recognizers' unit tests).
+#[cfg(test)]
+pub(crate) fn pg_class_by(
+    sql: &str,
+    recognize: fn(&[&str]) -> Option<(StatementClass, &'static str)>,
+) -> Option<StatementClass> {
+    let lower = super::lexer::scan(sql, SqlDialect::Postgres)
+        .normalized
+        .to_ascii_lowercase();
+    recognize(&tokens(lower.trim())).map(|(c, _)| c)
+}
+
 pub(crate) fn is_identifier(t: &str) -> bool {
     (t.len() >= 2
         && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('`') && t.ends_with('`'))))
