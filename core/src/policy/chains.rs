@@ -9,10 +9,14 @@
 //! `?`), and a statement above [`MAX_CHAIN`] is unclassifiable (`admin` only), which bounds the
 //! tree's depth and so the stack the classification takes.
 //!
-//! The count is an upper bound of the tree's depth: every operator character run and operator
-//! keyword counts, between commas at the same parenthesis level (a list's items are separate
-//! trees), and a parenthesized part counts within its own level (sqlparser's recursion limit
-//! bounds how deeply parentheses nest).
+//! The count is an upper bound of the tree's depth along any path from its root: every operator
+//! character run and operator keyword counts; a parenthesized part (a subexpression, a call's
+//! arguments, a subquery) starts from the count of the chain it sits in, since its tree hangs
+//! below that chain's; a comma starts the next item of a list from that same count again (a
+//! list's items are separate trees); and the operators after a closing parenthesis go on from
+//! the deepest item inside (in `(a + b) * c` the sum hangs below the product). So twenty
+//! parenthesized chains of 4,000 nested in one another, before or after the parentheses (a tree
+//! 80,000 deep, within sqlparser's limit on parentheses), count as 80,000.
 
 /// Operators in one chain, at most: `IN` lists, `VALUES` rows and select lists are separated by
 /// commas and do not add up; an ORM's `a = 1 OR a = 2 OR …` counts two per term.
@@ -50,7 +54,9 @@ const OPERATOR_WORDS: &[&str] = &[
 /// The number of operators in the longest chain of `normalized` (see the module docs).
 pub(crate) fn longest_chain(normalized: &str) -> usize {
     let bytes = normalized.as_bytes();
-    let mut levels = vec![0usize];
+    // Per open parenthesis level: the count its items start from, the current item's, and the
+    // highest an item reached.
+    let mut levels = vec![Level::default()];
     let mut longest = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -70,13 +76,25 @@ pub(crate) fn longest_chain(normalized: &str) -> usize {
                     i += 1;
                 }
             }
-            b'(' | b'[' | b'{' => levels.push(0),
+            b'(' | b'[' | b'{' => {
+                let current = levels.last().map_or(0, |l| l.current);
+                levels.push(Level {
+                    base: current,
+                    current,
+                    peak: current,
+                });
+            }
+            // The part closed is one operand of the chain around it: what follows goes on from
+            // the part's deepest item.
             b')' | b']' | b'}' if levels.len() > 1 => {
-                levels.pop();
+                if let (Some(part), Some(outer)) = (levels.pop(), levels.last_mut()) {
+                    outer.current = outer.current.max(part.peak);
+                    outer.peak = outer.peak.max(outer.current);
+                }
             }
             b',' | b';' => {
-                if let Some(top) = levels.last_mut() {
-                    *top = 0;
+                if let Some(level) = levels.last_mut() {
+                    level.current = level.base;
                 }
             }
             c if is_operator_byte(c) => {
@@ -127,10 +145,19 @@ fn is_operator_byte(c: u8) -> bool {
     )
 }
 
-fn bump(levels: &mut [usize], longest: &mut usize) {
-    if let Some(top) = levels.last_mut() {
-        *top += 1;
-        *longest = (*longest).max(*top);
+/// One open parenthesis level's counts.
+#[derive(Default)]
+struct Level {
+    base: usize,
+    current: usize,
+    peak: usize,
+}
+
+fn bump(levels: &mut [Level], longest: &mut usize) {
+    if let Some(level) = levels.last_mut() {
+        level.current += 1;
+        level.peak = level.peak.max(level.current);
+        *longest = (*longest).max(level.current);
     }
 }
 
@@ -145,10 +172,13 @@ mod tests {
             longest_chain("SELECT a FROM t WHERE a = ? OR a = ? OR a = ?"),
             5
         );
-        // List items are separate trees; parentheses count in their own level.
+        // List items are separate trees.
         assert_eq!(longest_chain("SELECT ? + ?, ? + ?, ? + ? FROM t"), 1);
         assert_eq!(longest_chain("INSERT INTO t VALUES (-?, ?), (-?, ?)"), 1);
-        assert_eq!(longest_chain("SELECT (? + ? + ?) * ?"), 2);
+        // A parenthesized part hangs below the chain it sits in.
+        assert_eq!(longest_chain("SELECT (? + ? + ?) * ?"), 3);
+        assert_eq!(longest_chain("SELECT ? * (? + ? + ?)"), 3);
+        assert_eq!(longest_chain("SELECT ? + f(? + ?, ? + ?) + ?"), 3);
         assert_eq!(longest_chain("SELECT a::int::text::int"), 3);
         assert_eq!(longest_chain("SELECT a <= b AND b >= c"), 3);
         // Names are not operators, quoted or not.
@@ -158,5 +188,18 @@ mod tests {
         );
         let long = format!("SELECT ?{}", " + ?".repeat(MAX_CHAIN + 1));
         assert_eq!(longest_chain(&long), MAX_CHAIN + 1);
+        // Chains nested in parentheses add up.
+        let nested = (0..20).fold("?".to_owned(), |inner, _| {
+            format!("?{} + ({inner})", " + ?".repeat(1000))
+        });
+        assert_eq!(longest_chain(&format!("SELECT {nested}")), 20 * 1001);
+        let nested_first = (0..20).fold("?".to_owned(), |inner, _| {
+            format!("({inner}){}", " + ?".repeat(1000))
+        });
+        assert_eq!(longest_chain(&format!("SELECT {nested_first}")), 20 * 1000);
+        assert_eq!(
+            longest_chain("SELECT * FROM t WHERE a IN (?, ?) AND b = ?"),
+            4
+        );
     }
 }

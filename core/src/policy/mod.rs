@@ -810,6 +810,20 @@ mod tests {
                 })
             );
             assert_eq!(classify_uncached(&ors, dialect).class, None);
+            // Chains within the bound, nested in parentheses within sqlparser's limit on them:
+            // a tree 80,000 deep (this overflowed a 2 MiB stack when each level counted alone).
+            let nested = (0..20).fold("1".to_owned(), |inner, _| {
+                format!("1{} + ({inner})", " + 1".repeat(4000))
+            });
+            let c = classify_uncached(&format!("SELECT {nested}"), dialect);
+            assert_eq!(c.class, None);
+            assert!(c.reason.contains("operators"), "{}", c.reason);
+            let nested_first = (0..20).fold("1".to_owned(), |inner, _| {
+                format!("({inner}){}", " + 1".repeat(4000))
+            });
+            let c = classify_uncached(&format!("SELECT {nested_first}"), dialect);
+            assert_eq!(c.class, None);
+            assert!(c.reason.contains("operators"), "{}", c.reason);
             let unions = format!("SELECT 1{}", " UNION SELECT 1".repeat(100_000));
             assert_eq!(classify_uncached(&unions, dialect).class, None);
             // At the bound (on a test thread's 2 MiB stack, in a debug build), and long lists
