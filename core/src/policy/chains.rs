@@ -10,7 +10,7 @@
 //! tree's depth and so the stack the classification takes.
 //!
 //! The count is an upper bound of the tree's depth along any path from its root: every operator
-//! character run and operator keyword counts; a parenthesized part (a subexpression, a call's
+//! character run, operator keyword and subscript's `[` counts; a parenthesized part (a subexpression, a call's
 //! arguments, a subquery) starts from the count of the chain it sits in, since its tree hangs
 //! below that chain's; a comma starts the next item of a list from that same count again (a
 //! list's items are separate trees); and the operators after a closing parenthesis go on from
@@ -49,6 +49,10 @@ const OPERATOR_WORDS: &[&str] = &[
     "intersect",
     "except",
     "minus",
+    "isnull",
+    "notnull",
+    "glob",
+    "match",
 ];
 
 /// The number of operators in the longest chain of `normalized` (see the module docs).
@@ -77,6 +81,10 @@ pub(crate) fn longest_chain(normalized: &str) -> usize {
                 }
             }
             b'(' | b'[' | b'{' => {
+                // A subscript (`a[1][2]…`) deepens the tree as an operator does.
+                if c == b'[' {
+                    bump(&mut levels, &mut longest);
+                }
                 let current = levels.last().map_or(0, |l| l.current);
                 levels.push(Level {
                     base: current,

@@ -824,6 +824,9 @@ mod tests {
             let c = classify_uncached(&format!("SELECT {nested_first}"), dialect);
             assert_eq!(c.class, None);
             assert!(c.reason.contains("operators"), "{}", c.reason);
+            // Subscripts deepen the tree too (300,000 aborted the process).
+            let subscripts = format!("SELECT a{} FROM t", "[1]".repeat(300_000));
+            assert_eq!(classify_uncached(&subscripts, dialect).class, None);
             let unions = format!("SELECT 1{}", " UNION SELECT 1".repeat(100_000));
             assert_eq!(classify_uncached(&unions, dialect).class, None);
             // At the bound (on a test thread's 2 MiB stack, in a debug build), and long lists
