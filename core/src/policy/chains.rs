@@ -173,6 +173,87 @@ fn bump(levels: &mut [Level], longest: &mut usize) {
 mod tests {
     use super::*;
 
+    /// Repeated infix, postfix and prefix forms, 30,000 times each, classified on a 512 KiB
+    /// stack: a form that builds a deep tree without counting here would overflow it and abort
+    /// the test binary (`a[1][1]…` and `a NOTNULL NOTNULL…` did, at 100,000 on 2 MiB, before
+    /// they counted); counted ones are refused before parsing.
+    #[test]
+    fn repeated_forms_never_overflow_a_small_stack() {
+        use super::super::{SqlDialect, StatementClass, classify_uncached};
+        const POSTFIX: &[&str] = &[
+            " IS NULL",
+            " IS NOT NULL",
+            " ISNULL",
+            " NOTNULL",
+            "::int",
+            " COLLATE \"C\"",
+            " AT TIME ZONE 'UTC'",
+            "[1]",
+            " -> 'a'",
+            " OR 1",
+            " BETWEEN 1 AND 2",
+            " LIKE 'a'",
+            " IN (1)",
+            " IS DISTINCT FROM 1",
+            " OPERATOR(pg_catalog.+) 1",
+            " = ANY(ARRAY[1])",
+            " UNION SELECT 1",
+            " DIV 1",
+            " || 'a'",
+            " MEMBER OF ('[]')",
+            " SOUNDS LIKE 'a'",
+            " REGEXP 'a'",
+            " XOR 1",
+            " ESCAPE 'x'",
+        ];
+        const PREFIX: &[&str] = &[
+            "NOT ",
+            "-",
+            "~",
+            "EXISTS ",
+            "CAST(",
+            "ROW(",
+            "(",
+            "ARRAY[",
+            "CASE WHEN 1 THEN ",
+            "BINARY ",
+            "(SELECT ",
+            "f(",
+            "COALESCE(1, ",
+        ];
+        let run = || {
+            let mut refused = 0;
+            for dialect in [SqlDialect::Postgres, SqlDialect::Mysql] {
+                for form in POSTFIX {
+                    let sql = format!("SELECT a{} FROM t", form.repeat(30_000));
+                    refused += usize::from(classify_uncached(&sql, dialect).class.is_none());
+                }
+                for form in PREFIX {
+                    let sql = format!("SELECT {}1", form.repeat(30_000));
+                    refused += usize::from(classify_uncached(&sql, dialect).class.is_none());
+                }
+            }
+            refused
+        };
+        let refused = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(run)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+        // Every one of these is either past the chain bound or not SQL.
+        assert_eq!(refused, 2 * (POSTFIX.len() + PREFIX.len()));
+        // A long qualified name is a flat list, no chain: classified as usual.
+        let name = format!("SELECT a{} FROM t", ".a".repeat(30_000));
+        let c = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || classify_uncached(&name, SqlDialect::Postgres).class)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+        assert_eq!(c, Some(StatementClass::Read));
+    }
+
     #[test]
     fn chains_are_counted_per_expression() {
         assert_eq!(longest_chain("SELECT ? + ? + ?"), 2);
