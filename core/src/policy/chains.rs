@@ -14,7 +14,8 @@
 //! arguments, a subquery) starts from the count of the chain it sits in, since its tree hangs
 //! below that chain's; a comma starts the next item of a list from that same count again (a
 //! list's items are separate trees); and the operators after a closing parenthesis go on from
-//! the deepest item inside (in `(a + b) * c` the sum hangs below the product). So twenty
+//! the deepest item inside (in `(a + b) * c` the sum hangs below the product); `CASE … END` is
+//! a level too, whose `WHEN`, `THEN` and `ELSE` start separate trees. So twenty
 //! parenthesized chains of 4,000 nested in one another, before or after the parentheses (a tree
 //! 80,000 deep, within sqlparser's limit on parentheses), count as 80,000.
 
@@ -90,16 +91,10 @@ pub(crate) fn longest_chain(normalized: &str) -> usize {
                     base: current,
                     current,
                     peak: current,
+                    case: false,
                 });
             }
-            // The part closed is one operand of the chain around it: what follows goes on from
-            // the part's deepest item.
-            b')' | b']' | b'}' if levels.len() > 1 => {
-                if let (Some(part), Some(outer)) = (levels.pop(), levels.last_mut()) {
-                    outer.current = outer.current.max(part.peak);
-                    outer.peak = outer.peak.max(outer.current);
-                }
-            }
+            b')' | b']' | b'}' if levels.len() > 1 => close(&mut levels),
             b',' | b';' => {
                 if let Some(level) = levels.last_mut() {
                     level.current = level.base;
@@ -120,7 +115,28 @@ pub(crate) fn longest_chain(normalized: &str) -> usize {
                     i += 1;
                 }
                 let word = &normalized[start..=i];
-                if OPERATOR_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+                let in_case = levels.last().is_some_and(|l| l.case);
+                if word.eq_ignore_ascii_case("case") {
+                    // `CASE … END` is one operand, as a parenthesized part is; its conditions
+                    // and results are separate trees below it.
+                    let current = levels.last().map_or(0, |l| l.current);
+                    levels.push(Level {
+                        base: current,
+                        current,
+                        peak: current,
+                        case: true,
+                    });
+                } else if in_case && word.eq_ignore_ascii_case("end") {
+                    close(&mut levels);
+                } else if in_case
+                    && ["when", "then", "else"]
+                        .iter()
+                        .any(|w| w.eq_ignore_ascii_case(word))
+                {
+                    if let Some(level) = levels.last_mut() {
+                        level.current = level.base;
+                    }
+                } else if OPERATOR_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
                     bump(&mut levels, &mut longest);
                 }
             }
@@ -153,12 +169,26 @@ fn is_operator_byte(c: u8) -> bool {
     )
 }
 
-/// One open parenthesis level's counts.
+/// One open parenthesis (or `CASE`) level's counts.
 #[derive(Default)]
 struct Level {
     base: usize,
     current: usize,
     peak: usize,
+    /// A `CASE … END`, whose `WHEN`, `THEN` and `ELSE` start separate trees.
+    case: bool,
+}
+
+/// Closes the innermost level: the part closed is one operand of the chain around it, so what
+/// follows goes on from the part's deepest item. (In text that does not nest parentheses and
+/// `CASE … END` properly, closing the wrong level only keeps counts higher: never an undercount.)
+fn close(levels: &mut Vec<Level>) {
+    if levels.len() > 1
+        && let (Some(part), Some(outer)) = (levels.pop(), levels.last_mut())
+    {
+        outer.current = outer.current.max(part.peak);
+        outer.peak = outer.peak.max(outer.current);
+    }
 }
 
 fn bump(levels: &mut [Level], longest: &mut usize) {

@@ -824,6 +824,17 @@ mod tests {
             let c = classify_uncached(&format!("SELECT {nested_first}"), dialect);
             assert_eq!(c.class, None);
             assert!(c.reason.contains("operators"), "{}", c.reason);
+            // A CASE's branches are separate trees: 5,000 of them classify as usual.
+            let branches = (0..5_000).fold(String::new(), |mut s, i| {
+                use std::fmt::Write as _;
+                let _ = write!(s, " WHEN a = {i} THEN 'x'");
+                s
+            });
+            let case = format!("SELECT CASE{branches} ELSE 'y' END FROM t");
+            assert_eq!(
+                classify_uncached(&case, dialect).class,
+                Some(StatementClass::Read)
+            );
             // Subscripts deepen the tree too (300,000 aborted the process).
             let subscripts = format!("SELECT a{} FROM t", "[1]".repeat(300_000));
             assert_eq!(classify_uncached(&subscripts, dialect).class, None);
