@@ -9,15 +9,17 @@
 //! `?`), and a statement above [`MAX_CHAIN`] is unclassifiable (`admin` only), which bounds the
 //! tree's depth and so the stack the classification takes.
 //!
-//! The count is an upper bound of the tree's depth along any path from its root: every operator
-//! character run, operator keyword and subscript's `[` counts; a parenthesized part (a subexpression, a call's
-//! arguments, a subquery) starts from the count of the chain it sits in, since its tree hangs
-//! below that chain's; a comma starts the next item of a list from that same count again (a
-//! list's items are separate trees); and the operators after a closing parenthesis go on from
-//! the deepest item inside (in `(a + b) * c` the sum hangs below the product); `CASE … END` is
-//! a level too, whose `WHEN`, `THEN` and `ELSE` start separate trees. So twenty
-//! parenthesized chains of 4,000 nested in one another, before or after the parentheses (a tree
-//! 80,000 deep, within sqlparser's limit on parentheses), count as 80,000.
+//! The count is an upper bound of the tree's depth along any path from its root:
+//! - every operator character run, operator keyword and subscript's `[` counts;
+//! - a parenthesized part (a subexpression, a call's arguments, a subquery) starts from the
+//!   count of the chain it sits in, since its tree hangs below that chain's, and the operators
+//!   after it go on from its deepest item (in `(a + b) * c` the sum hangs below the product);
+//! - a comma starts the next item of a list from the count its level started with (a list's
+//!   items are separate trees);
+//! - `CASE … END` is a level too, whose `WHEN`, `THEN` and `ELSE` start separate trees.
+//!
+//! So twenty parenthesized chains of 4,000 nested in one another, before or after the
+//! parentheses (a tree 80,000 deep, within sqlparser's limit on parentheses), count as 80,000.
 
 /// Operators in one chain, at most: `IN` lists, `VALUES` rows and select lists are separated by
 /// commas and do not add up; an ORM's `a = 1 OR a = 2 OR …` counts two per term.
