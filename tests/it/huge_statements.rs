@@ -47,6 +47,21 @@ async fn postgres_sessions_survive_statements_built_to_exhaust_the_classifier() 
             tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("42")
         ));
     }
+    // The extended protocol's Parse takes the same path (classified on the blocking pool, as
+    // the text is over 64 KiB).
+    let err = client
+        .prepare(&operator_chain())
+        .await
+        .expect_err("refused at Parse");
+    assert!(
+        err.as_db_error()
+            .is_some_and(|e| e.code().code() == "42501" && e.message().contains("operators")),
+        "{err}"
+    );
+    client
+        .simple_query("SELECT 1")
+        .await
+        .expect("the session goes on");
     // And the process: a new session logs in.
     let other = fx.connect().await.expect("a new session");
     other.simple_query("SELECT 1").await.expect("query");
