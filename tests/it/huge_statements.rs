@@ -99,6 +99,21 @@ async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
             .expect("the session goes on");
         assert_eq!(row.get::<i64, _>(0), 42);
     }
+    // A prepared statement (COM_STMT_PREPARE) takes the same path.
+    let err = sqlx::query(sqlx::AssertSqlSafe(operator_chain()))
+        .execute(&mut conn)
+        .await
+        .expect_err("refused at prepare");
+    let message = err
+        .as_database_error()
+        .expect("an ERR packet")
+        .message()
+        .to_owned();
+    assert!(message.contains("operators"), "{message}");
+    sqlx::query("SELECT 1")
+        .execute(&mut conn)
+        .await
+        .expect("the session goes on");
     let mut other = fx.sqlx().await;
     sqlx::query("SELECT 1")
         .execute(&mut other)
