@@ -68,6 +68,14 @@ async fn postgres_sessions_survive_statements_built_to_exhaust_the_classifier() 
     fx.dbward.stop().await;
 }
 
+/// The message of the ERR packet `err` carries.
+fn err_message(err: &sqlx::Error) -> String {
+    err.as_database_error()
+        .expect("an ERR packet")
+        .message()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
     use sqlx::Row as _;
@@ -84,11 +92,7 @@ async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
             .execute(&mut conn)
             .await
             .expect_err("refused below admin");
-        let message = err
-            .as_database_error()
-            .expect("an ERR packet")
-            .message()
-            .to_owned();
+        let message = err_message(&err);
         assert!(
             message.contains("could not classify") && message.contains(expected),
             "{message}"
@@ -104,11 +108,7 @@ async fn mysql_sessions_survive_statements_built_to_exhaust_the_classifier() {
         .execute(&mut conn)
         .await
         .expect_err("refused at prepare");
-    let message = err
-        .as_database_error()
-        .expect("an ERR packet")
-        .message()
-        .to_owned();
+    let message = err_message(&err);
     assert!(message.contains("operators"), "{message}");
     sqlx::query("SELECT 1")
         .execute(&mut conn)

@@ -27,19 +27,29 @@ pub(crate) fn class_of_string(text: &str) -> Result<(StatementClass, String), St
                 .into(),
         );
     }
-    let inner = super::classify_uncached(text, SqlDialect::Mysql);
+    nested_class(text, SqlDialect::Mysql, false).map_err(|why| format!("dynamic SQL {why}"))
+}
+
+/// The class of SQL that a statement holds and runs (dynamic SQL's string, a PostgreSQL rule's
+/// condition or commands): one statement (several only when `several`), none of which dbward
+/// checks at the session level; or why it is refused, as words to follow "dynamic SQL", "a
+/// rule's action"… It is classified anew, within the nesting bound of
+/// [`super::classify_uncached`].
+pub(crate) fn nested_class(
+    text: &str,
+    dialect: SqlDialect,
+    several: bool,
+) -> Result<(StatementClass, String), String> {
+    let inner = super::classify_uncached(text, dialect);
     let Some(class) = inner.class else {
-        return Err(format!(
-            "dynamic SQL whose statement is refused ({})",
-            inner.reason
-        ));
+        return Err(format!("whose statement is refused ({})", inner.reason));
     };
-    if inner.statements != 1 {
-        return Err("dynamic SQL holding other than one statement".into());
+    if inner.statements == 0 || (!several && inner.statements != 1) {
+        return Err("holding other than one statement".into());
     }
     if inner.check_session || inner.use_schema.is_some() || inner.timeout.is_some() {
         return Err(format!(
-            "dynamic SQL running what dbward checks at the session level ({})",
+            "running what dbward checks at the session level ({})",
             inner.reason
         ));
     }

@@ -13,6 +13,7 @@
 
 use sqlparser::tokenizer::Token;
 
+use super::dynamic::nested_class;
 use super::{SqlDialect, StatementClass};
 
 /// `None` when `sql` is not a `CREATE RULE`; otherwise its class and a description, or why
@@ -86,9 +87,9 @@ pub(crate) fn rule(sql: &str) -> Option<Result<(StatementClass, String), String>
     })?;
     if is(k, "where") {
         let condition = text_between(k + 1, Some(do_at));
-        match class_of(&format!("SELECT {condition}"), false) {
+        match nested_class(&format!("SELECT {condition}"), SqlDialect::Postgres, false) {
             Ok(c) => classes.push(c),
-            Err(why) => return Some(Err(format!("a rule whose condition is refused ({why})"))),
+            Err(why) => return Some(Err(format!("a rule's condition {why}"))),
         }
     } else if k != do_at {
         return Some(Err("a rule dbward cannot read".into()));
@@ -110,9 +111,9 @@ pub(crate) fn rule(sql: &str) -> Option<Result<(StatementClass, String), String>
         return Some(Err("a rule without its action".into()));
     };
     if let Some((text, several)) = commands {
-        match class_of(&text, several) {
+        match nested_class(&text, SqlDialect::Postgres, several) {
             Ok(c) => classes.push(c),
-            Err(why) => return Some(Err(format!("a rule whose action is refused ({why})"))),
+            Err(why) => return Some(Err(format!("a rule's action {why}"))),
         }
     }
     let (class, what) = classes
@@ -123,25 +124,6 @@ pub(crate) fn rule(sql: &str) -> Option<Result<(StatementClass, String), String>
         class,
         format!("CREATE RULE ({what}, run later in the sessions that touch the table)"),
     )))
-}
-
-/// The class of a rule's condition or commands: one statement (or, in parentheses, several),
-/// none of which dbward checks at the session level.
-fn class_of(text: &str, several: bool) -> Result<(StatementClass, String), String> {
-    let inner = super::classify_uncached(text, SqlDialect::Postgres);
-    let Some(class) = inner.class else {
-        return Err(inner.reason);
-    };
-    if inner.statements == 0 || (!several && inner.statements != 1) {
-        return Err("other than one statement".into());
-    }
-    if inner.check_session || inner.use_schema.is_some() || inner.timeout.is_some() {
-        return Err(format!(
-            "what dbward checks at the session level ({})",
-            inner.reason
-        ));
-    }
-    Ok((class, inner.reason))
 }
 
 #[cfg(test)]
