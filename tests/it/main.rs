@@ -27,6 +27,7 @@ mod pg_proxy;
 mod pg_quota;
 mod pg_raw;
 mod pg_sessions;
+mod pg_startup_settings;
 mod pg_stream;
 mod pg_upstream;
 mod session_threads;

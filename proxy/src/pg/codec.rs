@@ -263,13 +263,19 @@ pub fn query(out: &mut BytesMut, sql: &str) {
 /// The SQLSTATE of an `ErrorResponse` body, if present.
 #[must_use]
 pub fn error_code(body: &[u8]) -> Option<&str> {
+    error_field(body, b'C')
+}
+
+/// A field of an `ErrorResponse` or `NoticeResponse` body (`b'M'`: the message), when it is UTF-8.
+#[must_use]
+pub fn error_field(body: &[u8], wanted: u8) -> Option<&str> {
     let mut rest = body;
     while let Some((&field, tail)) = rest.split_first() {
         if field == 0 {
             break;
         }
         let end = tail.iter().position(|b| *b == 0)?;
-        if field == b'C' {
+        if field == wanted {
             return std::str::from_utf8(&tail[..end]).ok();
         }
         rest = &tail[end + 1..];

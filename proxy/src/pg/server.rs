@@ -28,8 +28,9 @@ use super::codec::{self, Severity};
 use super::relay::{self, RelayConfig};
 use super::scram::{self, ScramError, Verifier};
 use super::startup::{self, Handshake};
+use super::startup_settings;
 use super::stream::MaybeTls;
-use super::upstream::{self, ConnectOptions};
+use super::upstream::{self, ConnectOptions, UpstreamError};
 use crate::statement_gate::{EndFacts, SessionIdentity, StatementGate};
 
 /// Settings of the PostgreSQL front door.
@@ -483,6 +484,20 @@ impl PgServer {
                 return Err(Refusal::new("28000", e.to_string(), reason).user(user.id));
             }
         };
+        let dialect = if session.database.redshift {
+            SqlDialect::Redshift
+        } else {
+            SqlDialect::Postgres
+        };
+        if let Err(why) = startup_settings::check(
+            &params.settings,
+            dialect,
+            session.level,
+            session.grant.statement_timeout_ms,
+        ) {
+            tracing::info!(reason = %why, "startup setting refused");
+            return Err(Refusal::new("42501", why, "setting_refused").user(user.id));
+        }
         let registered = self.sessions.register(
             SessionInfo {
                 id: uuid::Uuid::nil(),
@@ -543,6 +558,15 @@ impl PgServer {
         .await
         {
             Ok(u) => u,
+            Err(UpstreamError::Setting { code, message }) => {
+                tracing::info!(sqlstate = %code, reason = %message, "startup setting rejected upstream");
+                return Err(Refusal::new(
+                    sqlstate_of(&code),
+                    format!("the upstream server rejected a startup setting: {message}"),
+                    "setting_refused",
+                )
+                .user(user.id));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "upstream login failed");
                 let msg = format!(
@@ -558,6 +582,8 @@ impl PgServer {
             "database": params.database, "tls": client.is_tls(),
             "session_id": session_handle.id(), "grant_id": session.grant.id,
             "level": session.level, "application_name": params.application_name,
+            "settings": params.settings.iter().map(startup_settings::Setting::display)
+                .collect::<Vec<_>>(),
         });
         if !self
             .audit(
@@ -655,6 +681,15 @@ type Opened = (
 );
 
 /// Why `open` refused a session: what the client is told, and why, for the audit trail.
+/// The SQLSTATE of a startup setting the upstream rejected (see `upstream::refused`).
+fn sqlstate_of(code: &str) -> &'static str {
+    match code {
+        "22023" => "22023",
+        "42704" => "42704",
+        _ => "42501",
+    }
+}
+
 struct Refusal {
     code: &'static str,
     message: String,

@@ -10,10 +10,10 @@
 //!   with `NegotiateProtocolVersion` down to 3.0: dbward issues its own cancel keys anyway, and
 //!   the answer must go out before dbward contacts the upstream.
 //! - Parameters: `user` (the dbward user) and `database` (the dbward database name) are
-//!   required; others pass upstream only from an allowlist. `replication` (a walsender runs
-//!   commands no SQL classifier sees), `options` (arbitrary server settings) and anything else
-//!   are refused, and `client_encoding` must be UTF8 so that statements are split exactly as the
-//!   server splits them.
+//!   required. `replication` is refused (a walsender runs commands no SQL classifier sees), and
+//!   `client_encoding` must be UTF8 so that statements are split exactly as the server splits
+//!   them. Every other parameter, and each `-c name=value` of `options`, is a server setting,
+//!   checked once the grant is known ([`super::startup_settings`]).
 
 use std::sync::Arc;
 
@@ -27,21 +27,8 @@ use super::codec::{
     self, CANCEL_REQUEST_CODE, FrameError, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE,
     read_startup_packet,
 };
+use super::startup_settings::{self, Setting};
 use super::stream::{MaybeTls, ReadAhead};
-
-/// Startup parameters passed upstream, by their canonical names. Everything else is refused.
-pub const PASSTHROUGH_PARAMETERS: &[&str] = &[
-    "application_name",
-    "DateStyle",
-    "TimeZone",
-    "IntervalStyle",
-    "extra_float_digits",
-    "search_path",
-    "lc_monetary",
-    "lc_numeric",
-    "lc_time",
-    "bytea_output",
-];
 
 /// The TLS ALPN protocol name PostgreSQL 17 uses for direct TLS.
 pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
@@ -73,8 +60,9 @@ pub struct StartupParams {
     pub database: String,
     /// The client's `application_name`, if any.
     pub application_name: Option<String>,
-    /// Allowlisted parameters to pass upstream (canonical name, value).
-    pub passthrough: Vec<(String, String)>,
+    /// Server settings asked for (those of `options` first), to check against the grant and
+    /// pass upstream.
+    pub settings: Vec<Setting>,
 }
 
 /// Why the handshake failed. Each maps to a FATAL ErrorResponse where the protocol allows one.
@@ -276,7 +264,8 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
     let mut user = None;
     let mut database = None;
     let mut application_name = None;
-    let mut passthrough = Vec::new();
+    let mut options = Vec::new();
+    let mut settings = Vec::new();
     let mut unknown_pq = Vec::new();
     loop {
         let name = codec::get_cstr(body)?;
@@ -292,29 +281,37 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
             "user" => user = Some(value),
             "database" => database = Some(value),
             "application_name" => application_name = Some(value),
-            "client_encoding" => {
-                if !is_utf8(&value) {
-                    return Err(HandshakeError::Protocol(format!(
-                        "client_encoding \"{value}\" is not supported: dbward requires UTF8"
-                    )));
-                }
-            }
+            "client_encoding" => check_encoding(&value)?,
             "replication" => {
                 return Err(HandshakeError::Protocol(
                     "replication connections are not allowed through dbward".into(),
                 ));
             }
-            lower => match PASSTHROUGH_PARAMETERS
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(lower))
-            {
-                Some(canonical) => passthrough.push(((*canonical).to_owned(), value)),
-                None => {
-                    return Err(HandshakeError::Protocol(format!(
-                        "startup parameter \"{name}\" is not allowed through dbward"
-                    )));
-                }
-            },
+            "options" => options
+                .extend(startup_settings::split_options(&value).map_err(HandshakeError::Protocol)?),
+            _ => {
+                startup_settings::check_name(&name).map_err(HandshakeError::Protocol)?;
+                settings.push(Setting { name, value });
+            }
+        }
+    }
+    // As PostgreSQL: `options` first, so that an explicit parameter overrides it.
+    let mut settings: Vec<Setting> = options.into_iter().chain(settings).collect();
+    let mut kept = Vec::with_capacity(settings.len());
+    for s in settings.drain(..) {
+        match s.name.to_ascii_lowercase().as_str() {
+            "application_name" => {
+                application_name.get_or_insert(s.value);
+            }
+            "client_encoding" => check_encoding(&s.value)?,
+            "standard_conforming_strings" if !is_on(&s.value) => {
+                return Err(HandshakeError::Protocol(
+                    "standard_conforming_strings must stay on through dbward (its classifier \
+                     reads SQL as the server reads it only then)"
+                        .into(),
+                ));
+            }
+            _ => kept.push(s),
         }
     }
     if !body.is_empty() {
@@ -334,10 +331,27 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
             user,
             database,
             application_name,
-            passthrough,
+            settings: kept,
         },
         unknown_pq,
     ))
+}
+
+fn check_encoding(value: &str) -> Result<(), HandshakeError> {
+    if is_utf8(value) {
+        Ok(())
+    } else {
+        Err(HandshakeError::Protocol(format!(
+            "client_encoding \"{value}\" is not supported: dbward requires UTF8"
+        )))
+    }
+}
+
+fn is_on(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "on" | "true" | "yes" | "1"
+    )
 }
 
 fn is_utf8(value: &str) -> bool {
@@ -379,15 +393,36 @@ mod tests {
         .expect("accepted");
         assert_eq!((p.user.as_str(), p.database.as_str()), ("alice", "orders"));
         assert_eq!(
-            p.passthrough,
-            [("DateStyle".to_owned(), "ISO, MDY".to_owned())]
+            p.settings,
+            [Setting {
+                name: "datestyle".into(),
+                value: "ISO, MDY".into()
+            }]
         );
         assert_eq!(pq, ["_pq_.command_marker"]);
+        // `options` first (an explicit parameter overrides it), its application_name only when
+        // no parameter names one.
+        let (p, _) = parse_parameters(&mut body(&[
+            ("user", "alice"),
+            ("search_path", "b"),
+            (
+                "options",
+                "-c search_path=a --application-name=app -c TimeZone=UTC",
+            ),
+        ]))
+        .expect("accepted");
+        let names: Vec<_> = p.settings.iter().map(Setting::display).collect();
+        assert_eq!(names, ["search_path=a", "TimeZone=UTC", "search_path=b"]);
+        assert_eq!(p.application_name.as_deref(), Some("app"));
         for refused in [
             ("replication", "database"),
-            ("options", "-c default_transaction_read_only=off"),
+            ("options", "-d 5"),
+            ("options", "-c user=postgres"),
+            ("options", "-c client_encoding=SJIS"),
+            ("options", "-c standard_conforming_strings=off"),
             ("client_encoding", "SJIS"),
             ("standard_conforming_strings", "off"),
+            ("bad name", "x"),
         ] {
             let Err(err) = parse_parameters(&mut body(&[("user", "alice"), refused])) else {
                 panic!("{refused:?} accepted");

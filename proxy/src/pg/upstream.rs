@@ -8,7 +8,8 @@
 //!   only to a loopback host or over TLS whose certificate was verified.
 //! - The startup packet names the dbward user in `application_name` (`dbward:alice` plus the
 //!   client's own), pins `client_encoding=UTF8`, and for sessions at `read` level sets
-//!   `default_transaction_read_only=on`, which survives `RESET ALL` and `DISCARD ALL`.
+//!   `default_transaction_read_only=on`, which survives `RESET ALL` and `DISCARD ALL`; then the
+//!   client's own startup settings, already checked against the grant.
 //! - A `read` session logs in with the database's read-only credential when it has one.
 //!
 //! Errors say what failed without upstream credentials; details go to the log.
@@ -44,6 +45,14 @@ pub enum UpstreamError {
     /// The upstream refused the login.
     #[error("the upstream server refused dbward's login (SQLSTATE {0})")]
     Refused(String),
+    /// The upstream rejected one of the client's startup settings (SQLSTATE, its message).
+    #[error("{message}")]
+    Setting {
+        /// The upstream's SQLSTATE.
+        code: String,
+        /// The upstream's message, which names the setting.
+        message: String,
+    },
     /// The upstream asked for a cleartext password over an unverified channel.
     #[error("the upstream asked for a cleartext password over an unverified connection")]
     InsecurePassword,
@@ -126,10 +135,9 @@ pub async fn connect(
         if let Some(ms) = &timeout {
             params.push(("statement_timeout", ms));
         }
-        for (k, v) in &client_params.passthrough {
-            if k != "application_name" {
-                params.push((k, v));
-            }
+        // After dbward's own: a checked statement_timeout below the ceiling replaces it.
+        for s in &client_params.settings {
+            params.push((&s.name, &s.value));
         }
         let mut out = BytesMut::new();
         frontend::startup_message(params.iter().copied(), &mut out)
@@ -318,8 +326,23 @@ async fn login(
 
 fn refused(body: &[u8]) -> UpstreamError {
     let code = codec::error_code(body).unwrap_or("?????").to_owned();
+    let message = codec::error_field(body, b'M').unwrap_or_default();
     tracing::warn!(sqlstate = %code, "upstream refused the login");
-    UpstreamError::Refused(code)
+    // A startup setting the server rejects (unknown, a bad value, one it keeps for
+    // superusers): its message names only the setting, and the client needs it.
+    let about_a_setting = match code.as_str() {
+        "22023" | "42704" => true,
+        "42501" => message.starts_with("permission denied to set parameter"),
+        _ => false,
+    };
+    if about_a_setting {
+        UpstreamError::Setting {
+            code,
+            message: message.to_owned(),
+        }
+    } else {
+        UpstreamError::Refused(code)
+    }
 }
 
 /// Collects `ParameterStatus` and `BackendKeyData` until the first `ReadyForQuery`.
