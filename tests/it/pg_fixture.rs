@@ -161,11 +161,17 @@ impl PgProxy {
 
     /// Runs `psql` through dbward with `args`; returns (success, stdout, stderr).
     pub async fn psql(&self, args: &[&str]) -> (bool, String, String) {
+        self.psql_env(&[], args).await
+    }
+
+    /// [`PgProxy::psql`] with more environment variables (`PGOPTIONS`...).
+    pub async fn psql_env(&self, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
         let out = tokio::process::Command::new("psql")
             .arg(self.conninfo())
             .args(["-X", "-v", "ON_ERROR_STOP=1"])
             .args(args)
             .env("PGAPPNAME", "psql")
+            .envs(env.iter().copied())
             .output()
             .await
             .expect("run psql");

@@ -65,23 +65,20 @@ async fn startup_settings_are_held_to_the_grant() {
     .await;
 
     // psql with PGOPTIONS, as a DBA sets a schema and a shorter timeout for a session.
-    let out = tokio::process::Command::new("psql")
-        .arg(fx.conninfo())
-        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg("SELECT id FROM items; SHOW search_path; SHOW statement_timeout; SHOW lock_timeout")
-        .env(
-            "PGOPTIONS",
-            "-c search_path=app,public -c statement_timeout=2s --lock-timeout=1500",
+    let (ok, stdout, stderr) = fx
+        .psql_env(
+            &[(
+                "PGOPTIONS",
+                "-c search_path=app,public -c statement_timeout=2s --lock-timeout=1500",
+            )],
+            &[
+                "-At",
+                "-c",
+                "SELECT id FROM items; SHOW search_path; SHOW statement_timeout; SHOW lock_timeout",
+            ],
         )
-        .output()
-        .await
-        .expect("psql");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .await;
+    assert!(ok, "{stdout}{stderr}");
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         ["7", "app,public", "2s", "1500ms"]
