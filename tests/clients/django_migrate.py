@@ -35,7 +35,9 @@ sys.path.insert(0, app_dir)
 import django
 from django.conf import settings
 
-options = {"ssl_mode": "REQUIRED"} if engine == "mysql" else {"sslmode": "require"}
+# PostgreSQL: the schema as Django's documentation sets it, a startup setting dbward checks.
+options = ({"ssl_mode": "REQUIRED"} if engine == "mysql"
+           else {"sslmode": "require", "options": "-c search_path=shop,public"})
 settings.configure(
     DATABASES={"default": {
         "ENGINE": f"django.db.backends.{engine}", "NAME": name, "USER": "alice",

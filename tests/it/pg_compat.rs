@@ -805,6 +805,9 @@ async fn definitions_sqlparser_lacks_under_a_ddl_grant() {
 #[tokio::test]
 async fn django_migrates_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
+    // The script connects with `options=-c search_path=shop,public`, as Django's documentation
+    // suggests for a schema of one's own.
+    fx.upstream_sql("CREATE SCHEMA shop").await;
     let stdout = crate::harness::run_client(
         "django_migrate.py",
         "",
@@ -819,6 +822,21 @@ async fn django_migrates_under_a_ddl_grant() {
     assert_eq!(
         stdout,
         "migrated=19 count=1 rows=widget:3 locked=10.50 flushed=0 loaded=10.50 left=none"
+    );
+    let in_shop: bool = fx
+        .direct()
+        .await
+        .query_one(
+            "SELECT to_regclass('shop.django_migrations') IS NOT NULL \
+             AND to_regclass('public.django_migrations') IS NULL",
+            &[],
+        )
+        .await
+        .expect("where")
+        .get(0);
+    assert!(
+        in_shop,
+        "Django's tables are in the schema its options named"
     );
     fx.dbward.stop().await;
 }
