@@ -1081,6 +1081,44 @@ async fn stored_routines_under_a_ddl_grant() {
     fx.dbward.stop().await;
 }
 
+/// MariaDB's anonymous compound statement, as the mysql client sends it under `DELIMITER`: one
+/// statement, which only `admin` may run (dbward cannot see into it, as into PostgreSQL's `DO`).
+#[tokio::test]
+async fn anonymous_blocks_need_an_admin_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE t (n INT)");
+    let script = "DELIMITER //
+        BEGIN NOT ATOMIC
+          DECLARE i INT DEFAULT 0;
+          WHILE i < 3 DO SET i = i + 1; INSERT INTO t VALUES (i); END WHILE;
+          SELECT SUM(n) FROM t;
+        END//
+        DELIMITER ;";
+    let (ok, _, err) = fx.mysql(&["-e", script]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1142") && err.contains("BEGIN NOT ATOMIC (an anonymous compound"),
+        "{err}"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "0");
+    let (s, g) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/grants",
+            Some(serde_json::json!({
+                "user_id": fx.user_id, "database_id": fx.db_id, "access_level": "admin",
+                "expires_at": "2099-01-01T00:00:00Z",
+            })),
+        )
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let (ok, out, err) = fx.mysql(&["-e", script]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "6");
+    fx.dbward.stop().await;
+}
+
 /// MariaDB's combination `sql_mode`s (`ORACLE`, `MSSQL`...) include `ANSI_QUOTES`, under which
 /// `"a\"` ends at the second quote: `SELECT 1 AS "a\"; DROP TABLE victim; -- "` would be one
 /// SELECT to dbward's lexer and a SELECT plus a DROP to the server. Setting them is refused

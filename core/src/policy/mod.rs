@@ -540,6 +540,20 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
                 literal_sensitive: false,
             };
         }
+        Err(_) if mysql && routine::is_one_mariadb_anonymous_block(text) => {
+            return Classification {
+                class: Some(StatementClass::Admin),
+                reason: "BEGIN NOT ATOMIC (an anonymous compound statement dbward cannot see into)"
+                    .into(),
+                statements: 1,
+                timeout: None,
+                use_schema: None,
+                may_carry_password: mentions_password(&scan.normalized),
+                // It may change the character set or sql_mode, as a routine it calls may.
+                check_session: true,
+                literal_sensitive: false,
+            };
+        }
         Err(whole_error) => {
             // Each statement alone; the parser's failure on one must not hide the others.
             for range in &scan.statements {

@@ -43,6 +43,30 @@ pub(crate) fn is_one_mysql_routine(sql: &str) -> bool {
     body_ends_at_last_end(&t[body..])
 }
 
+/// Whether `sql` is exactly one MariaDB anonymous compound statement, `[label:] BEGIN NOT ATOMIC
+/// ... END [label]`, which the client sends whole (the mysql client under `DELIMITER`) and the
+/// server runs as one statement. Its body is read only to find where it ends: like PostgreSQL's
+/// `DO`, what it runs (control flow, variables, dynamic SQL) is not classified, and the caller
+/// names it `admin`.
+pub(crate) fn is_one_mariadb_anonymous_block(sql: &str) -> bool {
+    let Some(t) = mysql_tokens(sql) else {
+        return false;
+    };
+    let t: Vec<&Token> = t.iter().collect();
+    let start = if is_name(t.first()) && matches!(t.get(1), Some(Token::Colon)) {
+        2
+    } else {
+        0
+    };
+    if !(is(t.get(start), "begin") && is(t.get(start + 1), "not") && is(t.get(start + 2), "atomic"))
+    {
+        return false;
+    }
+    // The block as a routine's body reads it: `BEGIN` and its statements.
+    let body: Vec<&Token> = t[..=start].iter().chain(&t[start + 3..]).copied().collect();
+    body_ends_at_last_end(&body)
+}
+
 /// `sql`'s MySQL tokens without whitespace and comments.
 fn mysql_tokens(sql: &str) -> Option<Vec<Token>> {
     let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize().ok()?;
@@ -463,6 +487,23 @@ mod tests {
         assert!(!pg(
             "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT 1;"
         ));
+    }
+
+    #[test]
+    fn mariadb_anonymous_blocks() {
+        use super::is_one_mariadb_anonymous_block as block;
+        assert!(block("BEGIN NOT ATOMIC SELECT 1; END"));
+        assert!(block(
+            "outer: BEGIN NOT ATOMIC DECLARE i INT DEFAULT 0; WHILE i < 3 DO SET i = i + 1; \
+             END WHILE; IF i = 3 THEN SELECT i; ELSE BEGIN SELECT 0; END; END IF; END outer;"
+        ));
+        assert!(!block("BEGIN NOT ATOMIC SELECT 1; END; DROP TABLE t"));
+        assert!(!block(
+            "BEGIN NOT ATOMIC SELECT 1; END IF; DROP TABLE t; END"
+        ));
+        assert!(!block("BEGIN NOT ATOMIC SELECT 1;"));
+        assert!(!block("BEGIN; SELECT 1; END"));
+        assert!(!block("BEGIN NOT ATOMIC SELECT 'END'; END; DROP TABLE t"));
     }
 
     #[test]
