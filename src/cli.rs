@@ -79,7 +79,9 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
         } else {
             ""
         };
-        writeln!(out, "{class}\t{}\t{}{checked}", c.statements, c.reason)?;
+        // One line per string: a parser's message may quote text with line breaks in it.
+        let reason = c.reason.replace(['\n', '\r', '\t'], " ");
+        writeln!(out, "{class}\t{}\t{reason}{checked}", c.statements)?;
     }
     out.flush()?;
     Ok(if refused {

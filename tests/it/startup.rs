@@ -313,6 +313,19 @@ fn classify_subcommand_prints_each_strings_class() {
     let (code, out) = run(&["SELEC oops"], "");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.starts_with("refused\t"), "{out}");
+    // One line per string, even when the parser's message quotes a line break.
+    let (code, out) = run(
+        &["--dialect", "mysql", "SELECT 1 AS x \"a\nb\"", "SELECT 2"],
+        "",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("read\t1\t")),
+        "{out}"
+    );
     let (code, _) = run(&["--dialect", "oracle", "SELECT 1"], "");
     assert_eq!(code, Some(2), "an unknown dialect is a usage error");
 }

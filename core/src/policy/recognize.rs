@@ -85,11 +85,16 @@ pub(crate) fn recognize(
         // MySQL: table options and partition maintenance sqlparser lacks in ALTER TABLE
         // (`ENGINE=InnoDB`, `ROW_FORMAT`, `CONVERT TO CHARACTER SET`; `TRUNCATE PARTITION p0`):
         // words, literals and `=` only, no expressions.
-        ["alter", "table", rest @ ..] if mysql && alter_table_options(rest) => Some((
-            StatementClass::Ddl,
-            "ALTER TABLE (table options, partitions)",
-        )),
-        ["alter", "table", rest @ ..] if mysql => {
+        // (MariaDB's `ALTER ONLINE TABLE` too.)
+        ["alter", "table", rest @ ..] | ["alter", "online", "table", rest @ ..]
+            if mysql && alter_table_options(rest) =>
+        {
+            Some((
+                StatementClass::Ddl,
+                "ALTER TABLE (table options, partitions)",
+            ))
+        }
+        ["alter", "table", rest @ ..] | ["alter", "online", "table", rest @ ..] if mysql => {
             let tail = match rest {
                 [s, ".", n, tail @ ..] if is_identifier(s) && is_identifier(n) => tail,
                 [n, tail @ ..] if is_identifier(n) => tail,
