@@ -1,5 +1,6 @@
 //! The dump tools DBAs reach for, under `read` grants: `pg_dump` and `mysqldump` through dbward
-//! produce the dump they produce directly (as the upstream login dbward uses).
+//! produce the dump they produce directly (as the upstream login dbward uses); and their dumps
+//! restored through dbward under `ddl` grants (psql, the mysql client).
 
 use serde_json::json;
 
@@ -288,5 +289,91 @@ async fn mysqldump_under_a_read_grant_matches_a_direct_dump() {
         .expect("run mysql");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("ERROR 1046"), "{err}");
+    fx.dbward.stop().await;
+}
+
+/// A mysqldump restored through dbward under a `ddl` grant, as a DBA restores one with the
+/// mysql client: tables (an Aria one, whose definition carries `PAGE_CHECKSUM=1`, and `InnoDB`
+/// ones with a foreign key), a MariaDB sequence (dumped as `CREATE SEQUENCE` and `SELECT
+/// SETVAL`), and rows, under mysqldump's session settings, `LOCK TABLES` and `DISABLE KEYS`.
+/// A direct dump of the result is the dump restored.
+#[tokio::test]
+async fn mysqldump_restores_under_a_ddl_grant() {
+    let fx = MyProxy::start("read", json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(20)) ENGINE=InnoDB;
+         CREATE TABLE notes (id INT PRIMARY KEY, item INT, body TEXT,
+           FOREIGN KEY (item) REFERENCES items (id)) ENGINE=InnoDB;
+         CREATE TABLE log (at DATETIME, line VARCHAR(100)) ENGINE=Aria PAGE_CHECKSUM=1;
+         CREATE SEQUENCE ticket START WITH 100 INCREMENT BY 5 NOCACHE;
+         INSERT INTO items (name) VALUES ('a'), ('b''s'), ('c');
+         INSERT INTO notes VALUES (1, 1, 'first'), (2, 3, NULL);
+         INSERT INTO log VALUES ('2026-01-01 10:00:00', 'started');
+         SELECT NEXT VALUE FOR ticket;",
+    );
+    let direct = |db: &crate::my_fixture::MyDatabase| {
+        vec![
+            "-h".to_owned(),
+            "127.0.0.1".into(),
+            "-P".into(),
+            "3306".into(),
+            "-u".into(),
+            db.user.clone(),
+            format!("-p{}", db.password),
+        ]
+    };
+    let dump = mysqldump(&direct(&fx.upstream), &[&fx.upstream.name]).await;
+    assert!(dump.contains("PAGE_CHECKSUM=1"), "{dump}");
+    assert!(dump.contains("CREATE SEQUENCE"), "{dump}");
+    let target = crate::my_fixture::MyDatabase::create();
+    register_with_grant(
+        &fx.dbward,
+        fx.user_id,
+        json!({
+            "name": "restored", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+            "database": target.name, "username": target.user,
+            "password": target.password, "tls_mode": "disable",
+        }),
+        "ddl",
+    )
+    .await;
+    let mut mysql = tokio::process::Command::new("mysql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &fx.port().to_string(),
+            "-u",
+            "alice",
+            &format!("-p{}", fx.password),
+            "--ssl",
+            "restored",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mysql");
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = mysql.stdin.take().expect("stdin");
+        stdin
+            .write_all(dump.as_bytes())
+            .await
+            .expect("feed the dump");
+    }
+    let out = mysql.wait_with_output().await.expect("mysql");
+    assert!(
+        out.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let restored = mysqldump(&direct(&target), &[&target.name]).await;
+    let original = dump.replace(&fx.upstream.name, &target.name);
+    assert_eq!(restored, original);
+    // The sequence goes on where the original does.
+    assert_eq!(
+        target.sql("SELECT NEXT VALUE FOR ticket"),
+        fx.upstream.sql("SELECT NEXT VALUE FOR ticket")
+    );
     fx.dbward.stop().await;
 }

@@ -13,12 +13,21 @@
 //!   `stmt` if stricter: the scheduler runs it later as the event's definer, outside any
 //!   session, its read-only mode and its audit. The schedule takes literals, intervals and the
 //!   current time only, the definer is the session's own account, and the body is one
-//!   statement dbward classifies (a `BEGIN … END` body is not recognized).
+//!   statement dbward classifies (a `BEGIN … END` body is not recognized);
+//! - `LOCK TABLE` (the other spelling) and `LOCK TABLES` with what sqlparser lacks (qualified
+//!   names, `READ LOCAL`, `LOW_PRIORITY WRITE`, MariaDB's `WRITE CONCURRENT` and `WAIT n`):
+//!   `write`, as parsed `LOCK TABLES` is;
+//! - `DROP [TEMPORARY] TABLES` (the plural spelling) and MariaDB's `RENAME TABLE IF EXISTS`:
+//!   `ddl`;
+//! - MariaDB's sequences, `CREATE [OR REPLACE] [TEMPORARY] SEQUENCE` and `ALTER SEQUENCE` with
+//!   their options (words and literals): `ddl`;
+//! - `SIGNAL`, `RESIGNAL` and `GET [CURRENT|STACKED] DIAGNOSTICS`, whose values the servers
+//!   allow only as literals and variables: `read` (they raise or read a condition).
 
 use sqlparser::tokenizer::Token;
 
 use super::StatementClass;
-use super::recognize::is_identifier;
+use super::recognize::{is_identifier, is_qualified_name};
 
 /// The class of an XA, ALTER DATABASE, ANALYZE … PERSISTENT or DROP EVENT statement, from its
 /// normalized tokens (lower case).
@@ -77,6 +86,47 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
                 _ => None,
             }
         }
+        ["lock", "table" | "tables", rest @ ..] => {
+            lock_list(rest).then_some((StatementClass::Write, "LOCK TABLES takes table locks"))
+        }
+        ["drop", "tables", rest @ ..] | ["drop", "temporary", "tables", rest @ ..] => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let rest = rest
+                .strip_suffix(&["restrict"])
+                .or_else(|| rest.strip_suffix(&["cascade"]))
+                .unwrap_or(rest);
+            (!rest.is_empty() && rest.split(|t| *t == ",").all(is_qualified_name))
+                .then_some((StatementClass::Ddl, "DROP TABLES"))
+        }
+        ["rename", "table" | "tables", "if", "exists", rest @ ..] => rest
+            .split(|t| *t == ",")
+            .all(|pair| {
+                let pair = pair.strip_prefix(&["if", "exists"]).unwrap_or(pair);
+                pair.iter().position(|t| *t == "to").is_some_and(|to| {
+                    let (from, target) = (&pair[..to], &pair[to + 1..]);
+                    let from = from
+                        .strip_suffix(&["nowait"])
+                        .or_else(|| from.strip_suffix(&["wait", "?"]))
+                        .unwrap_or(from);
+                    is_qualified_name(from) && is_qualified_name(target)
+                })
+            })
+            .then_some((StatementClass::Ddl, "RENAME TABLE")),
+        ["create", "or", "replace", rest @ ..] | ["create", rest @ ..] if sequence(rest, true) => {
+            Some((StatementClass::Ddl, "CREATE SEQUENCE"))
+        }
+        ["alter", rest @ ..] if sequence(rest, false) => {
+            Some((StatementClass::Ddl, "ALTER SEQUENCE"))
+        }
+        ["signal" | "resignal", rest @ ..] if condition_values(rest) => {
+            Some((StatementClass::Read, "SIGNAL/RESIGNAL (raises a condition)"))
+        }
+        ["get", "diagnostics", rest @ ..]
+        | ["get", "current" | "stacked", "diagnostics", rest @ ..]
+            if !rest.is_empty() && condition_values(rest) =>
+        {
+            Some((StatementClass::Read, "GET DIAGNOSTICS"))
+        }
         ["drop", "event", rest @ ..] => {
             let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
             let ok = match rest {
@@ -88,6 +138,76 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
         }
         _ => None,
     }
+}
+
+/// `LOCK TABLES`' list: `name [[AS] alias] READ [LOCAL] | [LOW_PRIORITY] WRITE [CONCURRENT]`,
+/// comma-separated, then MariaDB's `WAIT n` or `NOWAIT`.
+fn lock_list(t: &[&str]) -> bool {
+    let t = t
+        .strip_suffix(&["nowait"])
+        .or_else(|| t.strip_suffix(&["wait", "?"]))
+        .unwrap_or(t);
+    !t.is_empty()
+        && t.split(|t| *t == ",").all(|item| {
+            let kind = ["read", "write", "low_priority"]
+                .iter()
+                .filter_map(|k| item.iter().position(|t| t == k))
+                .min();
+            let Some(kind) = kind else {
+                return false;
+            };
+            let (table, lock) = item.split_at(kind);
+            let name_ok = match table {
+                [n, "as", a] | [n, a] if is_identifier(a) => is_identifier(n),
+                [s, ".", n, "as", a] | [s, ".", n, a] if is_identifier(a) => {
+                    is_identifier(s) && is_identifier(n)
+                }
+                _ => is_qualified_name(table),
+            };
+            name_ok
+                && matches!(
+                    lock,
+                    ["read" | "write"]
+                        | ["read", "local"]
+                        | ["low_priority", "write"]
+                        | ["write", "concurrent"]
+                )
+        })
+}
+
+/// MariaDB's `[TEMPORARY] SEQUENCE [IF NOT EXISTS] name options` (after `CREATE [OR REPLACE]`)
+/// or `SEQUENCE [IF EXISTS] name options` (after `ALTER`): options are words, literals, `=` and
+/// signs (`START WITH -5`, `INCREMENT BY 1`, `NOCACHE`, `ENGINE=InnoDB`, `COMMENT='…'`).
+fn sequence(t: &[&str], create: bool) -> bool {
+    let t = if create {
+        t.strip_prefix(&["temporary"]).unwrap_or(t)
+    } else {
+        t
+    };
+    let Some(t) = t.strip_prefix(&["sequence"]) else {
+        return false;
+    };
+    let t = t
+        .strip_prefix(&["if", "not", "exists"])
+        .or_else(|| t.strip_prefix(&["if", "exists"]))
+        .unwrap_or(t);
+    let (name, options) = match t {
+        [s, ".", n, rest @ ..] => (is_identifier(s) && is_identifier(n), rest),
+        [n, rest @ ..] => (is_identifier(n), rest),
+        [] => return false,
+    };
+    name && options
+        .iter()
+        .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | "-" | "+" | ","))
+}
+
+/// `SIGNAL`'s and `GET DIAGNOSTICS`' rest: condition names, `SQLSTATE [VALUE] '…'`, and
+/// `item = value` lists whose values are literals, local variables or user variables (`@v`):
+/// the servers accept no expression there.
+fn condition_values(t: &[&str]) -> bool {
+    t.iter()
+        .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | "," | "@"))
+        && !t.windows(2).any(|w| w == ["@", "@"])
 }
 
 /// An XA transaction id (`'gtrid'[, 'bqual'[, formatID]]`, all literals) at the start of `t`,

@@ -482,7 +482,7 @@ fn copy_table(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
 }
 
 /// `name` or `schema . name`, each a bare word or a quoted identifier.
-fn is_qualified_name(tokens: &[&str]) -> bool {
+pub(crate) fn is_qualified_name(tokens: &[&str]) -> bool {
     match tokens {
         [n] => is_identifier(n),
         [c, ".", s, ".", n] => is_identifier(c) && is_identifier(s) && is_identifier(n),
@@ -826,6 +826,149 @@ fn without_trailing_into_variables(
         .then(|| texts[..into].concat())
 }
 
+fn is_plain_word(t: Option<&sqlparser::tokenizer::Token>, w: &str) -> bool {
+    matches!(t, Some(sqlparser::tokenizer::Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+}
+
+/// The next token at or after `from` that is not whitespace.
+fn next_significant(tokens: &[sqlparser::tokenizer::Token], from: usize) -> Option<usize> {
+    (from..tokens.len()).find(|&k| !matches!(tokens[k], sqlparser::tokenizer::Token::Whitespace(_)))
+}
+
+/// MariaDB's `NEXT VALUE FOR s` / `PREVIOUS VALUE FOR s` as `nextval(s)` / `lastval(s)`, if
+/// the text has any.
+fn sequence_functions(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let mut out = String::new();
+    let mut rewritten = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let function = if is_plain_word(tokens.get(i), "next") {
+            Some("nextval")
+        } else if is_plain_word(tokens.get(i), "previous") {
+            Some("lastval")
+        } else {
+            None
+        };
+        let value = next_significant(tokens, i + 1);
+        let for_ = value.and_then(|k| next_significant(tokens, k + 1));
+        let name = for_.and_then(|k| next_significant(tokens, k + 1));
+        if let (Some(function), Some(value), Some(for_), Some(name)) = (function, value, for_, name)
+            && is_plain_word(tokens.get(value), "value")
+            && is_plain_word(tokens.get(for_), "for")
+            && matches!(tokens[name], Token::Word(_))
+        {
+            // `db.s` as well as `s`.
+            let mut end = name + 1;
+            if let Some(dot) = next_significant(tokens, end)
+                && matches!(tokens[dot], Token::Period)
+                && let Some(n) = next_significant(tokens, dot + 1)
+                && matches!(tokens[n], Token::Word(_))
+            {
+                end = n + 1;
+            }
+            out.push_str(function);
+            out.push('(');
+            out.push_str(&texts[name..end].concat());
+            out.push(')');
+            rewritten = true;
+            i = end;
+            continue;
+        }
+        out.push_str(texts[i]);
+        i += 1;
+    }
+    rewritten.then_some(out)
+}
+
+/// A multi-table `UPDATE t1, t2 SET …` with its table list's commas (outside parentheses,
+/// before `SET`) as `CROSS JOIN`, if it has any.
+fn comma_joined_update(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let mut out = String::new();
+    let mut depth = 0i32;
+    let mut rewritten = false;
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(_) if depth == 0 && is_plain_word(Some(t), "set") => {
+                out.push_str(&texts[i..].concat());
+                return rewritten.then_some(out);
+            }
+            Token::Comma if depth == 0 => {
+                out.push_str(" CROSS JOIN ");
+                rewritten = true;
+                continue;
+            }
+            _ => {}
+        }
+        out.push_str(texts[i]);
+    }
+    None
+}
+
+/// A `CREATE TABLE` without MariaDB's table options sqlparser lacks (`PAGE_CHECKSUM`,
+/// `TRANSACTIONAL`, `ENCRYPTED`, `ENCRYPTION_KEY_ID`, `PAGE_COMPRESSED`,
+/// `PAGE_COMPRESSION_LEVEL`, `IETF_QUOTES`, each `[=] value`) outside parentheses, if it had
+/// any.
+fn without_mariadb_table_options(
+    tokens: &[sqlparser::tokenizer::Token],
+    texts: &[&str],
+) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    const OPTIONS: &[&str] = &[
+        "page_checksum",
+        "transactional",
+        "encrypted",
+        "encryption_key_id",
+        "page_compressed",
+        "page_compression_level",
+        "ietf_quotes",
+    ];
+    // Options of a table defined by its columns only: not `… AS SELECT`, whose select list
+    // could name a column like an option.
+    if tokens.iter().any(|t| {
+        ["select", "with", "values", "like"]
+            .iter()
+            .any(|w| is_plain_word(Some(t), w))
+    }) {
+        return None;
+    }
+    let mut out = String::new();
+    let mut depth = 0i32;
+    let mut rewritten = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            t if depth == 0 && OPTIONS.iter().any(|o| is_plain_word(Some(t), o)) => {
+                let mut v = next_significant(tokens, i + 1)?;
+                if matches!(tokens[v], Token::Eq) {
+                    v = next_significant(tokens, v + 1)?;
+                }
+                // A value, never an expression: `transactional = f(x)` in a query's select list
+                // must not lose `f`.
+                let value = matches!(tokens[v], Token::Number(..) | Token::SingleQuotedString(_))
+                    || ["yes", "no", "default"]
+                        .iter()
+                        .any(|w| is_plain_word(tokens.get(v), w));
+                if !value {
+                    return None;
+                }
+                rewritten = true;
+                i = v + 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push_str(texts[i]);
+        i += 1;
+    }
+    rewritten.then_some(out)
+}
+
 /// An `ALTER [ONLINE] TABLE` without MariaDB's `IF [NOT] EXISTS` clauses and `ONLINE`, if it
 /// had any.
 fn without_if_exists(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
@@ -975,10 +1118,20 @@ const LIKE_OPTIONS: &[&str] = &[
 ///   IF EXISTS`) and `ALTER ONLINE TABLE` go;
 /// - `CREATE FULLTEXT|SPATIAL INDEX`: `CREATE INDEX` (another kind of index, the same schema
 ///   change);
-/// - a query ending in `INTO @a, @b`: the query (user variables are the session's own).
+/// - a query ending in `INTO @a, @b`: the query (user variables are the session's own);
+/// - MariaDB's `NEXT VALUE FOR s` and `PREVIOUS VALUE FOR s`: `nextval(s)` (`write`: it
+///   advances the sequence) and `lastval(s)`, anywhere in a statement, before the rest;
+/// - a multi-table `UPDATE t1, t2 SET …`: `UPDATE t1 CROSS JOIN t2 SET …` (the same join);
+/// - MariaDB's table options sqlparser lacks in `CREATE TABLE` (`PAGE_CHECKSUM=1`,
+///   `TRANSACTIONAL=1`, which mysqldump writes for Aria tables, and the encryption and page
+///   compression ones) go: where a new table's pages are checksummed or encrypted does not
+///   change what kind of statement it is.
 fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
     let (tokens, texts) = tokens_with_text(sql, SqlDialect::Mysql)?;
+    if let Some(text) = sequence_functions(&tokens, &texts) {
+        return Some(mysql_rewrite_for_parser(&text).unwrap_or((text, 1)));
+    }
     // The statement's leading words (whitespace and comments skipped) and where the rest starts.
     let significant = tokens
         .iter()
@@ -1023,6 +1176,10 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
         (Some("set"), Some("charset")) => Some(format!("SET NAMES {}", rest(2))),
         (Some("select" | "with"), _) => without_trailing_into_variables(&tokens, &texts),
         (Some("alter"), Some("table" | "online")) => without_if_exists(&tokens, &texts),
+        (Some("update"), _) => comma_joined_update(&tokens, &texts),
+        (Some("create"), Some("table" | "or" | "temporary")) => {
+            without_mariadb_table_options(&tokens, &texts)
+        }
         (Some("create"), Some("fulltext" | "spatial")) if word(2).as_deref() == Some("index") => {
             Some(format!("CREATE {}", rest(2)))
         }
