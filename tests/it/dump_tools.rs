@@ -74,6 +74,11 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
              DO ALSO INSERT INTO log (id) VALUES (new.x);
          CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
          CREATE TRIGGER touch BEFORE INSERT ON log FOR EACH ROW EXECUTE FUNCTION touch();
+         CREATE TRIGGER touch_args BEFORE UPDATE ON log FOR EACH ROW
+             EXECUTE FUNCTION touch('audit', 2);
+         CREATE DOMAIN required AS int NOT NULL;
+         CREATE MATERIALIZED VIEW big_items AS SELECT id FROM items WHERE id > 40;
+         CREATE MATERIALIZED VIEW later AS SELECT id FROM items WITH NO DATA;
          CREATE TEXT SEARCH CONFIGURATION plain (COPY = simple);",
     )
     .await;

@@ -622,6 +622,9 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
         return mysql_rewrite_for_parser(sql);
     }
     let (tokens, texts) = tokens_with_text(sql, dialect)?;
+    if let Some(text) = pg_statement_rewrite(&tokens, &texts).filter(|t| t != sql) {
+        return Some(rewrite_for_parser(&text, dialect).unwrap_or((text, 1)));
+    }
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
     let mut out = String::with_capacity(sql.len());
     let mut rewritten = false;
@@ -759,6 +762,140 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
         i += 1;
     }
     rewritten.then_some((out, 1))
+}
+
+/// PostgreSQL statement forms sqlparser 0.63 lacks, rewritten whole before the clause rewrites
+/// of [`rewrite_for_parser`] (which then run on the result):
+/// - `CREATE MATERIALIZED VIEW … WITH [NO] DATA` (`pg_dump` writes `WITH NO DATA`, then
+///   `REFRESH`): without the clause, which only says whether the view is filled now;
+/// - a trigger's `EXECUTE FUNCTION|PROCEDURE f(args)`: `f()`, when the arguments are literals
+///   and names (the server takes nothing else: they are passed to the function as strings);
+/// - `UPDATE|DELETE … WHERE CURRENT OF cursor`: without the clause (which row, not what kind of
+///   change);
+/// - `CREATE DOMAIN name type` without `AS`, and a domain's `[NOT] NULL`: with `AS`, without
+///   the nullability.
+fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&k| {
+            !matches!(
+                tokens[k],
+                Token::Whitespace(_) | Token::SemiColon | Token::EOF
+            )
+        })
+        .collect();
+    let word = |n: usize, w: &str| {
+        significant
+            .get(n)
+            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
+    };
+    let without = |drop: &[usize]| {
+        let mut out = String::new();
+        for (k, text) in texts.iter().enumerate() {
+            if !drop.contains(&k) {
+                out.push_str(text);
+            }
+        }
+        out
+    };
+    let n = significant.len();
+    if word(0, "create") && word(1, "materialized") && word(2, "view") && n > 3 {
+        if word(n - 1, "data") && word(n - 2, "no") && word(n - 3, "with") {
+            return Some(without(&significant[n - 3..]));
+        }
+        if word(n - 1, "data") && word(n - 2, "with") {
+            return Some(without(&significant[n - 2..]));
+        }
+        return None;
+    }
+    if word(0, "create") && (word(1, "trigger") || (word(1, "constraint") && word(2, "trigger"))) {
+        // `EXECUTE FUNCTION|PROCEDURE [schema.]name ( args )` ends the statement.
+        let execute = (0..n).rev().find(|&j| {
+            word(j, "execute") && (word(j + 1, "function") || word(j + 1, "procedure"))
+        })?;
+        let open = if matches!(
+            tokens.get(*significant.get(execute + 3)?),
+            Some(Token::Period)
+        ) {
+            execute + 5
+        } else {
+            execute + 3
+        };
+        let close = n - 1;
+        if !matches!(tokens.get(*significant.get(open)?), Some(Token::LParen))
+            || !matches!(tokens[significant[close]], Token::RParen)
+            || open + 1 >= close
+        {
+            return None;
+        }
+        let args = &significant[open + 1..close];
+        let literal = |k: &usize| {
+            matches!(
+                tokens[*k],
+                Token::SingleQuotedString(_)
+                    | Token::EscapedStringLiteral(_)
+                    | Token::DollarQuotedString(_)
+                    | Token::Number(..)
+                    | Token::Word(_)
+                    | Token::Comma
+                    | Token::Minus
+                    | Token::Plus
+                    | Token::Period
+            )
+        };
+        if !args.iter().all(literal) {
+            return None;
+        }
+        let drop: Vec<usize> = (significant[open] + 1..significant[close]).collect();
+        return Some(without(&drop));
+    }
+    if (word(0, "update") || word(0, "delete")) && n > 4 {
+        let at = (0..n - 3)
+            .find(|&j| word(j, "where") && word(j + 1, "current") && word(j + 2, "of"))?;
+        let name = significant[at + 3];
+        if !matches!(tokens[name], Token::Word(_)) {
+            return None;
+        }
+        return Some(without(&significant[at..=at + 3]));
+    }
+    if word(0, "create") && word(1, "domain") && n > 3 {
+        // The name, qualified or not, then `AS` or the type.
+        let after_name = if matches!(tokens.get(significant[3]), Some(Token::Period)) {
+            5
+        } else {
+            3
+        };
+        let mut drop = Vec::new();
+        let mut depth = 0i32;
+        for j in after_name..n {
+            match tokens[significant[j]] {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ if depth == 0 && word(j, "null") && !word(j - 1, "default") => {
+                    drop.push(significant[j]);
+                    if j > 0 && word(j - 1, "not") {
+                        drop.push(significant[j - 1]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let needs_as = !word(after_name, "as");
+        if drop.is_empty() && !needs_as {
+            return None;
+        }
+        let mut out = String::new();
+        for (k, text) in texts.iter().enumerate() {
+            if needs_as && significant.get(after_name) == Some(&k) {
+                out.push_str("AS ");
+            }
+            if !drop.contains(&k) {
+                out.push_str(text);
+            }
+        }
+        return Some(out);
+    }
+    None
 }
 
 /// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see
@@ -1129,7 +1266,7 @@ const LIKE_OPTIONS: &[&str] = &[
 fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
     let (tokens, texts) = tokens_with_text(sql, SqlDialect::Mysql)?;
-    if let Some(text) = sequence_functions(&tokens, &texts) {
+    if let Some(text) = sequence_functions(&tokens, &texts).filter(|t| t != sql) {
         return Some(mysql_rewrite_for_parser(&text).unwrap_or((text, 1)));
     }
     // The statement's leading words (whitespace and comments skipped) and where the rest starts.
