@@ -91,6 +91,23 @@ impl Findings {
         // Stored code (a trigger's, a routine's body) runs later, when it fires or is called
         // (`CALL` is write; a function runs as part of whatever statement calls it): creating
         // it is ddl, whatever the body does.
+        // A routine in an untrusted language (or from a library: `USING JAR|FILE`) is admin.
+        let untrusted = match stmt {
+            Statement::CreateFunction(f) => {
+                f.using.is_some()
+                    || f.language
+                        .as_ref()
+                        .is_some_and(|l| !super::routine::is_trusted_language(&l.value))
+            }
+            Statement::CreateProcedure { language, .. } => language
+                .as_ref()
+                .is_some_and(|l| !super::routine::is_trusted_language(&l.value)),
+            _ => false,
+        };
+        if untrusted {
+            self.add(StatementClass::Admin, super::routine::UNTRUSTED_ROUTINE);
+            return;
+        }
         if matches!(
             stmt,
             Statement::CreateTrigger(_)

@@ -14,7 +14,13 @@
 //!   CONSTRAINT`, `RENAME CONSTRAINT`, `VALIDATE CONSTRAINT`, `RENAME TO`, `SET SCHEMA`, `OWNER
 //!   TO` the session's own role (`SET DEFAULT expr` and `ADD … CHECK (expr)` hold an
 //!   expression and stay unclassified);
-//! - `ALTER TEXT SEARCH CONFIGURATION name ADD|ALTER|DROP MAPPING …`.
+//! - `ALTER TEXT SEARCH CONFIGURATION name ADD|ALTER|DROP MAPPING …`;
+//! - `CREATE [OR REPLACE] FUNCTION|PROCEDURE name (args) …` with what sqlparser lacks
+//!   (`COST`, `ROWS`, `LEAKPROOF`, `WINDOW`, `SUPPORT`, a procedure's `LANGUAGE sql AS $$…$$`,
+//!   `VARIADIC` and defaulted parameters): `ddl`, as parsed routines are, and `admin` in a
+//!   language outside the trusted ones (see [`super::routine::is_trusted_language`]; a
+//!   language given as a string literal is not read, and counts as untrusted). The body is a
+//!   literal (or a `RETURN expr` that runs only when the routine is called).
 //!
 //! What makes these safe to recognize over tokens: PostgreSQL's grammar has no expression in
 //! any of them. An aggregate's or a cast's definition names functions and types, it does not
@@ -33,6 +39,14 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
         ["create", "or", "replace", "aggregate", rest @ ..]
         | ["create", "aggregate", rest @ ..] => ddl(aggregate(rest), "CREATE AGGREGATE"),
         ["create", "cast", rest @ ..] => ddl(cast(rest), "CREATE CAST"),
+        [
+            "create",
+            "or",
+            "replace",
+            "function" | "procedure",
+            rest @ ..,
+        ]
+        | ["create", "function" | "procedure", rest @ ..] => routine(rest),
         ["create", "default", "conversion", rest @ ..] | ["create", "conversion", rest @ ..] => {
             ddl(conversion(rest), "CREATE CONVERSION")
         }
@@ -193,6 +207,46 @@ fn mapping(rest: &[&str]) -> bool {
         && more
             .iter()
             .all(|t| is_identifier(t) || matches!(*t, "," | "."))
+}
+
+/// A routine's definition after `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: a qualified name,
+/// a parenthesized parameter list, then options and the body. Its class: `ddl`, or `admin`
+/// when a `LANGUAGE` at the top level is not a trusted one (or is not a plain name).
+fn routine(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
+    let after_name = match rest {
+        [s, ".", n, "(", ..] if is_identifier(s) && is_identifier(n) => 3,
+        [n, "(", ..] if is_identifier(n) => 1,
+        _ => return None,
+    };
+    let mut depth = 0i32;
+    let mut trusted = true;
+    for (i, t) in rest.iter().enumerate().skip(after_name) {
+        match *t {
+            "(" => depth += 1,
+            ")" => depth -= 1,
+            "language" if depth == 0 => {
+                trusted &= rest
+                    .get(i + 1)
+                    .is_some_and(|l| is_identifier(l) && super::routine::is_trusted_language(l));
+            }
+            // A `BEGIN ATOMIC … END` body holds `;`s, at which statements are split: such a
+            // routine is read whole (`routine::is_one_pg_atomic_routine`), never in pieces.
+            "begin" if depth == 0 && rest.get(i + 1) == Some(&"atomic") => return None,
+            ";" => return None,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    Some(if trusted {
+        (
+            StatementClass::Ddl,
+            "CREATE FUNCTION/PROCEDURE (stored code: creating it runs none of it)",
+        )
+    } else {
+        (StatementClass::Admin, super::routine::UNTRUSTED_ROUTINE)
+    })
 }
 
 #[cfg(test)]

@@ -773,7 +773,11 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
 /// - `UPDATE|DELETE … WHERE CURRENT OF cursor`: without the clause (which row, not what kind of
 ///   change);
 /// - `CREATE DOMAIN name type` without `AS`, and a domain's `[NOT] NULL`: with `AS`, without
-///   the nullability.
+///   the nullability;
+/// - an identity column's sequence options, `GENERATED … AS IDENTITY (SEQUENCE NAME s START
+///   WITH 1 …)` in `CREATE|ALTER TABLE` (`pg_dump` writes them for every identity column): without
+///   the options, which are words, numbers and names only (how the numbers go, not what kind
+///   of statement it is).
 fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
     use sqlparser::tokenizer::Token;
     let significant: Vec<usize> = (0..tokens.len())
@@ -784,6 +788,9 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
             )
         })
         .collect();
+    if let Some(text) = without_identity_options(tokens, texts, &significant) {
+        return Some(text);
+    }
     let word = |n: usize, w: &str| {
         significant
             .get(n)
@@ -896,6 +903,59 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
         return Some(out);
     }
     None
+}
+
+/// `… AS IDENTITY ( options )` without the options, when there are any and they hold only
+/// words, numbers, signs and qualified names; the text of a `CREATE` or `ALTER TABLE`.
+fn without_identity_options(
+    tokens: &[sqlparser::tokenizer::Token],
+    texts: &[&str],
+    significant: &[usize],
+) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let is = |j: usize, w: &str| {
+        significant
+            .get(j)
+            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
+    };
+    if !(is(0, "create") || (is(0, "alter") && is(1, "table"))) {
+        return None;
+    }
+    let plain = |k: usize| {
+        matches!(
+            tokens[k],
+            Token::Word(_) | Token::Number(..) | Token::Minus | Token::Plus | Token::Period
+        )
+    };
+    let mut drop = Vec::new();
+    let mut j = 0;
+    while j + 2 < significant.len() {
+        if is(j, "as")
+            && is(j + 1, "identity")
+            && matches!(tokens[significant[j + 2]], Token::LParen)
+        {
+            let open = j + 2;
+            let close = (open + 1..significant.len()).find(|&c| !plain(significant[c]))?;
+            if !matches!(tokens[significant[close]], Token::RParen) || close == open + 1 {
+                return None;
+            }
+            drop.extend(significant[open]..=significant[close]);
+            j = close + 1;
+            continue;
+        }
+        j += 1;
+    }
+    if drop.is_empty() {
+        return None;
+    }
+    Some(
+        texts
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !drop.contains(k))
+            .map(|(_, t)| *t)
+            .collect(),
+    )
 }
 
 /// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see

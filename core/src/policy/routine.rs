@@ -27,6 +27,28 @@
 //! [characteristics] [label:] BEGIN`. Another `DEFINER` (the routine would run as that
 //! account) or anything else is not this form.
 
+/// PostgreSQL procedural languages that run a routine inside the database's sandbox (what
+/// PostgreSQL calls trusted, and lets non-superusers use). A routine in any other language
+/// (`c` and `internal` load server code; `plpython3u`, `plperlu`, `pltclu`... reach the
+/// server's operating system) is `admin` to create, as PostgreSQL keeps it for superusers: a
+/// `ddl` grant on a superuser credential must not reach the server's files and processes.
+const TRUSTED_LANGUAGES: &[&str] = &[
+    "sql", "plpgsql", "plperl", "pltcl", "plv8", "plrust", "java",
+];
+
+/// Whether a routine's `LANGUAGE` (unquoted or quoted identifier, any case) is one of
+/// [`TRUSTED_LANGUAGES`].
+pub(crate) fn is_trusted_language(name: &str) -> bool {
+    let name = name.trim_matches(['"', '`']);
+    TRUSTED_LANGUAGES
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(name))
+}
+
+/// The reason for a routine in a language outside [`TRUSTED_LANGUAGES`].
+pub(crate) const UNTRUSTED_ROUTINE: &str = "a routine in an untrusted language (C, internal, plpython3u…: code outside the database's \
+     sandbox, which PostgreSQL keeps for superusers)";
+
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
