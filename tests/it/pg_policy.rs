@@ -336,6 +336,53 @@ async fn write_grant_writes_but_cannot_ddl_and_a_denial_aborts_the_transaction()
     fx.dbward.stop().await;
 }
 
+/// A `ddl` grant defines routines in the trusted languages, but a C function (here: libc's
+/// `system`, which the superuser credential would let PostgreSQL load) reaches the server's
+/// operating system: `admin` only.
+#[tokio::test]
+async fn ddl_grant_defines_routines_but_not_in_untrusted_languages() {
+    let fx = PgProxy::start("ddl").await;
+    let c = fx.connect().await.expect("ddl session");
+    c.batch_execute(
+        "CREATE FUNCTION twice(a int) RETURNS int LANGUAGE plpgsql COST 5 \
+         AS $$ BEGIN RETURN a * 2; END $$;
+         CREATE PROCEDURE noop(IN a int DEFAULT 1) LANGUAGE sql AS $$ SELECT a $$;",
+    )
+    .await
+    .expect("trusted routines");
+    let doubled: i32 = c
+        .query_one("SELECT twice(21)", &[])
+        .await
+        .expect("call")
+        .get(0);
+    assert_eq!(doubled, 42);
+    let c_function = "CREATE FUNCTION run_cmd(cstring) RETURNS int \
+                      AS 'libc.so.6', 'system' LANGUAGE c STRICT";
+    let e = c.batch_execute(c_function).await.expect_err("refused");
+    assert_eq!(sqlstate(&e), "42501");
+    assert!(
+        message(&e).contains("untrusted language"),
+        "{}",
+        message(&e)
+    );
+    assert!(!holds(&fx, "to_regproc('run_cmd') IS NOT NULL").await);
+    // The server's own code, as `internal` functions: admin only too.
+    let internal = "CREATE FUNCTION add_ints(int, int) RETURNS int LANGUAGE internal \
+                    IMMUTABLE STRICT AS 'int4pl'";
+    let e = c.batch_execute(internal).await.expect_err("refused");
+    assert_eq!(sqlstate(&e), "42501");
+    fx.grant("admin", "-1h", "+8h").await;
+    let admin = fx.connect().await.expect("admin session");
+    admin.batch_execute(internal).await.expect("admin may");
+    let sum: i32 = admin
+        .query_one("SELECT add_ints(40, 2)", &[])
+        .await
+        .expect("call")
+        .get(0);
+    assert_eq!(sum, 42);
+    fx.dbward.stop().await;
+}
+
 #[tokio::test]
 async fn statement_timeout_above_the_grant_ceiling_is_denied() {
     let fx = PgProxy::start("read").await;
