@@ -16,7 +16,7 @@
 //!
 //! Each form names objects and takes words and literals only: none has an expression, so none
 //! runs a function (a domain's `ADD CONSTRAINT … CHECK (…)` evaluates its expression over
-//! existing data and is not recognized). `OWNER TO` is not among them (a privilege change).
+//! existing data: it is parsed, as a rewrite, see `recognize::pg_statement_rewrite`). `OWNER TO` is not among them (a privilege change).
 //! Other objects' forms (`ALTER FUNCTION|PROCEDURE|TYPE`, `DROP`, `COMMENT ON`) are in
 //! [`super::pg_objects`].
 

@@ -13,7 +13,8 @@
 //! - `ALTER DOMAIN name` without an expression: `DROP DEFAULT`, `SET|DROP NOT NULL`, `DROP
 //!   CONSTRAINT`, `RENAME CONSTRAINT`, `VALIDATE CONSTRAINT`, `RENAME TO`, `SET SCHEMA`, `OWNER
 //!   TO` the session's own role (`SET DEFAULT expr` and `ADD … CHECK (expr)` hold an
-//!   expression and stay unclassified);
+//!   expression: they are rewritten as the `CREATE DOMAIN` they amount to and parsed, see
+//!   `recognize::pg_statement_rewrite`);
 //! - `ALTER TEXT SEARCH CONFIGURATION name ADD|ALTER|DROP MAPPING …`;
 //! - `CREATE [OR REPLACE] FUNCTION|PROCEDURE name (args) …` with what sqlparser lacks
 //!   (`COST`, `ROWS`, `LEAKPROOF`, `WINDOW`, `SUPPORT`, a procedure's `LANGUAGE sql AS $$…$$`,

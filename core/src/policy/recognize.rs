@@ -777,7 +777,11 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
 /// - an identity column's sequence options, `GENERATED … AS IDENTITY (SEQUENCE NAME s START
 ///   WITH 1 …)` in `CREATE|ALTER TABLE` (`pg_dump` writes them for every identity column): without
 ///   the options, which are words, numbers and names only (how the numbers go, not what kind
-///   of statement it is).
+///   of statement it is);
+/// - `ALTER DOMAIN d ADD [CONSTRAINT c] CHECK (expr) [NOT VALID]` and `ALTER DOMAIN d SET
+///   DEFAULT expr`: as the `CREATE DOMAIN d AS int …` with that constraint or default, which
+///   parses, so that the expression is classified as a definition's is (`ADD CHECK` evaluates
+///   it over the columns of the domain's type at once: a function it calls counts).
 fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
     use sqlparser::tokenizer::Token;
     let significant: Vec<usize> = (0..tokens.len())
@@ -864,6 +868,25 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
             return None;
         }
         return Some(without(&significant[at..=at + 3]));
+    }
+    if word(0, "alter") && word(1, "domain") && n > 4 {
+        let name_end = if matches!(tokens.get(significant[3]), Some(Token::Period)) {
+            4
+        } else {
+            2
+        };
+        let name = texts[significant[2]..=significant[name_end]].concat();
+        let j = name_end + 1;
+        let mut end = n;
+        if word(n - 1, "valid") && word(n - 2, "not") {
+            end = n - 2;
+        }
+        // After `ADD`: the constraint; after `SET`: `DEFAULT expr`.
+        if !(word(j, "add") || (word(j, "set") && word(j + 1, "default"))) || end <= j + 1 {
+            return None;
+        }
+        let body = texts[significant[j + 1]..=significant[end - 1]].concat();
+        return Some(format!("CREATE DOMAIN {name} AS int {body}"));
     }
     if word(0, "create") && word(1, "domain") && n > 3 {
         // The name, qualified or not, then `AS` or the type.
