@@ -866,3 +866,63 @@ async fn node_postgres_session() {
     assert_eq!(fx.upstream_count("t").await, 5);
     fx.dbward.stop().await;
 }
+
+/// What PostgreSQL 14+ users write that sqlparser does not parse, through dbward under a
+/// `write` grant: jsonb and array subscripts as `UPDATE` targets, and a positioned update and
+/// delete through a cursor (`WHERE CURRENT OF`).
+#[tokio::test]
+async fn subscripted_updates_and_positioned_writes_under_write() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql(
+        "CREATE TABLE docs (id int PRIMARY KEY, data jsonb, tags text[]);
+         INSERT INTO docs VALUES (1, '{\"status\": \"new\"}', '{a,b,c}'), (2, '{}', '{x}');",
+    )
+    .await;
+    let c = fx.connect().await.expect("connect");
+    c.batch_execute(
+        "UPDATE docs SET data['status'] = '\"done\"', tags[2] = 'B' WHERE id = 1;
+         BEGIN;
+         DECLARE cur CURSOR FOR SELECT id FROM docs ORDER BY id FOR UPDATE;
+         FETCH NEXT FROM cur;
+         UPDATE docs SET data['seen'] = 'true' WHERE CURRENT OF cur;
+         FETCH NEXT FROM cur;
+         DELETE FROM docs WHERE CURRENT OF cur;
+         COMMIT;",
+    )
+    .await
+    .expect("subscripted and positioned writes");
+    let rows = fx
+        .direct()
+        .await
+        .query(
+            "SELECT id, data::text, tags::text FROM docs ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("check");
+    let got: Vec<(i32, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            1,
+            r#"{"seen": true, "status": "done"}"#.to_owned(),
+            "{a,B,c}".to_owned()
+        )]
+    );
+    // A computed subscript is not read past: refused.
+    let e = c
+        .batch_execute("UPDATE docs SET data[pg_backend_pid()::text] = '1'")
+        .await
+        .expect_err("refused");
+    let message = e.as_db_error().map(|d| d.message().to_owned());
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("could not classify")),
+        "{e:?}"
+    );
+    fx.dbward.stop().await;
+}

@@ -771,7 +771,8 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
 /// - a trigger's `EXECUTE FUNCTION|PROCEDURE f(args)`: `f()`, when the arguments are literals
 ///   and names (the server takes nothing else: they are passed to the function as strings);
 /// - `UPDATE|DELETE … WHERE CURRENT OF cursor`: without the clause (which row, not what kind of
-///   change);
+///   change); an `UPDATE`'s literal subscripts on its targets (`SET doc['a'] = …`) go, see
+///   [`subscripted_assignments`];
 /// - `CREATE DOMAIN name type` without `AS`, and a domain's `[NOT] NULL`: with `AS`, without
 ///   the nullability;
 /// - an identity column's sequence options, `GENERATED … AS IDENTITY (SEQUENCE NAME s START
@@ -860,14 +861,19 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
         let drop: Vec<usize> = (significant[open] + 1..significant[close]).collect();
         return Some(without(&drop));
     }
-    if (word(0, "update") || word(0, "delete")) && n > 4 {
-        let at = (0..n - 3)
-            .find(|&j| word(j, "where") && word(j + 1, "current") && word(j + 2, "of"))?;
+    if (word(0, "update") || word(0, "delete"))
+        && n > 4
+        && let Some(at) =
+            (0..n - 3).find(|&j| word(j, "where") && word(j + 1, "current") && word(j + 2, "of"))
+    {
         let name = significant[at + 3];
         if !matches!(tokens[name], Token::Word(_)) {
             return None;
         }
         return Some(without(&significant[at..=at + 3]));
+    }
+    if word(0, "update") {
+        return subscripted_assignments(tokens, &significant).map(|drop| without(&drop));
     }
     if word(0, "alter") && word(1, "domain") && n > 4 {
         let name_end = if matches!(tokens.get(significant[3]), Some(Token::Period)) {
@@ -926,6 +932,68 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
         return Some(out);
     }
     None
+}
+
+/// The tokens of an `UPDATE`'s subscripted targets' subscripts (`SET doc['status'] = …`,
+/// `SET a[1][2:3] = …`, jsonb and arrays, PostgreSQL 14+), when there are any and every
+/// subscript is literal: which element is assigned, not what kind of statement it is (a
+/// computed subscript could call a function, and is left for the parser to refuse).
+fn subscripted_assignments(
+    tokens: &[sqlparser::tokenizer::Token],
+    significant: &[usize],
+) -> Option<Vec<usize>> {
+    use sqlparser::tokenizer::Token;
+    let word = |j: usize, w: &str| {
+        significant
+            .get(j)
+            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
+    };
+    let set = (0..significant.len()).find(|&j| word(j, "set"))?;
+    let mut drop = Vec::new();
+    let mut depth = 0i32;
+    // Whether the next `[` follows a target (a name or a closed subscript).
+    let mut target_before = false;
+    let mut j = set + 1;
+    while j < significant.len() {
+        let t = &tokens[significant[j]];
+        if depth == 0
+            && ["from", "where", "returning"]
+                .iter()
+                .any(|w| is_plain_word(Some(t), w))
+        {
+            break;
+        }
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::LBracket if depth == 0 && target_before => {
+                let close = (j + 1..significant.len())
+                    .find(|&c| matches!(tokens[significant[c]], Token::RBracket))?;
+                let literal = significant[j + 1..close].iter().all(|&k| {
+                    matches!(
+                        tokens[k],
+                        Token::SingleQuotedString(_)
+                            | Token::Number(..)
+                            | Token::Colon
+                            | Token::Minus
+                    )
+                });
+                if !literal {
+                    return None;
+                }
+                drop.extend(significant[j]..=significant[close]);
+                j = close + 1;
+                continue;
+            }
+            _ => {}
+        }
+        // A target starts after `SET` or a comma, and is a (qualified) name.
+        target_before = depth == 0
+            && matches!(t, Token::Word(_))
+            && (j == set + 1 || matches!(tokens[significant[j - 1]], Token::Comma | Token::Period));
+        j += 1;
+    }
+    (!drop.is_empty()).then_some(drop)
 }
 
 /// `… AS IDENTITY ( options )` without the options, when there are any and they hold only
