@@ -196,9 +196,24 @@ fn sequence(t: &[&str], create: bool) -> bool {
         [n, rest @ ..] => (is_identifier(n), rest),
         [] => return false,
     };
-    name && options
-        .iter()
-        .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | "-" | "+" | ","))
+    // Table options that reach outside the database (`DATA DIRECTORY`, `CONNECTION`, the
+    // engines that read files or other servers) are `admin` in `CREATE TABLE`: not here either.
+    let outside = options.iter().any(|t| {
+        matches!(
+            *t,
+            "directory"
+                | "connection"
+                | "union"
+                | "connect"
+                | "federated"
+                | "federatedx"
+                | "spider"
+        )
+    });
+    name && !outside
+        && options
+            .iter()
+            .all(|t| is_identifier(t) || matches!(*t, "?" | "=" | "-" | "+" | ","))
 }
 
 /// `SIGNAL`'s and `GET DIAGNOSTICS`' rest: condition names, `SQLSTATE [VALUE] '…'`, and
