@@ -530,8 +530,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
         {
             return Classification {
                 class: Some(StatementClass::Ddl),
-                reason: "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)"
-                    .into(),
+                reason: routine::STORED_CODE.into(),
                 statements: 1,
                 timeout: None,
                 use_schema: None,
@@ -689,10 +688,7 @@ fn recognize_piece(
         return Some((StatementClass::Ddl, "CREATE TABLE … PARTITION BY".into()));
     }
     if dialect == SqlDialect::Mysql && routine::is_one_mysql_simple_routine(piece) {
-        return Some((
-            StatementClass::Ddl,
-            "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)".into(),
-        ));
+        return Some((StatementClass::Ddl, routine::STORED_CODE.into()));
     }
     let normalized = lexer::scan(piece, dialect).normalized;
     if let Some((class, what)) = recognize::recognize(&normalized, dialect) {

@@ -241,10 +241,7 @@ fn routine(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
         return None;
     }
     Some(if trusted {
-        (
-            StatementClass::Ddl,
-            "CREATE FUNCTION/PROCEDURE (stored code: creating it runs none of it)",
-        )
+        (StatementClass::Ddl, super::routine::STORED_CODE)
     } else {
         (StatementClass::Admin, super::routine::UNTRUSTED_ROUTINE)
     })

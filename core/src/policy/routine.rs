@@ -45,6 +45,11 @@ pub(crate) fn is_trusted_language(name: &str) -> bool {
         .any(|l| l.eq_ignore_ascii_case(name))
 }
 
+/// The reason for a routine definition dbward reads without the parser: `ddl`, whatever its
+/// body does.
+pub(crate) const STORED_CODE: &str =
+    "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)";
+
 /// The reason for a routine in a language outside [`TRUSTED_LANGUAGES`].
 pub(crate) const UNTRUSTED_ROUTINE: &str = "a routine in an untrusted language (C, internal, plpython3u…: code outside the database's \
      sandbox, which PostgreSQL keeps for superusers)";
