@@ -796,20 +796,8 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
     if let Some(text) = without_identity_options(tokens, texts, &significant) {
         return Some(text);
     }
-    let word = |n: usize, w: &str| {
-        significant
-            .get(n)
-            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
-    };
-    let without = |drop: &[usize]| {
-        let mut out = String::new();
-        for (k, text) in texts.iter().enumerate() {
-            if !drop.contains(&k) {
-                out.push_str(text);
-            }
-        }
-        out
-    };
+    let word = |j: usize, w: &str| word_at(tokens, &significant, j, w);
+    let without = |drop: &[usize]| text_without(texts, drop, None);
     let n = significant.len();
     if word(0, "create") && word(1, "materialized") && word(2, "view") && n > 3 {
         if word(n - 1, "data") && word(n - 2, "no") && word(n - 3, "with") {
@@ -920,16 +908,11 @@ fn pg_statement_rewrite(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) 
         if drop.is_empty() && !needs_as {
             return None;
         }
-        let mut out = String::new();
-        for (k, text) in texts.iter().enumerate() {
-            if needs_as && significant.get(after_name) == Some(&k) {
-                out.push_str("AS ");
-            }
-            if !drop.contains(&k) {
-                out.push_str(text);
-            }
-        }
-        return Some(out);
+        let insert_as = significant
+            .get(after_name)
+            .filter(|_| needs_as)
+            .map(|&k| (k, "AS "));
+        return Some(text_without(texts, &drop, insert_as));
     }
     None
 }
@@ -943,12 +926,7 @@ fn subscripted_assignments(
     significant: &[usize],
 ) -> Option<Vec<usize>> {
     use sqlparser::tokenizer::Token;
-    let word = |j: usize, w: &str| {
-        significant
-            .get(j)
-            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
-    };
-    let set = (0..significant.len()).find(|&j| word(j, "set"))?;
+    let set = (0..significant.len()).find(|&j| word_at(tokens, significant, j, "set"))?;
     let mut drop = Vec::new();
     let mut depth = 0i32;
     // Whether the next `[` follows a target (a name or a closed subscript).
@@ -1004,11 +982,7 @@ fn without_identity_options(
     significant: &[usize],
 ) -> Option<String> {
     use sqlparser::tokenizer::Token;
-    let is = |j: usize, w: &str| {
-        significant
-            .get(j)
-            .is_some_and(|&k| is_plain_word(tokens.get(k), w))
-    };
+    let is = |j: usize, w: &str| word_at(tokens, significant, j, w);
     if !(is(0, "create") || (is(0, "alter") && is(1, "table"))) {
         return None;
     }
@@ -1036,17 +1010,7 @@ fn without_identity_options(
         }
         j += 1;
     }
-    if drop.is_empty() {
-        return None;
-    }
-    Some(
-        texts
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| !drop.contains(k))
-            .map(|(_, t)| *t)
-            .collect(),
-    )
+    (!drop.is_empty()).then(|| text_without(texts, &drop, None))
 }
 
 /// `SET STATEMENT assignments FOR stmt` as `SET assignments; stmt` (see
@@ -1116,6 +1080,43 @@ fn without_trailing_into_variables(
 
 fn is_plain_word(t: Option<&sqlparser::tokenizer::Token>, w: &str) -> bool {
     matches!(t, Some(sqlparser::tokenizer::Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+}
+
+/// Whether the `j`th significant token (`significant` holds token indices) is the plain word
+/// `w`.
+fn word_at(
+    tokens: &[sqlparser::tokenizer::Token],
+    significant: &[usize],
+    j: usize,
+    w: &str,
+) -> bool {
+    significant
+        .get(j)
+        .is_some_and(|&k| is_plain_word(tokens.get(k), w))
+}
+
+/// `texts` joined without the tokens at the indices in `drop`, with `insert` written before
+/// the token at its index, if any. Linear in the text, whatever `drop` holds: rewrites run on
+/// statements of any length.
+fn text_without(texts: &[&str], drop: &[usize], insert: Option<(usize, &str)>) -> String {
+    let mut dropped = vec![false; texts.len()];
+    for &k in drop {
+        if let Some(d) = dropped.get_mut(k) {
+            *d = true;
+        }
+    }
+    let mut out = String::new();
+    for (k, (text, dropped)) in texts.iter().zip(dropped).enumerate() {
+        if let Some((at, inserted)) = insert
+            && at == k
+        {
+            out.push_str(inserted);
+        }
+        if !dropped {
+            out.push_str(text);
+        }
+    }
+    out
 }
 
 /// The next token at or after `from` that is not whitespace.

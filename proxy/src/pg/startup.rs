@@ -296,9 +296,8 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
         }
     }
     // As PostgreSQL: `options` first, so that an explicit parameter overrides it.
-    let mut settings: Vec<Setting> = options.into_iter().chain(settings).collect();
-    let mut kept = Vec::with_capacity(settings.len());
-    for s in settings.drain(..) {
+    let mut kept = Vec::with_capacity(options.len() + settings.len());
+    for s in options.into_iter().chain(settings) {
         match s.name.to_ascii_lowercase().as_str() {
             "application_name" => {
                 application_name.get_or_insert(s.value);
