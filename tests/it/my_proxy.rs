@@ -1459,3 +1459,51 @@ async fn a_rewritten_statement_hides_no_call_in_its_literals() {
     assert_eq!(out.trim(), "x\\\\");
     fx.dbward.stop().await;
 }
+
+/// Query syntax sqlparser lacks, through the mysql client under `read`: MariaDB's
+/// system-versioned reads (`FOR SYSTEM_TIME`), the `MOD` operator, `CAST … CHARACTER SET`,
+/// `SHOW CREATE SEQUENCE`; each gives the server's own answer. A `DELETE` with several
+/// modifiers is classified as the write it is, and `SHOW CREATE USER` (the credential's hash)
+/// needs `admin`.
+#[tokio::test]
+async fn mariadb_query_syntax_sqlparser_lacks_reads_under_read() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE hist (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING;
+         INSERT INTO hist VALUES (1, 10);
+         UPDATE hist SET v = 20 WHERE id = 1;
+         CREATE SEQUENCE sq START WITH 5",
+    );
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "SELECT COUNT(*) FROM hist FOR SYSTEM_TIME ALL;
+             SELECT GROUP_CONCAT(v ORDER BY v) FROM hist FOR SYSTEM_TIME AS OF NOW() + INTERVAL 1 DAY;
+             SELECT 7 MOD 3, CAST('abc' AS CHAR(2) CHARACTER SET utf8mb4);
+             SHOW CREATE SEQUENCE sq",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["2", "20", "1\tab"], "{out}");
+    assert!(
+        lines[3].starts_with("sq\tCREATE SEQUENCE `sq` start with 5"),
+        "{out}"
+    );
+    for (sql, why) in [
+        (
+            "DELETE LOW_PRIORITY QUICK IGNORE FROM hist",
+            "this statement is write",
+        ),
+        ("SHOW CREATE USER CURRENT_USER", "password hash"),
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(!ok, "{sql}");
+        assert!(
+            err.contains("ERROR 1142") && err.contains(why),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM hist"), "1");
+    fx.dbward.stop().await;
+}

@@ -926,3 +926,51 @@ async fn subscripted_updates_and_positioned_writes_under_write() {
     );
     fx.dbward.stop().await;
 }
+
+/// Query syntax sqlparser lacks, through psql under `read`, each giving PostgreSQL's own
+/// answer: window frame exclusions, `COLLATION FOR`, a join's `USING (…) AS alias`, `ROWS FROM`,
+/// and a recursive query's `SEARCH` and `CYCLE` clauses. `ROWS FROM` with a function that
+/// writes is classified by that function.
+#[tokio::test]
+async fn query_syntax_sqlparser_lacks_reads_under_read() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql(
+        "CREATE TABLE nums (a int); INSERT INTO nums VALUES (1), (2), (3);
+         CREATE TABLE edges (id int, parent int); INSERT INTO edges VALUES (1, 2), (2, 1);
+         CREATE SEQUENCE sq;",
+    )
+    .await;
+    let (ok, out, err) = fx
+        .psql(&[
+            "-At",
+            "-c",
+            "SELECT string_agg(s::text, ',' ORDER BY a) FROM (SELECT a, sum(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) AS s FROM nums) x",
+            "-c",
+            "SELECT COLLATION FOR ('x' COLLATE \"C\")",
+            "-c",
+            "SELECT count(j.a) FROM nums n1 JOIN nums n2 USING (a) AS j",
+            "-c",
+            "SELECT string_agg(x || ':' || coalesce(y, '-') || ':' || n, ',') FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['a'])) WITH ORDINALITY AS r(x, y, n)",
+            "-c",
+            "WITH RECURSIVE g(id, parent) AS (SELECT id, parent FROM edges WHERE id = 1 UNION ALL SELECT e.id, e.parent FROM edges e JOIN g ON e.id = g.parent) SEARCH DEPTH FIRST BY id SET ord CYCLE id SET looped USING path SELECT string_agg(id || ':' || looped, ',' ORDER BY ord) FROM g",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "2,4,2",
+            "\"C\"",
+            "3",
+            "1:a:1,2:-:2",
+            "1:false,2:false,1:true"
+        ],
+        "{out}"
+    );
+    let (ok, _, err) = fx
+        .psql(&["-c", "SELECT * FROM ROWS FROM (nextval('sq')) AS r"])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("this statement is write"), "{err}");
+    fx.dbward.stop().await;
+}

@@ -28,6 +28,7 @@
 
 mod chains;
 mod classify;
+mod clause_rewrites;
 mod dynamic;
 mod functions;
 #[doc(hidden)]

@@ -106,6 +106,16 @@ pub(crate) fn recognize(
         // DATABASE and DROP EVENT.
         _ if known_form.is_some() => known_form,
         // MySQL: what GUI clients ask about a schema or a table.
+        ["show", "create", "sequence" | "package", rest @ ..]
+        | ["show", "create", "package", "body", rest @ ..]
+            if mysql && is_qualified_name(rest) =>
+        {
+            Some((StatementClass::Read, "SHOW CREATE SEQUENCE|PACKAGE"))
+        }
+        ["show", "create", "user", ..] if mysql => Some((
+            StatementClass::Admin,
+            "SHOW CREATE USER (it shows the account's password hash)",
+        )),
         ["show", "create", "database" | "schema", rest @ ..] if mysql => {
             let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
             is_qualified_name(rest).then_some((StatementClass::Read, "SHOW CREATE DATABASE"))
@@ -607,7 +617,10 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 /// - `CREATE INDEX … ON ONLY t` (`pg_dump` of a partitioned table) becomes `ON t`;
 /// - `TABLESPACE s` in `CREATE` and `ALTER TABLE`, `COLLATE c` in `ALTER|CREATE TABLE`, and `LIKE t`'s
 ///   `INCLUDING|EXCLUDING what` go: a storage place, a collation and what a new table copies do
-///   not change what kind of statement it is.
+///   not change what kind of statement it is;
+/// - and the clauses inside queries of [`super::clause_rewrites`] (window exclusions, `ROWS
+///   FROM`, a join alias, `SEARCH`/`CYCLE`; MySQL's `MOD`, `CHARACTER SET` in casts, `FOR
+///   SYSTEM_TIME`).
 ///
 /// With the text, how many statements it must parse to (two for `SET STATEMENT … FOR stmt`,
 /// otherwise one). The caller parses and classifies the result in full, so the rewrite decides
@@ -622,7 +635,10 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
         return mysql_rewrite_for_parser(sql);
     }
     let (tokens, texts) = tokens_with_text(sql, dialect)?;
-    if let Some(text) = pg_statement_rewrite(&tokens, &texts).filter(|t| t != sql) {
+    if let Some(text) = pg_statement_rewrite(&tokens, &texts)
+        .filter(|t| t != sql)
+        .or_else(|| super::clause_rewrites::postgres(&tokens, &texts))
+    {
         return Some(rewrite_for_parser(&text, dialect).unwrap_or((text, 1)));
     }
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
@@ -1418,7 +1434,10 @@ const LIKE_OPTIONS: &[&str] = &[
 fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
     let (tokens, texts) = tokens_with_text(sql, SqlDialect::Mysql)?;
-    if let Some(text) = sequence_functions(&tokens, &texts).filter(|t| t != sql) {
+    if let Some(text) = sequence_functions(&tokens, &texts)
+        .filter(|t| t != sql)
+        .or_else(|| super::clause_rewrites::mysql(&tokens, &texts))
+    {
         return Some(mysql_rewrite_for_parser(&text).unwrap_or((text, 1)));
     }
     // The statement's leading words (whitespace and comments skipped) and where the rest starts.

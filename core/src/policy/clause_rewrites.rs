@@ -1,0 +1,469 @@
+//! Clauses and expressions inside otherwise ordinary statements that sqlparser 0.63 cannot
+//! parse, written the way it parses. Run by [`rewrite_for_parser`] only after the parser failed
+//! on the statement as sent; the caller parses and classifies the result in full.
+//!
+//! Every rewrite drops or renames words, names and literals only, never an expression that could
+//! call something, so the result does exactly what the original does as far as classification
+//! can tell: what remains is classified as parsed.
+//!
+//! PostgreSQL (all `read` features users write in queries):
+//! - a window frame's `EXCLUDE CURRENT ROW | GROUP | TIES | NO OTHERS` goes (which rows of the
+//!   frame count);
+//! - `COLLATION FOR (expr)` becomes `pg_collation_for(expr)`, the function the server runs for
+//!   it (the expression stays);
+//! - a join's `USING (a, b) AS j` (PostgreSQL 14) loses the alias `AS j`;
+//! - `ROWS FROM (f(…), g(…))` becomes `unnest(f(…), g(…))`: the same calls, seen as arguments
+//!   (a column definition list inside is not parsed, and stays refused);
+//! - a recursive query's `SEARCH DEPTH|BREADTH FIRST BY c SET s` and `CYCLE c SET m [TO v DEFAULT
+//!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
+//!   close a cycle).
+//!
+//! MySQL / MariaDB:
+//! - the `MOD` operator (`a MOD b`) becomes `%`, the same operator (`MOD(a, b)` parses already);
+//! - `CHARACTER SET cs` / `CHARSET cs` right before a `)` (`CAST(a AS CHAR CHARACTER SET
+//!   utf8mb4)`, `CONVERT(a, CHAR CHARSET latin1)`) goes: which character set a string converts
+//!   to;
+//! - MariaDB's system-versioned reads, `FOR SYSTEM_TIME ALL | AS OF [TIMESTAMP|TRANSACTION] v |
+//!   BETWEEN v AND v | FROM v TO v` after a table, go when each `v` is literals, `INTERVAL`
+//!   arithmetic and the current time only (a subquery or a function call is left for the parser
+//!   to refuse);
+//! - `DELETE` with more than one of `LOW_PRIORITY`, `QUICK`, `IGNORE` (sqlparser takes one) loses
+//!   them: how it deletes, not what.
+//!
+//! [`rewrite_for_parser`]: super::recognize::rewrite_for_parser
+
+use sqlparser::tokenizer::Token;
+
+/// The text of `texts` with the tokens in `edits` replaced (`""`: dropped), if there are any.
+fn apply(texts: &[&str], edits: &[(usize, &'static str)]) -> Option<String> {
+    if edits.is_empty() {
+        return None;
+    }
+    let mut replaced: Vec<Option<&str>> = vec![None; texts.len()];
+    for &(k, with) in edits {
+        if let Some(r) = replaced.get_mut(k) {
+            *r = Some(with);
+        }
+    }
+    let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum());
+    for (text, r) in texts.iter().zip(replaced) {
+        out.push_str(r.unwrap_or(text));
+    }
+    Some(out)
+}
+
+/// The tokens that are neither whitespace nor comments, by index, and a reader over them.
+struct Significant<'a> {
+    tokens: &'a [Token],
+    at: Vec<usize>,
+}
+
+impl<'a> Significant<'a> {
+    fn new(tokens: &'a [Token]) -> Self {
+        let at = (0..tokens.len())
+            .filter(|&k| !matches!(tokens[k], Token::Whitespace(_) | Token::EOF))
+            .collect();
+        Self { tokens, at }
+    }
+
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn token(&self, j: usize) -> Option<&Token> {
+        self.at.get(j).map(|&k| &self.tokens[k])
+    }
+
+    /// Whether the `j`th is the plain (unquoted) word `w`.
+    fn word(&self, j: usize, w: &str) -> bool {
+        matches!(self.token(j), Some(Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+    }
+
+    /// Whether the `j`th is one of the plain words `ws`.
+    fn word_in(&self, j: usize, ws: &[&str]) -> bool {
+        ws.iter().any(|w| self.word(j, w))
+    }
+
+    /// Whether the `j`th is a name: a quoted identifier or a word.
+    fn name(&self, j: usize) -> bool {
+        matches!(self.token(j), Some(Token::Word(_)))
+    }
+
+    fn is(&self, j: usize, t: &Token) -> bool {
+        self.token(j) == Some(t)
+    }
+
+    /// Token indices of the significant tokens `from..to`.
+    fn drop(&self, from: usize, to: usize, edits: &mut Vec<(usize, &'static str)>) {
+        edits.extend(self.at[from..to].iter().map(|&k| (k, "")));
+    }
+
+    /// After a comma-separated list of names starting at `j`: where it ends, if there is one.
+    fn after_names(&self, mut j: usize) -> Option<usize> {
+        loop {
+            if !self.name(j) {
+                return None;
+            }
+            j += 1;
+            if !self.is(j, &Token::Comma) {
+                return Some(j);
+            }
+            j += 1;
+        }
+    }
+}
+
+/// Whether a token is a literal: a string, a number, a boolean or `NULL`.
+fn is_literal(t: Option<&Token>) -> bool {
+    match t {
+        Some(
+            Token::SingleQuotedString(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::DollarQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::Number(..),
+        ) => true,
+        Some(Token::Word(w)) if w.quote_style.is_none() => {
+            ["true", "false", "null"].contains(&w.value.to_ascii_lowercase().as_str())
+        }
+        _ => false,
+    }
+}
+
+/// The PostgreSQL clause rewrites (module docs), if any applies.
+pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
+    let s = Significant::new(tokens);
+    let mut edits = Vec::new();
+    let mut j = 0;
+    while j < s.len() {
+        // A window frame's exclusion, right before the window's `)`.
+        if s.word(j, "exclude") && j > 0 && s.word_in(j - 1, &["row", "preceding", "following"]) {
+            let end = if (s.word(j + 1, "current") && s.word(j + 2, "row"))
+                || (s.word(j + 1, "no") && s.word(j + 2, "others"))
+            {
+                j + 3
+            } else if s.word_in(j + 1, &["group", "ties"]) {
+                j + 2
+            } else {
+                j
+            };
+            if end > j && s.is(end, &Token::RParen) {
+                s.drop(j, end, &mut edits);
+                j = end;
+                continue;
+            }
+        }
+        if s.word(j, "collation") && s.word(j + 1, "for") && s.is(j + 2, &Token::LParen) {
+            edits.push((s.at[j], "pg_collation_for"));
+            s.drop(j + 1, j + 2, &mut edits);
+            j += 2;
+            continue;
+        }
+        // `USING (a, b) AS j`: the join's alias.
+        if s.word(j, "using")
+            && s.is(j + 1, &Token::LParen)
+            && let Some(close) = s.after_names(j + 2)
+            && s.is(close, &Token::RParen)
+            && s.word(close + 1, "as")
+            && s.name(close + 2)
+        {
+            s.drop(close + 1, close + 3, &mut edits);
+            j = close + 3;
+            continue;
+        }
+        if s.word(j, "rows")
+            && s.word(j + 1, "from")
+            && s.is(j + 2, &Token::LParen)
+            && j > 0
+            && (s.word_in(j - 1, &["from", "join", "lateral"]) || s.is(j - 1, &Token::Comma))
+        {
+            edits.push((s.at[j], "unnest"));
+            s.drop(j + 1, j + 2, &mut edits);
+            j += 2;
+            continue;
+        }
+        if j > 0
+            && s.is(j - 1, &Token::RParen)
+            && let Some(end) = search_or_cycle(&s, j)
+        {
+            s.drop(j, end, &mut edits);
+            j = end;
+            continue;
+        }
+        j += 1;
+    }
+    apply(texts, &edits)
+}
+
+/// After a recursive query's `SEARCH …` or `CYCLE …` clause starting at `j`, if one does.
+fn search_or_cycle(s: &Significant<'_>, j: usize) -> Option<usize> {
+    if s.word(j, "search") {
+        if !(s.word_in(j + 1, &["depth", "breadth"])
+            && s.word(j + 2, "first")
+            && s.word(j + 3, "by"))
+        {
+            return None;
+        }
+        let set = s.after_names(j + 4)?;
+        return (s.word(set, "set") && s.name(set + 1)).then_some(set + 2);
+    }
+    if s.word(j, "cycle") {
+        let set = s.after_names(j + 1)?;
+        if !(s.word(set, "set") && s.name(set + 1)) {
+            return None;
+        }
+        let mut using = set + 2;
+        if s.word(using, "to") {
+            if !(is_literal(s.token(using + 1))
+                && s.word(using + 2, "default")
+                && is_literal(s.token(using + 3)))
+            {
+                return None;
+            }
+            using += 4;
+        }
+        return (s.word(using, "using") && s.name(using + 1)).then_some(using + 2);
+    }
+    None
+}
+
+/// The MySQL clause rewrites (module docs), if any applies.
+pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
+    const DELETE_MODIFIERS: &[&str] = &["low_priority", "quick", "ignore"];
+    let s = Significant::new(tokens);
+    let mut edits = Vec::new();
+    if s.word(0, "delete") {
+        let end = (1..s.len())
+            .find(|&j| !s.word_in(j, DELETE_MODIFIERS))
+            .unwrap_or(s.len());
+        if end > 2 {
+            s.drop(1, end, &mut edits);
+        }
+    }
+    let mut j = 0;
+    while j < s.len() {
+        if s.word(j, "mod") && j > 0 && !s.is(j + 1, &Token::LParen) {
+            edits.push((s.at[j], "%"));
+        }
+        let charset = if s.word(j, "character") && s.word(j + 1, "set") {
+            Some(j + 2)
+        } else if s.word(j, "charset") {
+            Some(j + 1)
+        } else {
+            None
+        };
+        if let Some(name) = charset
+            && j > 0
+            && (s.name(name) || matches!(s.token(name), Some(Token::SingleQuotedString(_))))
+            && s.is(name + 1, &Token::RParen)
+        {
+            s.drop(j, name + 1, &mut edits);
+            j = name + 1;
+            continue;
+        }
+        if s.word(j, "for")
+            && s.word(j + 1, "system_time")
+            && let Some(end) = system_time(&s, j + 2)
+        {
+            s.drop(j, end, &mut edits);
+            j = end;
+            continue;
+        }
+        j += 1;
+    }
+    apply(texts, &edits)
+}
+
+/// After MariaDB's `FOR SYSTEM_TIME` range starting at `j` (after those words), if it is one
+/// whose points in time are literal.
+fn system_time(s: &Significant<'_>, j: usize) -> Option<usize> {
+    if s.word(j, "all") {
+        return Some(j + 1);
+    }
+    if s.word(j, "as") && s.word(j + 1, "of") {
+        return after_point_in_time(s, j + 2);
+    }
+    let separator = if s.word(j, "between") {
+        "and"
+    } else if s.word(j, "from") {
+        "to"
+    } else {
+        return None;
+    };
+    let mid = after_point_in_time(s, j + 1)?;
+    if !s.word(mid, separator) {
+        return None;
+    }
+    after_point_in_time(s, mid + 1)
+}
+
+/// After a point in time starting at `j`: `[TIMESTAMP|TRANSACTION]`, then literals, `INTERVAL n
+/// unit`, the current time, `+` and `-`. Not empty.
+fn after_point_in_time(s: &Significant<'_>, mut j: usize) -> Option<usize> {
+    const UNITS: &[&str] = &[
+        "microsecond",
+        "second",
+        "minute",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "quarter",
+        "year",
+    ];
+    const NOW: &[&str] = &["current_timestamp", "now", "sysdate", "utc_timestamp"];
+    if s.word_in(j, &["timestamp", "transaction"]) {
+        j += 1;
+    }
+    let start = j;
+    loop {
+        let t = s.token(j);
+        if is_literal(t) && !s.word(j, "null") {
+            j += 1;
+        } else if s.word(j, "interval") && is_literal(s.token(j + 1)) && s.word_in(j + 2, UNITS) {
+            j += 3;
+        } else if s.word_in(j, NOW) {
+            j += 1;
+            if s.is(j, &Token::LParen) && s.is(j + 1, &Token::RParen) {
+                j += 2;
+            }
+        } else {
+            break;
+        }
+        if matches!(s.token(j), Some(Token::Plus | Token::Minus)) {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (j > start && !matches!(s.token(j - 1), Some(Token::Plus | Token::Minus))).then_some(j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{SqlDialect, StatementClass, classify_uncached};
+
+    fn class(sql: &str, dialect: SqlDialect) -> Option<StatementClass> {
+        let d = classify_uncached(sql, dialect);
+        d.class
+    }
+
+    #[test]
+    fn postgres_query_clauses_classify_as_what_they_call() {
+        use StatementClass::{Admin, Read, Write};
+        let pg = SqlDialect::Postgres;
+        for (sql, want) in [
+            (
+                "SELECT sum(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) FROM t",
+                Some(Read),
+            ),
+            (
+                "SELECT sum(a) OVER w FROM t WINDOW w AS (ORDER BY a GROUPS UNBOUNDED PRECEDING EXCLUDE TIES)",
+                Some(Read),
+            ),
+            (
+                "SELECT sum(a) OVER (ROWS UNBOUNDED PRECEDING EXCLUDE NO OTHERS), sum(b) OVER (RANGE CURRENT ROW EXCLUDE GROUP) FROM t",
+                Some(Read),
+            ),
+            ("SELECT COLLATION FOR ('a' COLLATE \"C\")", Some(Read)),
+            (
+                "SELECT collation for (pg_read_file('/etc/passwd'))",
+                Some(Admin),
+            ),
+            ("SELECT j.a FROM t1 JOIN t2 USING (a, b) AS j", Some(Read)),
+            (
+                "SELECT * FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY[1])) WITH ORDINALITY AS r(a, b, n)",
+                Some(Read),
+            ),
+            (
+                "SELECT * FROM t, ROWS FROM (nextval('s')) AS r",
+                Some(Write),
+            ),
+            (
+                "SELECT * FROM ROWS FROM (pg_terminate_backend(1), generate_series(1, 2))",
+                Some(Admin),
+            ),
+            (
+                "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) SEARCH DEPTH FIRST BY n SET ord SELECT * FROM t ORDER BY ord",
+                Some(Read),
+            ),
+            (
+                "WITH RECURSIVE g(id, p) AS (SELECT id, parent FROM tree UNION ALL SELECT t.id, t.parent FROM tree t, g WHERE t.parent = g.id) CYCLE id SET is_cycle TO true DEFAULT false USING path SELECT * FROM g",
+                Some(Read),
+            ),
+            (
+                "WITH RECURSIVE g(id) AS (SELECT 1 UNION SELECT id + 1 FROM g) SEARCH BREADTH FIRST BY id SET o CYCLE id SET c USING p DELETE FROM t",
+                Some(Write),
+            ),
+            // What is not plain names and literals stays unparsed: refused below admin.
+            (
+                "WITH RECURSIVE g(id) AS (SELECT 1) CYCLE id SET c TO f() DEFAULT false USING p SELECT 1",
+                None,
+            ),
+            ("SELECT * FROM ROWS FROM (f() AS (a int))", None),
+        ] {
+            assert_eq!(
+                class(sql, pg),
+                want,
+                "{sql}: {}",
+                classify_uncached(sql, pg).reason
+            );
+        }
+    }
+
+    #[test]
+    fn mysql_query_clauses_classify_as_what_they_call() {
+        use StatementClass::{Admin, Read, Write};
+        let my = SqlDialect::Mysql;
+        for (sql, want) in [
+            ("SELECT 7 MOD 3, a MOD 2, MOD(a, 2) FROM t", Some(Read)),
+            (
+                "SELECT CAST(a AS CHAR(3) CHARACTER SET utf8mb4) COLLATE utf8mb4_bin FROM t",
+                Some(Read),
+            ),
+            ("SELECT CONVERT(a, CHAR CHARSET latin1) FROM t", Some(Read)),
+            (
+                "SELECT CAST(load_file('/etc/passwd') AS CHAR CHARACTER SET utf8mb4)",
+                Some(Admin),
+            ),
+            ("SELECT * FROM t FOR SYSTEM_TIME ALL", Some(Read)),
+            (
+                "SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2024-01-01 00:00:00' AS x WHERE a = 1",
+                Some(Read),
+            ),
+            (
+                "SELECT * FROM t FOR SYSTEM_TIME AS OF NOW() - INTERVAL 1 DAY",
+                Some(Read),
+            ),
+            (
+                "SELECT * FROM t FOR SYSTEM_TIME BETWEEN '2024-01-01' AND CURRENT_TIMESTAMP",
+                Some(Read),
+            ),
+            (
+                "SELECT * FROM t FOR SYSTEM_TIME FROM TRANSACTION 10 TO TRANSACTION 20",
+                Some(Read),
+            ),
+            ("SELECT * FROM t FOR UPDATE", Some(Write)),
+            (
+                "DELETE LOW_PRIORITY QUICK IGNORE FROM t WHERE a = 1",
+                Some(Write),
+            ),
+            ("SHOW CREATE SEQUENCE s", Some(Read)),
+            ("SHOW CREATE PACKAGE BODY db.p", Some(Read)),
+            ("SHOW CREATE USER CURRENT_USER", Some(Admin)),
+            // A point in time that calls or reads something is left to the parser: refused.
+            (
+                "SELECT * FROM t FOR SYSTEM_TIME AS OF (SELECT max(ts) FROM u)",
+                None,
+            ),
+            ("SELECT * FROM t FOR SYSTEM_TIME AS OF @x", None),
+        ] {
+            assert_eq!(
+                class(sql, my),
+                want,
+                "{sql}: {}",
+                classify_uncached(sql, my).reason
+            );
+        }
+    }
+}
