@@ -1495,6 +1495,10 @@ async fn mariadb_query_syntax_sqlparser_lacks_reads_under_read() {
             "DELETE LOW_PRIORITY QUICK IGNORE FROM hist",
             "this statement is write",
         ),
+        (
+            "UPDATE LOW_PRIORITY IGNORE hist SET v = 0",
+            "this statement is write",
+        ),
         ("SHOW CREATE USER CURRENT_USER", "password hash"),
     ] {
         let (ok, _, err) = fx.mysql(&["-e", sql]).await;
@@ -1505,5 +1509,88 @@ async fn mariadb_query_syntax_sqlparser_lacks_reads_under_read() {
         );
     }
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM hist"), "1");
+    // `RELEASE`: the server closes the connection after the commit, and so does dbward.
+    let (ok, out, err) = fx
+        .mysql(&[
+            "--skip-reconnect",
+            "-e",
+            "SELECT 1; COMMIT RELEASE; SELECT 2",
+        ])
+        .await;
+    assert!(!ok, "{out}");
+    assert_eq!(out.trim(), "1");
+    assert!(
+        err.contains("ERROR 1158 (08S01)")
+            && err.contains("dbward lost the upstream: connection closed"),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+}
+
+/// A dead upstream, at login and during a session, is an error the mysql client shows as
+/// it is (`ER_NET_READ_ERROR`, `08S01`). dbward once sent the client library's own
+/// `CR_SERVER_LOST` (2013), which the client printed as "Received malformed packet".
+#[tokio::test]
+async fn a_dead_upstream_is_a_readable_error() {
+    use tokio::io::AsyncWriteExt as _;
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    // During a session: the upstream connection is killed from outside.
+    let mut c = fx.mysql_command(&["--skip-reconnect"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("mysql");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"SELECT CONNECTION_ID() INTO @me; SELECT 'before';\n")
+        .await
+        .expect("write");
+    stdin.flush().await.expect("flush");
+    let upstream_thread = loop {
+        let id = fx.upstream.sql(&format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{}' AND DB = '{}' LIMIT 1",
+            fx.upstream.user, fx.upstream.name
+        ));
+        if !id.is_empty() {
+            break id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    fx.upstream
+        .sql(&format!("KILL CONNECTION {upstream_thread}"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stdin.write_all(b"SELECT 'after';\n").await.expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("mysql");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(stdout.trim(), "before", "{stderr}");
+    assert!(
+        stderr.contains("ERROR 1158 (08S01)") && stderr.contains("dbward lost the upstream"),
+        "{stderr}"
+    );
+    // At login: the database now points at a port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(serde_json::json!({"port": port})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("ERROR 1158 (08S01)")
+            && err.contains("could not connect to the upstream of database \"shop\""),
+        "{err}"
+    );
     fx.dbward.stop().await;
 }

@@ -27,8 +27,10 @@
 //!   BETWEEN v AND v | FROM v TO v` after a table, go when each `v` is literals, `INTERVAL`
 //!   arithmetic and the current time only (a subquery or a function call is left for the parser
 //!   to refuse);
-//! - `DELETE` with more than one of `LOW_PRIORITY`, `QUICK`, `IGNORE` (sqlparser takes one) loses
-//!   them: how it deletes, not what.
+//! - `DELETE` and `UPDATE` with more than one of `LOW_PRIORITY`, `QUICK`, `IGNORE` (sqlparser
+//!   takes one) lose them: how they change rows, not what;
+//! - `COMMIT|ROLLBACK … [NO] RELEASE` loses `[NO] RELEASE` (whether the server then closes the
+//!   connection; dbward ends the session when it does).
 //!
 //! [`rewrite_for_parser`]: super::recognize::rewrite_for_parser
 
@@ -229,16 +231,33 @@ fn search_or_cycle(s: &Significant<'_>, j: usize) -> Option<usize> {
 
 /// The MySQL clause rewrites (module docs), if any applies.
 pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
-    const DELETE_MODIFIERS: &[&str] = &["low_priority", "quick", "ignore"];
+    const MODIFIERS: &[&str] = &["low_priority", "quick", "ignore"];
     let s = Significant::new(tokens);
     let mut edits = Vec::new();
-    if s.word(0, "delete") {
+    if s.word(0, "delete") || s.word(0, "update") {
         let end = (1..s.len())
-            .find(|&j| !s.word_in(j, DELETE_MODIFIERS))
+            .find(|&j| !s.word_in(j, MODIFIERS))
             .unwrap_or(s.len());
         if end > 2 {
             s.drop(1, end, &mut edits);
         }
+    }
+    if s.word(0, "commit") || s.word(0, "rollback") {
+        let mut j = 1 + usize::from(s.word(1, "work"));
+        if s.word(j, "and") {
+            let no = s.word(j + 1, "no");
+            j += 1 + usize::from(no);
+            if !s.word(j, "chain") || !no {
+                return None;
+            }
+            j += 1;
+        }
+        let release = j + usize::from(s.word(j, "no"));
+        let ends = |k: usize| k == s.len() || s.is(k, &Token::SemiColon);
+        if s.word(release, "release") && ends(release + 1) {
+            s.drop(j, release + 1, &mut edits);
+        }
+        return apply(texts, &edits);
     }
     let mut j = 0;
     while j < s.len() {
@@ -448,6 +467,11 @@ mod tests {
                 "DELETE LOW_PRIORITY QUICK IGNORE FROM t WHERE a = 1",
                 Some(Write),
             ),
+            ("UPDATE LOW_PRIORITY IGNORE t SET a = 1", Some(Write)),
+            ("COMMIT RELEASE", Some(Read)),
+            ("ROLLBACK WORK AND NO CHAIN NO RELEASE", Some(Read)),
+            // The server takes no chain with a release.
+            ("COMMIT AND CHAIN RELEASE", None),
             ("SHOW CREATE SEQUENCE s", Some(Read)),
             ("SHOW CREATE PACKAGE BODY db.p", Some(Read)),
             ("SHOW CREATE USER CURRENT_USER", Some(Admin)),

@@ -135,7 +135,7 @@ pub async fn kill_query(
     .await
     .map_err(|e| {
         (
-            2013,
+            super::packet::ER_NET_READ_ERROR,
             format!("dbward could not reach the upstream to kill the query: {e}"),
         )
     })?;

@@ -408,6 +408,19 @@ pub async fn write_packet<W: AsyncWrite + Unpin + Send>(
     Ok(next)
 }
 
+/// `ER_NET_READ_ERROR`, SQLSTATE `08S01` (a communication link failure, which drivers take as
+/// a dead connection): what dbward answers when a connection it relies on broke or could not
+/// be made, the upstream's above all. Never the client library's own codes (2000–2999, such as
+/// `CR_SERVER_LOST` 2013): given one in an ERR packet, the mariadb client reports "Received
+/// malformed packet" (2027) instead of the message.
+pub const ER_NET_READ_ERROR: u16 = 1158;
+/// `ER_UNKNOWN_ERROR` (SQLSTATE `HY000`): dbward cannot serve the login now (its store, its
+/// audit trail, a stored credential) or the upstream is set up in a way it cannot work with.
+pub const ER_UNKNOWN_ERROR: u16 = 1105;
+/// `ER_NOT_ALLOWED_COMMAND` (SQLSTATE `42000`), as servers refuse `LOAD DATA LOCAL` when local
+/// files are disabled.
+pub const ER_NOT_ALLOWED_COMMAND: u16 = 1148;
+
 /// An ERR packet's payload (protocol 4.1 form, with SQL state).
 #[must_use]
 pub fn err_payload(code: u16, state: &str, message: &str) -> Vec<u8> {

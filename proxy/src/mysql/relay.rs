@@ -27,7 +27,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::stream::SendExt as _;
 
-use super::packet::{self, PacketError, PacketReader, err_payload, put_packet};
+use super::packet::{self, ER_NET_READ_ERROR, PacketError, PacketReader, err_payload, put_packet};
 use super::upstream::Upstream;
 use super::{Fate, command_fate};
 
@@ -133,6 +133,18 @@ enum Done {
     End(u16, &'static str, String, u8),
     /// The client hung up while its statement ran.
     ClientGone,
+}
+
+impl Done {
+    /// The upstream connection broke (`e`): the session ends with `ER_NET_READ_ERROR`.
+    fn upstream_lost(e: impl std::fmt::Display) -> Self {
+        Self::End(
+            ER_NET_READ_ERROR,
+            "08S01",
+            format!("dbward lost the upstream: {e}"),
+            1,
+        )
+    }
 }
 
 impl MyRelay {
@@ -324,8 +336,8 @@ impl MyRelay {
         .await
         .map_err(|e| {
             Done::End(
-                2013,
-                "HY000",
+                ER_NET_READ_ERROR,
+                "08S01",
                 format!("dbward could not check the session: {e}"),
                 0,
             )
@@ -387,8 +399,8 @@ impl MyRelay {
                 r = self.up.reader.read_more(&mut self.up.stream) => {
                     return match r {
                         Ok(n) if n > 0 => Ok(()),
-                        Ok(_) => Err(Done::End(2013, "HY000", "dbward lost the upstream: connection closed".into(), 1)),
-                        Err(e) => Err(Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1)),
+                        Ok(_) => Err(Done::upstream_lost("connection closed")),
+                        Err(e) => Err(Done::upstream_lost(e)),
                     };
                 }
                 r = self.client_reader.read_more(&mut self.client), if watch => {
@@ -420,7 +432,7 @@ impl MyRelay {
         self.client
             .send(&out)
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+            .map_err(|e| Done::End(ER_NET_READ_ERROR, "08S01", format!("client write: {e}"), 1))?;
         Ok(None)
     }
 
@@ -697,8 +709,8 @@ impl MyRelay {
                             .await
                             .map_err(|e| {
                                 Done::End(
-                                    2013,
-                                    "HY000",
+                                    ER_NET_READ_ERROR,
+                                    "08S01",
                                     format!("dbward could not restore the session: {e}"),
                                     seq.wrapping_add(1),
                                 )
@@ -738,12 +750,12 @@ impl MyRelay {
         let fail = |code, message: String, seq| Done::End(code, "28000", message, seq);
         let mut seq = packet::write_packet(&mut self.client, 1, &switch)
             .await
-            .map_err(|e| fail(2013, format!("client: {e}"), 1))?;
+            .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), 1))?;
         let (s, _, scrambled) = self
             .client_reader
             .read(&mut self.client, 64 * 1024)
             .await
-            .map_err(|e| fail(2013, format!("client: {e}"), seq))?;
+            .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), seq))?;
         seq = s.wrapping_add(1);
         let ctx = self.config.change_user.clone();
         let denied = || {
@@ -765,7 +777,7 @@ impl MyRelay {
         let verified = if let Some(verified) = fast {
             seq = packet::write_packet(&mut self.client, seq, &[0x01, 0x03])
                 .await
-                .map_err(|e| fail(2013, format!("client: {e}"), seq))?;
+                .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), seq))?;
             verified
         } else {
             let password = super::client_auth::full_authentication(
@@ -819,7 +831,7 @@ impl MyRelay {
         let (_, _, answer) = self.read_upstream().await?;
         if answer.first() != Some(&0x00) {
             return Err(fail(
-                2013,
+                ER_NET_READ_ERROR,
                 "dbward could not reset the upstream session".into(),
                 seq,
             ));
@@ -829,7 +841,7 @@ impl MyRelay {
                 .await
                 .map_err(|e| {
                     fail(
-                        2013,
+                        ER_NET_READ_ERROR,
                         format!("dbward could not restore the session: {e}"),
                         seq,
                     )
@@ -855,10 +867,9 @@ impl MyRelay {
             Ok(()) => {
                 let mut out = BytesMut::new();
                 put_packet(&mut out, 1, &packet::ok_payload(self.status));
-                self.client
-                    .send(&out)
-                    .await
-                    .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+                self.client.send(&out).await.map_err(|e| {
+                    Done::End(ER_NET_READ_ERROR, "08S01", format!("client write: {e}"), 1)
+                })?;
                 Ok(None)
             }
             Err((code, message)) => self.refuse(code, "HY000", &message).await,
@@ -873,7 +884,7 @@ impl MyRelay {
         if self.fwd.capacity() > 64 * 1024 {
             self.fwd = BytesMut::new();
         }
-        written.map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+        written.map_err(Done::upstream_lost)
     }
 
     async fn read_upstream(&mut self) -> Result<(u8, u8, BytesMut), Done> {
@@ -882,7 +893,7 @@ impl MyRelay {
             .reader
             .read(&mut self.up.stream, 1 << 30)
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+            .map_err(Done::upstream_lost)
     }
 
     async fn flush(&mut self) -> Result<(), Done> {
@@ -894,9 +905,9 @@ impl MyRelay {
                 self.client.write_all_buf(&mut self.out).await?;
                 self.client.flush().await
             };
-            written
-                .await
-                .map_err(|e| Done::End(2013, "HY000", format!("client write: {e}"), 1))?;
+            written.await.map_err(|e| {
+                Done::End(ER_NET_READ_ERROR, "08S01", format!("client write: {e}"), 1)
+            })?;
             self.out.clear();
             if self.out.capacity() > 256 * 1024 {
                 self.out = BytesMut::new();
@@ -915,7 +926,7 @@ impl MyRelay {
             .reader
             .relay(&mut self.up.stream, &mut self.out, &mut self.client)
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+            .map_err(Done::upstream_lost)
     }
 
     /// A response of one packet (OK, ERR, EOF, a statistics string).
@@ -1010,7 +1021,7 @@ impl MyRelay {
             .reader
             .header(&mut self.up.stream)
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+            .map_err(Done::upstream_lost)
     }
 
     async fn peek_first(&mut self) -> Result<u8, Done> {
@@ -1019,7 +1030,7 @@ impl MyRelay {
             .reader
             .first_byte(&mut self.up.stream)
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))
+            .map_err(Done::upstream_lost)
     }
 
     /// The response to COM_QUERY / COM_STMT_EXECUTE: OK, ERR, LOCAL INFILE, or result sets,
@@ -1113,12 +1124,17 @@ impl MyRelay {
                     .client_reader
                     .read(&mut self.client, self.config.max_message_bytes.max(1 << 24))
                     .await
-                    .map_err(|e| Done::End(2013, "HY000", format!("client: {e}"), first_seq))?;
+                    .map_err(|e| {
+                        Done::End(
+                            ER_NET_READ_ERROR,
+                            "08S01",
+                            format!("client: {e}"),
+                            first_seq,
+                        )
+                    })?;
                 packet::write_packet(&mut self.up.stream, s, &chunk)
                     .await
-                    .map_err(|e| {
-                        Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1)
-                    })?;
+                    .map_err(Done::upstream_lost)?;
                 if chunk.is_empty() {
                     return Ok(true);
                 }
@@ -1127,11 +1143,15 @@ impl MyRelay {
         // Refuse: an empty file upstream, swallow its answer, tell the client.
         packet::write_packet(&mut self.up.stream, first_seq.wrapping_add(1), &[])
             .await
-            .map_err(|e| Done::End(2013, "HY000", format!("dbward lost the upstream: {e}"), 1))?;
+            .map_err(Done::upstream_lost)?;
         let _ = self.read_upstream().await?;
         let m = format!("dbward refused the server's request for local file {name}");
         self.config.gate.audit_other(&name, &m);
-        put_packet(&mut self.out, 1, &err_payload(2068, "HY000", &m));
+        put_packet(
+            &mut self.out,
+            1,
+            &err_payload(packet::ER_NOT_ALLOWED_COMMAND, "42000", &m),
+        );
         Ok(false)
     }
 

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::client_auth::{self, HandshakeError};
-use super::packet::{ok_payload, put_packet};
+use super::packet::{self, ok_payload, put_packet};
 use super::relay::{MyRelay, MyRelayConfig};
 use super::upstream;
 use crate::statement_gate::{EndFacts, SessionIdentity, StatementGate};
@@ -96,7 +96,7 @@ impl Refusal {
     fn store_unavailable(e: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %e, "store unavailable during login");
         Self::new(
-            2013,
+            packet::ER_UNKNOWN_ERROR,
             "HY000",
             "dbward cannot reach its store; try again later",
             "unavailable",
@@ -590,7 +590,7 @@ impl MyServer {
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot open the database's credentials");
                 Refusal::new(
-                    2013,
+                    packet::ER_UNKNOWN_ERROR,
                     "HY000",
                     "dbward cannot use this database's stored credentials",
                     "unavailable",
@@ -619,8 +619,8 @@ impl MyServer {
         .map_err(|e| {
             tracing::warn!(error = %e, "upstream login failed");
             Refusal::new(
-                2013,
-                "HY000",
+                packet::ER_NET_READ_ERROR,
+                "08S01",
                 format!(
                     "could not connect to the upstream of database \"{}\": {e}",
                     granted.database.name
@@ -638,8 +638,8 @@ impl MyServer {
         for sql in &setup {
             status = upstream::run_setup(&mut up, sql).await.map_err(|e| {
                 Refusal::new(
-                    2013,
-                    "HY000",
+                    packet::ER_NET_READ_ERROR,
+                    "08S01",
                     format!("could not set up the upstream session: {e}"),
                     "upstream_unavailable",
                 )
@@ -653,8 +653,8 @@ impl MyServer {
             .await
             .map_err(|e| {
                 Refusal::new(
-                    2013,
-                    "HY000",
+                    packet::ER_NET_READ_ERROR,
+                    "08S01",
                     format!("could not read the upstream session's sql_mode: {e}"),
                     "upstream_unavailable",
                 )
@@ -666,7 +666,7 @@ impl MyServer {
                 .find(|b| m.to_ascii_uppercase().contains(b))
         }) {
             return Err(Refusal::new(
-                2013,
+                packet::ER_UNKNOWN_ERROR,
                 "HY000",
                 format!("the upstream server's sql_mode includes {bad}, under which dbward cannot read SQL as the server does; remove it from the server's default sql_mode"),
                 "upstream_sql_mode",
@@ -691,7 +691,7 @@ impl MyServer {
             .await
         {
             return Err(Refusal::new(
-                2013,
+                packet::ER_UNKNOWN_ERROR,
                 "HY000",
                 "dbward cannot write its audit trail; try again later",
                 "audit_unavailable",
@@ -703,7 +703,13 @@ impl MyServer {
         crate::stream::SendExt::send(&mut h.stream, &out)
             .await
             .map_err(|_| {
-                Refusal::new(2013, "HY000", "client went away", "client_gone").user(user.id)
+                Refusal::new(
+                    packet::ER_NET_READ_ERROR,
+                    "08S01",
+                    "client went away",
+                    "client_gone",
+                )
+                .user(user.id)
             })?;
         let kill_target = super::kill::KillTarget {
             user_id: user.id,
