@@ -347,18 +347,9 @@ async fn mysqldump_restores_under_a_ddl_grant() {
         "ddl",
     )
     .await;
-    let mut mysql = tokio::process::Command::new("mysql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &fx.port().to_string(),
-            "-u",
-            "alice",
-            &format!("-p{}", fx.password),
-            "--ssl",
-            "restored",
-        ])
+    let mut mysql = fx
+        .client_tool("mysql")
+        .arg("restored")
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -346,6 +346,31 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
         java
     } else if std::path::Path::new(file)
         .extension()
+        .is_some_and(|e| e == "c")
+    {
+        // Built against libmariadb, the C library under the mysql client and most drivers
+        // that wrap it.
+        let binary = dir.path().join("client");
+        let flags = std::process::Command::new("pkg-config")
+            .args(["--cflags", "--libs", "libmariadb"])
+            .output()
+            .expect("pkg-config");
+        let cc = tokio::process::Command::new("cc")
+            .arg("-o")
+            .arg(&binary)
+            .arg(&source)
+            .args(String::from_utf8_lossy(&flags.stdout).split_whitespace())
+            .output()
+            .await
+            .expect("cc");
+        assert!(
+            cc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        tokio::process::Command::new(binary)
+    } else if std::path::Path::new(file)
+        .extension()
         .is_some_and(|e| e == "js")
     {
         let mut node = tokio::process::Command::new("node");
@@ -356,7 +381,12 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
         python.arg(&source);
         python
     };
-    let out = cmd.args(args).output().await.expect("client program");
+    let out = cmd
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("client program");
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(
         out.status.success(),

@@ -158,9 +158,10 @@ impl MyProxy {
             .port()
     }
 
-    /// The `mysql` client as alice through dbward (TLS on, batch output) with `args`.
-    pub fn mysql_command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new("mysql");
+    /// `program` (`mysql`, `mysqlshow`, `mysqldump`…) connecting as alice through dbward, TLS
+    /// on; the caller adds its arguments.
+    pub fn client_tool(&self, program: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
         cmd.args([
             "-h",
             "127.0.0.1",
@@ -170,9 +171,14 @@ impl MyProxy {
             "alice",
         ])
         .arg(format!("-p{}", self.password))
-        .args(["--ssl", "-N", "-B"])
-        .args(args)
-        .arg("shop");
+        .arg("--ssl");
+        cmd
+    }
+
+    /// The `mysql` client as alice through dbward (TLS on, batch output) with `args`.
+    pub fn mysql_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = self.client_tool("mysql");
+        cmd.args(["-N", "-B"]).args(args).arg("shop");
         cmd
     }
 

@@ -1594,3 +1594,49 @@ async fn a_dead_upstream_is_a_readable_error() {
     );
     fx.dbward.stop().await;
 }
+
+/// libmariadb's server-side cursor (`COM_STMT_FETCH` in batches) and `COM_FIELD_LIST`
+/// (`mysql_list_fields`, which `mysqlshow --count` sends): each answer reaches the client
+/// whole. dbward once kept both answers' last packet buffered, and the client waited forever.
+#[tokio::test]
+async fn cursor_fetch_and_field_list_through_libmariadb() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20));
+         INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g')",
+    );
+    let stdout = tokio::time::timeout(
+        std::time::Duration::from_mins(1),
+        crate::harness::run_client(
+            "stmt_cursor.c",
+            "",
+            &[fx.port().to_string(), fx.password.clone()],
+        ),
+    )
+    .await
+    .expect("the client finished");
+    // Ids 1..=7, then 2..=7.
+    assert_eq!(stdout, "rows=13 sum=55 fields=2 first=id count=7");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        fx.client_tool("mysqlshow")
+            .args(["--count", "shop"])
+            .output(),
+    )
+    .await
+    .expect("mysqlshow finished")
+    .expect("mysqlshow");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.split('|').map(str::trim).collect::<Vec<_>>() == ["", "t", "2", "7", ""]),
+        "{shown}"
+    );
+    fx.dbward.stop().await;
+}

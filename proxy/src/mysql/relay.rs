@@ -626,7 +626,9 @@ impl MyRelay {
                 // An Execute that opens a cursor answers with metadata only (the status says
                 // SERVER_STATUS_CURSOR_EXISTS); its rows come by COM_STMT_FETCH.
                 if cmd == 0x1C {
-                    self.rows().await.map(|()| None)
+                    self.rows().await?;
+                    self.flush().await?;
+                    Ok(None)
                 } else {
                     self.audited_response(token, admitted, None).await
                 }
@@ -660,7 +662,9 @@ impl MyRelay {
             }
             Fate::FieldList => {
                 self.forward(payload).await?;
-                self.rows().await.map(|()| None)
+                self.rows().await?;
+                self.flush().await?;
+                Ok(None)
             }
             Fate::InitDb => {
                 let schema = String::from_utf8_lossy(&payload[1..]).into_owned();
