@@ -1640,3 +1640,41 @@ async fn cursor_fetch_and_field_list_through_libmariadb() {
     );
     fx.dbward.stop().await;
 }
+
+/// libmariadb's less common calls (`tests/clients/libmariadb_api.c`): long data and statement
+/// reset, multi-statements switched on and off, ping, statistics, `mysql_select_db`, the
+/// refused `mysql_refresh` and `mysql_dump_debug_info` (the session goes on), and read-only
+/// mode still on after `mysql_reset_connection` and `mysql_change_user`.
+#[tokio::test]
+async fn libmariadb_api_calls() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let stdout = tokio::time::timeout(
+        std::time::Duration::from_mins(1),
+        crate::harness::run_client(
+            "libmariadb_api.c",
+            "",
+            &[fx.port().to_string(), fx.password.clone()],
+        ),
+    )
+    .await
+    .expect("the client finished");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "long_data=long data!",
+            "long_data=long again!",
+            "multi_results=2",
+            "ping=0",
+            "stat=uptime",
+            "select_db=0",
+            "refresh=1 errno=1047",
+            "debug=1 errno=1047",
+            "user_var_before=5",
+            "user_var_after_reset=NULL",
+            "read_only_after_reset=1",
+            "read_only_after_change_user=1",
+        ],
+        "{stdout}"
+    );
+    fx.dbward.stop().await;
+}
