@@ -348,11 +348,16 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
         .extension()
         .is_some_and(|e| e == "c")
     {
-        // Built against libmariadb, the C library under the mysql client and most drivers
-        // that wrap it.
+        // Built against libpq (`libpq_*.c`) or libmariadb, the C libraries under psql and the
+        // mysql client and the many drivers that wrap them.
         let binary = dir.path().join("client");
+        let library = if file.starts_with("libpq") {
+            "libpq"
+        } else {
+            "libmariadb"
+        };
         let flags = std::process::Command::new("pkg-config")
-            .args(["--cflags", "--libs", "libmariadb"])
+            .args(["--cflags", "--libs", library])
             .output()
             .expect("pkg-config");
         let cc = tokio::process::Command::new("cc")

@@ -974,3 +974,33 @@ async fn query_syntax_sqlparser_lacks_reads_under_read() {
     assert!(err.contains("this statement is write"), "{err}");
     fx.dbward.stop().await;
 }
+
+/// libpq's less common calls (`tests/clients/libpq_api.c`) over TLS: a COPY the client abandons
+/// (`CopyFail`: the server's error, nothing written, the session goes on), Describe of a named
+/// statement and of a cursor's portal, single-row mode, binary results.
+#[tokio::test]
+async fn libpq_api_calls() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (id int)").await;
+    let conninfo = fx.conninfo().replace("sslmode=disable", "sslmode=require");
+    let stdout = tokio::time::timeout(
+        std::time::Duration::from_mins(1),
+        crate::harness::run_client("libpq_api.c", "", &[conninfo]),
+    )
+    .await
+    .expect("the client finished");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "copy_fail=PGRES_FATAL_ERROR 57014",
+            "rows_after_copy_fail=0",
+            "describe_statement=params:1 fields:2 twice",
+            "single_rows=3 sum=12",
+            "describe_portal=fields:2 letter,answer",
+            "fetch=42",
+            "binary=258",
+        ],
+        "{stdout}"
+    );
+    fx.dbward.stop().await;
+}
