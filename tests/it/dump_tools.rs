@@ -81,7 +81,15 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
          INSERT INTO tickets (note) VALUES ('first'), ('second');
          CREATE MATERIALIZED VIEW big_items AS SELECT id FROM items WHERE id > 40;
          CREATE MATERIALIZED VIEW later AS SELECT id FROM items WITH NO DATA;
-         CREATE TEXT SEARCH CONFIGURATION plain (COPY = simple);",
+         CREATE TEXT SEARCH CONFIGURATION plain (COPY = simple);
+         CREATE TABLE badges (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text)
+             WITH (fillfactor = 80, toast.autovacuum_enabled = off);
+         INSERT INTO badges (label) VALUES ('gold'), ('silver');
+         CREATE TYPE pair AS (a int, b text);
+         CREATE TABLE pairs OF pair;
+         CREATE AGGREGATE count_all(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
+         COMMENT ON AGGREGATE count_all(*) IS 'counts rows';
+         CREATE VIEW guarded WITH (security_barrier) AS SELECT id FROM items;",
     )
     .await;
     let direct = fx.upstream.url.clone();
@@ -114,7 +122,9 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         without_restrict_keys(&restored.stdout),
         pg_dump(&direct, &[]).await
     );
-    restore_under_a_ddl_grant(&fx, &pg_dump(&direct, &["--no-owner"]).await).await;
+    restore_under_a_ddl_grant(&fx, "restored", &["--no-owner"]).await;
+    // With INSERTs, which write identity columns `OVERRIDING SYSTEM VALUE`.
+    restore_under_a_ddl_grant(&fx, "restored_inserts", &["--no-owner", "--inserts"]).await;
     let inserts = pg_dump(&fx.conninfo(), &["-t", "items", "--inserts"]).await;
     assert_eq!(inserts.matches("INSERT INTO public.items").count(), 50);
     assert!(!inserts.contains("CREATE TABLE public.other"));
@@ -135,21 +145,22 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
     fx.dbward.stop().await;
 }
 
-/// Restores `dump` (plain SQL, `--no-owner`) with psql through dbward into a fresh database,
-/// under a `ddl` grant: every statement passes (`pg_dump`'s settings, `CREATE SEQUENCE ... AS
+/// Restores a direct `pg_dump` with `args` (plain SQL, `--no-owner`) with psql through dbward
+/// into a fresh database registered as `name`, under a `ddl` grant: every statement passes (`pg_dump`'s settings, `CREATE SEQUENCE ... AS
 /// integer START WITH ...`, `ALTER SEQUENCE ... OWNED BY`, an identity column's `ADD GENERATED
 /// ... AS IDENTITY (SEQUENCE NAME ...)`, `CREATE MATERIALIZED VIEW ... WITH NO DATA` and
 /// `REFRESH`, a trigger's arguments, `CREATE DOMAIN ... NOT NULL`, `COPY ... FROM stdin`,
-/// `setval`), and
-/// a direct dump of the result is the dump restored. Handing a table to another role (`OWNER TO`,
+/// `setval`, `OVERRIDING SYSTEM VALUE`, `toast.` storage options, a typed table, an aggregate
+/// over `*`), and a direct dump of the result is the dump restored. Handing a table to another role (`OWNER TO`,
 /// which a dump made without `--no-owner` holds) is a privilege change, refused below `admin`.
-async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
+async fn restore_under_a_ddl_grant(fx: &PgProxy, name: &str, args: &[&str]) {
+    let dump = pg_dump(&fx.upstream.url, args).await;
     let target = crate::harness::PgDatabase::create().await;
     register_with_grant(
         &fx.dbward,
         fx.user_id,
         json!({
-            "name": "restored", "engine": "postgres", "host": "127.0.0.1",
+            "name": name, "engine": "postgres", "host": "127.0.0.1",
             "port": target.port(), "database": target.name,
             "username": target.user(), "password": target.password(),
             "tls_mode": "disable",
@@ -158,8 +169,10 @@ async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
     )
     .await;
     let file = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(file.path(), dump).expect("write dump");
-    let conninfo = fx.conninfo().replace("dbname=orders", "dbname=restored");
+    std::fs::write(file.path(), &dump).expect("write dump");
+    let conninfo = fx
+        .conninfo()
+        .replace("dbname=orders", &format!("dbname={name}"));
     let out = tokio::process::Command::new("psql")
         .arg(&conninfo)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
@@ -172,7 +185,7 @@ async fn restore_under_a_ddl_grant(fx: &PgProxy, dump: &str) {
         "restore: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(pg_dump(&target.url, &["--no-owner"]).await, dump);
+    assert_eq!(pg_dump(&target.url, args).await, dump);
     let out = tokio::process::Command::new("psql")
         .arg(&conninfo)
         .args(["-X", "-v", "ON_ERROR_STOP=1"])

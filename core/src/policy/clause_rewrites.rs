@@ -16,7 +16,12 @@
 //!   (a column definition list inside is not parsed, and stays refused);
 //! - a recursive query's `SEARCH DEPTH|BREADTH FIRST BY c SET s` and `CYCLE c SET m [TO v DEFAULT
 //!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
-//!   close a cycle).
+//!   close a cycle);
+//! - `INSERT|MERGE … OVERRIDING SYSTEM|USER VALUE` (`pg_dump --inserts` writes it for identity
+//!   columns) goes: whose value an identity column takes, still a write;
+//! - a storage option's `toast.` prefix (`WITH (toast.autovacuum_enabled = off)`, which
+//!   `pg_dump` writes) goes, and a boolean option written without its value (`WITH
+//!   (security_barrier)`) gets `= true`: storage and planner settings of the new object.
 //!
 //! MySQL / MariaDB:
 //! - the `MOD` operator (`a MOD b`) becomes `%`, the same operator (`MOD(a, b)` parses already);
@@ -36,20 +41,36 @@
 
 use sqlparser::tokenizer::Token;
 
-/// The text of `texts` with the tokens in `edits` replaced (`""`: dropped), if there are any.
-fn apply(texts: &[&str], edits: &[(usize, &'static str)]) -> Option<String> {
+/// What becomes of a token.
+#[derive(Clone, Copy)]
+enum Edit {
+    /// Written as this instead (`""`: dropped).
+    Replace(&'static str),
+    /// Written, then this.
+    Append(&'static str),
+}
+
+/// The text of `texts` with the tokens in `edits` edited, if there are any.
+fn apply(texts: &[&str], edits: &[(usize, Edit)]) -> Option<String> {
     if edits.is_empty() {
         return None;
     }
-    let mut replaced: Vec<Option<&str>> = vec![None; texts.len()];
-    for &(k, with) in edits {
-        if let Some(r) = replaced.get_mut(k) {
-            *r = Some(with);
+    let mut edited: Vec<Option<Edit>> = vec![None; texts.len()];
+    for &(k, e) in edits {
+        if let Some(slot) = edited.get_mut(k) {
+            *slot = Some(e);
         }
     }
-    let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum());
-    for (text, r) in texts.iter().zip(replaced) {
-        out.push_str(r.unwrap_or(text));
+    let mut out = String::with_capacity(texts.iter().map(|t| t.len() + 8).sum());
+    for (text, e) in texts.iter().zip(edited) {
+        match e {
+            None => out.push_str(text),
+            Some(Edit::Replace(r)) => out.push_str(r),
+            Some(Edit::Append(a)) => {
+                out.push_str(text);
+                out.push_str(a);
+            }
+        }
     }
     Some(out)
 }
@@ -96,8 +117,35 @@ impl<'a> Significant<'a> {
     }
 
     /// Token indices of the significant tokens `from..to`.
-    fn drop(&self, from: usize, to: usize, edits: &mut Vec<(usize, &'static str)>) {
-        edits.extend(self.at[from..to].iter().map(|&k| (k, "")));
+    fn drop(&self, from: usize, to: usize, edits: &mut Vec<(usize, Edit)>) {
+        edits.extend(self.at[from..to].iter().map(|&k| (k, Edit::Replace(""))));
+    }
+
+    /// For each significant token, the option list (`WITH (…)`, `SET (…)`, `RESET (…)` of a
+    /// `CREATE` or `ALTER`) it is an entry of, by the word before the list's `(`.
+    fn option_lists(&self) -> Vec<Option<&'static str>> {
+        let mut lists = vec![None; self.len()];
+        if !(self.word(0, "create") || self.word(0, "alter")) {
+            return lists;
+        }
+        let mut open: Option<(&'static str, u32)> = None;
+        for (j, list) in lists.iter_mut().enumerate() {
+            match (open, self.token(j)) {
+                (None, Some(Token::LParen)) if j > 0 => {
+                    open = ["with", "set", "reset"]
+                        .into_iter()
+                        .find(|w| self.word(j - 1, w))
+                        .map(|w| (w, 1));
+                }
+                (Some((w, depth)), Some(Token::LParen)) => open = Some((w, depth + 1)),
+                (Some((w, depth)), Some(Token::RParen)) => {
+                    open = (depth > 1).then_some((w, depth - 1));
+                }
+                (Some((w, 1)), _) => *list = Some(w),
+                _ => {}
+            }
+        }
+        lists
     }
 
     /// After a comma-separated list of names starting at `j`: where it ends, if there is one.
@@ -135,6 +183,7 @@ fn is_literal(t: Option<&Token>) -> bool {
 /// The PostgreSQL clause rewrites (module docs), if any applies.
 pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let s = Significant::new(tokens);
+    let options = s.option_lists();
     let mut edits = Vec::new();
     let mut j = 0;
     while j < s.len() {
@@ -156,7 +205,7 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             }
         }
         if s.word(j, "collation") && s.word(j + 1, "for") && s.is(j + 2, &Token::LParen) {
-            edits.push((s.at[j], "pg_collation_for"));
+            edits.push((s.at[j], Edit::Replace("pg_collation_for")));
             s.drop(j + 1, j + 2, &mut edits);
             j += 2;
             continue;
@@ -179,10 +228,34 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             && j > 0
             && (s.word_in(j - 1, &["from", "join", "lateral"]) || s.is(j - 1, &Token::Comma))
         {
-            edits.push((s.at[j], "unnest"));
+            edits.push((s.at[j], Edit::Replace("unnest")));
             s.drop(j + 1, j + 2, &mut edits);
             j += 2;
             continue;
+        }
+        if s.word(j, "overriding")
+            && s.word_in(j + 1, &["system", "user"])
+            && s.word(j + 2, "value")
+        {
+            s.drop(j, j + 3, &mut edits);
+            j += 3;
+            continue;
+        }
+        // An option list's entries: `toast.name = v`, or a boolean `name` alone.
+        if let Some(list) = options[j]
+            && (s.is(j - 1, &Token::LParen) || s.is(j - 1, &Token::Comma))
+        {
+            if s.word(j, "toast") && s.is(j + 1, &Token::Period) && s.name(j + 2) {
+                s.drop(j, j + 2, &mut edits);
+                j += 2;
+                continue;
+            }
+            if list != "reset"
+                && s.name(j)
+                && (s.is(j + 1, &Token::Comma) || s.is(j + 1, &Token::RParen))
+            {
+                edits.push((s.at[j], Edit::Append(" = true")));
+            }
         }
         if j > 0
             && s.is(j - 1, &Token::RParen)
@@ -262,7 +335,7 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let mut j = 0;
     while j < s.len() {
         if s.word(j, "mod") && j > 0 && !s.is(j + 1, &Token::LParen) {
-            edits.push((s.at[j], "%"));
+            edits.push((s.at[j], Edit::Replace("%")));
         }
         let charset = if s.word(j, "character") && s.word(j + 1, "set") {
             Some(j + 2)
@@ -369,7 +442,7 @@ mod tests {
 
     #[test]
     fn postgres_query_clauses_classify_as_what_they_call() {
-        use StatementClass::{Admin, Read, Write};
+        use StatementClass::{Admin, Ddl, Read, Write};
         let pg = SqlDialect::Postgres;
         for (sql, want) in [
             (
@@ -414,6 +487,46 @@ mod tests {
                 "WITH RECURSIVE g(id) AS (SELECT 1 UNION SELECT id + 1 FROM g) SEARCH BREADTH FIRST BY id SET o CYCLE id SET c USING p DELETE FROM t",
                 Some(Write),
             ),
+            (
+                "INSERT INTO t OVERRIDING SYSTEM VALUE VALUES (1, 'a')",
+                Some(Write),
+            ),
+            (
+                "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT (a) OVERRIDING USER VALUE VALUES (s.a)",
+                Some(Write),
+            ),
+            (
+                "INSERT INTO t OVERRIDING SYSTEM VALUE SELECT pg_terminate_backend(1)",
+                Some(Admin),
+            ),
+            (
+                "ALTER TABLE t SET (toast.autovacuum_enabled = false)",
+                Some(Ddl),
+            ),
+            (
+                "CREATE TABLE t (a int) WITH (fillfactor = 70, toast.autovacuum_enabled = off)",
+                Some(Ddl),
+            ),
+            (
+                "CREATE VIEW v WITH (security_barrier) AS SELECT a FROM t",
+                Some(Ddl),
+            ),
+            (
+                "CREATE VIEW v WITH (check_option = local, security_invoker) AS SELECT a FROM t",
+                Some(Ddl),
+            ),
+            ("CREATE TABLE tt OF public.mytype", Some(Ddl)),
+            (
+                "CREATE UNLOGGED TABLE IF NOT EXISTS tt OF mytype",
+                Some(Ddl),
+            ),
+            ("DROP AGGREGATE IF EXISTS count_all(*)", Some(Ddl)),
+            (
+                "COMMENT ON AGGREGATE public.count_all(*) IS 'rows'",
+                Some(Ddl),
+            ),
+            // A typed table's column list could hold defaults: not read past.
+            ("CREATE TABLE tt OF mytype (a DEFAULT f())", None),
             // What is not plain names and literals stays unparsed: refused below admin.
             (
                 "WITH RECURSIVE g(id) AS (SELECT 1) CYCLE id SET c TO f() DEFAULT false USING p SELECT 1",

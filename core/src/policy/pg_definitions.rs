@@ -16,6 +16,8 @@
 //!   expression: they are rewritten as the `CREATE DOMAIN` they amount to and parsed, see
 //!   `recognize::pg_statement_rewrite`);
 //! - `ALTER TEXT SEARCH CONFIGURATION name ADD|ALTER|DROP MAPPING …`;
+//! - a typed table, `CREATE [TEMP|UNLOGGED] TABLE [IF NOT EXISTS] name OF type` (without a
+//!   column list, which could hold defaults);
 //! - `CREATE [OR REPLACE] FUNCTION|PROCEDURE name (args) …` with what sqlparser lacks
 //!   (`COST`, `ROWS`, `LEAKPROOF`, `WINDOW`, `SUPPORT`, a procedure's `LANGUAGE sql AS $$…$$`,
 //!   `VARIADIC` and defaulted parameters): `ddl`, as parsed routines are, and `admin` in a
@@ -37,6 +39,13 @@ use super::recognize::is_identifier;
 pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str)> {
     let ddl = |ok: bool, what: &'static str| ok.then_some((StatementClass::Ddl, what));
     match tokens {
+        ["create", "table", rest @ ..]
+        | [
+            "create",
+            "temp" | "temporary" | "unlogged",
+            "table",
+            rest @ ..,
+        ] => ddl(typed_table(rest), "CREATE TABLE … OF type"),
         ["create", "or", "replace", "aggregate", rest @ ..]
         | ["create", "aggregate", rest @ ..] => ddl(aggregate(rest), "CREATE AGGREGATE"),
         ["create", "cast", rest @ ..] => ddl(cast(rest), "CREATE CAST"),
@@ -245,6 +254,18 @@ fn routine(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
     } else {
         (StatementClass::Admin, super::routine::UNTRUSTED_ROUTINE)
     })
+}
+
+/// After `CREATE TABLE`: `[IF NOT EXISTS] name OF type`, names only.
+fn typed_table(rest: &[&str]) -> bool {
+    let rest = rest.strip_prefix(&["if", "not", "exists"]).unwrap_or(rest);
+    let Some((_, after)) = super::pg_alter::name(rest) else {
+        return false;
+    };
+    let Some(("of", type_name)) = after.split_first().map(|(a, b)| (*a, b)) else {
+        return false;
+    };
+    matches!(super::pg_alter::name(type_name), Some((_, [])))
 }
 
 #[cfg(test)]

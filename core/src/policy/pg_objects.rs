@@ -42,9 +42,10 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
     }
 }
 
-/// Names, argument type lists and the punctuation between them: what a DROP or COMMENT names.
+/// Names, argument type lists and the punctuation between them: what a DROP or COMMENT names
+/// (`*`: an aggregate over all rows, `DROP AGGREGATE count_all(*)`).
 fn is_object_token(t: &str) -> bool {
-    is_identifier(t) || matches!(t, "." | "," | "(" | ")" | "[" | "]" | "?")
+    is_identifier(t) || matches!(t, "." | "," | "(" | ")" | "[" | "]" | "?" | "*")
 }
 
 /// After `DROP`: a kind of object from the list in the module docs, then its names.
