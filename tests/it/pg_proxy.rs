@@ -609,3 +609,50 @@ async fn read_sessions_cannot_switch_off_read_only() {
         .expect("allowed for write");
     fx.dbward.stop().await;
 }
+
+/// A dead upstream, during a session and at login, is an error psql shows as it is: the
+/// server's own FATAL when an administrator ends the upstream backend, and dbward's `08006`
+/// naming the database when nothing listens where it points.
+#[tokio::test]
+async fn a_dead_upstream_is_a_readable_error() {
+    let fx = PgProxy::start("read").await;
+    let c = fx.connect().await.expect("connect");
+    let pid: i32 = c
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    fx.direct()
+        .await
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate");
+    let e = c.simple_query("SELECT 1").await.expect_err("upstream gone");
+    let shown = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+    assert!(
+        shown.contains("terminating connection due to administrator command") || e.is_closed(),
+        "{e:?}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(serde_json::json!({"port": port})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (ok, _, err) = fx.psql(&["-c", "SELECT 1"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("FATAL:  could not connect to the upstream of database")
+            && err.contains(&format!("\"{}\"", fx.db_name)),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+}
