@@ -65,7 +65,7 @@ pub(crate) fn fingerprint_into(sql: &str, dialect: SqlDialect, out: &mut String)
 }
 
 /// MySQL text with executable-comment markers removed, when it has any.
-fn executable_code(sql: &str, dialect: SqlDialect) -> Option<String> {
+pub(crate) fn executable_code(sql: &str, dialect: SqlDialect) -> Option<String> {
     if dialect == SqlDialect::Mysql {
         expand_executable_comments(sql)
     } else {

@@ -29,6 +29,7 @@
 mod chains;
 mod classify;
 mod clause_rewrites;
+pub mod definer;
 mod dynamic;
 mod functions;
 #[doc(hidden)]
@@ -591,6 +592,9 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
                 }
             }
         }
+    }
+    if mysql && definer::names_another_account(text, &scan.statements) {
+        findings.add(StatementClass::Admin, definer::ANOTHER_DEFINER);
     }
     if let Some(what) = findings.unknown.take() {
         // A refusal that read a literal (dynamic SQL's string) is cached under its exact text

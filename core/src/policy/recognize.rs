@@ -1445,7 +1445,7 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
         .iter()
         .enumerate()
         .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
-        .take(6)
+        .take(8)
         .collect::<Vec<_>>();
     let word = |k: usize| match significant.get(k) {
         Some((_, Token::Word(w))) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
@@ -1492,8 +1492,14 @@ fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
             Some(format!("CREATE {}", rest(2)))
         }
         // sqlparser wants a trigger's one-statement body ended by `;`, which the mysql client
-        // strips (it is the delimiter).
-        (Some("create"), Some("trigger")) if !sql.trim_end().ends_with(';') => {
+        // strips (it is the delimiter); also after `DEFINER = CURRENT_USER[()]` (mysqldump
+        // writes the definer, see `definer`).
+        (Some("create"), Some("trigger" | "definer"))
+            if !sql.trim_end().ends_with(';')
+                && (word(1).as_deref() == Some("trigger")
+                    || word(4).as_deref() == Some("trigger")
+                    || word(6).as_deref() == Some("trigger")) =>
+        {
             Some(format!("{sql};"))
         }
         _ => None,
