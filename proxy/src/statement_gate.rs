@@ -124,6 +124,8 @@ pub struct StatementGate {
     audit: AuditSink,
     /// The session's executions not yet collected by the audit writer.
     runs: Arc<SessionRuns>,
+    /// MySQL: the upstream account, which a `DEFINER` may name as the session's own.
+    own_account: Option<Arc<dbward_core::policy::definer::Account>>,
 }
 
 impl StatementGate {
@@ -145,7 +147,20 @@ impl StatementGate {
             who: Arc::new(who),
             audit,
             runs: Arc::default(),
+            own_account: None,
         }
+    }
+
+    /// MySQL: `account` (the upstream login's `CURRENT_USER()`) named as a `DEFINER` is
+    /// classified as `DEFINER = CURRENT_USER`, which it is to the server (see
+    /// [`dbward_core::policy::definer`]).
+    #[must_use]
+    pub fn with_own_account(
+        mut self,
+        account: Option<dbward_core::policy::definer::Account>,
+    ) -> Self {
+        self.own_account = account.map(Arc::new);
+        self
     }
 
     /// Records an allowed statement in the trail (through the batching writer: this waits
@@ -311,9 +326,19 @@ impl StatementGate {
             self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
             return Err(Refused::Policy(message));
         };
-        let c = if text.len() > CLASSIFIED_IN_PLACE {
-            let (classifier, dialect, owned) =
-                (self.classifier.clone(), self.dialect, text.to_owned());
+        // What the classifier reads: the text, with a DEFINER naming the session's own account
+        // as `CURRENT_USER` (the statement itself goes upstream and into the trail as sent).
+        let own = self
+            .own_account
+            .as_deref()
+            .and_then(|a| dbward_core::policy::definer::own_definer_as_current_user(text, a));
+        let to_classify = own.as_deref().unwrap_or(text);
+        let c = if to_classify.len() > CLASSIFIED_IN_PLACE {
+            let (classifier, dialect, owned) = (
+                self.classifier.clone(),
+                self.dialect,
+                to_classify.to_owned(),
+            );
             tokio::task::spawn_blocking(move || classifier.classify(&owned, dialect))
                 .await
                 .map_err(|_| {
@@ -324,7 +349,7 @@ impl StatementGate {
                     Refused::Unclassifiable(message)
                 })?
         } else {
-            self.classifier.classify(text, self.dialect)
+            self.classifier.classify(to_classify, self.dialect)
         };
         match c.check(self.level, self.timeout_ceiling_ms) {
             Ok(()) => Ok((c, text)),

@@ -334,21 +334,130 @@ async fn mysqldump_restores_under_a_ddl_grant() {
          INSERT INTO log VALUES ('2026-01-01 10:00:00', 'started');
          SELECT NEXT VALUE FOR ticket;",
     );
-    let direct = |db: &crate::my_fixture::MyDatabase| {
-        vec![
-            "-h".to_owned(),
-            "127.0.0.1".into(),
-            "-P".into(),
-            "3306".into(),
-            "-u".into(),
-            db.user.clone(),
-            format!("-p{}", db.password),
-        ]
-    };
-    let dump = mysqldump(&direct(&fx.upstream), &[&fx.upstream.name]).await;
+    let dump = mysqldump(&direct_login(&fx.upstream), &[&fx.upstream.name]).await;
     assert!(dump.contains("PAGE_CHECKSUM=1"), "{dump}");
     assert!(dump.contains("CREATE SEQUENCE"), "{dump}");
     let target = crate::my_fixture::MyDatabase::create();
+    restore_mysql(&fx, &target, &dump).await;
+    let restored = mysqldump(&direct_login(&target), &[&target.name]).await;
+    let original = dump.replace(&fx.upstream.name, &target.name);
+    assert_eq!(restored, original);
+    // The sequence goes on where the original does.
+    assert_eq!(
+        target.sql("SELECT NEXT VALUE FOR ticket"),
+        fx.upstream.sql("SELECT NEXT VALUE FOR ticket")
+    );
+    fx.dbward.stop().await;
+}
+
+/// Runs the mysql client through dbward on the database `name` with `script` as its input.
+async fn feed_mysql(fx: &MyProxy, name: &str, script: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt as _;
+    let mut mysql = fx
+        .client_tool("mysql")
+        .arg(name)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mysql");
+    let mut stdin = mysql.stdin.take().expect("stdin");
+    stdin
+        .write_all(script.as_bytes())
+        .await
+        .expect("feed the script");
+    drop(stdin);
+    mysql.wait_with_output().await.expect("mysql")
+}
+
+/// A mysqldump of views, triggers and routines restored through dbward under a `ddl` grant by
+/// the account that defined them: mysqldump names every definer (`DEFINER=`app`@`%``), and
+/// the session's own account there is `CURRENT_USER` to the server and to dbward. A definer
+/// naming another account stays `admin`, whatever the object (sqlparser keeps the clause for
+/// views only: a trigger's was once unseen).
+#[tokio::test]
+async fn mysqldump_definers_of_the_restoring_account_restore_under_ddl() {
+    let fx = MyProxy::start("read", json!({})).await;
+    let target = crate::my_fixture::MyDatabase::create();
+    let me = format!("'{}'@'%'", target.user);
+    fx.upstream.sql(&format!(
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20));
+         CREATE DEFINER = {me} VIEW v AS SELECT id FROM items;
+         CREATE DEFINER = {me} TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.name = UPPER(NEW.name);
+         CREATE DEFINER = {me} FUNCTION twice(n INT) RETURNS INT DETERMINISTIC RETURN n * 2;
+         CREATE DEFINER = {me} PROCEDURE fill(IN n INT) INSERT INTO items VALUES (n, 'x');"
+    ));
+    let root = vec![
+        "-h".to_owned(),
+        "127.0.0.1".into(),
+        "-u".into(),
+        "root".into(),
+    ];
+    // Into another schema: the view's body names its own.
+    let dump = mysqldump(&root, &[&fx.upstream.name])
+        .await
+        .replace(&fx.upstream.name, &target.name);
+    assert!(
+        dump.contains(&format!("DEFINER=`{}`@`%`", target.user)),
+        "{dump}"
+    );
+    restore_mysql(&fx, &target, &dump).await;
+    // The server stores the view's columns qualified or not depending on where it was made.
+    let unqualified = |d: &str| d.replace(&format!("`{}`.", target.name), "");
+    assert_eq!(
+        unqualified(&mysqldump(&direct_login(&target), &[&target.name]).await),
+        unqualified(&dump)
+    );
+    let out = feed_mysql(
+        &fx,
+        "restored",
+        "CALL fill(7); SELECT name, twice(id) FROM items;",
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("X\t14"),
+        "{out:?}"
+    );
+    // Another account as the definer: admin, for a trigger as for a view.
+    for sql in [
+        "CREATE DEFINER = 'root'@'localhost' TRIGGER tr2 BEFORE UPDATE ON items FOR EACH ROW SET NEW.name = 'y';"
+            .to_owned(),
+        format!(
+            "CREATE DEFINER = `{}`@`%` VIEW v2 AS SELECT 1",
+            fx.upstream.user
+        ),
+    ] {
+        let out = feed_mysql(&fx, "restored", &sql).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("DEFINER names"),
+            "{sql}: {err}"
+        );
+    }
+    fx.dbward.stop().await;
+}
+
+/// The connection options of `db`'s own account, directly to the server.
+fn direct_login(db: &crate::my_fixture::MyDatabase) -> Vec<String> {
+    vec![
+        "-h".to_owned(),
+        "127.0.0.1".into(),
+        "-P".into(),
+        "3306".into(),
+        "-u".into(),
+        db.user.clone(),
+        format!("-p{}", db.password),
+    ]
+}
+
+/// Registers `target` as the database `restored` with a `ddl` grant for alice, and feeds
+/// `dump` to the mysql client through dbward there; every statement must pass.
+async fn restore_mysql(fx: &MyProxy, target: &crate::my_fixture::MyDatabase, dump: &str) {
     register_with_grant(
         &fx.dbward,
         fx.user_id,
@@ -360,34 +469,10 @@ async fn mysqldump_restores_under_a_ddl_grant() {
         "ddl",
     )
     .await;
-    let mut mysql = fx
-        .client_tool("mysql")
-        .arg("restored")
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run mysql");
-    {
-        use tokio::io::AsyncWriteExt as _;
-        let mut stdin = mysql.stdin.take().expect("stdin");
-        stdin
-            .write_all(dump.as_bytes())
-            .await
-            .expect("feed the dump");
-    }
-    let out = mysql.wait_with_output().await.expect("mysql");
+    let out = feed_mysql(fx, "restored", dump).await;
     assert!(
         out.status.success(),
         "restore: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let restored = mysqldump(&direct(&target), &[&target.name]).await;
-    let original = dump.replace(&fx.upstream.name, &target.name);
-    assert_eq!(restored, original);
-    // The sequence goes on where the original does.
-    assert_eq!(
-        target.sql("SELECT NEXT VALUE FOR ticket"),
-        fx.upstream.sql("SELECT NEXT VALUE FOR ticket")
-    );
-    fx.dbward.stop().await;
 }

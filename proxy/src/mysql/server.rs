@@ -306,7 +306,8 @@ impl MyServer {
             granted.grant.statement_timeout_ms,
             SessionIdentity::of(&info),
             self.audit.clone(),
-        );
+        )
+        .with_own_account(up.account.clone());
         let allowance = |kind, limit| {
             Allowance::new(
                 self.store.clone(),
@@ -648,19 +649,30 @@ impl MyServer {
         }
         up.status = status;
         // dbward lexes SQL with MySQL's default quoting: a session whose sql_mode changes that
-        // cannot be checked statement by statement.
-        let mode = upstream::query_value(&mut up, "SELECT @@SESSION.sql_mode")
-            .await
-            .map_err(|e| {
-                Refusal::new(
-                    packet::ER_NET_READ_ERROR,
-                    "08S01",
-                    format!("could not read the upstream session's sql_mode: {e}"),
-                    "upstream_unavailable",
-                )
-                .user(user.id)
-            })?;
-        if let Some(bad) = mode.as_deref().and_then(|m| {
+        // cannot be checked statement by statement. In the same round trip, the account the
+        // server logged dbward in as: a DEFINER naming it is the session's own (`definer`).
+        let mode_and_account = upstream::query_value(
+            &mut up,
+            "SELECT CONCAT(@@SESSION.sql_mode, '/', CURRENT_USER())",
+        )
+        .await
+        .map_err(|e| {
+            Refusal::new(
+                packet::ER_NET_READ_ERROR,
+                "08S01",
+                format!("could not read the upstream session's sql_mode: {e}"),
+                "upstream_unavailable",
+            )
+            .user(user.id)
+        })?;
+        // sql_mode holds no `/`; a value without one is all mode (and checked as such).
+        let (mode, account) = match mode_and_account.as_deref().map(|v| (v, v.split_once('/'))) {
+            Some((_, Some((m, a)))) => (Some(m), Some(a)),
+            Some((v, None)) => (Some(v), None),
+            None => (None, None),
+        };
+        up.account = account.and_then(dbward_core::policy::definer::Account::from_current_user);
+        if let Some(bad) = mode.and_then(|m| {
             ["ANSI_QUOTES", "NO_BACKSLASH_ESCAPES"]
                 .into_iter()
                 .find(|b| m.to_ascii_uppercase().contains(b))

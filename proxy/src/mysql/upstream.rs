@@ -72,6 +72,8 @@ pub struct Upstream {
     pub status: u16,
     /// Host and port, for `KILL QUERY` connections.
     pub addr: (String, u16),
+    /// The account the server logged dbward in as (`CURRENT_USER()`), once read.
+    pub account: Option<dbward_core::policy::definer::Account>,
 }
 
 const MAX_LOGIN_PACKET: usize = 1 << 20;
@@ -277,6 +279,7 @@ async fn login(
         capabilities: caps,
         status,
         addr: (db.host.clone(), db.port),
+        account: None,
     })
 }
 
