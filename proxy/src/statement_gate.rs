@@ -11,6 +11,7 @@ use dbward_core::audit::{
     AuditEvent, AuditSink, Busy, EventContext, Execution, SessionRuns, StatementFacts,
 };
 use dbward_core::model::AccessLevel;
+use dbward_core::policy::own_identity::OwnIdentity;
 use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 
@@ -124,8 +125,9 @@ pub struct StatementGate {
     audit: AuditSink,
     /// The session's executions not yet collected by the audit writer.
     runs: Arc<SessionRuns>,
-    /// MySQL: the upstream account, which a `DEFINER` may name as the session's own.
-    own_account: Option<Arc<dbward_core::policy::definer::Account>>,
+    /// The upstream login, which statements may name as an owner or definer (see
+    /// [`dbward_core::policy::own_identity`]).
+    own: Option<Arc<OwnIdentity>>,
 }
 
 impl StatementGate {
@@ -147,19 +149,16 @@ impl StatementGate {
             who: Arc::new(who),
             audit,
             runs: Arc::default(),
-            own_account: None,
+            own: None,
         }
     }
 
-    /// MySQL: `account` (the upstream login's `CURRENT_USER()`) named as a `DEFINER` is
-    /// classified as `DEFINER = CURRENT_USER`, which it is to the server (see
-    /// [`dbward_core::policy::definer`]).
+    /// The upstream login (`own`), named as an owner (`OWNER TO`) or definer (`DEFINER =`), is
+    /// classified as `CURRENT_USER`, which it is to the server (see
+    /// [`dbward_core::policy::own_identity`]).
     #[must_use]
-    pub fn with_own_account(
-        mut self,
-        account: Option<dbward_core::policy::definer::Account>,
-    ) -> Self {
-        self.own_account = account.map(Arc::new);
+    pub fn with_own_identity(mut self, own: Option<OwnIdentity>) -> Self {
+        self.own = own.map(Arc::new);
         self
     }
 
@@ -326,12 +325,9 @@ impl StatementGate {
             self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
             return Err(Refused::Policy(message));
         };
-        // What the classifier reads: the text, with a DEFINER naming the session's own account
-        // as `CURRENT_USER` (the statement itself goes upstream and into the trail as sent).
-        let own = self
-            .own_account
-            .as_deref()
-            .and_then(|a| dbward_core::policy::definer::own_definer_as_current_user(text, a));
+        // What the classifier reads: the text, with the session's own role or account as
+        // `CURRENT_USER` (the statement itself goes upstream and into the trail as sent).
+        let own = self.own.as_deref().and_then(|o| o.as_current_user(text));
         let to_classify = own.as_deref().unwrap_or(text);
         let c = if to_classify.len() > CLASSIFIED_IN_PLACE {
             let (classifier, dialect, owned) = (

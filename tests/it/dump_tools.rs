@@ -125,6 +125,14 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
     restore_under_a_ddl_grant(&fx, "restored", &["--no-owner"]).await;
     // With INSERTs, which write identity columns `OVERRIDING SYSTEM VALUE`.
     restore_under_a_ddl_grant(&fx, "restored_inserts", &["--no-owner", "--inserts"]).await;
+    // With owners: every object's `ALTER … OWNER TO` names the role dbward logs in as (the
+    // tests' upstream login owns what it creates), which is the session's own.
+    let owned = pg_dump(&fx.upstream.url, &[]).await;
+    assert!(
+        owned.contains(&format!("OWNER TO {};", fx.upstream.user())),
+        "{owned}"
+    );
+    restore_under_a_ddl_grant(&fx, "restored_owners", &[]).await;
     let inserts = pg_dump(&fx.conninfo(), &["-t", "items", "--inserts"]).await;
     assert_eq!(inserts.matches("INSERT INTO public.items").count(), 50);
     assert!(!inserts.contains("CREATE TABLE public.other"));
@@ -151,8 +159,9 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
 /// ... AS IDENTITY (SEQUENCE NAME ...)`, `CREATE MATERIALIZED VIEW ... WITH NO DATA` and
 /// `REFRESH`, a trigger's arguments, `CREATE DOMAIN ... NOT NULL`, `COPY ... FROM stdin`,
 /// `setval`, `OVERRIDING SYSTEM VALUE`, `toast.` storage options, a typed table, an aggregate
-/// over `*`), and a direct dump of the result is the dump restored. Handing a table to another role (`OWNER TO`,
-/// which a dump made without `--no-owner` holds) is a privilege change, refused below `admin`.
+/// over `*`), and a direct dump of the result is the dump restored. `OWNER TO` the role dbward
+/// logs in as (a dump made without `--no-owner` names it after every object) is the session's
+/// own; handing a table to another role is a privilege change, refused below `admin`.
 async fn restore_under_a_ddl_grant(fx: &PgProxy, name: &str, args: &[&str]) {
     let dump = pg_dump(&fx.upstream.url, args).await;
     let target = crate::harness::PgDatabase::create().await;
@@ -190,7 +199,7 @@ async fn restore_under_a_ddl_grant(fx: &PgProxy, name: &str, args: &[&str]) {
         .arg(&conninfo)
         .args(["-X", "-v", "ON_ERROR_STOP=1"])
         .args(["-c", "ALTER TABLE items OWNER TO CURRENT_USER"])
-        .args(["-c", "ALTER TABLE items OWNER TO postgres"])
+        .args(["-c", "ALTER TABLE items OWNER TO pg_monitor"])
         .output()
         .await
         .expect("run psql");

@@ -776,11 +776,11 @@ async fn definitions_sqlparser_lacks_under_a_ddl_grant() {
             "this statement is admin",
         ),
         (
-            "ALTER OPERATOR + (dcode, dcode) OWNER TO postgres",
+            "ALTER OPERATOR + (dcode, dcode) OWNER TO pg_monitor",
             "this statement is admin",
         ),
         (
-            "ALTER CONVERSION dconv2 OWNER TO postgres",
+            "ALTER CONVERSION dconv2 OWNER TO pg_monitor",
             "dbward could not classify this statement",
         ),
     ] {

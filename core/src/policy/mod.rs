@@ -36,6 +36,7 @@ mod functions;
 pub mod fuzzing;
 mod lexer;
 mod mysql_forms;
+pub mod own_identity;
 mod partitions;
 mod pg_alter;
 mod pg_definitions;

@@ -104,7 +104,8 @@ fn comment_target(rest: &[&str]) -> bool {
         && names.iter().all(|t| *t != "is" && is_object_token(t))
 }
 
-/// After `ALTER TYPE`: a name and an attribute change, a schema, or an enum value added only
+/// After `ALTER TYPE`: a name and an attribute change, a schema, `OWNER TO` the session's own
+/// role, or an enum value added only
 /// if missing (sqlparser parses the other `ADD VALUE` and `RENAME` forms).
 fn alter_type(rest: &[&str]) -> bool {
     let Some((_, action)) = super::pg_alter::name(rest) else {
@@ -117,7 +118,14 @@ fn alter_type(rest: &[&str]) -> bool {
     let type_tokens = |t: &[&str]| !t.is_empty() && t.iter().all(|t| is_object_token(t));
     match action {
         ["set", "schema", s] => is_identifier(s),
-        ["add", "value", "if", "not", "exists", "?"]
+        // `OWNER TO` the session's own role only (another role's is a privilege change:
+        // refused).
+        [
+            "owner",
+            "to",
+            "current_user" | "session_user" | "current_role",
+        ]
+        | ["add", "value", "if", "not", "exists", "?"]
         | [
             "add",
             "value",

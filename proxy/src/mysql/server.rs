@@ -307,7 +307,11 @@ impl MyServer {
             SessionIdentity::of(&info),
             self.audit.clone(),
         )
-        .with_own_account(up.account.clone());
+        .with_own_identity(
+            up.account
+                .clone()
+                .map(dbward_core::policy::own_identity::OwnIdentity::MysqlAccount),
+        );
         let allowance = |kind, limit| {
             Allowance::new(
                 self.store.clone(),

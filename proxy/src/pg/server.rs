@@ -318,7 +318,10 @@ impl PgServer {
             granted.grant.statement_timeout_ms,
             SessionIdentity::of(&info),
             self.audit.clone(),
-        );
+        )
+        .with_own_identity(Some(
+            dbward_core::policy::own_identity::OwnIdentity::PgRole(upstream.role.clone()),
+        ));
         let allowance = |kind, limit| {
             Arc::new(tokio::sync::Mutex::new(Allowance::new(
                 self.store.clone(),

@@ -85,6 +85,8 @@ pub struct Upstream {
     pub secret: i32,
     /// Host and port, for cancel requests.
     pub addr: (String, u16),
+    /// The role dbward logged in as.
+    pub role: String,
 }
 
 /// Settings of the upstream connection.
@@ -155,6 +157,7 @@ pub async fn connect(
             pid,
             secret,
             addr: (db.host.clone(), db.port),
+            role: user.clone(),
         })
     })
     .await
