@@ -45,12 +45,9 @@ impl Account {
     }
 }
 
-/// Whether `sql` may hold a `DEFINER` clause: a cheap test before any tokenizing, which every
-/// statement of a MySQL session goes through.
+/// Whether `sql` may hold a `DEFINER` clause: a cheap test before any tokenizing.
 fn mentions_definer(sql: &str) -> bool {
-    sql.as_bytes()
-        .windows(7)
-        .any(|w| w.eq_ignore_ascii_case(b"definer"))
+    super::own_identity::mentions(sql, b"definer")
 }
 
 /// Why a definition naming another account is `admin`.
@@ -115,7 +112,8 @@ fn name_of(t: &Token) -> Option<&str> {
 /// it has any.
 #[must_use]
 pub fn own_definer_as_current_user(sql: &str, account: &Account) -> Option<String> {
-    if !mentions_definer(sql) {
+    // Every statement of a MySQL session is asked: its first bytes first.
+    if !super::own_identity::starts_like_definition(sql) || !mentions_definer(sql) {
         return None;
     }
     // What the server runs: executable comments' content is code (`/*!50013 DEFINER=… */`, as

@@ -42,16 +42,31 @@ impl OwnIdentity {
 }
 
 /// Whether `sql` holds `word` in any letter case: a cheap test before tokenizing.
-fn mentions(sql: &str, word: &[u8]) -> bool {
+pub(crate) fn mentions(sql: &str, word: &[u8]) -> bool {
     sql.as_bytes()
         .windows(word.len())
         .any(|w| w.eq_ignore_ascii_case(word))
 }
 
+/// Whether `sql` starts as a definition or a change of one does (`CREATE`, `ALTER`, or a MySQL
+/// executable comment, as mysqldump starts its definitions): every statement of a session is
+/// asked, so this looks at its first bytes only. A definition that starts otherwise (after a
+/// comment, behind another statement in the same string) keeps the identity as written, which
+/// only ever classifies stricter.
+pub(crate) fn starts_like_definition(sql: &str) -> bool {
+    let head = sql.trim_start().as_bytes();
+    let starts = |w: &[u8]| {
+        head.get(..w.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(w))
+    };
+    starts(b"create") || starts(b"alter") || starts(b"/*!") || starts(b"/*m!")
+}
+
 /// `sql` with `OWNER TO <role>` and `CREATE SCHEMA … AUTHORIZATION <role>` naming `role`
 /// written with `CURRENT_USER`, if it has any.
 fn own_role_as_current_user(sql: &str, role: &str) -> Option<String> {
-    if !mentions(sql, b"owner") && !mentions(sql, b"authorization") {
+    if !starts_like_definition(sql) || !(mentions(sql, b"owner") || mentions(sql, b"authorization"))
+    {
         return None;
     }
     let (tokens, texts) = tokens_with_text(sql, SqlDialect::Postgres)?;
