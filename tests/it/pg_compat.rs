@@ -1004,3 +1004,109 @@ async fn libpq_api_calls() {
     );
     fx.dbward.stop().await;
 }
+
+/// Every describe command of psql 15, plain and with `+`, under a `read` grant: each runs
+/// without an error (their catalog queries are all `read`), on a database with one object of
+/// each kind they list.
+#[tokio::test]
+async fn every_psql_describe_command_runs_under_read() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql(
+        "CREATE TABLE items (id int PRIMARY KEY, name text);
+         CREATE VIEW v AS SELECT id FROM items;
+         CREATE MATERIALIZED VIEW mv AS SELECT id FROM items;
+         CREATE SEQUENCE sq;
+         CREATE TYPE mood AS ENUM ('ok');
+         CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+         CREATE FUNCTION twice(int) RETURNS int LANGUAGE sql AS 'SELECT $1 * 2';
+         CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int);
+         CREATE STATISTICS st ON id, name FROM items;
+         CREATE TABLE parted (a int) PARTITION BY RANGE (a);
+         CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (1) TO (10);
+         CREATE PUBLICATION pub FOR TABLE items;
+         COMMENT ON TABLE items IS 'things';",
+    )
+    .await;
+    let commands = [
+        "d",
+        "da",
+        "dA",
+        "dAc",
+        "dAf",
+        "dAo btree",
+        "dAp btree",
+        "db",
+        "dc",
+        "dC",
+        "dd",
+        "dD",
+        "ddp",
+        "dE",
+        "di",
+        "dm",
+        "ds",
+        "dt",
+        "dv",
+        "des",
+        "det",
+        "deu",
+        "dew",
+        "df",
+        "dfa",
+        "dF",
+        "dFd",
+        "dFp",
+        "dFt",
+        "dg",
+        "dl",
+        "dL",
+        "dn",
+        "do",
+        "dO",
+        "dp",
+        "dP",
+        "drds",
+        "dRp",
+        "dRs",
+        "dT",
+        "du",
+        "dx",
+        "dX",
+        "dy",
+        "l",
+        "lo_list",
+        "z",
+        "dconfig work_mem",
+        "d items",
+        "d v",
+        "d sq",
+        "sf twice",
+        "sv v",
+    ];
+    let mut args = Vec::new();
+    for c in commands {
+        args.push("-c".to_owned());
+        args.push(format!("\\{c}"));
+        // `+` goes right after the command's name.
+        let (name, rest) = c.split_once(' ').map_or((c, ""), |(n, r)| (n, r));
+        if !matches!(name, "sf" | "sv" | "lo_list" | "z") {
+            args.push("-c".to_owned());
+            args.push(format!("\\{name}+ {rest}"));
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, err) = fx.psql(&args).await;
+    assert!(ok, "{err}");
+    // What psql says of empty lists (foreign tables, per-database settings) is all it says.
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("Did not find any") || l.is_empty()),
+        "{err}"
+    );
+    for shown in [
+        "things", "twice", "parted_1", "mood", "positive", "pub", "st", "work_mem",
+    ] {
+        assert!(out.contains(shown), "{shown}: {out}");
+    }
+    fx.dbward.stop().await;
+}
