@@ -690,6 +690,48 @@ async fn connector_j_session() {
     fx.dbward.stop().await;
 }
 
+/// MariaDB Connector/J's `DatabaseMetaData`, as a JDBC GUI (DBeaver) draws its tree, under a
+/// `read` grant: every call answers, and counts what the schema holds (its `getProcedures`
+/// lists functions too). Connector/J lists the
+/// schema named like the database it connected to, so the dbward database carries its
+/// schema's name (as the README advises for such tools).
+#[tokio::test]
+async fn connector_j_metadata_under_read() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), KEY by_name (name));
+         CREATE TABLE notes (id INT PRIMARY KEY, item INT, FOREIGN KEY (item) REFERENCES items (id));
+         CREATE VIEW v AS SELECT id FROM items;
+         CREATE PROCEDURE p() SELECT 1;
+         CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1;",
+    );
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(serde_json::json!({"name": fx.upstream.name})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let stdout = crate::harness::run_client(
+        "ConnectorJMetadata.java",
+        "/usr/share/java/mariadb-java-client.jar",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.upstream.name.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "catalogs>=true tables=3 columns=2 keys=1 indexes=2 imported=1 exported=1 \
+         procedures=2 functions=1 type=VARCHAR product=named"
+    );
+    fx.dbward.stop().await;
+}
+
 /// `CLIENT_MULTI_STATEMENTS`: one `COM_QUERY` with several statements (the mysql client splits
 /// at `;` itself, sqlx's raw SQL does not): one denied statement and nothing of it runs.
 #[tokio::test]
