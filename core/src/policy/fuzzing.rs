@@ -3,7 +3,8 @@
 //! cache against the uncached classification, the property the cache-poisoning bypass of
 //! session 15 broke: a text classified through a cache that already holds the decision of a
 //! text with the same fingerprint (here: every digit changed, so numeric literals differ) gets
-//! the decision it would get on its own.
+//! the decision it would get on its own. The gate's own-identity substitution runs on the same
+//! text.
 
 use super::{Classification, Classifier, SqlDialect, classify_uncached};
 
@@ -46,6 +47,28 @@ pub fn classify(data: &[u8]) {
         sql,
         "a cache holding its digit-changed twin",
     );
+    own_identity(sql, dialect);
+}
+
+/// The gate's own-identity substitution ([`super::own_identity`]) on the same text: it never
+/// panics, touches only texts that name the identity, and its result classifies.
+fn own_identity(sql: &str, dialect: SqlDialect) {
+    use super::own_identity::OwnIdentity;
+    let own = match dialect {
+        SqlDialect::Mysql => OwnIdentity::MysqlAccount(super::definer::Account {
+            user: "app".into(),
+            host: "%".into(),
+        }),
+        _ => OwnIdentity::PgRole("app".into()),
+    };
+    let Some(substituted) = own.as_current_user(sql) else {
+        return;
+    };
+    assert!(
+        sql.to_ascii_lowercase().contains("app"),
+        "{sql:?} names no `app`, yet became {substituted:?}"
+    );
+    let _ = classify_uncached(&substituted, dialect);
 }
 
 fn assert_same(alone: &Classification, got: &Classification, sql: &str, how: &str) {
