@@ -326,26 +326,31 @@ impl StatementGate {
             return Err(Refused::Policy(message));
         };
         // What the classifier reads: the text, with the session's own role or account as
-        // `CURRENT_USER` (the statement itself goes upstream and into the trail as sent).
-        let own = self.own.as_deref().and_then(|o| o.as_current_user(text));
-        let to_classify = own.as_deref().unwrap_or(text);
-        let c = if to_classify.len() > CLASSIFIED_IN_PLACE {
-            let (classifier, dialect, owned) = (
+        // `CURRENT_USER` (the statement itself goes upstream and into the trail as sent). A long
+        // text is read on the blocking pool, substitution included.
+        let c = if text.len() > CLASSIFIED_IN_PLACE {
+            let (classifier, dialect, owned, own) = (
                 self.classifier.clone(),
                 self.dialect,
-                to_classify.to_owned(),
+                text.to_owned(),
+                self.own.clone(),
             );
-            tokio::task::spawn_blocking(move || classifier.classify(&owned, dialect))
-                .await
-                .map_err(|_| {
-                    let message = "dbward could not classify this statement (its \
+            tokio::task::spawn_blocking(move || {
+                let substituted = own.as_deref().and_then(|o| o.as_current_user(&owned));
+                classifier.classify(substituted.as_deref().unwrap_or(&owned), dialect)
+            })
+            .await
+            .map_err(|_| {
+                let message = "dbward could not classify this statement (its \
                                    classification did not complete)"
-                        .to_owned();
-                    self.audit_refusal(text, &message, None);
-                    Refused::Unclassifiable(message)
-                })?
+                    .to_owned();
+                self.audit_refusal(text, &message, None);
+                Refused::Unclassifiable(message)
+            })?
         } else {
-            self.classifier.classify(to_classify, self.dialect)
+            let substituted = self.own.as_deref().and_then(|o| o.as_current_user(text));
+            self.classifier
+                .classify(substituted.as_deref().unwrap_or(text), self.dialect)
         };
         match c.check(self.level, self.timeout_ceiling_ms) {
             Ok(()) => Ok((c, text)),
