@@ -13,9 +13,13 @@
 //!    ATOMIC ... END`) is `ddl` ([`routine`]); otherwise each statement
 //!    is parsed alone (one the parser reads as several is refused: it reads that text
 //!    otherwise than the server), and one the
-//!    parser still fails on goes to [`recognize`]'s exact forms; anything else is
+//!    parser still fails on goes to [`recognize`]'s exact forms and rewrites (clauses sqlparser
+//!    lacks, written the way it parses: [`clause_rewrites`]); anything else is
 //!    **unclassifiable**, and only an `admin` grant may run it. Non-blank text that parses to
 //!    zero statements is unclassifiable too.
+//! 4. Before any of this, the gate may write the session's own upstream role or account as
+//!    `CURRENT_USER` where a statement names it as an owner or definer ([`own_identity`]); a
+//!    MySQL `DEFINER` naming another account is `admin` whatever the object ([`definer`]).
 //!
 //! ## The decision cache
 //! Parsing costs about 1,000 instructions per byte, so decisions are cached in a bounded
