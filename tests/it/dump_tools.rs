@@ -379,8 +379,8 @@ async fn feed_mysql(fx: &MyProxy, name: &str, script: &str) -> std::process::Out
     mysql.wait_with_output().await.expect("mysql")
 }
 
-/// A mysqldump of views, triggers and routines restored through dbward under a `ddl` grant by
-/// the account that defined them: mysqldump names every definer (`DEFINER=`app`@`%``), and
+/// A mysqldump of views, triggers, routines and an event (its body a `BEGIN … END` block)
+/// restored through dbward under a `ddl` grant by the account that defined them: mysqldump names every definer (`DEFINER=`app`@`%``), and
 /// the session's own account there is `CURRENT_USER` to the server and to dbward. A definer
 /// naming another account stays `admin`, whatever the object (sqlparser keeps the clause for
 /// views only: a trigger's was once unseen).
@@ -394,7 +394,11 @@ async fn mysqldump_definers_of_the_restoring_account_restore_under_ddl() {
          CREATE DEFINER = {me} VIEW v AS SELECT id FROM items;
          CREATE DEFINER = {me} TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.name = UPPER(NEW.name);
          CREATE DEFINER = {me} FUNCTION twice(n INT) RETURNS INT DETERMINISTIC RETURN n * 2;
-         CREATE DEFINER = {me} PROCEDURE fill(IN n INT) INSERT INTO items VALUES (n, 'x');"
+         CREATE DEFINER = {me} PROCEDURE fill(IN n INT) INSERT INTO items VALUES (n, 'x');
+         DELIMITER //
+         CREATE DEFINER = {me} EVENT cleanup ON SCHEDULE EVERY 1 DAY DISABLE DO
+           BEGIN DELETE FROM items WHERE id < 0; UPDATE items SET name = 'z' WHERE id < 0; END//
+         DELIMITER ;"
     ));
     let root = vec![
         "-h".to_owned(),
@@ -403,18 +407,19 @@ async fn mysqldump_definers_of_the_restoring_account_restore_under_ddl() {
         "root".into(),
     ];
     // Into another schema: the view's body names its own.
-    let dump = mysqldump(&root, &[&fx.upstream.name])
+    let dump = mysqldump(&root, &["--events", &fx.upstream.name])
         .await
         .replace(&fx.upstream.name, &target.name);
     assert!(
-        dump.contains(&format!("DEFINER=`{}`@`%`", target.user)),
+        dump.contains(&format!("DEFINER=`{}`@`%`", target.user))
+            && dump.contains("EVENT `cleanup`"),
         "{dump}"
     );
     restore_mysql(&fx, &target, &dump).await;
     // The server stores the view's columns qualified or not depending on where it was made.
     let unqualified = |d: &str| d.replace(&format!("`{}`.", target.name), "");
     assert_eq!(
-        unqualified(&mysqldump(&direct_login(&target), &[&target.name]).await),
+        unqualified(&mysqldump(&direct_login(&target), &["--events", &target.name]).await),
         unqualified(&dump)
     );
     let out = feed_mysql(

@@ -546,6 +546,15 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
                 literal_sensitive: false,
             };
         }
+        // An event whose body is a `BEGIN … END` block: one statement to the server, several to
+        // the scan.
+        Err(_) if mysql && count > 1 && mysql_forms::is_event_with_compound_body(text) => {
+            let Some((class, what)) = recognize_piece(text, dialect, &mut findings) else {
+                return unclassifiable("an event with a compound body".into(), count);
+            };
+            findings.add(class, what);
+            count = 1;
+        }
         Err(_) if mysql && routine::is_one_mariadb_anonymous_block(text) => {
             return Classification {
                 class: Some(StatementClass::Admin),

@@ -13,7 +13,8 @@
 //!   `stmt` if stricter: the scheduler runs it later as the event's definer, outside any
 //!   session, its read-only mode and its audit. The schedule takes literals, intervals and the
 //!   current time only, the definer is the session's own account, and the body is one
-//!   statement dbward classifies (a `BEGIN … END` body is not recognized);
+//!   statement dbward classifies, or a `BEGIN … END` block of plain statements, each
+//!   classified (control statements, `DECLARE`, labels and nested blocks are not recognized);
 //! - `LOCK TABLE` (the other spelling) and `LOCK TABLES` with what sqlparser lacks (qualified
 //!   names, `READ LOCAL`, `LOW_PRIORITY WRITE`, MariaDB's `WRITE CONCURRENT` and `WAIT n`):
 //!   `write`, as parsed `LOCK TABLES` is;
@@ -364,13 +365,55 @@ pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String
     if body.trim().is_empty() {
         return Some(Err("an event without a body".into()));
     }
-    Some(match super::dynamic::class_of_string(&body) {
+    // A `BEGIN … END` body of plain statements: each classified, the strictest decides (a
+    // control statement, `DECLARE`, a label or a nested block does not parse: refused).
+    let body = match compound_inner(&body) {
+        Some(inner) => super::dynamic::nested_class(inner, super::SqlDialect::Mysql, true)
+            .map_err(|why| format!("a block {why}")),
+        None => super::dynamic::class_of_string(&body),
+    };
+    Some(match body {
         Ok((class, what)) => Ok((
             class.max(StatementClass::Ddl),
             format!("an event running {what} later, outside the session"),
         )),
         Err(why) => Err(format!("an event whose body is refused ({why})")),
     })
+}
+
+/// What is between a body's `BEGIN` and its final `END`, if it is one such block.
+fn compound_inner(body: &str) -> Option<&str> {
+    let body = body.trim().trim_end_matches(';').trim_end();
+    let begin = body.get(..5).filter(|b| b.eq_ignore_ascii_case("begin"))?;
+    let rest = &body[begin.len()..];
+    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let end_at = rest.len().checked_sub(3)?;
+    let end = rest
+        .get(end_at..)
+        .filter(|e| e.eq_ignore_ascii_case("end"))?;
+    let inner = &rest[..rest.len() - end.len()];
+    inner
+        .ends_with(|c: char| c.is_ascii_whitespace() || c == ';')
+        .then_some(inner)
+}
+
+/// Whether `sql` is one `CREATE|ALTER EVENT … DO BEGIN … END`, whose body's `;`s the scan splits
+/// at: classified whole by [`event`] rather than piece by piece.
+pub(crate) fn is_event_with_compound_body(sql: &str) -> bool {
+    let normalized = super::lexer::scan(sql, super::SqlDialect::Mysql)
+        .normalized
+        .to_ascii_lowercase();
+    let tokens = super::recognize::tokens(&normalized);
+    let significant: Vec<&str> = tokens.into_iter().filter(|t| *t != ";").collect();
+    let Some(do_at) = significant.iter().position(|t| *t == "do") else {
+        return false;
+    };
+    matches!(significant.first(), Some(&("create" | "alter")))
+        && significant[..do_at].contains(&"event")
+        && significant.get(do_at + 1) == Some(&"begin")
+        && significant.last() == Some(&"end")
 }
 
 /// Whether the `i`th significant token of an event's header (name, schedule, options) is one
@@ -405,6 +448,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn events_with_a_block_take_the_strictest_class_of_its_statements() {
+        use super::super::{SqlDialect, classify_uncached};
+        let class = |sql: &str| classify_uncached(sql, SqlDialect::Mysql).class;
+        for (sql, want) in [
+            (
+                "CREATE EVENT purge ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM logs WHERE at < NOW() - INTERVAL 30 DAY; OPTIMIZE TABLE logs; END",
+                Some(StatementClass::Ddl),
+            ),
+            (
+                "/*!50106 CREATE*/ /*!50117 DEFINER=CURRENT_USER*/ /*!50106 EVENT `e` ON SCHEDULE EVERY 1 DAY STARTS '2024-01-01 00:00:00' ON COMPLETION NOT PRESERVE ENABLE DO begin\n  delete from t where a < 5;\nend */",
+                Some(StatementClass::Ddl),
+            ),
+            (
+                "ALTER EVENT e DO BEGIN INSERT INTO t VALUES (1); GRANT ALL ON *.* TO bob; END",
+                Some(StatementClass::Admin),
+            ),
+            (
+                "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN SELECT SLEEP(1); SELECT LOAD_FILE('/etc/passwd'); END",
+                Some(StatementClass::Admin),
+            ),
+            // Control statements are not read: refused below admin.
+            (
+                "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN WHILE 1 DO DELETE FROM t; END WHILE; END",
+                None,
+            ),
+        ] {
+            assert_eq!(class(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
     fn events_take_the_class_of_their_body() {
         let class = |sql: &str| event(sql).map(|r| r.map(|(c, _)| c));
         assert_eq!(
@@ -431,7 +505,9 @@ mod tests {
             "CREATE DEFINER = 'root'@'%' EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
             "CREATE EVENT e ON SCHEDULE AT (SELECT GET_LOCK('x', 1)) DO SELECT 1",
             "CREATE EVENT e ON SCHEDULE AT LOAD_FILE('/etc/passwd') DO SELECT 1",
-            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM t; END",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DECLARE n INT; DELETE FROM t; END",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN IF 1 THEN DELETE FROM t; END IF; END",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN BEGIN DELETE FROM t; END; END",
             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO",
         ] {
             assert!(matches!(class(refused), Some(Err(_))), "{refused}");
