@@ -35,7 +35,8 @@
 //! - `DELETE` and `UPDATE` with more than one of `LOW_PRIORITY`, `QUICK`, `IGNORE` (sqlparser
 //!   takes one) lose them: how they change rows, not what;
 //! - `COMMIT|ROLLBACK … [NO] RELEASE` loses `[NO] RELEASE` (whether the server then closes the
-//!   connection; dbward ends the session when it does).
+//!   connection; dbward ends the session when it does);
+//! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account).
 //!
 //! [`rewrite_for_parser`]: super::recognize::rewrite_for_parser
 
@@ -334,6 +335,18 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
     }
     let mut j = 0;
     while j < s.len() {
+        // `DEFINER = CURRENT_USER()`: the function's parentheses, which sqlparser takes only
+        // for views.
+        if s.word(j, "definer")
+            && s.is(j + 1, &Token::Eq)
+            && s.word(j + 2, "current_user")
+            && s.is(j + 3, &Token::LParen)
+            && s.is(j + 4, &Token::RParen)
+        {
+            s.drop(j + 3, j + 5, &mut edits);
+            j += 5;
+            continue;
+        }
         if s.word(j, "mod") && j > 0 && !s.is(j + 1, &Token::LParen) {
             edits.push((s.at[j], Edit::Replace("%")));
         }
@@ -586,6 +599,14 @@ mod tests {
             // The server takes no chain with a release.
             ("COMMIT AND CHAIN RELEASE", None),
             ("SHOW CREATE SEQUENCE s", Some(Read)),
+            (
+                "CREATE DEFINER = CURRENT_USER() TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1",
+                Some(StatementClass::Ddl),
+            ),
+            (
+                "CREATE DEFINER = CURRENT_USER() PROCEDURE p() SELECT 1",
+                Some(StatementClass::Ddl),
+            ),
             ("SHOW CREATE PACKAGE BODY db.p", Some(Read)),
             ("SHOW CREATE USER CURRENT_USER", Some(Admin)),
             // A point in time that calls or reads something is left to the parser: refused.
