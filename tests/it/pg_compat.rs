@@ -953,6 +953,10 @@ async fn query_syntax_sqlparser_lacks_reads_under_read() {
             "SELECT string_agg(x || ':' || coalesce(y, '-') || ':' || n, ',') FROM ROWS FROM (generate_series(1, 2), unnest(ARRAY['a'])) WITH ORDINALITY AS r(x, y, n)",
             "-c",
             "WITH RECURSIVE g(id, parent) AS (SELECT id, parent FROM edges WHERE id = 1 UNION ALL SELECT e.id, e.parent FROM edges e JOIN g ON e.id = g.parent) SEARCH DEPTH FIRST BY id SET ord CYCLE id SET looped USING path SELECT string_agg(id || ':' || looped, ',' ORDER BY ord) FROM g",
+            "-c",
+            "SELECT count(*) FROM nums WHERE a BETWEEN SYMMETRIC 3 AND 1 AND a NOTNULL AND NOT a ISNULL",
+            "-c",
+            "SELECT (n).* FROM nums n ORDER BY 1 LIMIT 1",
         ])
         .await;
     assert!(ok, "{err}");
@@ -963,7 +967,9 @@ async fn query_syntax_sqlparser_lacks_reads_under_read() {
             "\"C\"",
             "3",
             "1:a:1,2:-:2",
-            "1:false,2:false,1:true"
+            "1:false,2:false,1:true",
+            "3",
+            "1"
         ],
         "{out}"
     );

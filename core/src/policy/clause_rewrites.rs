@@ -17,6 +17,9 @@
 //! - a recursive query's `SEARCH DEPTH|BREADTH FIRST BY c SET s` and `CYCLE c SET m [TO v DEFAULT
 //!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
 //!   close a cycle);
+//! - `BETWEEN SYMMETRIC` and `GROUP BY DISTINCT` lose the word; the postfix `x ISNULL` becomes
+//!   `x IS NULL`, `x IS [NOT] DOCUMENT` the same test for `NULL`, and a composite's expansion
+//!   `(x).*` the reference `(x)`: the expressions stay;
 //! - `INSERT|MERGE … OVERRIDING SYSTEM|USER VALUE` (`pg_dump --inserts` writes it for identity
 //!   columns) goes: whose value an identity column takes, still a write;
 //! - a storage option's `toast.` prefix (`WITH (toast.autovacuum_enabled = off)`, which
@@ -232,6 +235,34 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             edits.push((s.at[j], Edit::Replace("unnest")));
             s.drop(j + 1, j + 2, &mut edits);
             j += 2;
+            continue;
+        }
+        // `BETWEEN [A]SYMMETRIC`, `GROUP BY DISTINCT`: which bounds or groupings, not what.
+        if (s.word_in(j, &["symmetric", "asymmetric"]) && j > 0 && s.word(j - 1, "between"))
+            || (s.word(j, "distinct") && j > 1 && s.word(j - 1, "by") && s.word(j - 2, "group"))
+        {
+            s.drop(j, j + 1, &mut edits);
+            j += 1;
+            continue;
+        }
+        // The postfix `x ISNULL` is `x IS NULL`; `IS [NOT] DOCUMENT` a test of `x` as that is.
+        if s.word(j, "isnull") && j > 0 && !s.is(j + 1, &Token::LParen) {
+            edits.push((s.at[j], Edit::Replace("IS NULL")));
+            j += 1;
+            continue;
+        }
+        if s.word(j, "document")
+            && j > 0
+            && (s.word(j - 1, "is") || (s.word(j - 1, "not") && j > 1 && s.word(j - 2, "is")))
+        {
+            edits.push((s.at[j], Edit::Replace("NULL")));
+            j += 1;
+            continue;
+        }
+        // A composite's expansion `(x).*`: the reference to `x` stays.
+        if s.is(j, &Token::RParen) && s.is(j + 1, &Token::Period) && s.is(j + 2, &Token::Mul) {
+            s.drop(j + 1, j + 3, &mut edits);
+            j += 3;
             continue;
         }
         if s.word(j, "overriding")
@@ -498,6 +529,19 @@ mod tests {
             ),
             (
                 "WITH RECURSIVE g(id) AS (SELECT 1 UNION SELECT id + 1 FROM g) SEARCH BREADTH FIRST BY id SET o CYCLE id SET c USING p DELETE FROM t",
+                Some(Write),
+            ),
+            (
+                "SELECT * FROM t WHERE a BETWEEN SYMMETRIC 1 AND 2",
+                Some(Read),
+            ),
+            ("SELECT 1 FROM t GROUP BY DISTINCT ROLLUP(a, b)", Some(Read)),
+            ("SELECT * FROM t WHERE b NOTNULL AND c ISNULL", Some(Read)),
+            ("SELECT a FROM t WHERE a IS NOT DOCUMENT", Some(Read)),
+            ("SELECT (a).*, (f(b)).* FROM t", Some(Read)),
+            ("SELECT (pg_terminate_backend(1)).* FROM t", Some(Admin)),
+            (
+                "SELECT * FROM t WHERE a BETWEEN SYMMETRIC nextval('s') AND 2",
                 Some(Write),
             ),
             (
