@@ -39,7 +39,13 @@
 //!   takes one) lose them: how they change rows, not what;
 //! - `COMMIT|ROLLBACK … [NO] RELEASE` loses `[NO] RELEASE` (whether the server then closes the
 //!   connection; dbward ends the session when it does);
-//! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account).
+//! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account);
+//! - interval units of two parts (`YEAR_MONTH`, `DAY_SECOND`…) read as `DAY`, `SOUNDS LIKE` as
+//!   `LIKE`, and `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT` loses the snapshot
+//!   clause (sqlparser takes it first only).
+//!
+//! Both: a view's `WITH [CASCADED|LOCAL] CHECK OPTION` goes (which rows writes through it may
+//! store).
 //!
 //! [`rewrite_for_parser`]: super::recognize::rewrite_for_parser
 
@@ -184,11 +190,35 @@ fn is_literal(t: Option<&Token>) -> bool {
     }
 }
 
+/// A view's trailing `WITH [CASCADED|LOCAL] CHECK OPTION` (which rows it lets writes through
+/// it store), as token drops, in `CREATE [OR REPLACE] VIEW` and `ALTER VIEW`.
+fn view_check_option(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
+    if !(s.word(0, "create") || s.word(0, "alter")) || !(1..6).any(|j| s.word(j, "view")) {
+        return;
+    }
+    let mut end = s.len();
+    if end > 0 && s.is(end - 1, &Token::SemiColon) {
+        end -= 1;
+    }
+    if end < 3 || !(s.word(end - 1, "option") && s.word(end - 2, "check")) {
+        return;
+    }
+    let with = if s.word_in(end - 3, &["cascaded", "local"]) {
+        end.checked_sub(4)
+    } else {
+        Some(end - 3)
+    };
+    if let Some(with) = with.filter(|&w| s.word(w, "with")) {
+        s.drop(with, end, edits);
+    }
+}
+
 /// The PostgreSQL clause rewrites (module docs), if any applies.
 pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let s = Significant::new(tokens);
     let options = s.option_lists();
     let mut edits = Vec::new();
+    view_check_option(&s, &mut edits);
     let mut j = 0;
     while j < s.len() {
         // A window frame's exclusion, right before the window's `)`.
@@ -337,8 +367,36 @@ fn search_or_cycle(s: &Significant<'_>, j: usize) -> Option<usize> {
 /// The MySQL clause rewrites (module docs), if any applies.
 pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
     const MODIFIERS: &[&str] = &["low_priority", "quick", "ignore"];
+    /// Interval units of two parts (reserved words: never a name).
+    const COMPOUND_UNITS: &[&str] = &[
+        "year_month",
+        "day_hour",
+        "day_minute",
+        "day_second",
+        "hour_minute",
+        "hour_second",
+        "minute_second",
+        "day_microsecond",
+        "hour_microsecond",
+        "minute_microsecond",
+        "second_microsecond",
+    ];
     let s = Significant::new(tokens);
     let mut edits = Vec::new();
+    view_check_option(&s, &mut edits);
+    // `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT`: the snapshot clause and its
+    // comma go when they follow the modes (sqlparser takes the clause first only).
+    if s.word(0, "start")
+        && s.word(1, "transaction")
+        && let Some(j) = (3..s.len()).find(|&j| {
+            s.is(j - 1, &Token::Comma)
+                && s.word(j, "with")
+                && s.word(j + 1, "consistent")
+                && s.word(j + 2, "snapshot")
+        })
+    {
+        s.drop(j - 1, j + 3, &mut edits);
+    }
     if s.word(0, "delete") || s.word(0, "update") {
         let end = (1..s.len())
             .find(|&j| !s.word_in(j, MODIFIERS))
@@ -376,6 +434,15 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
         {
             s.drop(j + 3, j + 5, &mut edits);
             j += 5;
+            continue;
+        }
+        if s.word_in(j, COMPOUND_UNITS) {
+            edits.push((s.at[j], Edit::Replace("DAY")));
+        }
+        // `a SOUNDS LIKE b` compares soundex codes: a comparison as `LIKE` is.
+        if s.word(j, "sounds") && s.word(j + 1, "like") && j > 0 {
+            s.drop(j, j + 1, &mut edits);
+            j += 1;
             continue;
         }
         if s.word(j, "mod") && j > 0 && !s.is(j + 1, &Token::LParen) {
@@ -535,6 +602,10 @@ mod tests {
                 "SELECT * FROM t WHERE a BETWEEN SYMMETRIC 1 AND 2",
                 Some(Read),
             ),
+            (
+                "CREATE OR REPLACE VIEW v AS SELECT a FROM t WITH LOCAL CHECK OPTION",
+                Some(Ddl),
+            ),
             ("SELECT 1 FROM t GROUP BY DISTINCT ROLLUP(a, b)", Some(Read)),
             ("SELECT * FROM t WHERE b NOTNULL AND c ISNULL", Some(Read)),
             ("SELECT a FROM t WHERE a IS NOT DOCUMENT", Some(Read)),
@@ -643,6 +714,29 @@ mod tests {
             // The server takes no chain with a release.
             ("COMMIT AND CHAIN RELEASE", None),
             ("SHOW CREATE SEQUENCE s", Some(Read)),
+            (
+                "SELECT EXTRACT(YEAR_MONTH FROM NOW()), NOW() + INTERVAL '1 2' DAY_HOUR",
+                Some(Read),
+            ),
+            ("SELECT a FROM t WHERE a SOUNDS LIKE 'b'", Some(Read)),
+            (
+                "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
+                Some(Read),
+            ),
+            (
+                "START TRANSACTION READ WRITE, WITH CONSISTENT SNAPSHOT",
+                Some(Write),
+            ),
+            ("SHOW INDEX FROM t WHERE Key_name = 'PRIMARY'", Some(Read)),
+            ("SHOW KEYS IN db.t WHERE Non_unique = 0", Some(Read)),
+            (
+                "CREATE VIEW v AS SELECT 1 WITH CASCADED CHECK OPTION",
+                Some(StatementClass::Ddl),
+            ),
+            (
+                "CREATE VIEW v AS SELECT load_file('/x') WITH CHECK OPTION",
+                Some(Admin),
+            ),
             (
                 "CREATE DEFINER = CURRENT_USER() TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1",
                 Some(StatementClass::Ddl),

@@ -106,6 +106,24 @@ pub(crate) fn recognize(
         // DATABASE and DROP EVENT.
         _ if known_form.is_some() => known_form,
         // MySQL: what GUI clients ask about a schema or a table.
+        // `SHOW INDEX FROM t [FROM db] WHERE …` (GUIs filter the key list).
+        [
+            "show",
+            "index" | "indexes" | "keys",
+            "from" | "in",
+            rest @ ..,
+        ] if mysql => {
+            let rest = match rest {
+                [s, ".", n, more @ ..] if is_identifier(s) && is_identifier(n) => more,
+                [n, more @ ..] if is_identifier(n) => more,
+                _ => return None,
+            };
+            let rest = match rest {
+                ["from" | "in", db, more @ ..] if is_identifier(db) => more,
+                _ => rest,
+            };
+            is_show_filter(rest).then_some((StatementClass::Read, "SHOW INDEX"))
+        }
         ["show", "create", "sequence" | "package", rest @ ..]
         | ["show", "create", "package", "body", rest @ ..]
             if mysql && is_qualified_name(rest) =>
