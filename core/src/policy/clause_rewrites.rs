@@ -17,6 +17,7 @@
 //! - a recursive query's `SEARCH DEPTH|BREADTH FIRST BY c SET s` and `CYCLE c SET m [TO v DEFAULT
 //!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
 //!   close a cycle);
+//! - a column's `COMPRESSION method` in `CREATE TABLE` goes;
 //! - `BETWEEN SYMMETRIC` and `GROUP BY DISTINCT` lose the word; the postfix `x ISNULL` becomes
 //!   `x IS NULL`, `x IS [NOT] DOCUMENT` the same test for `NULL`, and a composite's expansion
 //!   `(x).*` the reference `(x)`: the expressions stay;
@@ -219,6 +220,9 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let options = s.option_lists();
     let mut edits = Vec::new();
     view_check_option(&s, &mut edits);
+    let creates_table = s.word(0, "create")
+        && (1..4).any(|j| s.word(j, "table"))
+        && !(1..4).any(|j| s.word(j, "as"));
     let mut j = 0;
     while j < s.len() {
         // A window frame's exclusion, right before the window's `)`.
@@ -264,6 +268,16 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
         {
             edits.push((s.at[j], Edit::Replace("unnest")));
             s.drop(j + 1, j + 2, &mut edits);
+            j += 2;
+            continue;
+        }
+        // A column's `COMPRESSION method` in `CREATE TABLE` (how its values are stored).
+        if s.word(j, "compression")
+            && creates_table
+            && s.name(j + 1)
+            && !s.is(j + 2, &Token::LParen)
+        {
+            s.drop(j, j + 2, &mut edits);
             j += 2;
             continue;
         }
@@ -604,6 +618,10 @@ mod tests {
             ),
             (
                 "CREATE OR REPLACE VIEW v AS SELECT a FROM t WITH LOCAL CHECK OPTION",
+                Some(Ddl),
+            ),
+            (
+                "CREATE TABLE t (a text COMPRESSION lz4, b text COMPRESSION pglz NOT NULL)",
                 Some(Ddl),
             ),
             ("SELECT 1 FROM t GROUP BY DISTINCT ROLLUP(a, b)", Some(Read)),
