@@ -116,6 +116,22 @@ pub struct Dbward {
 }
 
 impl Dbward {
+    /// Points the registered database `db_id` at a loopback port nobody listens on (a dead
+    /// upstream).
+    pub async fn point_at_a_closed_port(&self, db_id: i64) {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let (s, body) = self
+            .admin(
+                "PATCH",
+                &format!("/api/databases/{db_id}"),
+                Some(serde_json::json!({"port": port})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+
     /// Starts dbward on a fresh SQLite store.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1617,18 +1617,7 @@ async fn a_dead_upstream_is_a_readable_error() {
         "{stderr}"
     );
     // At login: the database now points at a port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = closed.local_addr().expect("addr").port();
-    drop(closed);
-    let (s, body) = fx
-        .dbward
-        .admin(
-            "PATCH",
-            &format!("/api/databases/{}", fx.db_id),
-            Some(serde_json::json!({"port": port})),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
+    fx.dbward.point_at_a_closed_port(fx.db_id).await;
     let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
     assert!(!ok);
     assert!(
