@@ -93,9 +93,13 @@ pub(crate) fn names_another_account(text: &str, ranges: &[std::ops::Range<usize>
             .iter()
             .position(|t| OBJECTS.contains(t))
             .map_or(&tokens[..], |end| &tokens[..end]);
-        header
-            .windows(3)
-            .any(|w| w[0] == "definer" && w[1] == "=" && w[2] != "current_user")
+        // `CURRENT_USER` alone (or `CURRENT_USER()`) is the login; anything else, even a user
+        // of that name at a host, names an account.
+        (0..header.len()).any(|i| {
+            header[i] == "definer"
+                && header.get(i + 1) == Some(&"=")
+                && (header.get(i + 2) != Some(&"current_user") || header.get(i + 3) == Some(&"@"))
+        })
     })
 }
 
@@ -242,6 +246,8 @@ mod tests {
             "CREATE DEFINER=`root`@`%` SQL SECURITY DEFINER TABLE t2 (a int)",
             "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`%`*/ /*!50003 TRIGGER `tr` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.a = 1 */",
             "ALTER DEFINER=`root`@`%` VIEW v AS SELECT 1",
+            "CREATE DEFINER=current_user@localhost TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;",
+            "CREATE DEFINER='current_user'@'%' VIEW v AS SELECT 1",
             "SELECT 1; CREATE DEFINER=root TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;",
         ] {
             let d = classify_uncached(sql, my);
