@@ -394,9 +394,22 @@ fn compound_inner(body: &str) -> Option<&str> {
         .get(end_at..)
         .filter(|e| e.eq_ignore_ascii_case("end"))?;
     let inner = &rest[..rest.len() - end.len()];
-    inner
-        .ends_with(|c: char| c.is_ascii_whitespace() || c == ';')
-        .then_some(inner)
+    if !inner.ends_with(|c: char| c.is_ascii_whitespace() || c == ';') {
+        return None;
+    }
+    // No statement inside may start or end a block: the server would close the event's block
+    // there and run what follows as statements of their own.
+    let scan = super::lexer::scan(inner, super::SqlDialect::Mysql);
+    let code = scan.code.as_deref().unwrap_or(inner);
+    let opens_or_closes = scan.statements.iter().any(|r| {
+        let first = code[r.clone()]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("");
+        first.eq_ignore_ascii_case("begin") || first.eq_ignore_ascii_case("end")
+    });
+    (!opens_or_closes).then_some(inner)
 }
 
 /// Whether `sql` is one `CREATE|ALTER EVENT … DO BEGIN … END`, whose body's `;`s the scan splits
@@ -472,6 +485,16 @@ mod tests {
             (
                 "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN WHILE 1 DO DELETE FROM t; END WHILE; END",
                 None,
+            ),
+            // The server's block ends at the first `END`; what follows would be statements of
+            // their own: not read as one event.
+            (
+                "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN SELECT 1; END; DROP TABLE t; SELECT 1; END",
+                None,
+            ),
+            (
+                "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN UPDATE t SET a = CASE WHEN b THEN 1 ELSE 2 END; END",
+                Some(StatementClass::Ddl),
             ),
         ] {
             assert_eq!(class(sql), want, "{sql}");
