@@ -159,25 +159,7 @@ pub fn own_definer_as_current_user(sql: &str, account: &Account) -> Option<Strin
             own.push((significant[j + 2], significant[last]));
         }
     }
-    if own.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(sql.len());
-    let mut ranges = own.into_iter().peekable();
-    let mut k = 0;
-    while k < texts.len() {
-        if let Some(&(from, to)) = ranges.peek()
-            && from == k
-        {
-            out.push_str("CURRENT_USER");
-            ranges.next();
-            k = to + 1;
-            continue;
-        }
-        out.push_str(texts[k]);
-        k += 1;
-    }
-    Some(out)
+    super::own_identity::as_current_user_at(&texts, &own)
 }
 
 #[cfg(test)]

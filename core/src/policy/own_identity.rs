@@ -80,8 +80,7 @@ fn own_role_as_current_user(sql: &str, role: &str) -> Option<String> {
         _ => false,
     };
     let creates_schema = word(0, "create") && word(1, "schema");
-    let mut own = vec![false; texts.len()];
-    let mut any = false;
+    let mut own = Vec::new();
     for j in 0..significant.len() {
         let name = if word(j, "owner") && word(j + 1, "to") {
             j + 2
@@ -91,17 +90,34 @@ fn own_role_as_current_user(sql: &str, role: &str) -> Option<String> {
             continue;
         };
         if is_role(name) {
-            own[significant[name]] = true;
-            any = true;
+            own.push((significant[name], significant[name]));
         }
     }
-    any.then(|| {
-        texts
-            .iter()
-            .zip(own)
-            .map(|(text, own)| if own { "CURRENT_USER" } else { text })
-            .collect()
-    })
+    as_current_user_at(&texts, &own)
+}
+
+/// `texts` joined with each token range in `ranges` (inclusive, in order, not overlapping)
+/// written `CURRENT_USER`, if there is any.
+pub(crate) fn as_current_user_at(texts: &[&str], ranges: &[(usize, usize)]) -> Option<String> {
+    if ranges.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(texts.iter().map(|t| t.len()).sum());
+    let mut ranges = ranges.iter().peekable();
+    let mut k = 0;
+    while k < texts.len() {
+        if let Some(&&(from, to)) = ranges.peek()
+            && from == k
+        {
+            out.push_str("CURRENT_USER");
+            ranges.next();
+            k = to + 1;
+            continue;
+        }
+        out.push_str(texts[k]);
+        k += 1;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
