@@ -1,6 +1,8 @@
 //! The dump tools DBAs reach for, under `read` grants: `pg_dump` and `mysqldump` through dbward
 //! produce the dump they produce directly (as the upstream login dbward uses); and their dumps
-//! restored through dbward under `ddl` grants (psql, the mysql client).
+//! restored through dbward under `ddl` grants (psql, the mysql client). Then the maintenance and
+//! import tools under `ddl` grants (`pgbench -i`, `vacuumdb`, `reindexdb`, `clusterdb`,
+//! `mysqlcheck`, `mysqlimport`).
 
 use serde_json::json;
 
@@ -489,4 +491,120 @@ async fn restore_mysql(fx: &MyProxy, target: &crate::my_fixture::MyDatabase, dum
         "restore: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs a client tool with `args`; its stdout, after asserting it succeeded.
+async fn run_tool(program: &str, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// PostgreSQL's maintenance tools through dbward under a `ddl` grant: `pgbench -i` (CREATE
+/// TABLE, COPY, VACUUM, ALTER TABLE … ADD PRIMARY KEY), `vacuumdb --analyze-in-stages` on two
+/// connections (it first sets `default_statistics_target` and `vacuum_cost_delay`, session
+/// settings of its own VACUUM and ANALYZE), `reindexdb -t` and `clusterdb -t`. Their effects are
+/// checked on the upstream.
+#[tokio::test]
+async fn postgres_maintenance_tools_run_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let conninfo = fx.conninfo();
+    run_tool("pgbench", &["-i", "-s", "1", "-q", &conninfo]).await;
+    assert_eq!(fx.upstream_count("pgbench_accounts").await, 100_000);
+    let stages = run_tool(
+        "vacuumdb",
+        &["--analyze-in-stages", "-j", "2", "-d", &conninfo],
+    )
+    .await;
+    assert!(
+        stages.contains("Generating default (full) optimizer statistics"),
+        "{stages}"
+    );
+    run_tool(
+        "vacuumdb",
+        &["-z", "-t", "pgbench_accounts", "-d", &conninfo],
+    )
+    .await;
+    run_tool("reindexdb", &["-t", "pgbench_accounts", "-d", &conninfo]).await;
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            "ALTER TABLE pgbench_branches CLUSTER ON pgbench_branches_pkey",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    run_tool("clusterdb", &["-t", "pgbench_branches", "-d", &conninfo]).await;
+    let row = fx
+        .direct()
+        .await
+        .query_one(
+            "SELECT s.last_vacuum IS NOT NULL AND s.last_analyze IS NOT NULL,
+                    (SELECT count(*) FROM pg_stats WHERE tablename = 'pgbench_accounts')
+             FROM pg_stat_user_tables s WHERE s.relname = 'pgbench_accounts'",
+            &[],
+        )
+        .await
+        .expect("statistics");
+    assert!(row.get::<_, bool>(0), "vacuumed and analyzed");
+    assert!(row.get::<_, i64>(1) >= 4, "column statistics");
+    fx.dbward.stop().await;
+}
+
+/// MariaDB's `mysqlcheck` (CHECK, ANALYZE, OPTIMIZE TABLE) and `mysqlimport` (which sets
+/// `character_set_database`, then sends `LOAD DATA LOCAL INFILE` of the file it names, on two
+/// threads with `--use-threads`) through dbward under a `ddl` grant.
+#[tokio::test]
+async fn mysql_check_and_import_tools_run_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20));
+         CREATE TABLE tags (id INT PRIMARY KEY, tag VARCHAR(20));
+         INSERT INTO items VALUES (1, 'old');",
+    );
+    for mode in ["--check", "--analyze", "--optimize"] {
+        let out = fx
+            .client_tool("mysqlcheck")
+            .args([mode, "shop"])
+            .output()
+            .await
+            .expect("run mysqlcheck");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(".items"),
+            "{mode}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = dir.path().join("items.txt");
+    let tags = dir.path().join("tags.txt");
+    std::fs::write(&items, "2\ttwo\n3\tthree\n").expect("write items");
+    std::fs::write(&tags, "7\tred\n").expect("write tags");
+    let out = fx
+        .client_tool("mysqlimport")
+        .args(["--local", "--delete", "--use-threads=2", "shop"])
+        .args([&items, &tags])
+        .output()
+        .await
+        .expect("run mysqlimport");
+    assert!(
+        out.status.success(),
+        "mysqlimport: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT GROUP_CONCAT(name ORDER BY id) FROM items"),
+        "two,three"
+    );
+    assert_eq!(fx.upstream.sql("SELECT tag FROM tags"), "red");
+    fx.dbward.stop().await;
 }

@@ -45,6 +45,9 @@
 //!   `LIKE`, and `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT` loses the snapshot
 //!   clause (sqlparser takes it first only).
 //!
+//! - `SET SCHEMA 'x'` and `SET XML OPTION DOCUMENT|CONTENT`, the standard's spellings, become
+//!   `SET search_path TO 'x'` and `SET xmloption TO …`, the settings they set.
+//!
 //! Both: a view's `WITH [CASCADED|LOCAL] CHECK OPTION` goes (which rows writes through it may
 //! store).
 //!
@@ -223,6 +226,7 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let creates_table = s.word(0, "create")
         && (1..4).any(|j| s.word(j, "table"))
         && !(1..4).any(|j| s.word(j, "as"));
+    set_standard_spellings(&s, &mut edits);
     let mut j = 0;
     while j < s.len() {
         // A window frame's exclusion, right before the window's `)`.
@@ -344,6 +348,28 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
         j += 1;
     }
     apply(texts, &edits)
+}
+
+/// `SET [SESSION|LOCAL] SCHEMA 'x'` and `SET … XML OPTION DOCUMENT|CONTENT`, the SQL standard's
+/// spellings of `search_path` and `xmloption`, written as those settings.
+fn set_standard_spellings(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
+    if !s.word(0, "set") {
+        return;
+    }
+    let j = if s.word_in(1, &["session", "local"]) {
+        2
+    } else {
+        1
+    };
+    if s.word(j, "schema") && matches!(s.token(j + 1), Some(Token::SingleQuotedString(_))) {
+        edits.push((s.at[j], Edit::Replace("search_path TO")));
+    } else if s.word(j, "xml")
+        && s.word(j + 1, "option")
+        && s.word_in(j + 2, &["document", "content"])
+    {
+        edits.push((s.at[j], Edit::Replace("xmloption")));
+        edits.push((s.at[j + 1], Edit::Replace("TO")));
+    }
 }
 
 /// After a recursive query's `SEARCH …` or `CYCLE …` clause starting at `j`, if one does.

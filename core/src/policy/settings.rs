@@ -74,6 +74,30 @@ const PG_HARMLESS: &[&str] = &[
     "default_table_access_method",
     "default_toast_compression",
     "restrict_nonsystem_relation_kind",
+    // How this session's own VACUUM and ANALYZE run (`vacuumdb --analyze-in-stages` sets
+    // `vacuum_cost_delay`); the statements themselves are classified on their own.
+    "vacuum_cost_delay",
+    "vacuum_cost_limit",
+    "vacuum_cost_page_hit",
+    "vacuum_cost_page_miss",
+    "vacuum_cost_page_dirty",
+    "vacuum_freeze_min_age",
+    "vacuum_freeze_table_age",
+    "vacuum_multixact_freeze_min_age",
+    "vacuum_multixact_freeze_table_age",
+    "vacuum_failsafe_age",
+    "vacuum_multixact_failsafe_age",
+    "vacuum_buffer_usage_limit",
+    // This session's own connection and error handling.
+    "tcp_keepalives_idle",
+    "tcp_keepalives_interval",
+    "tcp_keepalives_count",
+    "tcp_user_timeout",
+    "client_connection_check_interval",
+    "exit_on_error",
+    "transform_null_equals",
+    "seed",
+    "icu_validation_level",
 ];
 
 /// PostgreSQL families of planner settings.
@@ -154,6 +178,43 @@ const MYSQL_HARMLESS: &[&str] = &[
     "in_predicate_conversion_threshold",
     "join_cache_level",
     "updatable_views_with_limit",
+    "default_tmp_storage_engine",
+    // How `LOAD DATA` reads a file without `CHARACTER SET` (`mysqlimport` sets it); SQL text
+    // is read in `character_set_client`.
+    "character_set_database",
+    "collation_database",
+    "max_error_count",
+    "expensive_subquery_limit",
+    "default_regex_flags",
+    "block_encryption_mode",
+    "progress_report_time",
+    "net_retry_count",
+    "alter_algorithm",
+    "innodb_strict_mode",
+    "sql_require_primary_key",
+    "sql_if_exists",
+    "system_versioning_asof",
+    "session_track_gtids",
+    "wsrep_sync_wait",
+    "thread_pool_priority",
+    "idle_transaction_timeout",
+    "idle_readonly_transaction_timeout",
+    "idle_write_transaction_timeout",
+    "deadlock_search_depth_short",
+    "deadlock_search_depth_long",
+    "deadlock_timeout_short",
+    "deadlock_timeout_long",
+    // Memory for this session's own statements.
+    "bulk_insert_buffer_size",
+    "myisam_sort_buffer_size",
+    "aria_sort_buffer_size",
+    "mrr_buffer_size",
+    "preload_buffer_size",
+    "query_alloc_block_size",
+    "query_prealloc_size",
+    "range_alloc_block_size",
+    "transaction_alloc_block_size",
+    "transaction_prealloc_size",
 ];
 
 /// MySQL/MariaDB families of planner settings (`optimizer_switch`, `optimizer_trace`...).
@@ -363,7 +424,7 @@ pub(crate) fn setting_class(
                 ),
             }
         }
-        "foreign_key_checks" | "unique_checks" if mysql => (
+        "foreign_key_checks" | "unique_checks" | "check_constraint_checks" if mysql => (
             StatementClass::Write,
             format!("SET {name} changes integrity checks of writes"),
         ),
