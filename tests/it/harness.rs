@@ -335,8 +335,9 @@ impl DbwardProcess {
     }
 }
 
-/// Runs one of the client programs in `tests/clients/` (a `.py` script, a `.js` one under
-/// `node/` with that directory's `node_modules`, or a `.java` program compiled on the fly
+/// Runs one of the client programs in `tests/clients/` (a `.py` script, a `.php` one, a `.js`
+/// one under `node/` with that directory's `node_modules`, a `.c` program built against libpq or
+/// libmariadb, or a `.java` program compiled on the fly
 /// against `classpath`) with `args`; asserts it succeeded and returns its
 /// standard output, trimmed.
 pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String {
@@ -390,6 +391,13 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
             String::from_utf8_lossy(&cc.stderr)
         );
         tokio::process::Command::new(binary)
+    } else if std::path::Path::new(file)
+        .extension()
+        .is_some_and(|e| e == "php")
+    {
+        let mut php = tokio::process::Command::new("php");
+        php.args(["-d", "mysqli.allow_local_infile=1"]).arg(&source);
+        php
     } else if std::path::Path::new(file)
         .extension()
         .is_some_and(|e| e == "js")

@@ -599,6 +599,42 @@ async fn pymysql_session() {
     fx.dbward.stop().await;
 }
 
+/// PHP's mysqlnd (mysqli and PDO), its own implementation of the protocol: see
+/// `tests/clients/php_mysqli.php`.
+#[tokio::test]
+async fn php_mysqlnd_session() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), data MEDIUMBLOB)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "10,ten\n11,eleven\n").expect("write csv");
+    let cert = fx
+        .dbward
+        .dir
+        .as_ref()
+        .expect("data dir")
+        .path()
+        .join("tls.crt");
+    let stdout = crate::harness::run_client(
+        "php_mysqli.php",
+        "",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            csv.display().to_string(),
+            cert.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "long=200000 cursor=2,3,4 sets=4 unbuffered=50000 loaded=2 denied=1142 changed=6 pdo=two,two:6"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "6");
+    fx.dbward.stop().await;
+}
+
 /// mysqlclient (`MySQLdb`, the C driver from `PyPI`, `libmariadb` underneath).
 #[tokio::test]
 async fn mysqlclient_session() {

@@ -841,6 +841,21 @@ async fn django_migrates_under_a_ddl_grant() {
     fx.dbward.stop().await;
 }
 
+/// PHP's pgsql extension and PDO's pgsql driver: see `tests/clients/php_pgsql.php`.
+#[tokio::test]
+async fn php_pgsql_session() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (id serial PRIMARY KEY, name text, data bytea)")
+        .await;
+    let stdout = crate::harness::run_client("php_pgsql.php", "", &[fx.conninfo()]).await;
+    assert_eq!(
+        stdout,
+        "id=1 named=one:2 copied=3 failed=yes notify=hi lo=refused denied=42501 after=3 pdo=one:4:42501"
+    );
+    assert_eq!(fx.upstream_count("t").await, 4);
+    fx.dbward.stop().await;
+}
+
 /// node-postgres (`pg` from npm): parameters, a named prepared statement reused, a denial and
 /// the session going on, a rolled-back transaction, two statements in one query, and a pool.
 #[tokio::test]

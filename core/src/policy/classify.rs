@@ -756,13 +756,14 @@ impl Findings {
                 self.add(Write, "LOCK takes table locks");
             }
             Statement::Call(_) => self.add(Write, "CALL (a procedure's body is opaque)"),
+            // PostgreSQL takes `STDIN` and `STDOUT` alike for the client, either way (PHP's
+            // PDO sends `COPY t TO STDIN`): the direction decides.
             Statement::Copy { to, target, .. } => match target {
-                CopyTarget::Stdout if *to => self.add(Read, "COPY TO STDOUT"),
-                CopyTarget::Stdin if !*to => self.add(Write, "COPY FROM STDIN"),
+                CopyTarget::Stdout | CopyTarget::Stdin if *to => self.add(Read, "COPY TO STDOUT"),
+                CopyTarget::Stdout | CopyTarget::Stdin => self.add(Write, "COPY FROM STDIN"),
                 CopyTarget::File { .. } | CopyTarget::Program { .. } => {
                     self.add(Admin, "COPY with a server file or program");
                 }
-                _ => self.unknown("COPY"),
             },
             // A view that runs as another account: what creating it grants is that account's
             // privileges (only `DEFINER = CURRENT_USER` is the login's own).
