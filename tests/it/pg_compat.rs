@@ -944,7 +944,8 @@ async fn subscripted_updates_and_positioned_writes_under_write() {
 
 /// Query syntax sqlparser lacks, through psql under `read`, each giving PostgreSQL's own
 /// answer: window frame exclusions, `COLLATION FOR`, a join's `USING (…) AS alias`, `ROWS FROM`,
-/// and a recursive query's `SEARCH` and `CYCLE` clauses. `ROWS FROM` with a function that
+/// a recursive query's `SEARCH` and `CYCLE` clauses, XML constructors with names, `GROUP BY
+/// ALL`, and the standard's `SET SCHEMA` and `SET XML OPTION`. `ROWS FROM` with a function that
 /// writes is classified by that function.
 #[tokio::test]
 async fn query_syntax_sqlparser_lacks_reads_under_read() {
@@ -972,6 +973,14 @@ async fn query_syntax_sqlparser_lacks_reads_under_read() {
             "SELECT count(*) FROM nums WHERE a BETWEEN SYMMETRIC 3 AND 1 AND a NOTNULL AND NOT a ISNULL",
             "-c",
             "SELECT (n).* FROM nums n ORDER BY 1 LIMIT 1",
+            "-c",
+            "SELECT xmlelement(name r, xmlagg(xmlelement(name a, a) ORDER BY a)), xmlpi(name php, 'x') FROM nums",
+            "-c",
+            "SELECT count(*) FROM nums GROUP BY ALL a ORDER BY 1 LIMIT 1",
+            "-c",
+            "SET SCHEMA 'public'",
+            "-c",
+            "SET XML OPTION DOCUMENT",
         ])
         .await;
     assert!(ok, "{err}");
@@ -984,15 +993,23 @@ async fn query_syntax_sqlparser_lacks_reads_under_read() {
             "1:a:1,2:-:2",
             "1:false,2:false,1:true",
             "3",
-            "1"
+            "1",
+            "<r><a>1</a><a>2</a><a>3</a></r>|<?php x?>",
+            "1",
+            "SET",
+            "SET"
         ],
         "{out}"
     );
-    let (ok, _, err) = fx
-        .psql(&["-c", "SELECT * FROM ROWS FROM (nextval('sq')) AS r"])
-        .await;
-    assert!(!ok);
-    assert!(err.contains("this statement is write"), "{err}");
+    for write in [
+        "SELECT * FROM ROWS FROM (nextval('sq')) AS r",
+        "SELECT * FROM nums FOR KEY SHARE",
+        "SELECT xmlelement(name a, nextval('sq'))",
+    ] {
+        let (ok, _, err) = fx.psql(&["-c", write]).await;
+        assert!(!ok, "{write}");
+        assert!(err.contains("this statement is write"), "{write}: {err}");
+    }
     fx.dbward.stop().await;
 }
 

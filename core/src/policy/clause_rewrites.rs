@@ -18,7 +18,9 @@
 //!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
 //!   close a cycle);
 //! - a column's `COMPRESSION method` in `CREATE TABLE` goes;
-//! - `BETWEEN SYMMETRIC` and `GROUP BY DISTINCT` lose the word; the postfix `x ISNULL` becomes
+//! - `xmlelement(name tag, …)` and `xmlpi(name target, …)` lose the name (the expressions stay);
+//! - `BETWEEN SYMMETRIC`, `GROUP BY DISTINCT|ALL` and `FOR KEY SHARE` (a row lock, as `FOR
+//!   SHARE` is) lose the word; the postfix `x ISNULL` becomes
 //!   `x IS NULL`, `x IS [NOT] DOCUMENT` the same test for `NULL`, and a composite's expansion
 //!   `(x).*` the reference `(x)`: the expressions stay;
 //! - `INSERT|MERGE … OVERRIDING SYSTEM|USER VALUE` (`pg_dump --inserts` writes it for identity
@@ -285,12 +287,33 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             j += 2;
             continue;
         }
-        // `BETWEEN [A]SYMMETRIC`, `GROUP BY DISTINCT`: which bounds or groupings, not what.
+        // `BETWEEN [A]SYMMETRIC`, `GROUP BY DISTINCT|ALL`: which bounds or groupings, not
+        // what; `FOR KEY SHARE`: a weaker row lock than `FOR SHARE`, a lock all the same.
         if (s.word_in(j, &["symmetric", "asymmetric"]) && j > 0 && s.word(j - 1, "between"))
-            || (s.word(j, "distinct") && j > 1 && s.word(j - 1, "by") && s.word(j - 2, "group"))
+            || (s.word_in(j, &["distinct", "all"])
+                && j > 1
+                && s.word(j - 1, "by")
+                && s.word(j - 2, "group"))
+            || (s.word(j, "key") && j > 0 && s.word(j - 1, "for") && s.word(j + 1, "share"))
         {
             s.drop(j, j + 1, &mut edits);
             j += 1;
+            continue;
+        }
+        // `xmlelement(name tag, …)`, `xmlpi(name target, …)`: the element's name goes, the
+        // expressions stay as the call's arguments.
+        if s.word_in(j, &["xmlelement", "xmlpi"])
+            && s.is(j + 1, &Token::LParen)
+            && s.word(j + 2, "name")
+            && s.name(j + 3)
+        {
+            let end = if s.is(j + 4, &Token::Comma) {
+                j + 5
+            } else {
+                j + 4
+            };
+            s.drop(j + 2, end, &mut edits);
+            j = end;
             continue;
         }
         // The postfix `x ISNULL` is `x IS NULL`; `IS [NOT] DOCUMENT` a test of `x` as that is.
