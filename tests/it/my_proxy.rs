@@ -1377,6 +1377,9 @@ async fn mariadb_forms_under_a_ddl_grant() {
              CREATE FULLTEXT INDEX ft ON f (b); \
              ALTER DATABASE COMMENT = 'orders'; \
              ANALYZE TABLE f PERSISTENT FOR ALL; \
+             OPTIMIZE NO_WRITE_TO_BINLOG TABLE f; ANALYZE LOCAL TABLE f; \
+             ALTER TABLE f RENAME COLUMN c TO d, RENAME KEY j TO k; \
+             SELECT a FROM f FOR UPDATE WAIT 1; SELECT !a FROM f LOCK IN SHARE MODE WAIT 1; \
              INSERT INTO f VALUES (1, 'x', 2); \
              SET STATEMENT max_statement_time = 5 FOR SELECT COUNT(*) FROM f; \
              CREATE EVENT ev ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL 1 DAY \
@@ -1391,7 +1394,7 @@ async fn mariadb_forms_under_a_ddl_grant() {
             "SELECT GROUP_CONCAT(DISTINCT INDEX_NAME ORDER BY INDEX_NAME) FROM \
              information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'f'"
         ),
-        "ft,j"
+        "ft,k"
     );
     assert_eq!(
         fx.upstream.sql(

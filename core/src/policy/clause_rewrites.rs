@@ -43,6 +43,8 @@
 //! - `COMMIT|ROLLBACK … [NO] RELEASE` loses `[NO] RELEASE` (whether the server then closes the
 //!   connection; dbward ends the session when it does);
 //! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account);
+//! - `!a` becomes `NOT a`; a row lock's `WAIT n` goes; `ALTER TABLE … RENAME INDEX|KEY a TO
+//!   b` reads as the `RENAME COLUMN` it parses like (names only);
 //! - interval units of two parts (`YEAR_MONTH`, `DAY_SECOND`…) read as `DAY`, `SOUNDS LIKE` as
 //!   `LIKE`, and `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT` loses the snapshot
 //!   clause (sqlparser takes it first only).
@@ -485,8 +487,35 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
         }
         return apply(texts, &edits);
     }
+    let alters_table = s.word(0, "alter") && (1..3).any(|j| s.word(j, "table"));
     let mut j = 0;
     while j < s.len() {
+        // `!a` is `NOT a` (MySQL's `!` is that operator only; `!=` is one token of its own).
+        if s.is(j, &Token::ExclamationMark) {
+            edits.push((s.at[j], Edit::Replace("NOT ")));
+        }
+        // A row lock's `WAIT n` (MariaDB): how long it waits for the lock, not which. (After
+        // `LOCK IN SHARE MODE`, which sqlparser lacks, see `strip_locking_clause`.)
+        if s.word(j, "wait")
+            && j > 0
+            && s.word_in(j - 1, &["update", "share"])
+            && matches!(s.token(j + 1), Some(Token::Number(..)))
+        {
+            s.drop(j, j + 2, &mut edits);
+            j += 2;
+            continue;
+        }
+        // `ALTER TABLE … RENAME INDEX|KEY a TO b` renames an index as `RENAME COLUMN` renames
+        // a column: names only.
+        if alters_table
+            && s.word_in(j, &["index", "key"])
+            && j > 0
+            && s.word(j - 1, "rename")
+            && s.name(j + 1)
+            && s.word(j + 2, "to")
+        {
+            edits.push((s.at[j], Edit::Replace("COLUMN")));
+        }
         // `DEFINER = CURRENT_USER()`: the function's parentheses, which sqlparser takes only
         // for views.
         if s.word(j, "definer")

@@ -729,10 +729,12 @@ fn recognize_piece(
         }
         return Some((StatementClass::Read, "SET".into()));
     }
-    if let Some((bare, expected)) = recognize::rewrite_for_parser(piece, dialect) {
-        let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), &bare).ok()?;
+    let rewritten = recognize::rewrite_for_parser(piece, dialect);
+    if let Some((bare, expected)) = &rewritten
+        && let Ok(statements) = Parser::parse_sql(parser_dialect(dialect).as_ref(), bare)
+    {
         // The rewrite of one statement is one statement (`SET STATEMENT … FOR stmt`: two).
-        if statements.len() != expected {
+        if statements.len() != *expected {
             return None;
         }
         for s in &statements {
@@ -740,7 +742,9 @@ fn recognize_piece(
         }
         return Some((StatementClass::Read, "a statement".into()));
     }
-    let head = recognize::strip_locking_clause(piece, dialect)?;
+    // A row-locking clause sqlparser lacks, after the rewritten text if there is one.
+    let text = rewritten.as_ref().map_or(piece, |(bare, _)| bare.as_str());
+    let head = recognize::strip_locking_clause(text, dialect)?;
     let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), head).ok()?;
     if !matches!(statements.as_slice(), [sqlparser::ast::Statement::Query(_)]) {
         return None;

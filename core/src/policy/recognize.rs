@@ -208,8 +208,24 @@ pub(crate) fn recognize(
         {
             Some((StatementClass::Read, "MOVE (a cursor)"))
         }
-        ["optimize", "table", rest @ ..] if mysql && rest.iter().all(|t| is_plain_token(t)) => {
+        ["optimize", "table", rest @ ..]
+        | [
+            "optimize",
+            "no_write_to_binlog" | "local",
+            "table",
+            rest @ ..,
+        ] if mysql && rest.iter().all(|t| is_plain_token(t)) => {
             Some((StatementClass::Ddl, "OPTIMIZE TABLE"))
+        }
+        // `NO_WRITE_TO_BINLOG` keeps the statement out of the binary log (sqlparser parses
+        // `ANALYZE TABLE` without it).
+        [
+            "analyze",
+            "no_write_to_binlog" | "local",
+            "table",
+            rest @ ..,
+        ] if mysql && !rest.is_empty() && rest.iter().all(|t| is_plain_token(t)) => {
+            Some((StatementClass::Ddl, "ANALYZE TABLE"))
         }
         // MySQL table maintenance, like OPTIMIZE and ANALYZE TABLE.
         ["check" | "repair", "table", rest @ ..]
@@ -566,7 +582,10 @@ pub(crate) fn strip_locking_clause(sql: &str, dialect: SqlDialect) -> Option<&st
     let suffix = suffix.trim().trim_end_matches(';').trim();
     let t = tokens(suffix);
     let matches = match t.as_slice() {
-        ["lock", "in", "share", "mode"] => dialect == SqlDialect::Mysql,
+        ["lock", "in", "share", "mode", rest @ ..] => {
+            dialect == SqlDialect::Mysql
+                && matches!(rest, [] | ["nowait"] | ["skip", "locked"] | ["wait", "?"])
+        }
         ["for", "no", "key", "update", rest @ ..] | ["for", "key", "share", rest @ ..] => {
             dialect != SqlDialect::Mysql && matches!(rest, [] | ["nowait"] | ["skip", "locked"])
         }
