@@ -508,7 +508,9 @@ async fn partition_maintenance_under_a_ddl_grant() {
 
 /// `ALTER` forms of migrations and maintenance that sqlparser does not parse, under a `ddl`
 /// grant through psql: column statistics and storage, extended statistics, an index's storage
-/// parameters, clustering, renaming a materialized view.
+/// parameters, clustering, a materialized view's renaming, clustering and statistics, a view's
+/// options and column default, a recursive view, and a foreign key's `ON DELETE SET NULL
+/// (column)`; each checked in the catalog or by its effect.
 #[tokio::test]
 async fn maintenance_alter_forms_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
@@ -530,6 +532,24 @@ async fn maintenance_alter_forms_under_a_ddl_grant() {
             "CREATE MATERIALIZED VIEW mv AS SELECT a FROM m",
             "-c",
             "ALTER MATERIALIZED VIEW mv RENAME TO mv2",
+            "-c",
+            "CREATE INDEX mv2_a ON mv2 (a); ALTER MATERIALIZED VIEW mv2 CLUSTER ON mv2_a",
+            "-c",
+            "ALTER MATERIALIZED VIEW mv2 ALTER COLUMN a SET STATISTICS 300",
+            "-c",
+            "CREATE VIEW v AS SELECT a, b FROM m; ALTER VIEW v SET (security_barrier = true)",
+            "-c",
+            "ALTER VIEW v ALTER COLUMN b SET DEFAULT 'dflt'",
+            "-c",
+            "CREATE RECURSIVE VIEW upto (n) AS SELECT 1 UNION ALL SELECT n + 1 FROM upto WHERE n < 4",
+            "-c",
+            "CREATE TABLE m2 (a int, b int, PRIMARY KEY (a, b))",
+            "-c",
+            "CREATE TABLE r (id int, a int, b int, FOREIGN KEY (a, b) REFERENCES m2 ON DELETE SET NULL (b))",
+            "-c",
+            "INSERT INTO m2 VALUES (1, 2); INSERT INTO r VALUES (1, 1, 2); DELETE FROM m2",
+            "-c",
+            "INSERT INTO v (a) VALUES (9)",
         ])
         .await;
     assert!(ok, "{err}");
@@ -546,12 +566,32 @@ async fn maintenance_alter_forms_under_a_ddl_grant() {
             "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'm_ab'",
             "-c",
             "SELECT to_regclass('mv2') IS NOT NULL",
+            "-c",
+            "SELECT relhasindex AND (SELECT indisclustered FROM pg_index WHERE indexrelid = 'mv2_a'::regclass) FROM pg_class WHERE relname = 'mv2'",
+            "-c",
+            "SELECT reloptions[1] FROM pg_class WHERE relname = 'v'",
+            "-c",
+            "SELECT b FROM m WHERE a = 9",
+            "-c",
+            "SELECT string_agg(n::text, ',') FROM upto",
+            "-c",
+            "SELECT a || ':' || coalesce(b::text, 'null') FROM r",
         ])
         .await;
     assert!(ok, "{err}");
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
-        ["500", "fillfactor=70", "1", "t"]
+        [
+            "500",
+            "fillfactor=70",
+            "1",
+            "t",
+            "t",
+            "security_barrier=true",
+            "dflt",
+            "1,2,3,4",
+            "1:null"
+        ]
     );
     fx.dbward.stop().await;
 }

@@ -17,7 +17,9 @@
 //! - a recursive query's `SEARCH DEPTH|BREADTH FIRST BY c SET s` and `CYCLE c SET m [TO v DEFAULT
 //!   v] USING p` (PostgreSQL 14) go: column names and literals only (which order, which rows
 //!   close a cycle);
-//! - a column's `COMPRESSION method` in `CREATE TABLE` goes;
+//! - a column's `COMPRESSION method` in `CREATE TABLE` goes, and so does the column list of a
+//!   foreign key's `ON DELETE SET NULL|DEFAULT (a, b)`;
+//! - `CREATE RECURSIVE VIEW` loses `RECURSIVE` (the same query, the same objects read);
 //! - `xmlelement(name tag, …)` and `xmlpi(name target, …)` lose the name (the expressions stay);
 //! - `BETWEEN SYMMETRIC`, `GROUP BY DISTINCT|ALL` and `FOR KEY SHARE` (a row lock, as `FOR
 //!   SHARE` is) lose the word; the postfix `x ISNULL` becomes
@@ -231,6 +233,14 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
         && (1..4).any(|j| s.word(j, "table"))
         && !(1..4).any(|j| s.word(j, "as"));
     set_standard_spellings(&s, &mut edits);
+    // `CREATE [OR REPLACE] [TEMP] RECURSIVE VIEW v (cols) AS query`: the view the server builds
+    // from the same query (a recursive `WITH` over it).
+    if s.word(0, "create")
+        && let Some(j) = (1..5).find(|&j| s.word(j, "recursive"))
+        && s.word(j + 1, "view")
+    {
+        s.drop(j, j + 1, &mut edits);
+    }
     let mut j = 0;
     while j < s.len() {
         // A window frame's exclusion, right before the window's `)`.
@@ -316,6 +326,21 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             };
             s.drop(j + 2, end, &mut edits);
             j = end;
+            continue;
+        }
+        // A foreign key's `ON DELETE SET NULL|DEFAULT (columns)` (PostgreSQL 15): which columns
+        // the action sets.
+        if s.word_in(j, &["null", "default"])
+            && j > 2
+            && s.word(j - 1, "set")
+            && s.word(j - 2, "delete")
+            && s.word(j - 3, "on")
+            && s.is(j + 1, &Token::LParen)
+            && let Some(close) = s.after_names(j + 2)
+            && s.is(close, &Token::RParen)
+        {
+            s.drop(j + 1, close + 1, &mut edits);
+            j = close + 1;
             continue;
         }
         // The postfix `x ISNULL` is `x IS NULL`; `IS [NOT] DOCUMENT` a test of `x` as that is.

@@ -8,8 +8,10 @@
 //!   CONSTRAINT c [NOT] DEFERRABLE [INITIALLY …]`, `OF type`, `NOT OF`, and an identity
 //!   column's `SET GENERATED ALWAYS|BY DEFAULT`, `SET INCREMENT BY n`… and `RESTART [WITH n]`;
 //! - `ALTER INDEX i SET TABLESPACE s | SET (…) | RESET (…) | ATTACH PARTITION p`;
-//! - `ALTER [MATERIALIZED] VIEW v RENAME [COLUMN] … TO … | SET SCHEMA s`, and a view's `ALTER
-//!   [COLUMN] c DROP DEFAULT`;
+//! - `ALTER [MATERIALIZED] VIEW v RENAME [COLUMN] … TO … | SET SCHEMA s | SET (…) | RESET (…)`,
+//!   a view's `ALTER [COLUMN] c DROP DEFAULT | SET DEFAULT literal`, and a materialized view's
+//!   storage forms of `ALTER TABLE` above (`SET TABLESPACE`, `CLUSTER ON`, a column's `SET
+//!   STATISTICS`…);
 //! - `ALTER DOMAIN d DROP DEFAULT | SET|DROP NOT NULL | DROP CONSTRAINT c | VALIDATE CONSTRAINT c
 //!   | RENAME [CONSTRAINT c] TO …`;
 //! - `CREATE STATISTICS [IF NOT EXISTS] s [(kinds)] ON columns FROM t`.
@@ -48,9 +50,22 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
             ok.then_some(ddl?)
         }
         ["alter", "materialized", "view", rest @ ..] | ["alter", "view", rest @ ..] => {
+            let materialized = tokens[1] == "materialized";
             let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
             let (_, action) = name(rest)?;
             let ok = match action {
+                // Options (`security_barrier`, `check_option`; a materialized view's storage
+                // options).
+                ["set" | "reset", options @ ..] if storage_options(options) => true,
+                // A default a view's column takes on inserts through it: a literal only.
+                ["alter", "column", c, "set", "default", value @ ..]
+                | ["alter", c, "set", "default", value @ ..]
+                    if !materialized && matches!(value, ["?"] | ["-", "?"]) =>
+                {
+                    is_identifier(c)
+                }
+                // A materialized view is stored as a table is: its storage forms.
+                _ if materialized && table_action(action) => true,
                 ["rename", "to", n] | ["set", "schema", n] => is_identifier(n),
                 ["rename", "column", a, "to", b] | ["rename", a, "to", b] => {
                     is_identifier(a) && is_identifier(b)
