@@ -329,7 +329,9 @@ async fn mysqldump_under_a_read_grant_matches_a_direct_dump() {
 /// A mysqldump restored through dbward under a `ddl` grant, as a DBA restores one with the
 /// mysql client: tables (an Aria one, whose definition carries `PAGE_CHECKSUM=1`, and `InnoDB`
 /// ones with a foreign key), a MariaDB sequence (dumped as `CREATE SEQUENCE` and `SELECT
-/// SETVAL`), and rows, under mysqldump's session settings, `LOCK TABLES` and `DISABLE KEYS`.
+/// SETVAL`), a legacy table (`ZEROFILL`, a `COMPRESSED` column, an invisible column, an
+/// `IGNORED` key), a system-versioned table, and rows, under mysqldump's session settings,
+/// `LOCK TABLES` and `DISABLE KEYS`.
 /// A direct dump of the result is the dump restored.
 #[tokio::test]
 async fn mysqldump_restores_under_a_ddl_grant() {
@@ -343,16 +345,30 @@ async fn mysqldump_restores_under_a_ddl_grant() {
          INSERT INTO items (name) VALUES ('a'), ('b''s'), ('c');
          INSERT INTO notes VALUES (1, 1, 'first'), (2, 3, NULL);
          INSERT INTO log VALUES ('2026-01-01 10:00:00', 'started');
-         SELECT NEXT VALUE FOR ticket;",
+         SELECT NEXT VALUE FOR ticket;
+         CREATE TABLE legacy (code INT(6) UNSIGNED ZEROFILL, body TEXT COMPRESSED,
+           label VARCHAR(10) INVISIBLE, KEY by_code (code) IGNORED);
+         INSERT INTO legacy (code, body, label) VALUES (42, 'x', 'hidden');
+         CREATE TABLE prices (id INT PRIMARY KEY, amount INT) WITH SYSTEM VERSIONING;
+         INSERT INTO prices VALUES (1, 10); UPDATE prices SET amount = 11;",
     );
     let dump = mysqldump(&direct_login(&fx.upstream), &[&fx.upstream.name]).await;
     assert!(dump.contains("PAGE_CHECKSUM=1"), "{dump}");
+    assert!(
+        dump.contains("zerofill") && dump.contains("IGNORED"),
+        "{dump}"
+    );
+    assert!(dump.contains("WITH SYSTEM VERSIONING"), "{dump}");
     assert!(dump.contains("CREATE SEQUENCE"), "{dump}");
     let target = crate::my_fixture::MyDatabase::create();
     restore_mysql(&fx, &target, &dump).await;
     let restored = mysqldump(&direct_login(&target), &[&target.name]).await;
     let original = dump.replace(&fx.upstream.name, &target.name);
     assert_eq!(restored, original);
+    assert_eq!(
+        target.sql("SELECT CONCAT(code, ':', label) FROM legacy"),
+        "000042:hidden"
+    );
     // The sequence goes on where the original does.
     assert_eq!(
         target.sql("SELECT NEXT VALUE FOR ticket"),

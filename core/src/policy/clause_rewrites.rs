@@ -47,6 +47,11 @@
 //! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account);
 //! - `!a` becomes `NOT a`; a row lock's `WAIT n` goes; `ALTER TABLE … RENAME INDEX|KEY a TO
 //!   b` reads as the `RENAME COLUMN` it parses like (names only);
+//! - in a table definition (`CREATE|ALTER TABLE`), `ZEROFILL`, a column's `COMPRESSED`, a
+//!   key's `[IN]VISIBLE | [NOT] IGNORED` and MariaDB's system versioning clauses go (how values
+//!   are shown, stored or versioned; see `table_definition_words`); `ALTER IGNORE TABLE` and
+//!   `DROP CHECK c` read as `ALTER TABLE` and `DROP CONSTRAINT c`; a DDL statement's `WAIT n` /
+//!   `NOWAIT` goes (how long it waits for its lock);
 //! - interval units of two parts (`YEAR_MONTH`, `DAY_SECOND`…) read as `DAY`, `SOUNDS LIKE` as
 //!   `LIKE`, and `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT` loses the snapshot
 //!   clause (sqlparser takes it first only).
@@ -422,6 +427,85 @@ fn set_standard_spellings(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
     }
 }
 
+/// Words of a MySQL/MariaDB table definition that only say how a column or key is shown, stored
+/// or versioned, starting at `j`: where they end. `ZEROFILL` (display padding), MariaDB's
+/// column `COMPRESSED`, a key's `VISIBLE | INVISIBLE | IGNORED | NOT IGNORED`, MariaDB's system
+/// versioning (`WITH[OUT] SYSTEM VERSIONING`, `GENERATED ALWAYS AS ROW START|END`, `, PERIOD FOR
+/// SYSTEM_TIME (start, end)`, `, ADD|DROP SYSTEM VERSIONING`, `, ADD PERIOD FOR SYSTEM_TIME (…)`
+/// in an `ALTER` list).
+fn table_definition_words(s: &Significant<'_>, j: usize) -> Option<usize> {
+    const AFTER_COMPRESSED: &[&str] = &[
+        "default",
+        "not",
+        "null",
+        "comment",
+        "collate",
+        "character",
+        "charset",
+        "invisible",
+    ];
+    let ends_element = |k: usize| {
+        k >= s.len()
+            || s.is(k, &Token::Comma)
+            || s.is(k, &Token::RParen)
+            || s.is(k, &Token::SemiColon)
+    };
+    if s.word(j, "zerofill") {
+        return Some(j + 1);
+    }
+    if s.word(j, "compressed")
+        && j > 0
+        && !s.is(j - 1, &Token::Eq)
+        && !s.word(j - 1, "row_format")
+        && (ends_element(j + 1) || s.word_in(j + 1, AFTER_COMPRESSED))
+    {
+        return Some(j + 1);
+    }
+    if j > 0
+        && (s.is(j - 1, &Token::RParen)
+            || matches!(s.token(j - 1), Some(Token::SingleQuotedString(_))))
+    {
+        if s.word_in(j, &["visible", "invisible", "ignored"]) && ends_element(j + 1) {
+            return Some(j + 1);
+        }
+        if s.word(j, "not") && s.word(j + 1, "ignored") && ends_element(j + 2) {
+            return Some(j + 2);
+        }
+    }
+    if s.word_in(j, &["with", "without"]) && s.word(j + 1, "system") && s.word(j + 2, "versioning")
+    {
+        return Some(j + 3);
+    }
+    if s.word(j, "generated")
+        && s.word(j + 1, "always")
+        && s.word(j + 2, "as")
+        && s.word(j + 3, "row")
+        && s.word_in(j + 4, &["start", "end"])
+    {
+        return Some(j + 5);
+    }
+    // The list's elements: `, [ADD] PERIOD FOR SYSTEM_TIME (a, b)`, `, ADD|DROP SYSTEM
+    // VERSIONING`, `, DROP PERIOD FOR SYSTEM_TIME`, comma included.
+    if s.is(j, &Token::Comma) {
+        let k = j + 1 + usize::from(s.word_in(j + 1, &["add", "drop"]));
+        if s.word(k, "period") && s.word(k + 1, "for") && s.word(k + 2, "system_time") {
+            if s.is(k + 3, &Token::LParen)
+                && s.name(k + 4)
+                && s.is(k + 5, &Token::Comma)
+                && s.name(k + 6)
+                && s.is(k + 7, &Token::RParen)
+            {
+                return Some(k + 8);
+            }
+            return ends_element(k + 3).then_some(k + 3);
+        }
+        if k == j + 2 && s.word(k, "system") && s.word(k + 1, "versioning") && ends_element(k + 2) {
+            return Some(k + 2);
+        }
+    }
+    None
+}
+
 /// After a recursive query's `SEARCH …` or `CYCLE …` clause starting at `j`, if one does.
 fn search_or_cycle(s: &Significant<'_>, j: usize) -> Option<usize> {
     if s.word(j, "search") {
@@ -513,8 +597,39 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
         return apply(texts, &edits);
     }
     let alters_table = s.word(0, "alter") && (1..3).any(|j| s.word(j, "table"));
+    let defines_table = alters_table
+        || (s.word(0, "create") && (1..5).any(|j| s.word(j, "table")) && !s.word(1, "index"));
+    let is_ddl = s.word_in(0, &["alter", "create", "drop", "truncate", "rename"]);
+    // MariaDB's `ALTER IGNORE TABLE` (rows a new unique key would duplicate are deleted: a
+    // `ddl` grant writes anyway).
+    if s.word(0, "alter") && s.word(1, "ignore") && s.word(2, "table") {
+        s.drop(1, 2, &mut edits);
+    }
     let mut j = 0;
     while j < s.len() {
+        if defines_table && let Some(end) = table_definition_words(&s, j) {
+            s.drop(j, end, &mut edits);
+            j = end;
+            continue;
+        }
+        // `ALTER TABLE … DROP CHECK c` (MySQL 8) drops the constraint `c`.
+        if alters_table && s.word(j, "check") && j > 0 && s.word(j - 1, "drop") && s.name(j + 1) {
+            edits.push((s.at[j], Edit::Replace("CONSTRAINT")));
+        }
+        // A DDL statement's `WAIT n` / `NOWAIT` after a name (MariaDB): how long it waits for
+        // the metadata lock.
+        if is_ddl && j > 1 && s.name(j - 1) && !s.word_in(j - 1, &["table", "index"]) {
+            if s.word(j, "wait") && matches!(s.token(j + 1), Some(Token::Number(..))) {
+                s.drop(j, j + 2, &mut edits);
+                j += 2;
+                continue;
+            }
+            if s.word(j, "nowait") {
+                s.drop(j, j + 1, &mut edits);
+                j += 1;
+                continue;
+            }
+        }
         // `!a` is `NOT a` (MySQL's `!` is that operator only; `!=` is one token of its own).
         if s.is(j, &Token::ExclamationMark) {
             edits.push((s.at[j], Edit::Replace("NOT ")));

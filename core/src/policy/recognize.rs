@@ -398,6 +398,11 @@ fn alter_table_options(rest: &[&str]) -> bool {
                     .all(|n| matches!(n, [one] if is_identifier(one)))
         }
         ["remove", "partitioning"] | ["force"] | ["disable" | "enable", "keys"] => true,
+        // MariaDB's system versioning (history rows the table keeps).
+        ["add" | "drop", "system", "versioning"] | ["drop", "period", "for", "system_time"] => true,
+        ["add", "period", "for", "system_time", "(", a, ",", b, ")"] => {
+            is_identifier(a) && is_identifier(b)
+        }
         // An index's name or whether the optimizer uses it (MySQL 8 `INVISIBLE`, MariaDB
         // `IGNORED`); Django renames indexes so.
         ["rename", "index" | "key", a, "to", b] => is_identifier(a) && is_identifier(b),
