@@ -397,9 +397,12 @@ fn alter_table_options(rest: &[&str]) -> bool {
                     .split(|t| *t == ",")
                     .all(|n| matches!(n, [one] if is_identifier(one)))
         }
-        ["remove", "partitioning"] | ["force"] | ["disable" | "enable", "keys"] => true,
-        // MariaDB's system versioning (history rows the table keeps).
-        ["add" | "drop", "system", "versioning"] | ["drop", "period", "for", "system_time"] => true,
+        // MariaDB's system versioning too (history rows the table keeps).
+        ["remove", "partitioning"]
+        | ["force"]
+        | ["disable" | "enable", "keys"]
+        | ["add" | "drop", "system", "versioning"]
+        | ["drop", "period", "for", "system_time"] => true,
         ["add", "period", "for", "system_time", "(", a, ",", b, ")"] => {
             is_identifier(a) && is_identifier(b)
         }
