@@ -70,6 +70,12 @@ fn mysql_corpus() {
 }
 
 #[test]
+fn redshift_corpus() {
+    let n = check("redshift.txt", SqlDialect::Redshift);
+    assert!(n >= 30, "{n} Redshift statements");
+}
+
+#[test]
 fn redshift_reads_like_postgres() {
     for (sql, want) in [
         ("SELECT * FROM t", Some(StatementClass::Read)),

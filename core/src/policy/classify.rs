@@ -782,6 +782,21 @@ impl Findings {
                     "DEFINER names an account, whose privileges the view would run with",
                 );
             }
+            // Redshift Spectrum's (and other engines') external tables: their rows are files in
+            // object storage, read with the cluster's own credentials.
+            Statement::CreateTable(t)
+                if t.external
+                    || t.location.is_some()
+                    || t.hive_formats
+                        .as_ref()
+                        .is_some_and(|f| f.location.is_some()) =>
+            {
+                self.add(
+                    Admin,
+                    "an external table (its data lives in files or object storage outside the \
+                     database)",
+                );
+            }
             Statement::CreateTable(t) if self.mysql && reaches_outside(&t.table_options) => {
                 self.add(
                     Admin,

@@ -19,6 +19,9 @@
 //!   close a cycle);
 //! - a column's `COMPRESSION method` in `CREATE TABLE` goes, and so does the column list of a
 //!   foreign key's `ON DELETE SET NULL|DEFAULT (a, b)`;
+//! - Redshift's storage words in `CREATE TABLE` (`ENCODE codec`, a column's `DISTKEY` and
+//!   `SORTKEY`, `IDENTITY(seed, step)`, `COMPOUND|INTERLEAVED SORTKEY`) and a materialized
+//!   view's `AUTO REFRESH YES|NO` go;
 //! - `CREATE RECURSIVE VIEW` loses `RECURSIVE` (the same query, the same objects read);
 //! - `xmlelement(name tag, …)` and `xmlpi(name target, …)` lose the name (the expressions stay);
 //! - `BETWEEN SYMMETRIC`, `GROUP BY DISTINCT|ALL` and `FOR KEY SHARE` (a row lock, as `FOR
@@ -292,6 +295,44 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
             edits.push((s.at[j], Edit::Replace("unnest")));
             s.drop(j + 1, j + 2, &mut edits);
             j += 2;
+            continue;
+        }
+        // Redshift's storage words in `CREATE TABLE`: a column's `ENCODE codec`, `DISTKEY`,
+        // `SORTKEY` and `IDENTITY(seed, step)`, and the table's `COMPOUND | INTERLEAVED` before
+        // `SORTKEY (…)` (how rows are compressed, spread over nodes and sorted).
+        if creates_table && j > 0 {
+            let end = if s.word(j, "encode") && s.name(j + 1) {
+                j + 2
+            } else if s.word_in(j, &["distkey", "sortkey"]) && !s.is(j + 1, &Token::LParen) {
+                j + 1
+            } else if s.word_in(j, &["compound", "interleaved"]) && s.word(j + 1, "sortkey") {
+                j + 1
+            } else if s.word(j, "identity")
+                && s.is(j + 1, &Token::LParen)
+                && matches!(s.token(j + 2), Some(Token::Number(..)))
+                && s.is(j + 3, &Token::Comma)
+                && matches!(s.token(j + 4), Some(Token::Number(..)))
+                && s.is(j + 5, &Token::RParen)
+            {
+                j + 6
+            } else {
+                j
+            };
+            if end > j {
+                s.drop(j, end, &mut edits);
+                j = end;
+                continue;
+            }
+        }
+        // A Redshift materialized view's `AUTO REFRESH YES|NO` (when the cluster refreshes it).
+        if s.word(0, "create")
+            && s.word(j, "auto")
+            && s.word(j + 1, "refresh")
+            && s.word_in(j + 2, &["yes", "no"])
+            && (1..4).any(|k| s.word(k, "materialized"))
+        {
+            s.drop(j, j + 3, &mut edits);
+            j += 3;
             continue;
         }
         // A column's `COMPRESSION method` in `CREATE TABLE` (how its values are stored).
