@@ -225,3 +225,48 @@ async fn admin_settings_need_an_admin_grant() {
     assert!(db.message().contains("\"no_such_setting\""), "{db:?}");
     fx.dbward.stop().await;
 }
+
+/// psql in a terminal under the C locale (Docker images, minimal servers, SSH without a
+/// locale) asks for `client_encoding=auto`, which libpq turns into `SQL_ASCII`: such sessions
+/// connect. Statements still reach dbward as UTF-8 (the server converts nothing either way),
+/// `SET client_encoding` may go back and forth between the two, and any other encoding is
+/// refused as before.
+#[tokio::test]
+async fn a_c_locale_terminal_connects_with_sql_ascii() {
+    let fx = PgProxy::start("read").await;
+    let (ok, out, err) = fx
+        .psql_env(
+            &[("LANG", "C"), ("LC_ALL", "C"), ("PGCLIENTENCODING", "auto")],
+            &[
+                "-At",
+                "-c",
+                "SHOW client_encoding",
+                "-c",
+                "SELECT 'café' || length('café')",
+                "-c",
+                "SET client_encoding TO 'UTF8'",
+                "-c",
+                "SET client_encoding TO 'SQL_ASCII'",
+            ],
+        )
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["SQL_ASCII", "café4", "SET", "SET"]
+    );
+    let (ok, _, err) = fx
+        .psql_env(
+            &[("PGCLIENTENCODING", "SQL_ASCII")],
+            &["-c", "SET client_encoding TO 'LATIN1'"],
+        )
+        .await;
+    assert!(!ok);
+    assert!(err.contains("this statement is admin"), "{err}");
+    let (ok, _, err) = fx
+        .psql_env(&[("PGCLIENTENCODING", "LATIN1")], &["-c", "SELECT 1"])
+        .await;
+    assert!(!ok);
+    assert!(err.contains("dbward requires UTF8"), "{err}");
+    fx.dbward.stop().await;
+}

@@ -50,7 +50,7 @@ mod recognize;
 mod routine;
 mod settings;
 
-pub use settings::unsafe_session_mode;
+pub use settings::{client_encoding, unsafe_session_mode};
 
 use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
 use std::sync::Arc;

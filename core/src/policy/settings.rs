@@ -250,6 +250,24 @@ const SAFE_SQL_MODES: &[&str] = &[
     "empty_string_is_null",
 ];
 
+/// A PostgreSQL client encoding dbward reads statements in, by its canonical name: `UTF8`
+/// (`utf8`, `UTF-8`, `unicode`…) or `SQL_ASCII` (no conversion: statements reach the server as
+/// sent, and dbward reads them as UTF-8; libpq's `client_encoding=auto` picks it in the C
+/// locale). Names are matched as PostgreSQL matches them: case and punctuation aside.
+#[must_use]
+pub fn client_encoding(value: &str) -> Option<&'static str> {
+    let clean: String = value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match clean.as_str() {
+        "utf8" | "unicode" => Some("UTF8"),
+        "sqlascii" => Some("SQL_ASCII"),
+        _ => None,
+    }
+}
+
 /// Why a MySQL session's character set or `sql_mode`, as the server reports them, would make
 /// the server read SQL differently from dbward; `None` when they are safe.
 #[must_use]
@@ -357,11 +375,7 @@ pub(crate) fn setting_class(
             (StatementClass::Read, format!("SET {name}"))
         }
         "client_encoding" if !mysql => {
-            if value.default
-                || text
-                    .as_deref()
-                    .is_some_and(|t| t == "utf8" || t == "utf-8" || t == "unicode")
-            {
+            if value.default || text.as_deref().and_then(client_encoding).is_some() {
                 (StatementClass::Read, "SET client_encoding UTF8".into())
             } else {
                 (StatementClass::Admin, "changing client_encoding would make the server read SQL differently from dbward".into())

@@ -1277,22 +1277,15 @@ async fn end_session(
 }
 
 /// Settings the session must keep, as the upstream reports them in `ParameterStatus`: the
-/// classifier splits statements the way the server does only with UTF8 and
+/// classifier splits statements the way the server does only with UTF8 (or SQL_ASCII) and
 /// `standard_conforming_strings=on`, and a `read` session must stay read-only.
 pub(crate) fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<String> {
     let mut b = BytesMut::from(body);
     let name = codec::get_cstr(&mut b).ok()?;
     let value = codec::get_cstr(&mut b).ok()?;
     let bad = match name.as_str() {
-        "client_encoding" => {
-            // PostgreSQL reports the name as the client spelled it: UTF8, utf-8, UNICODE...
-            let name: String = value
-                .chars()
-                .filter(|c| *c != '-' && *c != '_')
-                .collect::<String>()
-                .to_ascii_lowercase();
-            name != "utf8" && name != "unicode"
-        }
+        // PostgreSQL reports the name as the client spelled it: UTF8, utf-8, UNICODE...
+        "client_encoding" => dbward_core::policy::client_encoding(&value).is_none(),
         "standard_conforming_strings" => value != "on",
         "default_transaction_read_only" => level == AccessLevel::Read && value != "on",
         _ => false,
@@ -1374,7 +1367,10 @@ mod tests {
             b
         };
         assert!(parameter_violation(&msg("client_encoding", "SJIS"), AccessLevel::Admin).is_some());
-        for utf8 in ["UTF8", "utf-8", "UNICODE"] {
+        assert!(
+            parameter_violation(&msg("client_encoding", "LATIN1"), AccessLevel::Admin).is_some()
+        );
+        for utf8 in ["UTF8", "utf-8", "UNICODE", "SQL_ASCII"] {
             assert!(
                 parameter_violation(&msg("client_encoding", utf8), AccessLevel::Read).is_none()
             );

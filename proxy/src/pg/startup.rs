@@ -60,6 +60,9 @@ pub struct StartupParams {
     pub database: String,
     /// The client's `application_name`, if any.
     pub application_name: Option<String>,
+    /// The client's encoding: `UTF8`, or `SQL_ASCII` (what libpq's `client_encoding=auto`
+    /// picks in the C locale: no conversion, the server's own encoding).
+    pub client_encoding: &'static str,
     /// Server settings asked for (those of `options` first), to check against the grant and
     /// pass upstream.
     pub settings: Vec<Setting>,
@@ -264,6 +267,7 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
     let mut user = None;
     let mut database = None;
     let mut application_name = None;
+    let mut client_encoding = "UTF8";
     let mut options = Vec::new();
     let mut settings = Vec::new();
     let mut unknown_pq = Vec::new();
@@ -281,7 +285,7 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
             "user" => user = Some(value),
             "database" => database = Some(value),
             "application_name" => application_name = Some(value),
-            "client_encoding" => check_encoding(&value)?,
+            "client_encoding" => client_encoding = check_encoding(&value)?,
             "replication" => {
                 return Err(HandshakeError::Protocol(
                     "replication connections are not allowed through dbward".into(),
@@ -302,7 +306,7 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
             "application_name" => {
                 application_name.get_or_insert(s.value);
             }
-            "client_encoding" => check_encoding(&s.value)?,
+            "client_encoding" => client_encoding = check_encoding(&s.value)?,
             "standard_conforming_strings" if !is_on(&s.value) => {
                 return Err(HandshakeError::Protocol(
                     "standard_conforming_strings must stay on through dbward (its classifier \
@@ -330,19 +334,25 @@ fn parse_parameters(body: &mut BytesMut) -> Result<(StartupParams, Vec<String>),
             user,
             database,
             application_name,
+            client_encoding,
             settings: kept,
         },
         unknown_pq,
     ))
 }
 
-fn check_encoding(value: &str) -> Result<(), HandshakeError> {
-    if is_utf8(value) {
-        Ok(())
-    } else {
-        Err(HandshakeError::Protocol(format!(
-            "client_encoding \"{value}\" is not supported: dbward requires UTF8"
-        )))
+/// The client encodings dbward reads statements in: `UTF8`, and `SQL_ASCII`, with which the
+/// server converts nothing (statements are read in the server's encoding, checked as UTF-8 by
+/// dbward; ASCII bytes are the same in every encoding PostgreSQL allows on a server, so quotes,
+/// backslashes and semicolons fall where dbward sees them). Others convert the client's bytes
+/// before the server reads them, and some (SJIS, BIG5, GBK…) hide a backslash in a multi-byte
+/// character: refused.
+fn check_encoding(value: &str) -> Result<&'static str, HandshakeError> {
+    match dbward_core::policy::client_encoding(value) {
+        Some(name) => Ok(name),
+        None => Err(HandshakeError::Protocol(format!(
+            "client_encoding \"{value}\" is not supported: dbward requires UTF8 (or SQL_ASCII)"
+        ))),
     }
 }
 
@@ -351,11 +361,6 @@ fn is_on(value: &str) -> bool {
         value.trim().to_ascii_lowercase().as_str(),
         "on" | "true" | "yes" | "1"
     )
-}
-
-fn is_utf8(value: &str) -> bool {
-    let v = value.trim().trim_matches('\'').to_ascii_lowercase();
-    v == "utf8" || v == "utf-8" || v == "unicode"
 }
 
 /// Builds the TLS acceptor for the PostgreSQL port from a rustls config that offers ALPN

@@ -128,7 +128,7 @@ pub async fn connect(
             ("user", &user),
             ("database", &db.database),
             ("application_name", &application_name),
-            ("client_encoding", "UTF8"),
+            ("client_encoding", client_params.client_encoding),
         ];
         if level == AccessLevel::Read {
             params.push(("default_transaction_read_only", "on"));
