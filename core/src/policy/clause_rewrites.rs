@@ -303,9 +303,9 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
         if creates_table && j > 0 {
             let end = if s.word(j, "encode") && s.name(j + 1) {
                 j + 2
-            } else if s.word_in(j, &["distkey", "sortkey"]) && !s.is(j + 1, &Token::LParen) {
-                j + 1
-            } else if s.word_in(j, &["compound", "interleaved"]) && s.word(j + 1, "sortkey") {
+            } else if (s.word_in(j, &["distkey", "sortkey"]) && !s.is(j + 1, &Token::LParen))
+                || (s.word_in(j, &["compound", "interleaved"]) && s.word(j + 1, "sortkey"))
+            {
                 j + 1
             } else if s.word(j, "identity")
                 && s.is(j + 1, &Token::LParen)
