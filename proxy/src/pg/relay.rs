@@ -1277,7 +1277,7 @@ async fn end_session(
 }
 
 /// Settings the session must keep, as the upstream reports them in `ParameterStatus`: the
-/// classifier splits statements the way the server does only with UTF8 (or SQL_ASCII) and
+/// classifier splits statements the way the server does only with UTF8 (or `SQL_ASCII`) and
 /// `standard_conforming_strings=on`, and a `read` session must stay read-only.
 pub(crate) fn parameter_violation(body: &[u8], level: AccessLevel) -> Option<String> {
     let mut b = BytesMut::from(body);
