@@ -28,6 +28,8 @@
 //!   SHARE` is) lose the word; the postfix `x ISNULL` becomes
 //!   `x IS NULL`, `x IS [NOT] DOCUMENT` the same test for `NULL`, and a composite's expansion
 //!   `(x).*` the reference `(x)`: the expressions stay;
+//! - `SET SCHEMA 'x'` and `SET XML OPTION DOCUMENT|CONTENT`, the standard's spellings, become
+//!   `SET search_path TO 'x'` and `SET xmloption TO …`, the settings they set;
 //! - `INSERT|MERGE … OVERRIDING SYSTEM|USER VALUE` (`pg_dump --inserts` writes it for identity
 //!   columns) goes: whose value an identity column takes, still a write;
 //! - a storage option's `toast.` prefix (`WITH (toast.autovacuum_enabled = off)`, which
@@ -58,9 +60,6 @@
 //! - interval units of two parts (`YEAR_MONTH`, `DAY_SECOND`…) read as `DAY`, `SOUNDS LIKE` as
 //!   `LIKE`, and `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT` loses the snapshot
 //!   clause (sqlparser takes it first only).
-//!
-//! - `SET SCHEMA 'x'` and `SET XML OPTION DOCUMENT|CONTENT`, the standard's spellings, become
-//!   `SET search_path TO 'x'` and `SET xmloption TO …`, the settings they set.
 //!
 //! Both: a view's `WITH [CASCADED|LOCAL] CHECK OPTION` goes (which rows writes through it may
 //! store).

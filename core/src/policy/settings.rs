@@ -375,8 +375,15 @@ pub(crate) fn setting_class(
             (StatementClass::Read, format!("SET {name}"))
         }
         "client_encoding" if !mysql => {
-            if value.default || text.as_deref().and_then(client_encoding).is_some() {
-                (StatementClass::Read, "SET client_encoding UTF8".into())
+            if let Some(encoding) = if value.default {
+                Some("to its start-up value")
+            } else {
+                text.as_deref().and_then(client_encoding)
+            } {
+                (
+                    StatementClass::Read,
+                    format!("SET client_encoding {encoding}"),
+                )
             } else {
                 (StatementClass::Admin, "changing client_encoding would make the server read SQL differently from dbward".into())
             }
