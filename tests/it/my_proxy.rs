@@ -910,6 +910,35 @@ async fn statement_timeout_ceiling_on_mysql() {
         "1",
         "{out}"
     );
+    // MySQL 8's optimizer hints set variables for their statement: read as those settings
+    // (MariaDB 10.11 takes them for comments, so the allowed ones just run). The mariadb
+    // client strips comments unless asked to keep them.
+    for (sql, says) in [
+        ("SELECT /*+ MAX_EXECUTION_TIME(600000) */ 1", "2000 ms"),
+        ("SELECT /*+ SET_VAR(max_execution_time = 0) */ 1", "2000 ms"),
+        (
+            "SELECT /*+ SET_VAR(foreign_key_checks = 0) */ 1",
+            "this statement is write",
+        ),
+        (
+            "SELECT /*+ SET_VAR(sql_mode = 'ANSI_QUOTES') */ 1",
+            "this statement is admin",
+        ),
+        ("SELECT /*+ NEW_HINT(x) */ 1", "could not classify"),
+    ] {
+        let (ok, _, err) = fx.mysql(&["--comments", "-e", sql]).await;
+        assert!(!ok, "{sql}");
+        assert!(err.contains(says), "{sql}: {err}");
+    }
+    let (ok, out, err) = fx
+        .mysql(&[
+            "--comments",
+            "-e",
+            "SELECT /*+ MAX_EXECUTION_TIME(500) BKA(s) */ COUNT(*) FROM seq_1_to_3 s",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "3");
     // The ceiling is enforced upstream too: a longer statement is stopped at 2 s.
     let started = std::time::Instant::now();
     let (ok, _, err) = fx.mysql(&["-e", "SELECT SLEEP(5) FROM seq_1_to_2"]).await;

@@ -120,6 +120,35 @@ impl Findings {
         let _ = stmt.visit(self);
     }
 
+    /// MySQL's `/*+ … */` hints of a query block or statement (see [`super::hints`]); other
+    /// dialects' hints are comments to their servers.
+    fn optimizer_hints(&mut self, hints: &[sqlparser::ast::OptimizerHint]) {
+        use super::hints::Hint;
+        if !self.mysql {
+            return;
+        }
+        for hint in hints.iter().filter(|h| h.prefix.is_empty()) {
+            for h in super::hints::read(&hint.text) {
+                match h {
+                    Hint::Planner => self.add(StatementClass::Read, "an optimizer hint"),
+                    Hint::Setting(sql) => {
+                        let dialect = sqlparser::dialect::MySqlDialect {};
+                        match sqlparser::parser::Parser::parse_sql(&dialect, &sql).as_deref() {
+                            Ok([set @ Statement::Set(_)]) => self.statement(set),
+                            _ => self.unknown(format!("an optimizer hint's setting ({sql})")),
+                        }
+                    }
+                    Hint::ResourceGroup => self.add(
+                        StatementClass::Admin,
+                        "optimizer hint RESOURCE_GROUP (moves the thread to another resource \
+                         group)",
+                    ),
+                    Hint::Unknown(what) => self.unknown(what),
+                }
+            }
+        }
+    }
+
     fn explain_analyzes(&mut self, options: Option<&[sqlparser::ast::UtilityOption]>) -> bool {
         options.unwrap_or_default().iter().any(|o| {
             if !o.name.value.eq_ignore_ascii_case("analyze") {
@@ -564,6 +593,13 @@ impl Visitor for Findings {
 
     fn pre_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
         self.shallow(stmt);
+        match stmt {
+            Statement::Insert(i) => self.optimizer_hints(&i.optimizer_hints),
+            Statement::Update(u) => self.optimizer_hints(&u.optimizer_hints),
+            Statement::Delete(d) => self.optimizer_hints(&d.optimizer_hints),
+            Statement::Merge(m) => self.optimizer_hints(&m.optimizer_hints),
+            _ => {}
+        }
         ControlFlow::Continue(())
     }
 
@@ -578,6 +614,7 @@ impl Visitor for Findings {
             self.settings_row = Some((std::ptr::from_ref(call) as usize, setting.to_owned()));
         }
         self.select(s);
+        self.optimizer_hints(&s.optimizer_hints);
         ControlFlow::Continue(())
     }
 

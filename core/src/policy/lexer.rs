@@ -16,7 +16,9 @@
 //! - MySQL/MariaDB (default `sql_mode`, which the MySQL front door pins): `'...'` and `"..."`
 //!   strings with backslash escapes and doubling; `` `...` `` identifiers; `#` and `-- ` (dash
 //!   dash followed by whitespace or the end) line comments, ended by a newline only;
-//!   non-nesting `/* */` comments, except executable ones; `?` placeholders.
+//!   non-nesting `/* */` comments, except executable ones; `?` placeholders. Optimizer hints
+//!   (`/*+ … */`) stay in the fingerprint as written: they can set session variables for the
+//!   statement (see `hints`).
 
 use super::SqlDialect;
 
@@ -255,8 +257,14 @@ fn scan_into(
             continue;
         }
         if b == b'/' && s.get(i + 1) == Some(&b'*') {
-            i = block_comment_end(s, i, !my);
-            space = true;
+            let end = block_comment_end(s, i, !my);
+            if my && s.get(i + 2) == Some(&b'+') {
+                // An optimizer hint is code to MySQL (`SET_VAR`...): kept whole.
+                emit!(&sql[i..end]);
+            } else {
+                space = true;
+            }
+            i = end;
             continue;
         }
         // Literals.

@@ -38,6 +38,7 @@ mod dynamic;
 mod functions;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hints;
 mod lexer;
 mod mysql_forms;
 pub mod own_identity;
