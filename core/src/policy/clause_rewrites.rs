@@ -671,7 +671,7 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
             }
         }
         // `!a` is `NOT a` (MySQL's `!` is that operator only; `!=` is one token of its own).
-        if s.is(j, &Token::ExclamationMark) {
+        if s.is(j, &Token::ExclamationMark) && texts.get(s.at[j]) == Some(&"!") {
             edits.push((s.at[j], Edit::Replace("NOT ")));
         }
         // A row lock's `WAIT n` (MariaDB): how long it waits for the lock, not which. (After

@@ -675,16 +675,32 @@ pub(crate) fn split_set_assignments(sql: &str) -> Option<Vec<String>> {
 /// read or written, not the kind of access. Tokens come from sqlparser's own tokenizer: text
 /// inside literals, quoted identifiers and comments is never touched.
 pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(String, usize)> {
+    let mut passes = 0;
+    let rewritten = rewrite_pass(sql, dialect, &mut passes);
+    (passes <= MAX_REWRITES).then_some(rewritten).flatten()
+}
+
+/// How many rewrite passes one statement gets at most. Each pass handles what the one before
+/// uncovered; text that still changes after that many (a rewrite undoing another, or one that
+/// keeps finding its own output) gets none: as sent, it is unclassifiable.
+const MAX_REWRITES: u8 = 8;
+
+/// One pass over `sql`, then the next over its result; `passes` counts them.
+fn rewrite_pass(sql: &str, dialect: SqlDialect, passes: &mut u8) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
+    *passes = passes.saturating_add(1);
+    if *passes > MAX_REWRITES {
+        return None;
+    }
     if dialect == SqlDialect::Mysql {
-        return mysql_rewrite_for_parser(sql);
+        return mysql_rewrite_for_parser(sql, passes);
     }
     let (tokens, texts) = tokens_with_text(sql, dialect)?;
     if let Some(text) = pg_statement_rewrite(&tokens, &texts)
         .filter(|t| t != sql)
         .or_else(|| super::clause_rewrites::postgres(&tokens, &texts))
     {
-        return Some(rewrite_for_parser(&text, dialect).unwrap_or((text, 1)));
+        return Some(rewrite_pass(&text, dialect, passes).unwrap_or((text, 1)));
     }
     let is_word = |t: &Token, w: &str| matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w));
     let mut out = String::with_capacity(sql.len());
@@ -1476,14 +1492,14 @@ const LIKE_OPTIONS: &[&str] = &[
 ///   `TRANSACTIONAL=1`, which mysqldump writes for Aria tables, and the encryption and page
 ///   compression ones) go: where a new table's pages are checksummed or encrypted does not
 ///   change what kind of statement it is.
-fn mysql_rewrite_for_parser(sql: &str) -> Option<(String, usize)> {
+fn mysql_rewrite_for_parser(sql: &str, passes: &mut u8) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
     let (tokens, texts) = tokens_with_text(sql, SqlDialect::Mysql)?;
     if let Some(text) = sequence_functions(&tokens, &texts)
         .filter(|t| t != sql)
         .or_else(|| super::clause_rewrites::mysql(&tokens, &texts))
     {
-        return Some(mysql_rewrite_for_parser(&text).unwrap_or((text, 1)));
+        return Some(rewrite_pass(&text, SqlDialect::Mysql, passes).unwrap_or((text, 1)));
     }
     // The statement's leading words (whitespace and comments skipped) and where the rest starts.
     let significant = tokens
