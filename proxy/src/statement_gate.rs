@@ -312,6 +312,14 @@ impl StatementGate {
     /// Checks one message's SQL text; on success, its classification (`statements` counts
     /// against the query quota) and the text as UTF-8. A denial is audited before this returns.
     ///
+    /// MySQL statements may carry bytes that are not UTF-8 in their string literals (a
+    /// `mysqldump` without `--hex-blob` writes BLOB, BINARY and geometry values so): they are
+    /// read with each invalid sequence as U+FFFD, in classification and in the trail. That
+    /// changes no boundary: an invalid sequence is made of bytes above 0x7F only, and quotes,
+    /// backslashes and semicolons are ASCII, which the server's lexer reads as such in every
+    /// character set dbward lets a session use. PostgreSQL refuses such text itself (UTF8 and
+    /// `SQL_ASCII` sessions both check it against the server's encoding), and so does dbward.
+    ///
     /// A text longer than [`CLASSIFIED_IN_PLACE`] is classified on the blocking pool: its
     /// classification is linear in its length but takes about half a second per MB when it does
     /// not parse (the recognizers' passes), and on the session's own thread it would hold up
@@ -319,12 +327,37 @@ impl StatementGate {
     pub async fn check<'a>(
         &self,
         sql: &'a [u8],
-    ) -> Result<(Arc<Classification>, &'a str), Refused> {
-        let Ok(text) = std::str::from_utf8(sql) else {
-            let message = "statement refused: it is not valid UTF-8".to_owned();
-            self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
-            return Err(Refused::Policy(message));
+    ) -> Result<(Arc<Classification>, std::borrow::Cow<'a, str>), Refused> {
+        let text = match std::str::from_utf8(sql) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) if self.dialect == SqlDialect::Mysql => String::from_utf8_lossy(sql),
+            Err(_) => {
+                let message = "statement refused: it is not valid UTF-8".to_owned();
+                self.audit_refusal(&String::from_utf8_lossy(sql), &message, None);
+                return Err(Refused::Policy(message));
+            }
         };
+        let c = self.classify_text(&text).await?;
+        match c.check(self.level, self.timeout_ceiling_ms) {
+            Ok(()) => Ok((c, text)),
+            Err(denial) => {
+                self.audit_refusal(
+                    &text,
+                    &denial.message,
+                    denial
+                        .class
+                        .map(dbward_core::policy::StatementClass::as_str),
+                );
+                Err(match denial.class {
+                    Some(_) => Refused::Policy(denial.message),
+                    None => Refused::Unclassifiable(denial.message),
+                })
+            }
+        }
+    }
+
+    /// The classification of `text`, on the blocking pool when it is long (see [`Self::check`]).
+    async fn classify_text(&self, text: &str) -> Result<Arc<Classification>, Refused> {
         // What the classifier reads: the text, with the session's own role or account as
         // `CURRENT_USER` (the statement itself goes upstream and into the trail as sent). A long
         // text is read on the blocking pool, substitution included.
@@ -352,22 +385,7 @@ impl StatementGate {
             self.classifier
                 .classify(substituted.as_deref().unwrap_or(text), self.dialect)
         };
-        match c.check(self.level, self.timeout_ceiling_ms) {
-            Ok(()) => Ok((c, text)),
-            Err(denial) => {
-                self.audit_refusal(
-                    text,
-                    &denial.message,
-                    denial
-                        .class
-                        .map(dbward_core::policy::StatementClass::as_str),
-                );
-                Err(match denial.class {
-                    Some(_) => Refused::Policy(denial.message),
-                    None => Refused::Unclassifiable(denial.message),
-                })
-            }
-        }
+        Ok(c)
     }
 
     /// Audits a statement refused for another reason than its class (a quota, a schema).

@@ -215,6 +215,12 @@ async fn restore_under_a_ddl_grant(fx: &PgProxy, name: &str, args: &[&str]) {
 /// Runs `mysqldump` with `args` and `login` (the connection options); the dump without its
 /// server-version line (dbward's greeting names itself).
 async fn mysqldump(login: &[String], args: &[&str]) -> String {
+    String::from_utf8_lossy(&mysqldump_bytes(login, args).await).into_owned()
+}
+
+/// [`mysqldump`]'s output as bytes: without `--hex-blob`, binary values are written raw, and
+/// are no UTF-8.
+async fn mysqldump_bytes(login: &[String], args: &[&str]) -> Vec<u8> {
     let out = tokio::process::Command::new("mysqldump")
         .args(login)
         .args(["--skip-dump-date", "--single-transaction", "--routines"])
@@ -227,11 +233,28 @@ async fn mysqldump(login: &[String], args: &[&str]) -> String {
         "mysqldump {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("-- Server version"))
+    out.stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.starts_with(b"-- Server version"))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(&b'\n')
+}
+
+/// `haystack` with every `from` replaced by `to`.
+fn replace_bytes(haystack: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let (from, to) = (from.as_bytes(), to.as_bytes());
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// mysqldump connects without naming a database and selects the schema later: a user holding
@@ -350,9 +373,14 @@ async fn mysqldump_restores_under_a_ddl_grant() {
            label VARCHAR(10) INVISIBLE, KEY by_code (code) IGNORED);
          INSERT INTO legacy (code, body, label) VALUES (42, 'x', 'hidden');
          CREATE TABLE prices (id INT PRIMARY KEY, amount INT) WITH SYSTEM VERSIONING;
-         INSERT INTO prices VALUES (1, 10); UPDATE prices SET amount = 11;",
+         INSERT INTO prices VALUES (1, 10); UPDATE prices SET amount = 11;
+         CREATE TABLE raw (id INT PRIMARY KEY, b BINARY(4), bl BLOB, g POINT);
+         INSERT INTO raw VALUES (1, 0x00FF80C3, 0xF0F1F2E9, POINT(1.5, 2.25));",
     );
-    let dump = mysqldump(&direct_login(&fx.upstream), &[&fx.upstream.name]).await;
+    let bytes = mysqldump_bytes(&direct_login(&fx.upstream), &[&fx.upstream.name]).await;
+    // Without `--hex-blob`, binary values are raw bytes in string literals: not UTF-8.
+    assert!(std::str::from_utf8(&bytes).is_err());
+    let dump = String::from_utf8_lossy(&bytes);
     assert!(dump.contains("PAGE_CHECKSUM=1"), "{dump}");
     assert!(
         dump.contains("zerofill") && dump.contains("IGNORED"),
@@ -361,10 +389,14 @@ async fn mysqldump_restores_under_a_ddl_grant() {
     assert!(dump.contains("WITH SYSTEM VERSIONING"), "{dump}");
     assert!(dump.contains("CREATE SEQUENCE"), "{dump}");
     let target = crate::my_fixture::MyDatabase::create();
-    restore_mysql(&fx, &target, &dump).await;
-    let restored = mysqldump(&direct_login(&target), &[&target.name]).await;
-    let original = dump.replace(&fx.upstream.name, &target.name);
-    assert_eq!(restored, original);
+    restore_mysql(&fx, &target, &bytes).await;
+    let restored = mysqldump_bytes(&direct_login(&target), &[&target.name]).await;
+    let original = replace_bytes(&bytes, &fx.upstream.name, &target.name);
+    assert!(restored == original, "the restored dump differs");
+    assert_eq!(
+        target.sql("SELECT CONCAT(HEX(b), ':', HEX(bl), ':', ST_AsText(g)) FROM raw"),
+        "00FF80C3:F0F1F2E9:POINT(1.5 2.25)"
+    );
     assert_eq!(
         target.sql("SELECT CONCAT(code, ':', label) FROM legacy"),
         "000042:hidden"
@@ -378,7 +410,7 @@ async fn mysqldump_restores_under_a_ddl_grant() {
 }
 
 /// Runs the mysql client through dbward on the database `name` with `script` as its input.
-async fn feed_mysql(fx: &MyProxy, name: &str, script: &str) -> std::process::Output {
+async fn feed_mysql(fx: &MyProxy, name: &str, script: impl AsRef<[u8]>) -> std::process::Output {
     use tokio::io::AsyncWriteExt as _;
     let mut mysql = fx
         .client_tool("mysql")
@@ -390,7 +422,7 @@ async fn feed_mysql(fx: &MyProxy, name: &str, script: &str) -> std::process::Out
         .expect("run mysql");
     let mut stdin = mysql.stdin.take().expect("stdin");
     stdin
-        .write_all(script.as_bytes())
+        .write_all(script.as_ref())
         .await
         .expect("feed the script");
     drop(stdin);
@@ -410,6 +442,8 @@ async fn mysqldump_definers_of_the_restoring_account_restore_under_ddl() {
     fx.upstream.sql(&format!(
         "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20));
          CREATE DEFINER = {me} VIEW v AS SELECT id FROM items;
+         CREATE ALGORITHM = MERGE DEFINER = {me} SQL SECURITY INVOKER VIEW checked AS
+           SELECT id, name FROM items WHERE id > 0 WITH CASCADED CHECK OPTION;
          CREATE DEFINER = {me} TRIGGER tr BEFORE INSERT ON items FOR EACH ROW SET NEW.name = UPPER(NEW.name);
          CREATE DEFINER = {me} FUNCTION twice(n INT) RETURNS INT DETERMINISTIC RETURN n * 2;
          CREATE DEFINER = {me} PROCEDURE fill(IN n INT) INSERT INTO items VALUES (n, 'x');
@@ -489,7 +523,11 @@ fn direct_login(db: &crate::my_fixture::MyDatabase) -> Vec<String> {
 
 /// Registers `target` as the database `restored` with a `ddl` grant for alice, and feeds
 /// `dump` to the mysql client through dbward there; every statement must pass.
-async fn restore_mysql(fx: &MyProxy, target: &crate::my_fixture::MyDatabase, dump: &str) {
+async fn restore_mysql(
+    fx: &MyProxy,
+    target: &crate::my_fixture::MyDatabase,
+    dump: impl AsRef<[u8]>,
+) {
     register_with_grant(
         &fx.dbward,
         fx.user_id,

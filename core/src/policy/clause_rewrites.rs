@@ -210,7 +210,11 @@ fn is_literal(t: Option<&Token>) -> bool {
 /// A view's trailing `WITH [CASCADED|LOCAL] CHECK OPTION` (which rows it lets writes through
 /// it store), as token drops, in `CREATE [OR REPLACE] VIEW` and `ALTER VIEW`.
 fn view_check_option(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
-    if !(s.word(0, "create") || s.word(0, "alter")) || !(1..6).any(|j| s.word(j, "view")) {
+    // `VIEW` after `CREATE|ALTER` and the view's clauses (`OR REPLACE`, `ALGORITHM = …`,
+    // `DEFINER = …`, `SQL SECURITY …`: up to 16 tokens as mysqldump writes them).
+    if !(s.word(0, "create") || s.word(0, "alter"))
+        || !(1..s.len().min(24)).any(|j| s.word(j, "view"))
+    {
         return;
     }
     let mut end = s.len();

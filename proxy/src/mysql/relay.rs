@@ -525,7 +525,7 @@ impl MyRelay {
                 }
                 let admitted = std::time::Instant::now();
                 let token = if c.statements > 0 {
-                    match self.config.gate.record_allowed(text, &c, "query").await {
+                    match self.config.gate.record_allowed(&text, &c, "query").await {
                         Ok(t) => Some(t),
                         Err(r) => {
                             let (code, state, m) = Self::refused_code(&r);
@@ -560,7 +560,8 @@ impl MyRelay {
                         return self.refuse(1142, "42000", m).await;
                     }
                     Ok((c, text)) => {
-                        if let Err(r) = self.config.gate.record_allowed(text, &c, "prepare").await {
+                        if let Err(r) = self.config.gate.record_allowed(&text, &c, "prepare").await
+                        {
                             let (code, state, m) = Self::refused_code(&r);
                             let m = m.to_owned();
                             return self.refuse(code, state, &m).await;

@@ -536,7 +536,7 @@ fn client_to_upstream(
                                 match take_quota(&mut queries, &cycles, &config, sql, n).await {
                                     Ok(()) => config
                                         .gate
-                                        .record_allowed(text, &c, "query")
+                                        .record_allowed(&text, &c, "query")
                                         .await
                                         .map(Some),
                                     Err(r) => Err(r),
@@ -565,13 +565,13 @@ fn client_to_upstream(
                         // session's level already: its classification is reused.
                         let again = prepared.allowed_again(statement_name(msg), sql);
                         let checked = match &again {
-                            Some((text, c)) => Ok((c.clone(), &**text)),
+                            Some((text, c)) => Ok((c.clone(), std::borrow::Cow::Borrowed(&**text))),
                             None => config.gate.check(sql).await,
                         };
                         let admitted = match checked {
                             Ok((c, text)) if c.statements > 0 => config
                                 .gate
-                                .record_allowed(text, &c, "parse")
+                                .record_allowed(&text, &c, "parse")
                                 .await
                                 .map(|t| Some((t, c, text))),
                             Ok(_) => Ok(None),
@@ -581,7 +581,7 @@ fn client_to_upstream(
                             Ok(token) => {
                                 if let Some((token, c, text)) = token {
                                     // The outcome is the cycle's that the next Sync closes.
-                                    prepared.parsed(statement_name(msg), text, c);
+                                    prepared.parsed(statement_name(msg), &text, c);
                                     let mut c = cycles.lock().expect("cycles lock poisoned");
                                     c.await_outcome(token, read_at);
                                 }
