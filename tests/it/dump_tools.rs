@@ -91,7 +91,11 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
          CREATE TABLE pairs OF pair;
          CREATE AGGREGATE count_all(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
          COMMENT ON AGGREGATE count_all(*) IS 'counts rows';
-         CREATE VIEW guarded WITH (security_barrier) AS SELECT id FROM items;",
+         CREATE VIEW guarded WITH (security_barrier) AS SELECT id FROM items;
+         CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         CREATE DOMAIN email AS text COLLATE ci NOT NULL DEFAULT 'x@y' CHECK (VALUE ~ '@');
+         CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq, COMMUTATOR = ===);
+         CREATE RECURSIVE VIEW upto (n) AS SELECT 1 UNION ALL SELECT n + 1 FROM upto WHERE n < 3;",
     )
     .await;
     let direct = fx.upstream.url.clone();
@@ -124,6 +128,29 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
         without_restrict_keys(&restored.stdout),
         pg_dump(&direct, &[]).await
     );
+    // A large object: pg_dump reads it with libpq's fast-path calls (FunctionCall), which carry
+    // no SQL and need an admin grant; `--no-blobs` leaves large objects out.
+    fx.upstream_sql(
+        "SELECT lo_from_bytea(4242, 'large object data');
+         COMMENT ON LARGE OBJECT 4242 IS 'a blob';",
+    )
+    .await;
+    let out = tokio::process::Command::new("pg_dump")
+        .args(["-d", &fx.conninfo()])
+        .output()
+        .await
+        .expect("run pg_dump");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("FunctionCall"),
+        "{err}"
+    );
+    assert_eq!(
+        pg_dump(&fx.conninfo(), &["--no-blobs"]).await,
+        pg_dump(&direct, &["--no-blobs"]).await
+    );
+    // Restored under `ddl` (plain SQL: `lo_create`, `lo_open`, `lowrite`, the comment, and
+    // with owners `ALTER LARGE OBJECT … OWNER TO` the session's own role), as the rest.
     restore_under_a_ddl_grant(&fx, "restored", &["--no-owner"]).await;
     // With INSERTs, which write identity columns `OVERRIDING SYSTEM VALUE`.
     restore_under_a_ddl_grant(&fx, "restored_inserts", &["--no-owner", "--inserts"]).await;
@@ -161,7 +188,9 @@ async fn pg_dump_under_a_read_grant_matches_a_direct_dump() {
 /// ... AS IDENTITY (SEQUENCE NAME ...)`, `CREATE MATERIALIZED VIEW ... WITH NO DATA` and
 /// `REFRESH`, a trigger's arguments, `CREATE DOMAIN ... NOT NULL`, `COPY ... FROM stdin`,
 /// `setval`, `OVERRIDING SYSTEM VALUE`, `toast.` storage options, a typed table, an aggregate
-/// over `*`), and a direct dump of the result is the dump restored. `OWNER TO` the role dbward
+/// over `*`, a domain with a schema-qualified collation, an operator named `===`, a recursive
+/// view, a large object with its data, comment and owner), and a direct dump of the result is
+/// the dump restored. `OWNER TO` the role dbward
 /// logs in as (a dump made without `--no-owner` names it after every object) is the session's
 /// own; handing a table to another role is a privilege change, refused below `admin`.
 async fn restore_under_a_ddl_grant(fx: &PgProxy, name: &str, args: &[&str]) {

@@ -16,6 +16,11 @@
 //! - two-phase commit: `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (`write`:
 //!   a prepared transaction outlives the session and keeps its locks).
 //!
+//! - operators named by symbols sqlparser cannot tokenize (`===`): `CREATE OPERATOR`, `ALTER
+//!   OPERATOR … OWNER TO CURRENT_USER | SET SCHEMA | SET (…)`, `DROP OPERATOR` (`ddl`);
+//! - a large object's `COMMENT ON LARGE OBJECT n` and `ALTER LARGE OBJECT n OWNER TO
+//!   CURRENT_USER` (`ddl`; `pg_dump` writes both).
+//!
 //! None of these forms holds an expression, so none runs a function. `OWNER TO` another role,
 //! `DEPENDS ON EXTENSION` and `SUPPORT` functions are not among them.
 
@@ -26,6 +31,33 @@ use super::recognize::is_identifier;
 /// case).
 pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str)> {
     match tokens {
+        // A large object's comment and its owner when that is the session's own role (`pg_dump`
+        // writes both; another owner is a privilege change: `admin`).
+        ["comment", "on", "large", "object", "?", "is", "?" | "null"]
+        | [
+            "alter",
+            "large",
+            "object",
+            "?",
+            "owner",
+            "to",
+            "current_user",
+        ] => Some((StatementClass::Ddl, "a large object's comment or owner")),
+        ["drop", "operator", rest @ ..] if !matches!(rest.first(), Some(&("class" | "family"))) => {
+            let rest = rest.strip_prefix(&["if", "exists"]).unwrap_or(rest);
+            let mut rest = rest
+                .strip_suffix(&["cascade"])
+                .or_else(|| rest.strip_suffix(&["restrict"]))
+                .unwrap_or(rest);
+            loop {
+                rest = after_operator_signature(operator_name(rest)?)?;
+                match rest {
+                    [] => return Some((StatementClass::Ddl, "DROP OPERATOR")),
+                    [",", more @ ..] => rest = more,
+                    _ => return None,
+                }
+            }
+        }
         ["drop", rest @ ..] => drop_object(rest).then_some((StatementClass::Ddl, "DROP")),
         ["comment", "on", rest @ ..] => {
             comment_target(rest).then_some((StatementClass::Ddl, "COMMENT ON"))
@@ -38,8 +70,59 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
             alter_type(rest).then_some((StatementClass::Ddl, "ALTER TYPE"))
         }
         ["alter", "function" | "routine" | "procedure", rest @ ..] => alter_routine(rest),
+        // Operators named by symbols sqlparser's tokenizer splits (`===`, `<~>`): their
+        // definitions name functions and other operators, as `CREATE FUNCTION` names a body.
+        ["create", "operator", rest @ ..] => {
+            let options = operator_name(rest)?;
+            let ["(", inner @ .., ")"] = options else {
+                return None;
+            };
+            inner
+                .iter()
+                .all(|t| is_object_token(t) || *t == "=" || is_operator_char(t))
+                .then_some((StatementClass::Ddl, "CREATE OPERATOR"))
+        }
+        ["alter", "operator", rest @ ..] => {
+            let action = after_operator_signature(operator_name(rest)?)?;
+            let ok = match action {
+                ["owner", "to", "current_user"] | ["set", "schema", _] => {
+                    action.iter().all(|t| is_identifier(t))
+                }
+                ["set", "(", inner @ .., ")"] => inner
+                    .iter()
+                    .all(|t| is_object_token(t) || *t == "=" || is_operator_char(t)),
+                _ => false,
+            };
+            ok.then_some((StatementClass::Ddl, "ALTER OPERATOR"))
+        }
         _ => None,
     }
+}
+
+/// A character of a PostgreSQL operator's name, as a token of its own.
+fn is_operator_char(t: &str) -> bool {
+    t.len() == 1 && "+-*/<>=~!@#%^&|`?".contains(t)
+}
+
+/// After an operator's possibly schema-qualified name (`public.===`, one token per
+/// character): what follows it.
+fn operator_name<'a, 'b>(t: &'a [&'b str]) -> Option<&'a [&'b str]> {
+    let t = match t {
+        [s, ".", rest @ ..] if is_identifier(s) => rest,
+        _ => t,
+    };
+    let n = t.iter().take_while(|c| is_operator_char(c)).count();
+    (n > 0).then(|| &t[n..])
+}
+
+/// After an operator's argument types, `(left, right)` (`NONE` for a prefix operator).
+fn after_operator_signature<'a, 'b>(t: &'a [&'b str]) -> Option<&'a [&'b str]> {
+    let ["(", rest @ ..] = t else { return None };
+    let close = rest.iter().position(|x| *x == ")")?;
+    rest[..close]
+        .iter()
+        .all(|x| is_object_token(x))
+        .then(|| &rest[close + 1..])
 }
 
 /// Names, argument type lists and the punctuation between them: what a DROP or COMMENT names
@@ -290,7 +373,9 @@ mod tests {
             "COMMENT ON TABLESPACE ts IS 'x'",
             "COMMENT ON TABLE t IS 'x' || pg_terminate_backend(1)",
             "COMMENT ON TABLE t IS (SELECT 'x')",
-            "DROP OPERATOR === (int, int)",
+            "DROP OPERATOR === (int, int) CASCADE, pg_terminate_backend(1)",
+            "CREATE OPERATOR === (FUNCTION = f) WITH x",
+            "ALTER OPERATOR === (int, int) OWNER TO bob",
             "ALTER FUNCTION f() OWNER TO bob",
             "ALTER FUNCTION f() DEPENDS ON EXTENSION e",
             "ALTER FUNCTION f() SUPPORT g",

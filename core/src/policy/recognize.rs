@@ -727,18 +727,22 @@ fn rewrite_pass(sql: &str, dialect: SqlDialect, passes: &mut u8) -> Option<(Stri
     let creates = first.as_deref() == Some("create");
     let table_ddl =
         matches!(first.as_deref(), Some("create" | "alter")) && second.as_deref() == Some("table");
+    // `CREATE DOMAIN d AS text COLLATE schema.c …` (`pg_dump` qualifies the collation).
+    let domain_ddl =
+        matches!(first.as_deref(), Some("create" | "alter")) && second.as_deref() == Some("domain");
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
         // A clause that names a storage place, a collation or what to copy from a table:
         // `TABLESPACE s` (CREATE INDEX/TABLE, ALTER TABLE's `USING INDEX TABLESPACE s`),
-        // `COLLATE [schema.]c` (ALTER/CREATE TABLE: `ALTER COLUMN a TYPE text COLLATE "C"`),
+        // `COLLATE [schema.]c` (ALTER/CREATE TABLE: `ALTER COLUMN a TYPE text COLLATE "C"`;
+        // CREATE DOMAIN),
         // `INCLUDING|EXCLUDING ALL` after `LIKE t` (CREATE TABLE). Each keyword is followed by
         // a name; the clause goes with it.
         let named_clause = ((creates || table_ddl)
             && is_word(t, "tablespace")
             && !previous.is_some_and(|p| is_word(p, "create")))
-            || (table_ddl && is_word(t, "collate"));
+            || ((table_ddl || domain_ddl) && is_word(t, "collate"));
         let like_option =
             creates && table_ddl && (is_word(t, "including") || is_word(t, "excluding"));
         let end = if named_clause {
@@ -1441,7 +1445,9 @@ fn after_qualified_name(tokens: &[sqlparser::tokenizer::Token], from: usize) -> 
         let Some(Token::Word(w)) = tokens.get(i) else {
             return None;
         };
-        if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword {
+        // A keyword is a name only as a schema's (`public.ci`): alone it may be the next clause.
+        let qualifies = matches!(tokens.get(i + 1), Some(Token::Period));
+        if w.quote_style.is_none() && w.keyword != Keyword::NoKeyword && !qualifies {
             return None;
         }
         i += 1;
