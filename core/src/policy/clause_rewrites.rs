@@ -472,7 +472,8 @@ fn set_standard_spellings(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
 }
 
 /// Words of a MySQL/MariaDB table definition that only say how a column or key is shown, stored
-/// or versioned, starting at `j`: where they end. `ZEROFILL` (display padding), MariaDB's
+/// or versioned, starting at `j`: where they end. `ZEROFILL` (display padding), a string
+/// column's `BINARY` (its collation), MariaDB's
 /// column `COMPRESSED`, a key's `VISIBLE | INVISIBLE | IGNORED | NOT IGNORED`, MariaDB's system
 /// versioning (`WITH[OUT] SYSTEM VERSIONING`, `GENERATED ALWAYS AS ROW START|END`, `, PERIOD FOR
 /// SYSTEM_TIME (start, end)`, `, ADD|DROP SYSTEM VERSIONING`, `, ADD PERIOD FOR SYSTEM_TIME (…)`
@@ -495,6 +496,31 @@ fn table_definition_words(s: &Significant<'_>, j: usize) -> Option<usize> {
             || s.is(k, &Token::SemiColon)
     };
     if s.word(j, "zerofill") {
+        return Some(j + 1);
+    }
+    // A string column's `BINARY` attribute (`CHAR(36) BINARY`, as Sequelize writes UUIDs): the
+    // character set's binary collation. The type `BINARY(n)` is followed by its length.
+    if s.word(j, "binary")
+        && j > 0
+        && (s.is(j - 1, &Token::RParen) || s.name(j - 1))
+        && !s.word_in(j - 1, &["as", "default", "by", "with"])
+        && (ends_element(j + 1)
+            || s.word_in(
+                j + 1,
+                &[
+                    "not",
+                    "null",
+                    "default",
+                    "collate",
+                    "comment",
+                    "primary",
+                    "unique",
+                    "character",
+                    "charset",
+                    "auto_increment",
+                ],
+            ))
+    {
         return Some(j + 1);
     }
     if s.word(j, "compressed")
