@@ -635,6 +635,27 @@ async fn php_mysqlnd_session() {
     fx.dbward.stop().await;
 }
 
+/// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its UUID
+/// columns are `CHAR(36) BINARY`.
+#[tokio::test]
+async fn sequelize_syncs_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let stdout = crate::harness::run_client(
+        "node/sequelize_sync.js",
+        "",
+        &[
+            "mysql".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            "shop".into(),
+        ],
+    )
+    .await;
+    assert_eq!(stdout, "users=1 role=admin score=5.00 posts=hello");
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM Posts"), "1");
+    fx.dbward.stop().await;
+}
+
 /// mysqlclient (`MySQLdb`, the C driver from `PyPI`, `libmariadb` underneath).
 #[tokio::test]
 async fn mysqlclient_session() {

@@ -896,6 +896,27 @@ async fn php_pgsql_session() {
     fx.dbward.stop().await;
 }
 
+/// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its ENUM
+/// types are created in `DO` blocks of plain statements.
+#[tokio::test]
+async fn sequelize_syncs_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let stdout = crate::harness::run_client(
+        "node/sequelize_sync.js",
+        "",
+        &[
+            "postgres".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.db_name.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(stdout, "users=1 role=admin score=5.00 posts=hello");
+    assert_eq!(fx.upstream_count("\"Posts\"").await, 1);
+    fx.dbward.stop().await;
+}
+
 /// node-postgres (`pg` from npm): parameters, a named prepared statement reused, a denial and
 /// the session going on, a rolled-back transaction, two statements in one query, and a pool.
 #[tokio::test]

@@ -45,6 +45,7 @@ pub mod own_identity;
 mod partitions;
 mod pg_alter;
 mod pg_definitions;
+mod pg_do;
 mod pg_objects;
 mod pg_rules;
 mod recognize;
@@ -677,6 +678,14 @@ fn recognize_piece(
                 Some((StatementClass::Admin, "CREATE EVENT".into()))
             }
         };
+    }
+    if dialect != SqlDialect::Mysql
+        && let Some(block) = pg_do::block(piece)
+    {
+        // The block's class rests on its string, as dynamic SQL's does. A block dbward cannot
+        // see into is `admin`, as every `DO` was.
+        findings.literal_sensitive = true;
+        return Some(block.unwrap_or_else(|why| (StatementClass::Admin, why)));
     }
     if dialect != SqlDialect::Mysql
         && let Some(rule) = pg_rules::rule(piece)
