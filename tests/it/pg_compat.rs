@@ -881,6 +881,45 @@ async fn django_migrates_under_a_ddl_grant() {
     fx.dbward.stop().await;
 }
 
+/// `COPY … FROM STDIN WHERE condition` (PostgreSQL 12) through psql's `\copy` under a `write`
+/// grant: the rows the filter keeps land; a filter calling an `admin` function is refused (it
+/// once passed as a plain `COPY FROM STDIN`: the recognizer took the filter for options).
+#[tokio::test]
+async fn copy_with_a_row_filter_is_classified_by_its_filter() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (a int, b text)").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rows.csv");
+    std::fs::write(&file, "1,x\n5,y\n9,z\n").expect("write rows");
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            &format!(
+                "\\copy t FROM '{}' WITH (FORMAT csv) WHERE a > 3",
+                file.display()
+            ),
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(fx.upstream_count("t").await, 2);
+    let (ok, _, err) = fx
+        .psql(&[
+            "-c",
+            &format!(
+                "\\copy t FROM '{}' WITH (FORMAT csv) WHERE pg_terminate_backend(a) IS NULL",
+                file.display()
+            ),
+        ])
+        .await;
+    assert!(!ok);
+    assert!(
+        err.contains("this statement is admin (function pg_terminate_backend)"),
+        "{err}"
+    );
+    assert_eq!(fx.upstream_count("t").await, 2);
+    fx.dbward.stop().await;
+}
+
 /// PHP's pgsql extension and PDO's pgsql driver: see `tests/clients/php_pgsql.php`.
 #[tokio::test]
 async fn php_pgsql_session() {

@@ -519,10 +519,12 @@ fn copy_table(rest: &[&str]) -> Option<(StatementClass, &'static str)> {
         }
         None => target,
     };
-    // `COPY t FROM` with nothing after it (a comment ate the rest) is not this form.
+    // `COPY t FROM` with nothing after it (a comment ate the rest) is not this form, nor is a
+    // row filter, `WHERE condition`, whose calls run for every row (see `copy_from_where`).
     if after.len() < 2
         || !is_qualified_name(target)
         || !after[2..].iter().all(|t| is_plain_token(t) || *t == "*")
+        || after.contains(&"where")
     {
         return None;
     }
@@ -685,6 +687,40 @@ pub(crate) fn rewrite_for_parser(sql: &str, dialect: SqlDialect) -> Option<(Stri
 /// keeps finding its own output) gets none: as sent, it is unclassifiable.
 const MAX_REWRITES: u8 = 8;
 
+/// `COPY t FROM STDIN … WHERE condition` (PostgreSQL 12), which sqlparser lacks, as two
+/// statements: `SELECT 1 WHERE condition`, so that what the condition calls for every row is
+/// classified too, then the `COPY` without its filter (last: sqlparser reads whatever follows
+/// a `COPY … FROM STDIN;` as its inline data).
+fn copy_from_where(tokens: &[sqlparser::tokenizer::Token], texts: &[&str]) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&k| !matches!(tokens[k], Token::Whitespace(_)))
+        .collect();
+    let word = |k: usize, w: &str| matches!(&tokens[k], Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    if !word(*significant.first()?, "copy") {
+        return None;
+    }
+    let (mut depth, mut from_stdin) = (0i32, false);
+    for (n, &k) in significant.iter().enumerate() {
+        match &tokens[k] {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 && word(k, "from") => {
+                from_stdin = significant
+                    .get(n + 1)
+                    .is_some_and(|&next| word(next, "stdin") || word(next, "stdout"));
+            }
+            _ if depth == 0 && from_stdin && word(k, "where") => {
+                let condition = texts[k..].concat();
+                let condition = condition.trim_end().trim_end_matches(';');
+                return Some(format!("SELECT 1 {condition}; {}", texts[..k].concat()));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One pass over `sql`, then the next over its result; `passes` counts them.
 fn rewrite_pass(sql: &str, dialect: SqlDialect, passes: &mut u8) -> Option<(String, usize)> {
     use sqlparser::tokenizer::Token;
@@ -696,6 +732,9 @@ fn rewrite_pass(sql: &str, dialect: SqlDialect, passes: &mut u8) -> Option<(Stri
         return mysql_rewrite_for_parser(sql, passes);
     }
     let (tokens, texts) = tokens_with_text(sql, dialect)?;
+    if let Some(split) = copy_from_where(&tokens, &texts) {
+        return Some((split, 2));
+    }
     if let Some(text) = pg_statement_rewrite(&tokens, &texts)
         .filter(|t| t != sql)
         .or_else(|| super::clause_rewrites::postgres(&tokens, &texts))
