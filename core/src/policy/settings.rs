@@ -98,6 +98,10 @@ const PG_HARMLESS: &[&str] = &[
     "transform_null_equals",
     "seed",
     "icu_validation_level",
+    // Redshift: which workload-management queue and how many of its slots this session's
+    // queries use (the superuser queue stays the superuser's).
+    "query_group",
+    "wlm_query_slot_count",
 ];
 
 /// PostgreSQL families of planner settings.
