@@ -1428,7 +1428,7 @@ async fn mariadb_forms_under_a_ddl_grant() {
              ALTER DATABASE COMMENT = 'orders'; \
              ANALYZE TABLE f PERSISTENT FOR ALL; \
              OPTIMIZE NO_WRITE_TO_BINLOG TABLE f; ANALYZE LOCAL TABLE f; \
-             ALTER TABLE f RENAME COLUMN c TO d, RENAME KEY j TO k; \
+             ALTER TABLE f RENAME COLUMN c TO d, RENAME KEY j TO k; ALTER TABLE f ORDER BY a; \
              SELECT a FROM f FOR UPDATE WAIT 1; SELECT !a FROM f LOCK IN SHARE MODE WAIT 1; \
              INSERT INTO f VALUES (1, 'x', 2); \
              SET STATEMENT max_statement_time = 5 FOR SELECT COUNT(*) FROM f; \

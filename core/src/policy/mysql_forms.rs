@@ -58,6 +58,30 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
             };
             database_options(options).then_some((StatementClass::Ddl, "ALTER DATABASE"))
         }
+        // MySQL 8's histograms: `ANALYZE TABLE t UPDATE HISTOGRAM ON a, b [WITH n BUCKETS]
+        // [MANUAL|AUTO UPDATE]` and `DROP HISTOGRAM ON a, b` (column statistics).
+        ["analyze", "table", rest @ ..] if rest.windows(2).any(|w| w == ["histogram", "on"]) => {
+            let at = rest.iter().position(|t| *t == "update" || *t == "drop")?;
+            let (tables, action) = rest.split_at(at);
+            let ["update" | "drop", "histogram", "on", columns @ ..] = action else {
+                return None;
+            };
+            let columns = columns
+                .strip_suffix(&["manual", "update"])
+                .or_else(|| columns.strip_suffix(&["auto", "update"]))
+                .unwrap_or(columns);
+            let columns = match columns {
+                [c @ .., "with", "?", "buckets"] if action[0] == "update" => c,
+                c => c,
+            };
+            let names = |t: &[&str]| {
+                !t.is_empty()
+                    && t.iter()
+                        .all(|t| is_identifier(t) || matches!(*t, "," | "."))
+            };
+            (names(tables) && names(columns))
+                .then_some((StatementClass::Ddl, "ANALYZE TABLE … HISTOGRAM"))
+        }
         ["analyze", "table", rest @ ..] => {
             let persistent = rest.windows(2).position(|w| w == ["persistent", "for"])?;
             let (tables, options) = rest.split_at(persistent);

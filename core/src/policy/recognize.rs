@@ -406,6 +406,13 @@ fn alter_table_options(rest: &[&str]) -> bool {
         ["add", "period", "for", "system_time", "(", a, ",", b, ")"] => {
             is_identifier(a) && is_identifier(b)
         }
+        // The rows' stored order (MyISAM, Aria): column names only.
+        ["order", "by", columns @ ..] => {
+            !columns.is_empty()
+                && columns
+                    .iter()
+                    .all(|t| is_identifier(t) || matches!(*t, "," | "."))
+        }
         // An index's name or whether the optimizer uses it (MySQL 8 `INVISIBLE`, MariaDB
         // `IGNORED`); Django renames indexes so.
         ["rename", "index" | "key", a, "to", b] => is_identifier(a) && is_identifier(b),
