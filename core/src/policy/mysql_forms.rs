@@ -407,20 +407,7 @@ pub(crate) fn event(sql: &str) -> Option<Result<(StatementClass, String), String
 
 /// What is between a body's `BEGIN` and its final `END`, if it is one such block.
 fn compound_inner(body: &str) -> Option<&str> {
-    let body = body.trim().trim_end_matches(';').trim_end();
-    let begin = body.get(..5).filter(|b| b.eq_ignore_ascii_case("begin"))?;
-    let rest = &body[begin.len()..];
-    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let end_at = rest.len().checked_sub(3)?;
-    let end = rest
-        .get(end_at..)
-        .filter(|e| e.eq_ignore_ascii_case("end"))?;
-    let inner = &rest[..rest.len() - end.len()];
-    if !inner.ends_with(|c: char| c.is_ascii_whitespace() || c == ';') {
-        return None;
-    }
+    let inner = super::routine::between_begin_and_end(body)?;
     // No statement inside may start or end a block: the server would close the event's block
     // there and run what follows as statements of their own.
     let scan = super::lexer::scan(inner, super::SqlDialect::Mysql);

@@ -100,7 +100,7 @@ pub(crate) fn block(sql: &str) -> Option<Result<(StatementClass, String), String
 /// The class of a PL/pgSQL block's plain statements (see the module docs).
 fn classify_body(body: &str) -> Result<(StatementClass, String), String> {
     let opaque = || Err("a DO block beyond plain statements (dbward cannot see into it)".into());
-    let Some(inner) = begin_end(body) else {
+    let Some(inner) = super::routine::between_begin_and_end(body) else {
         return opaque();
     };
     let scan = super::lexer::scan(inner, SqlDialect::Postgres);
@@ -141,24 +141,6 @@ fn classify_body(body: &str) -> Result<(StatementClass, String), String> {
         }
     }
     Ok((class, what))
-}
-
-/// The statements between a body's `BEGIN` and its final `END` (an optional `;` after it).
-fn begin_end(body: &str) -> Option<&str> {
-    let body = body.trim().trim_end_matches(';').trim_end();
-    let begin = body.get(..5).filter(|b| b.eq_ignore_ascii_case("begin"))?;
-    let rest = &body[begin.len()..];
-    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let end_at = rest.len().checked_sub(3)?;
-    let end = rest
-        .get(end_at..)
-        .filter(|e| e.eq_ignore_ascii_case("end"))?;
-    let inner = &rest[..rest.len() - end.len()];
-    inner
-        .ends_with(|c: char| c.is_ascii_whitespace() || c == ';')
-        .then_some(inner)
 }
 
 #[cfg(test)]

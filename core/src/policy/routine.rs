@@ -59,6 +59,25 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// Whether `sql` (executable comments already expanded) is exactly one `CREATE PROCEDURE` or
 /// `CREATE FUNCTION` with a compound body.
+/// The statements between a block's `BEGIN` and its final `END` (a `;` after it aside), when
+/// `body` is exactly such a block: a MySQL event's body, a PostgreSQL `DO`'s.
+pub(crate) fn between_begin_and_end(body: &str) -> Option<&str> {
+    let body = body.trim().trim_end_matches(';').trim_end();
+    let begin = body.get(..5).filter(|b| b.eq_ignore_ascii_case("begin"))?;
+    let rest = &body[begin.len()..];
+    if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let end_at = rest.len().checked_sub(3)?;
+    let end = rest
+        .get(end_at..)
+        .filter(|e| e.eq_ignore_ascii_case("end"))?;
+    let inner = &rest[..rest.len() - end.len()];
+    inner
+        .ends_with(|c: char| c.is_ascii_whitespace() || c == ';')
+        .then_some(inner)
+}
+
 pub(crate) fn is_one_mysql_routine(sql: &str) -> bool {
     let Some(t) = mysql_tokens(sql) else {
         return false;
