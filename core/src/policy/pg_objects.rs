@@ -14,8 +14,7 @@
 //!   settings the routine runs with (`SET name = value`, `RESET`): stored code is created, not
 //!   run, as with `CREATE FUNCTION … SET` (which sqlparser parses, also `ddl`);
 //! - two-phase commit: `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (`write`:
-//!   a prepared transaction outlives the session and keeps its locks).
-//!
+//!   a prepared transaction outlives the session and keeps its locks);
 //! - operators named by symbols sqlparser cannot tokenize (`===`): `CREATE OPERATOR`, `ALTER
 //!   OPERATOR … OWNER TO CURRENT_USER | SET SCHEMA | SET (…)`, `DROP OPERATOR` (`ddl`);
 //! - a large object's `COMMENT ON LARGE OBJECT n` and `ALTER LARGE OBJECT n OWNER TO
