@@ -1107,13 +1107,20 @@ async fn the_greeting_announces_the_configured_version() {
     }
 }
 
-/// The upstream session is `utf8mb4` whatever the handshake's collation: a client asking for
-/// `sjis` (whose multi-byte characters can hide a backslash from dbward's lexer) or `latin1`
-/// gets `utf8mb4`.
+/// A client asking for `sjis` or `gbk` in its handshake (whose multi-byte characters can hide
+/// a backslash from dbward's lexer) gets `utf8mb4`; one asking for `latin1` gets `latin1`, and
+/// its non-ASCII text arrives as it meant it.
 #[tokio::test]
-async fn the_handshake_character_set_does_not_reach_the_upstream() {
-    let fx = MyProxy::start("read", serde_json::json!({})).await;
-    for charset in ["sjis", "gbk", "latin1"] {
+async fn only_safe_handshake_character_sets_reach_the_upstream() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE words (w VARCHAR(20) CHARACTER SET utf8mb4)");
+    for (charset, got) in [
+        ("sjis", "utf8mb4"),
+        ("gbk", "utf8mb4"),
+        ("latin1", "latin1"),
+        ("utf8mb4", "utf8mb4"),
+    ] {
         let out = fx
             .mysql_command(&[
                 &format!("--default-character-set={charset}"),
@@ -1130,10 +1137,33 @@ async fn the_handshake_character_set_does_not_reach_the_upstream() {
         );
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "utf8mb4\tutf8mb4",
+            format!("{got}\t{got}"),
             "{charset}"
         );
     }
+    // `café` in latin1 bytes (not UTF-8: dbward reads the é as U+FFFD, the server as é).
+    let mut mysql = fx
+        .mysql_command(&["--default-character-set=latin1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mysql");
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = mysql.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"INSERT INTO words VALUES ('caf\xe9');")
+            .await
+            .expect("write");
+    }
+    let out = mysql.wait_with_output().await.expect("mysql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fx.upstream.sql("SELECT HEX(w) FROM words"), "636166C3A9");
     fx.dbward.stop().await;
 }
 
@@ -1379,13 +1409,18 @@ async fn computed_character_sets_are_checked_after_they_run() {
     let (ok, out, err) = fx
         .mysql(&[
             "-e",
-            "SET @saved = @@character_set_client; SET character_set_client = latin1; \
+            "SELECT @@character_set_client; \
+             SET @saved = @@character_set_client; SET character_set_client = latin1; \
              SET character_set_client = @saved; SET @m = @@sql_mode; SET sql_mode = @m; \
              SELECT @@character_set_client",
         ])
         .await;
     assert!(ok, "{err}");
-    assert_eq!(out.trim(), "utf8mb4");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0] == lines[1] && lines[0].starts_with("utf8"),
+        "{out}"
+    );
     for (set, why) in [
         (
             "SET @x = 'sjis'; SET character_set_client = @x",

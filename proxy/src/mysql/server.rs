@@ -638,6 +638,7 @@ impl MyServer {
             granted.level,
             granted.grant.statement_timeout_ms,
             up.version.contains("MariaDB"),
+            h.hello.collation,
         );
         let mut status = up.status;
         for sql in &setup {

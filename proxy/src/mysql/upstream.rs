@@ -343,8 +343,14 @@ pub fn setup_statements(
     level: AccessLevel,
     statement_timeout_ms: Option<i64>,
     mariadb: bool,
+    client_collation: u8,
 ) -> Vec<String> {
     let mut v = Vec::new();
+    // dbward logs in as `utf8mb4`; a client whose handshake named another character set whose
+    // bytes below 0x80 are always ASCII gets it (`mysql --default-character-set=latin1`).
+    if let Some(charset) = safe_charset(client_collation) {
+        v.push(format!("SET NAMES {charset}"));
+    }
     if level == AccessLevel::Read {
         v.push("SET SESSION TRANSACTION READ ONLY".to_owned());
     }
@@ -360,6 +366,44 @@ pub fn setup_statements(
         }
     }
     v
+}
+
+/// The character set of a handshake's collation id when it is one a session may use besides
+/// `utf8mb4` (dbward's own): single-byte sets, `utf8` (utf8mb3) and `binary`, whose bytes below
+/// 0x80 are always ASCII, so quotes and backslashes fall where dbward's lexer sees them. The
+/// multi-byte sets that can hide a backslash (`big5`, `sjis`, `gbk`, `cp932`, `gb18030`) are
+/// not among them, nor are those dbward has no need to name (the session stays `utf8mb4`).
+fn safe_charset(collation: u8) -> Option<&'static str> {
+    Some(match collation {
+        3 | 69 => "dec8",
+        4 | 80 => "cp850",
+        6 | 72 => "hp8",
+        7 | 74 => "koi8r",
+        5 | 8 | 15 | 31 | 47 | 48 | 49 | 94 => "latin1",
+        2 | 9 | 21 | 27 | 77 => "latin2",
+        10 | 82 => "swe7",
+        11 | 65 => "ascii",
+        14 | 23 | 50 | 51 | 52 => "cp1251",
+        16 | 71 => "hebrew",
+        18 | 89 => "tis620",
+        22 | 75 => "koi8u",
+        25 | 70 => "greek",
+        26 | 34 | 44 | 66 | 99 => "cp1250",
+        30 | 78 => "latin5",
+        32 | 64 => "armscii8",
+        33 | 83 | 192..=215 | 223 => "utf8",
+        36 | 68 => "cp866",
+        37 | 73 => "keybcs2",
+        38 | 43 => "macce",
+        39 | 53 => "macroman",
+        40 | 81 => "cp852",
+        20 | 41 | 42 | 79 => "latin7",
+        57 | 67 => "cp1256",
+        29 | 58 | 59 => "cp1257",
+        63 => "binary",
+        92 | 93 => "geostd8",
+        _ => return None,
+    })
 }
 
 /// Runs a query returning one row of one column (text protocol) and returns its value.
