@@ -440,22 +440,9 @@ async fn mysqldump_restores_under_a_ddl_grant() {
 
 /// Runs the mysql client through dbward on the database `name` with `script` as its input.
 async fn feed_mysql(fx: &MyProxy, name: &str, script: impl AsRef<[u8]>) -> std::process::Output {
-    use tokio::io::AsyncWriteExt as _;
-    let mut mysql = fx
-        .client_tool("mysql")
-        .arg(name)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run mysql");
-    let mut stdin = mysql.stdin.take().expect("stdin");
-    stdin
-        .write_all(script.as_ref())
-        .await
-        .expect("feed the script");
-    drop(stdin);
-    mysql.wait_with_output().await.expect("mysql")
+    let mut mysql = fx.client_tool("mysql");
+    mysql.arg(name);
+    MyProxy::feed(mysql, script).await
 }
 
 /// A mysqldump of views, triggers, routines and an event (its body a `BEGIN … END` block)

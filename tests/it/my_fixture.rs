@@ -175,6 +175,27 @@ impl MyProxy {
         cmd
     }
 
+    /// Runs a client command with `input` on its standard input; its output.
+    pub async fn feed(
+        mut cmd: tokio::process::Command,
+        input: impl AsRef<[u8]>,
+    ) -> std::process::Output {
+        use tokio::io::AsyncWriteExt as _;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the client");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(input.as_ref())
+            .await
+            .expect("feed the input");
+        drop(stdin);
+        child.wait_with_output().await.expect("client output")
+    }
+
     /// The `mysql` client as alice through dbward (TLS on, batch output) with `args`.
     pub fn mysql_command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = self.client_tool("mysql");

@@ -1142,22 +1142,11 @@ async fn only_safe_handshake_character_sets_reach_the_upstream() {
         );
     }
     // `café` in latin1 bytes (not UTF-8: dbward reads the é as U+FFFD, the server as é).
-    let mut mysql = fx
-        .mysql_command(&["--default-character-set=latin1"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run mysql");
-    {
-        use tokio::io::AsyncWriteExt as _;
-        let mut stdin = mysql.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"INSERT INTO words VALUES ('caf\xe9');")
-            .await
-            .expect("write");
-    }
-    let out = mysql.wait_with_output().await.expect("mysql");
+    let out = MyProxy::feed(
+        fx.mysql_command(&["--default-character-set=latin1"]),
+        b"INSERT INTO words VALUES ('caf\xe9');",
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
