@@ -335,80 +335,78 @@ impl DbwardProcess {
     }
 }
 
-/// Runs one of the client programs in `tests/clients/` (a `.py` script, a `.php` one, a `.js`
-/// one under `node/` with that directory's `node_modules`, a `.c` program built against libpq or
-/// libmariadb, or a `.java` program compiled on the fly
-/// against `classpath`) with `args`; asserts it succeeded and returns its
-/// standard output, trimmed.
+/// Runs one of the client programs in `tests/clients/` (a `.py` script, a `.php` one, a `.rb`
+/// one, a `.js` one under `node/` with that directory's `node_modules`, a `.c` program built
+/// against libpq or libmariadb, a `.go` program built against Debian's Go packages, or a `.java`
+/// program compiled on the fly against `classpath`) with `args`; asserts it succeeded and
+/// returns its standard output, trimmed.
 pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String {
     let source = format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = if let Some(class) = file.strip_suffix(".java") {
-        let javac = tokio::process::Command::new("javac")
-            .arg("-d")
-            .arg(dir.path())
-            .arg(&source)
-            .output()
-            .await
-            .expect("javac");
-        assert!(
-            javac.status.success(),
-            "{}",
-            String::from_utf8_lossy(&javac.stderr)
-        );
-        let mut java = tokio::process::Command::new("java");
-        java.arg("-cp")
-            .arg(format!("{}:{classpath}", dir.path().display()))
-            .arg(class);
-        java
-    } else if std::path::Path::new(file)
+    let binary = dir.path().join("client");
+    let extension = std::path::Path::new(file)
         .extension()
-        .is_some_and(|e| e == "c")
-    {
-        // Built against libpq (`libpq_*.c`) or libmariadb, the C libraries under psql and the
-        // mysql client and the many drivers that wrap them.
-        let binary = dir.path().join("client");
-        let library = if file.starts_with("libpq") {
-            "libpq"
-        } else {
-            "libmariadb"
-        };
-        let flags = std::process::Command::new("pkg-config")
-            .args(["--cflags", "--libs", library])
-            .output()
-            .expect("pkg-config");
-        let cc = tokio::process::Command::new("cc")
-            .arg("-o")
-            .arg(&binary)
-            .arg(&source)
-            .args(String::from_utf8_lossy(&flags.stdout).split_whitespace())
-            .output()
-            .await
-            .expect("cc");
-        assert!(
-            cc.status.success(),
-            "{}",
-            String::from_utf8_lossy(&cc.stderr)
-        );
-        tokio::process::Command::new(binary)
-    } else if std::path::Path::new(file)
-        .extension()
-        .is_some_and(|e| e == "php")
-    {
-        let mut php = tokio::process::Command::new("php");
-        php.args(["-d", "mysqli.allow_local_infile=1"]).arg(&source);
-        php
-    } else if std::path::Path::new(file)
-        .extension()
-        .is_some_and(|e| e == "js")
-    {
-        let mut node = tokio::process::Command::new("node");
-        node.arg(&source);
-        node
-    } else {
-        let mut python = tokio::process::Command::new("python3");
-        python.arg(&source);
-        python
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let mut cmd = match extension {
+        "java" => {
+            let mut javac = tokio::process::Command::new("javac");
+            javac.arg("-d").arg(dir.path()).arg(&source);
+            build(javac).await;
+            let mut java = tokio::process::Command::new("java");
+            java.arg("-cp")
+                .arg(format!("{}:{classpath}", dir.path().display()))
+                .arg(file.trim_end_matches(".java"));
+            java
+        }
+        "c" => {
+            // Built against libpq (`libpq_*.c`) or libmariadb, the C libraries under psql and
+            // the mysql client and the many drivers that wrap them.
+            let library = if file.starts_with("libpq") {
+                "libpq"
+            } else {
+                "libmariadb"
+            };
+            let flags = std::process::Command::new("pkg-config")
+                .args(["--cflags", "--libs", library])
+                .output()
+                .expect("pkg-config");
+            let mut cc = tokio::process::Command::new("cc");
+            cc.arg("-o")
+                .arg(&binary)
+                .arg(&source)
+                .args(String::from_utf8_lossy(&flags.stdout).split_whitespace());
+            build(cc).await;
+            tokio::process::Command::new(&binary)
+        }
+        "go" => {
+            // GOPATH mode over Debian's packaged sources (`/usr/share/gocode`): nothing to
+            // download.
+            let mut go = tokio::process::Command::new("go");
+            go.args(["build", "-o"])
+                .arg(&binary)
+                .arg(&source)
+                .env("GO111MODULE", "off")
+                .env("GOPATH", "/usr/share/gocode")
+                .env("GOFLAGS", "");
+            build(go).await;
+            tokio::process::Command::new(&binary)
+        }
+        "php" => {
+            let mut php = tokio::process::Command::new("php");
+            php.args(["-d", "mysqli.allow_local_infile=1"]).arg(&source);
+            php
+        }
+        interpreted => {
+            let program = match interpreted {
+                "js" => "node",
+                "rb" => "ruby",
+                _ => "python3",
+            };
+            let mut cmd = tokio::process::Command::new(program);
+            cmd.arg(&source);
+            cmd
+        }
     };
     let out = cmd
         .args(args)
@@ -423,6 +421,16 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// Runs a compiler for [`run_client`]; asserts it succeeded.
+async fn build(mut compiler: tokio::process::Command) {
+    let out = compiler.output().await.expect("compiler");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The texts a statement row of the trail stands for: its own, then those of the other

@@ -635,6 +635,68 @@ async fn php_mysqlnd_session() {
     fx.dbward.stop().await;
 }
 
+/// go-sql-driver/mysql (Go), its own protocol implementation: see `tests/clients/go_mysql.go`.
+/// Its context deadline closes the connection; the upstream query must stop.
+#[tokio::test]
+async fn go_mysql_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), at DATETIME, data BLOB)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "4,it's \\\\ here\n5,five\n").expect("write csv");
+    let stdout = crate::harness::run_client(
+        "go_mysql.go",
+        "",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            csv.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "prepared=n2:10:32:15:3 denied=1142 read_only_tx=3:1792 loaded=2 interpolated=true \
+         multi=1:multi deadline=true,true sleeping=0 rows=5"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "5");
+    fx.dbward.stop().await;
+}
+
+/// Rails' Active Record migrating under a `ddl` grant (`tests/clients/activerecord_migrate.rb`),
+/// over TLS verified against dbward's certificate.
+#[tokio::test]
+async fn activerecord_migrates_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let cert = fx
+        .dbward
+        .dir
+        .as_ref()
+        .expect("data dir")
+        .path()
+        .join("tls.crt");
+    let stdout = crate::harness::run_client(
+        "activerecord_migrate.rb",
+        "",
+        &[
+            "mysql".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            "shop".into(),
+            cert.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "tls=true version=20261207000003 joined=Ann,Bob customers=2 stale=yes note=true \
+         version=20261207000002 status=false"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM orders"), "2");
+    fx.dbward.stop().await;
+}
+
 /// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its UUID
 /// columns are `CHAR(36) BINARY`.
 #[tokio::test]

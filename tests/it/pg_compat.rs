@@ -935,6 +935,66 @@ async fn php_pgsql_session() {
     fx.dbward.stop().await;
 }
 
+/// pgx (Go), its own protocol implementation: see `tests/clients/go_pgx.go`. Its context
+/// deadline sends a CancelRequest with dbward's key and drops the connection; the upstream
+/// query must stop.
+#[tokio::test]
+async fn go_pgx_session() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql(
+        "CREATE TABLE t (id serial PRIMARY KEY, name text, data bytea, at timestamptz, tags text[])",
+    )
+    .await;
+    let stdout = crate::harness::run_client("go_pgx.go", "", &[fx.conninfo()]).await;
+    assert_eq!(
+        stdout,
+        "row=one:2:10:30:a,b copied=2 batch=3,22012,true,22012 savepoint=23505 denied=42501 \
+         notify=hi simple=true tls=true deadline=true,true sleeping=0 rows=4"
+    );
+    assert_eq!(fx.upstream_count("t").await, 4);
+    fx.dbward.stop().await;
+}
+
+/// lib/pq (Go, under `database/sql`): see `tests/clients/go_libpq.go`. Its context
+/// cancellation sends a CancelRequest and keeps using the connection.
+#[tokio::test]
+async fn go_libpq_session() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (id serial PRIMARY KEY, name text, tags text[])")
+        .await;
+    let stdout = crate::harness::run_client("go_libpq.go", "", &[fx.conninfo()]).await;
+    assert_eq!(
+        stdout,
+        "row=one:a,b copied=3 denied=42501 notify=hi cancelled=57014,true rows=4"
+    );
+    fx.dbward.stop().await;
+}
+
+/// Rails' Active Record migrating under a `ddl` grant (`tests/clients/activerecord_migrate.rb`):
+/// the migrator's advisory lock, its bookkeeping tables, a foreign key, models, a rollback.
+#[tokio::test]
+async fn activerecord_migrates_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let stdout = crate::harness::run_client(
+        "activerecord_migrate.rb",
+        "",
+        &[
+            "postgres".into(),
+            fx.port().to_string(),
+            fx.password.clone(),
+            fx.db_name.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout,
+        "tls=true version=20261207000003 joined=Ann,Bob customers=2 stale=yes note=true \
+         version=20261207000002 status=false"
+    );
+    assert_eq!(fx.upstream_count("orders").await, 2);
+    fx.dbward.stop().await;
+}
+
 /// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its ENUM
 /// types are created in `DO` blocks of plain statements.
 #[tokio::test]
