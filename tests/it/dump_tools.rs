@@ -2,7 +2,7 @@
 //! produce the dump they produce directly (as the upstream login dbward uses); and their dumps
 //! restored through dbward under `ddl` grants (psql, the mysql client). Then the maintenance and
 //! import tools under `ddl` grants (`pgbench -i`, `vacuumdb`, `reindexdb`, `clusterdb`,
-//! `mysqlcheck`, `mysqlimport`).
+//! `mysqlcheck`, `mysqlimport`), and Percona Toolkit under `read` and `ddl`.
 
 use serde_json::json;
 
@@ -676,5 +676,120 @@ async fn mysql_check_and_import_tools_run_under_a_ddl_grant() {
         "two,three"
     );
     assert_eq!(fx.upstream.sql("SELECT tag FROM tags"), "red");
+    fx.dbward.stop().await;
+}
+
+/// Percona Toolkit (Perl's DBI over `DBD::mysql` and libmariadb) through dbward, on a dbward
+/// database named like its schema (the tools qualify names with the database they are given):
+/// `pt-duplicate-key-checker` under `read` finds the redundant index; under `ddl`,
+/// `pt-online-schema-change` adds a column by copying the table behind triggers whose bodies
+/// are `BEGIN … END` blocks, with a `LOCK IN SHARE MODE` row copy and the child table's foreign
+/// key rebuilt, and `pt-archiver` moves rows in chunks. Its `SET @@SQL_MODE := …` wrappers
+/// (MySQL's `:=` in `SET`) were unclassifiable before.
+#[tokio::test]
+async fn percona_toolkit_runs_under_read_and_ddl_grants() {
+    let fx = MyProxy::start("read", json!({})).await;
+    let schema = fx.upstream.name.clone();
+    fx.upstream.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, a INT, b VARCHAR(20), KEY (a), KEY (a, b));
+         INSERT INTO t (a, b) SELECT seq, CONCAT('r', seq) FROM seq_1_to_3000;
+         CREATE TABLE u (id INT PRIMARY KEY, t_id INT, KEY (t_id),
+                         CONSTRAINT fk_t FOREIGN KEY (t_id) REFERENCES t (id));
+         INSERT INTO u VALUES (1, 10), (2, 20);",
+    );
+    register_with_grant(
+        &fx.dbward,
+        fx.user_id,
+        json!({"name": schema, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+            "database": schema, "username": fx.upstream.user,
+            "password": fx.upstream.password, "tls_mode": "disable"}),
+        "read",
+    )
+    .await;
+    // The tools take the login from a DSN and TLS from an option file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = dir.path().join("my.cnf");
+    let cert = fx.tls_cert();
+    std::fs::write(&options, format!("[client]\nssl-ca={}\n", cert.display())).expect("my.cnf");
+    let dsn = |user: &str, password: &str| {
+        format!(
+            "F={},h=127.0.0.1,P={},u={user},p={password},D={schema},A=utf8mb4",
+            options.display(),
+            fx.port()
+        )
+    };
+    let duplicates = run_tool("pt-duplicate-key-checker", &[&dsn("alice", &fx.password)]).await;
+    assert!(
+        duplicates.contains(&format!("ALTER TABLE `{schema}`.`t` DROP INDEX `a`;")),
+        "{duplicates}"
+    );
+
+    let (s, bob) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "bob", "password": "bob-password-123"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{bob}");
+    let (s, databases) = fx.dbward.admin("GET", "/api/databases", None).await;
+    assert_eq!(s, 200);
+    let db_id = databases
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["name"] == schema.as_str())
+        .expect("registered")["id"]
+        .clone();
+    let grant = json!({"user_id": bob["id"], "database_id": db_id, "access_level": "ddl",
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let (s, g) = fx.dbward.admin("POST", "/api/grants", Some(grant)).await;
+    assert_eq!(s, 201, "{g}");
+    let bob = dsn("bob", "bob-password-123");
+    let altered = run_tool(
+        "pt-online-schema-change",
+        &[
+            "--alter",
+            "ADD COLUMN c INT NOT NULL DEFAULT 7",
+            "--recursion-method=none",
+            "--alter-foreign-keys-method=rebuild_constraints",
+            "--execute",
+            &format!("{bob},t=t"),
+        ],
+    )
+    .await;
+    assert!(altered.contains("Successfully altered"), "{altered}");
+    assert_eq!(
+        fx.upstream.sql("SELECT COUNT(*), SUM(c) FROM t"),
+        "3000\t21000"
+    );
+    let child = fx.upstream.sql(&format!(
+        "SELECT REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+         WHERE CONSTRAINT_SCHEMA = '{schema}' AND TABLE_NAME = 'u'"
+    ));
+    assert_eq!(child, "t");
+    fx.upstream.sql("CREATE TABLE t_archive LIKE t");
+    run_tool(
+        "pt-archiver",
+        &[
+            "--source",
+            &format!("{bob},t=t"),
+            "--dest",
+            &format!("{bob},t=t_archive"),
+            "--where",
+            "a > 2000",
+            "--limit",
+            "100",
+            "--commit-each",
+            "--no-safe-auto-increment",
+        ],
+    )
+    .await;
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT (SELECT COUNT(*) FROM t), (SELECT COUNT(*) FROM t_archive)"),
+        "2000\t1000"
+    );
     fx.dbward.stop().await;
 }

@@ -148,6 +148,16 @@ impl MyProxy {
         fx
     }
 
+    /// The certificate dbward generated in its data directory, for clients that verify it.
+    pub fn tls_cert(&self) -> std::path::PathBuf {
+        self.dbward
+            .dir
+            .as_ref()
+            .expect("data dir")
+            .path()
+            .join("tls.crt")
+    }
+
     /// The dbward MySQL port.
     pub fn port(&self) -> u16 {
         self.dbward

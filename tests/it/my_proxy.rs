@@ -609,13 +609,7 @@ async fn php_mysqlnd_session() {
     let dir = tempfile::tempdir().expect("temp dir");
     let csv = dir.path().join("rows.csv");
     std::fs::write(&csv, "10,ten\n11,eleven\n").expect("write csv");
-    let cert = fx
-        .dbward
-        .dir
-        .as_ref()
-        .expect("data dir")
-        .path()
-        .join("tls.crt");
+    let cert = fx.tls_cert();
     let stdout = crate::harness::run_client(
         "php_mysqli.php",
         "",
@@ -669,13 +663,7 @@ async fn go_mysql_session() {
 #[tokio::test]
 async fn activerecord_migrates_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
-    let cert = fx
-        .dbward
-        .dir
-        .as_ref()
-        .expect("data dir")
-        .path()
-        .join("tls.crt");
+    let cert = fx.tls_cert();
     let stdout = crate::harness::run_client(
         "activerecord_migrate.rb",
         "",

@@ -149,7 +149,11 @@ impl Findings {
         }
     }
 
-    fn explain_analyzes(&mut self, options: Option<&[sqlparser::ast::UtilityOption]>) -> bool {
+    /// Whether an `EXPLAIN`'s options run the statement (`ANALYZE` unless set false).
+    pub(crate) fn explain_analyzes(
+        &mut self,
+        options: Option<&[sqlparser::ast::UtilityOption]>,
+    ) -> bool {
         options.unwrap_or_default().iter().any(|o| {
             if !o.name.value.eq_ignore_ascii_case("analyze") {
                 return false;

@@ -50,6 +50,8 @@
 //! - `COMMIT|ROLLBACK … [NO] RELEASE` loses `[NO] RELEASE` (whether the server then closes the
 //!   connection; dbward ends the session when it does);
 //! - `DEFINER = CURRENT_USER()` loses the parentheses (the same account);
+//! - `SET x := v`, MySQL's other spelling of `SET x = v`, reads as that (each assignment's
+//!   first `:=` outside parentheses; one inside a value, `@b := 2`, stays an expression);
 //! - `!a` becomes `NOT a`; a row lock's `WAIT n` goes; `ALTER TABLE … RENAME INDEX|KEY a TO
 //!   b` reads as the `RENAME COLUMN` it parses like (names only);
 //! - in a table definition (`CREATE|ALTER TABLE`), `ZEROFILL`, a column's `COMPRESSED`, a
@@ -628,6 +630,7 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
     let s = Significant::new(tokens);
     let mut edits = Vec::new();
     view_check_option(&s, &mut edits);
+    set_assignments(&s, &mut edits);
     // `START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT`: the snapshot clause and its
     // comma go when they follow the modes (sqlparser takes the clause first only).
     if s.word(0, "start")
@@ -777,6 +780,29 @@ pub(crate) fn mysql(tokens: &[Token], texts: &[&str]) -> Option<String> {
         j += 1;
     }
     apply(texts, &edits)
+}
+
+/// `SET a := 1, @@b := 2`: each assignment's `:=` (the first one at the statement's own
+/// depth after `SET` or a comma) becomes `=`.
+fn set_assignments(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
+    if !s.word(0, "set") {
+        return;
+    }
+    let mut depth = 0u32;
+    let mut assigned = false;
+    for j in 1..s.len() {
+        match s.token(j) {
+            Some(Token::LParen) => depth += 1,
+            Some(Token::RParen) => depth = depth.saturating_sub(1),
+            Some(Token::Comma) if depth == 0 => assigned = false,
+            Some(Token::Eq) if depth == 0 => assigned = true,
+            Some(Token::Assignment) if depth == 0 && !assigned => {
+                edits.push((s.at[j], Edit::Replace("=")));
+                assigned = true;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// After MariaDB's `FOR SYSTEM_TIME` range starting at `j` (after those words), if it is one
@@ -1059,6 +1085,19 @@ mod tests {
                 None,
             ),
             ("SELECT * FROM t FOR SYSTEM_TIME AS OF @x", None),
+            // Percona Toolkit's `SHOW CREATE TABLE` wrapper.
+            (
+                "SET @OLD_SQL_MODE := @@SQL_MODE, @@SQL_MODE := '', @OLD_QUOTE := @@SQL_QUOTE_SHOW_CREATE, @@SQL_QUOTE_SHOW_CREATE := 1",
+                Some(Read),
+            ),
+            ("SET @@session.sql_mode := @OLD_SQL_MODE", Some(Read)),
+            ("SET @a := (SELECT count(*) FROM t), @b = 2", Some(Read)),
+            ("SET @a := (SELECT nextval(s))", Some(Write)),
+            ("SET @@GLOBAL.max_connections := 10", Some(Admin)),
+            ("SET GLOBAL max_connections := 10", Some(Admin)),
+            ("SET @@session.transaction_read_only := 0", Some(Write)),
+            ("SET SESSION sql_log_bin := 0", Some(Admin)),
+            ("SET @a = @b := 2", Some(Read)),
         ] {
             assert_eq!(
                 class(sql, my),

@@ -729,7 +729,12 @@ fn recognize_piece(
         let pd = parser_dialect(dialect);
         let mut parsed = Vec::new();
         for part in &parts {
-            match Parser::parse_sql(pd.as_ref(), part).ok()?.as_slice() {
+            // An assignment the parser lacks as sent (`SET @@a := 1`) goes through the rewrites.
+            let statements = Parser::parse_sql(pd.as_ref(), part).or_else(|_| {
+                let (bare, _) = recognize::rewrite_for_parser(part, dialect).ok_or(())?;
+                Parser::parse_sql(pd.as_ref(), &bare).map_err(|_| ())
+            });
+            match statements.ok()?.as_slice() {
                 [one @ sqlparser::ast::Statement::Set(_)] => parsed.push(one.clone()),
                 _ => return None,
             }
@@ -754,12 +759,22 @@ fn recognize_piece(
     }
     // A row-locking clause sqlparser lacks, after the rewritten text if there is one.
     let text = rewritten.as_ref().map_or(piece, |(bare, _)| bare.as_str());
+    // It ends the statement's last query: a `SELECT`'s, an `INSERT … SELECT`'s
+    // (pt-online-schema-change copies rows so), an `EXPLAIN`'s, which runs nothing.
     let head = recognize::strip_locking_clause(text, dialect)?;
     let statements = Parser::parse_sql(parser_dialect(dialect).as_ref(), head).ok()?;
-    if !matches!(statements.as_slice(), [sqlparser::ast::Statement::Query(_)]) {
+    let [statement] = statements.as_slice() else {
         return None;
+    };
+    findings.statement(statement);
+    if let sqlparser::ast::Statement::Explain {
+        analyze, options, ..
+    } = statement
+        && !*analyze
+        && !findings.explain_analyzes(options.as_deref())
+    {
+        return Some((StatementClass::Read, "EXPLAIN".into()));
     }
-    findings.statement(&statements[0]);
     Some((
         StatementClass::Write,
         "a row-locking clause takes row locks".into(),

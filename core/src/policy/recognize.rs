@@ -584,7 +584,8 @@ fn is_plain_token(t: &str) -> bool {
 
 /// Row-locking clauses sqlparser does not parse (`FOR NO KEY UPDATE`, `FOR KEY SHARE`,
 /// MySQL's `LOCK IN SHARE MODE`): the text before the clause, if the statement ends with one
-/// (the caller parses that part, requires it to be one query, and adds `write`).
+/// (the caller parses that part, requires it to be one statement, and adds `write` unless it
+/// is a plain `EXPLAIN`).
 pub(crate) fn strip_locking_clause(sql: &str, dialect: SqlDialect) -> Option<&str> {
     let lower = sql.to_ascii_lowercase();
     let keyword = if dialect == SqlDialect::Mysql {

@@ -1,5 +1,5 @@
-//! Stored routines with compound bodies: MySQL's `CREATE PROCEDURE|FUNCTION ... BEGIN ... END`
-//! and PostgreSQL's `... BEGIN ATOMIC ... END` (see [`is_one_pg_atomic_routine`]).
+//! Stored routines with compound bodies: MySQL's `CREATE PROCEDURE|FUNCTION|TRIGGER ... BEGIN
+//! ... END` and PostgreSQL's `... BEGIN ATOMIC ... END` (see [`is_one_pg_atomic_routine`]).
 //!
 //! sqlparser 0.63 parses neither the bodies nor the header in full, and the lexer splits
 //! statements at every `;`, including the ones inside a body. This module recognizes one exact
@@ -24,7 +24,10 @@
 //!
 //! The header is read exactly: `CREATE [OR REPLACE] [DEFINER = CURRENT_USER]
 //! [AGGREGATE] PROCEDURE|FUNCTION [IF NOT EXISTS] name (parameters) [RETURNS type]
-//! [characteristics] [label:] BEGIN`. Another `DEFINER` (the routine would run as that
+//! [characteristics] [label:] BEGIN`, or for a trigger `CREATE [OR REPLACE] [DEFINER =
+//! CURRENT_USER] TRIGGER [IF NOT EXISTS] name BEFORE|AFTER INSERT|UPDATE|DELETE ON table FOR
+//! EACH ROW [FOLLOWS|PRECEDES other] [label:] BEGIN` (a trigger's body runs on others' writes
+//! with the definer's privileges, which `CURRENT_USER` keeps to the session's own account). Another `DEFINER` (the routine would run as that
 //! account) or anything else is not this form.
 
 /// PostgreSQL procedural languages that run a routine inside the database's sandbox (what
@@ -48,7 +51,7 @@ pub(crate) fn is_trusted_language(name: &str) -> bool {
 /// The reason for a routine definition dbward reads without the parser: `ddl`, whatever its
 /// body does.
 pub(crate) const STORED_CODE: &str =
-    "CREATE PROCEDURE/FUNCTION (stored code: creating it runs none of it)";
+    "CREATE PROCEDURE/FUNCTION/TRIGGER (stored code: creating it runs none of it)";
 
 /// The reason for a routine in a language outside [`TRUSTED_LANGUAGES`].
 pub(crate) const UNTRUSTED_ROUTINE: &str = "a routine in an untrusted language (C, internal, plpython3u…: code outside the database's \
@@ -176,6 +179,9 @@ fn header(t: &[&Token]) -> Option<usize> {
             i += 2;
         }
     }
+    if next("trigger", &mut i) {
+        return trigger_header(t, i);
+    }
     let function = if next("procedure", &mut i) {
         false
     } else {
@@ -244,6 +250,48 @@ fn header(t: &[&Token]) -> Option<usize> {
         if !ok {
             return None;
         }
+    }
+    Some(i)
+}
+
+/// The rest of a trigger's header from `i` (after `TRIGGER`): `[IF NOT EXISTS] name
+/// BEFORE|AFTER INSERT|UPDATE|DELETE ON table FOR EACH ROW [FOLLOWS|PRECEDES other]`; where
+/// its body starts.
+fn trigger_header(t: &[&Token], mut i: usize) -> Option<usize> {
+    let next = |w: &str, i: &mut usize| {
+        let found = is(t.get(*i), w);
+        *i += usize::from(found);
+        found
+    };
+    let name = |i: &mut usize| {
+        if !is_name(t.get(*i)) {
+            return false;
+        }
+        *i += 1;
+        if matches!(t.get(*i), Some(Token::Period)) {
+            if !is_name(t.get(*i + 1)) {
+                return false;
+            }
+            *i += 2;
+        }
+        true
+    };
+    if next("if", &mut i) && !(next("not", &mut i) && next("exists", &mut i)) {
+        return None;
+    }
+    let timed = name(&mut i)
+        && (next("before", &mut i) || next("after", &mut i))
+        && (next("insert", &mut i) || next("update", &mut i) || next("delete", &mut i))
+        && next("on", &mut i)
+        && name(&mut i)
+        && next("for", &mut i)
+        && next("each", &mut i)
+        && next("row", &mut i);
+    if !timed {
+        return None;
+    }
+    if (next("follows", &mut i) || next("precedes", &mut i)) && !name(&mut i) {
+        return None;
     }
     Some(i)
 }
@@ -596,5 +644,30 @@ mod tests {
         assert!(!one("CREATE PROCEDURE p() BEGIN SELECT 1;"));
         // An `END` the server reads as a name makes this scan end early: refused, never hidden.
         assert!(!one("CREATE PROCEDURE p() BEGIN SELECT end FROM t; END"));
+    }
+
+    #[test]
+    fn triggers() {
+        // pt-online-schema-change's, with a `!` sqlparser lacks.
+        assert!(one(
+            "CREATE TRIGGER `pt_osc_d_t_upd` AFTER UPDATE ON `d`.`t` FOR EACH ROW BEGIN DELETE IGNORE FROM `d`.`_t_new` WHERE !(OLD.`id` <=> NEW.`id`) AND `d`.`_t_new`.`id` <=> OLD.`id`;REPLACE INTO `d`.`_t_new` (`id`) VALUES (NEW.`id`);END "
+        ));
+        assert!(one(
+            "CREATE OR REPLACE DEFINER = CURRENT_USER TRIGGER IF NOT EXISTS s.tr BEFORE INSERT ON s.t
+             FOR EACH ROW FOLLOWS other
+             BEGIN DECLARE x INT; SET x = 1; IF NEW.a > x THEN SET NEW.b = x; END IF; END"
+        ));
+        assert!(!one(
+            "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.b = 1; END; DROP USER x"
+        ));
+        assert!(!one(
+            "CREATE DEFINER = `root`@`%` TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.b = 1; END"
+        ));
+        assert!(!one(
+            "CREATE TRIGGER tr BEFORE TRUNCATE ON t FOR EACH ROW BEGIN SET NEW.b = 1; END"
+        ));
+        assert!(!one(
+            "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH STATEMENT BEGIN SET NEW.b = 1; END"
+        ));
     }
 }
