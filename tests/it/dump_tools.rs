@@ -689,7 +689,7 @@ async fn mysql_check_and_import_tools_run_under_a_ddl_grant() {
 #[tokio::test]
 async fn percona_toolkit_runs_under_read_and_ddl_grants() {
     let fx = MyProxy::start("read", json!({})).await;
-    let schema = fx.upstream.name.clone();
+    let schema = fx.register_under_schema_name("read").await;
     fx.upstream.sql(
         "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, a INT, b VARCHAR(20), KEY (a), KEY (a, b));
          INSERT INTO t (a, b) SELECT seq, CONCAT('r', seq) FROM seq_1_to_3000;
@@ -697,15 +697,6 @@ async fn percona_toolkit_runs_under_read_and_ddl_grants() {
                          CONSTRAINT fk_t FOREIGN KEY (t_id) REFERENCES t (id));
          INSERT INTO u VALUES (1, 10), (2, 20);",
     );
-    register_with_grant(
-        &fx.dbward,
-        fx.user_id,
-        json!({"name": schema, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
-            "database": schema, "username": fx.upstream.user,
-            "password": fx.upstream.password, "tls_mode": "disable"}),
-        "read",
-    )
-    .await;
     // The tools take the login from a DSN and TLS from an option file.
     let dir = tempfile::tempdir().expect("temp dir");
     let options = dir.path().join("my.cnf");

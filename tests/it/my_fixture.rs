@@ -148,6 +148,31 @@ impl MyProxy {
         fx
     }
 
+    /// Registers the upstream schema a second time, under its own name, and grants the
+    /// fixture's user `level` on it; returns the name. Tools that qualify names with the
+    /// database they were given need that (see the README's MySQL section).
+    pub async fn register_under_schema_name(&self, level: &str) -> String {
+        let name = self.upstream.name.clone();
+        let (s, db) = self
+            .dbward
+            .admin(
+                "POST",
+                "/api/databases",
+                Some(json!({
+                    "name": name, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                    "database": name, "username": self.upstream.user,
+                    "password": self.upstream.password, "tls_mode": "disable",
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "{db}");
+        let grant = json!({"user_id": self.user_id, "database_id": db["id"],
+            "access_level": level, "expires_at": "2099-01-01T00:00:00Z"});
+        let (s, g) = self.dbward.admin("POST", "/api/grants", Some(grant)).await;
+        assert_eq!(s, 201, "{g}");
+        name
+    }
+
     /// The certificate dbward generated in its data directory, for clients that verify it.
     pub fn tls_cert(&self) -> std::path::PathBuf {
         self.dbward

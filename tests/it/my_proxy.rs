@@ -685,6 +685,49 @@ async fn activerecord_migrates_under_a_ddl_grant() {
     fx.dbward.stop().await;
 }
 
+/// `TypeORM`'s `synchronize`, repositories and migrations under a `ddl` grant
+/// (`tests/clients/node/typeorm_sync.js`): after them its schema diff, read through dbward,
+/// finds nothing to change.
+#[tokio::test]
+async fn typeorm_synchronizes_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    // TypeORM qualifies its own tables with the database it was given.
+    let schema = fx.register_under_schema_name("ddl").await;
+    let args = [
+        "mysql".into(),
+        fx.port().to_string(),
+        fx.password.clone(),
+        schema,
+    ];
+    let stdout = crate::harness::run_client("node/typeorm_sync.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "posts=hello,world:UTC users=1 migrations=1 pending=0"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM posts"), "2");
+    fx.dbward.stop().await;
+}
+
+/// Knex's migrations (its lock table, taken `FOR UPDATE`), schema builder, a transaction
+/// rolled back and a migration batch rolled back, under a `ddl` grant
+/// (`tests/clients/node/knex_migrate.js`).
+#[tokio::test]
+async fn knex_migrates_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", serde_json::json!({})).await;
+    let args = [
+        "mysql".into(),
+        fx.port().to_string(),
+        fx.password.clone(),
+        "shop".into(),
+    ];
+    let stdout = crate::harness::run_client("node/knex_migrate.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "migrated=1:2 transfers=0 balance=100 rolled=1 transfers_table=false"
+    );
+    fx.dbward.stop().await;
+}
+
 /// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its UUID
 /// columns are `CHAR(36) BINARY`.
 #[tokio::test]

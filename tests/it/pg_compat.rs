@@ -995,6 +995,47 @@ async fn activerecord_migrates_under_a_ddl_grant() {
     fx.dbward.stop().await;
 }
 
+/// `TypeORM`'s `synchronize`, repositories and migrations under a `ddl` grant
+/// (`tests/clients/node/typeorm_sync.js`): after them its schema diff, read through dbward,
+/// finds nothing to change.
+#[tokio::test]
+async fn typeorm_synchronizes_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let args = [
+        "postgres".into(),
+        fx.port().to_string(),
+        fx.password.clone(),
+        fx.db_name.clone(),
+    ];
+    let stdout = crate::harness::run_client("node/typeorm_sync.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "posts=hello,world:UTC users=1 migrations=1 pending=0"
+    );
+    assert_eq!(fx.upstream_count("posts").await, 2);
+    fx.dbward.stop().await;
+}
+
+/// Knex's migrations (its lock table, taken `FOR UPDATE`), schema builder, a transaction
+/// rolled back and a migration batch rolled back, under a `ddl` grant
+/// (`tests/clients/node/knex_migrate.js`).
+#[tokio::test]
+async fn knex_migrates_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let args = [
+        "postgres".into(),
+        fx.port().to_string(),
+        fx.password.clone(),
+        fx.db_name.clone(),
+    ];
+    let stdout = crate::harness::run_client("node/knex_migrate.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "migrated=1:2 transfers=0 balance=100 rolled=1 transfers_table=false"
+    );
+    fx.dbward.stop().await;
+}
+
 /// Sequelize's `sync` under a `ddl` grant (`tests/clients/node/sequelize_sync.js`): its ENUM
 /// types are created in `DO` blocks of plain statements.
 #[tokio::test]
