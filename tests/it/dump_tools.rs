@@ -784,3 +784,74 @@ async fn percona_toolkit_runs_under_read_and_ddl_grants() {
     );
     fx.dbward.stop().await;
 }
+
+/// pgloader (Common Lisp, its own PostgreSQL protocol code) migrating a MariaDB database into
+/// PostgreSQL through dbward under a `ddl` grant: its catalog reads, schema, COPY in
+/// parallel, indexes and foreign keys. Its sequence reset is a `DO` block running dynamic SQL
+/// (after `CREATE TEMP TABLE reloids(oid) AS VALUES …`, which the corpus covers), which only
+/// `admin` may run: `reset no sequences`, then the DBA's own `setval`. (pgloader reads MySQL with
+/// `mysql_native_password` only, which dbward's MySQL port does not offer: the source is read
+/// directly.)
+#[tokio::test]
+async fn pgloader_loads_mariadb_into_postgres_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let source = crate::my_fixture::MyDatabase::create();
+    source.sql(
+        "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50) NOT NULL,
+                             price DECIMAL(8,2), data BLOB, KEY (name));
+         INSERT INTO items (name, price, data)
+           SELECT CONCAT('item', seq), seq / 4, UNHEX('00FF') FROM seq_1_to_1000;
+         CREATE TABLE tags (item_id INT, tag VARCHAR(20), PRIMARY KEY (item_id, tag),
+                            FOREIGN KEY (item_id) REFERENCES items (id));
+         INSERT INTO tags VALUES (1, 'a'), (2, 'b');",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = format!(
+        "postgresql://{}:{}@127.0.0.1:{}/{}?sslmode=disable",
+        fx.user,
+        fx.password,
+        fx.port(),
+        fx.db_name
+    );
+    let loaded = run_tool(
+        "pgloader",
+        &[
+            "--root-dir",
+            &dir.path().display().to_string(),
+            "--with",
+            "reset no sequences",
+            &format!(
+                "mysql://{}:{}@127.0.0.1:3306/{}",
+                source.user, source.password, source.name
+            ),
+            &target,
+        ],
+    )
+    .await;
+    assert!(loaded.contains("Index Build Completion"), "{loaded}");
+    let schema = &source.name;
+    assert_eq!(fx.upstream_count(&format!("{schema}.items")).await, 1000);
+    let (ok, out, err) = fx
+        .psql(&[
+            "-At",
+            "-c",
+            &format!(
+                "SELECT setval(pg_get_serial_sequence('{schema}.items', 'id'), max(id)) FROM {schema}.items"
+            ),
+            "-c",
+            &format!("INSERT INTO {schema}.items (name) VALUES ('new') RETURNING id"),
+            "-c",
+            &format!(
+                "SELECT count(*), sum(price), sum(octet_length(data)) FROM {schema}.items; \
+                 SELECT confrelid::regclass FROM pg_constraint WHERE contype = 'f' \
+                   AND conrelid = '{schema}.tags'::regclass"
+            ),
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("1000\n1001\nINSERT 0 1\n1001|125125.00|2000\n{schema}.items")
+    );
+    fx.dbward.stop().await;
+}

@@ -23,6 +23,8 @@
 //!   `SORTKEY`, `IDENTITY(seed, step)`, `COMPOUND|INTERLEAVED SORTKEY`) and a materialized
 //!   view's `AUTO REFRESH YES|NO` go;
 //! - `CREATE RECURSIVE VIEW` loses `RECURSIVE` (the same query, the same objects read);
+//! - `CREATE TABLE t (a, b) AS query` loses its list of column names (pgloader's `CREATE TEMP
+//!   TABLE reloids(oid) AS VALUES …`);
 //! - `xmlelement(name tag, …)` and `xmlpi(name target, …)` lose the name (the expressions stay);
 //! - `BETWEEN SYMMETRIC`, `GROUP BY DISTINCT|ALL` and `FOR KEY SHARE` (a row lock, as `FOR
 //!   SHARE` is) lose the word; the postfix `x ISNULL` becomes
@@ -254,6 +256,7 @@ pub(crate) fn postgres(tokens: &[Token], texts: &[&str]) -> Option<String> {
     {
         s.drop(j, j + 1, &mut edits);
     }
+    ctas_column_names(&s, &mut edits);
     let mut j = 0;
     while j < s.len() {
         // A window frame's exclusion, right before the window's `)`.
@@ -802,6 +805,38 @@ fn set_assignments(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
             }
             _ => {}
         }
+    }
+}
+
+/// `CREATE [TEMP] TABLE [IF NOT EXISTS] t (a, b) [WITH (…)] AS query`: the list names the
+/// query's columns (sqlparser wants each typed) and goes.
+fn ctas_column_names(s: &Significant<'_>, edits: &mut Vec<(usize, Edit)>) {
+    let Some(table) = (1..5).find(|&j| s.word(j, "table")) else {
+        return;
+    };
+    if !s.word(0, "create") {
+        return;
+    }
+    let mut j = table + 1;
+    if s.word(j, "if") && s.word(j + 1, "not") && s.word(j + 2, "exists") {
+        j += 3;
+    }
+    if !s.name(j) {
+        return;
+    }
+    j += 1;
+    if s.is(j, &Token::Period) && s.name(j + 1) {
+        j += 2;
+    }
+    if !s.is(j, &Token::LParen) {
+        return;
+    }
+    let Some(end) = s.after_names(j + 1).filter(|&e| s.is(e, &Token::RParen)) else {
+        return;
+    };
+    let then = ["as", "with", "using", "on", "tablespace", "without"];
+    if s.word_in(end + 1, &then) && (end + 1..s.len()).any(|k| s.word(k, "as")) {
+        s.drop(j, end + 1, edits);
     }
 }
 
