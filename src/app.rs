@@ -211,6 +211,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
                 .server_version
                 .clone()
                 .unwrap_or_else(|| dbward_proxy::mysql::client_auth::SERVER_VERSION.to_owned()),
+            announce_native_password: config.mysql.announce_native_password,
         },
         registry.clone(),
         classifier.clone(),
@@ -421,6 +422,7 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<Optio
                 verifiers: Some(verifiers),
                 enabled: true,
                 role_ids: vec![admin_role.id],
+                mysql_native_sealed: None,
             },
         )
         .await?;

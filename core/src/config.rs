@@ -395,6 +395,11 @@ pub struct ProxyConfig<P: DefaultPort> {
     /// both serve; with only MySQL 8.0+ upstreams, `8.0.99-dbward` (Connector/J then reads
     /// `@@transaction_isolation`, not the `@@tx_isolation` MySQL 8.0 removed).
     pub server_version: Option<String>,
+    /// `[mysql]` only: the greeting names `mysql_native_password` as the server's plugin,
+    /// for clients that refuse any other before they even answer (pgloader's). Only users an
+    /// admin opted in to that plugin log in with it; everyone else's client is switched to
+    /// `caching_sha2_password`, one round trip more. Default `false`.
+    pub announce_native_password: bool,
     #[serde(skip)]
     port: std::marker::PhantomData<P>,
 }
@@ -409,6 +414,7 @@ impl<P: DefaultPort> Default for ProxyConfig<P> {
             connect_timeout: Duration::from_secs(10),
             max_message_bytes: 64 << 20,
             server_version: None,
+            announce_native_password: false,
         }
     }
 }
@@ -561,6 +567,12 @@ impl Config {
                 reason: "at least 1".into(),
             });
         }
+        if self.pg.announce_native_password {
+            return Err(ConfigError::Invalid {
+                setting: "pg.announce_native_password",
+                reason: "applies to [mysql] only".into(),
+            });
+        }
         if self.pg.server_version.is_some() {
             return Err(ConfigError::Invalid {
                 setting: "pg.server_version",
@@ -602,6 +614,8 @@ mod tests {
         assert!(parse("[mysql]\nserver_version = '8.0.99-dbward'").is_ok());
         assert!(parse("[pg]\nserver_version = '8.0.99-dbward'").is_err());
         assert!(parse("[mysql]\nserver_version = 'dbward'").is_err());
+        assert!(parse("[mysql]\nannounce_native_password = true").is_ok());
+        assert!(parse("[pg]\nannounce_native_password = true").is_err());
         assert!(parse("[mysql]\nserver_version = '8.0 x'").is_err());
     }
 

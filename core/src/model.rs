@@ -309,6 +309,9 @@ pub struct User {
     /// Set when deleted; deleted users stay readable for history.
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// Whether the MySQL front door also accepts `mysql_native_password` for this user (an
+    /// opt-in for old clients; weaker: see the README).
+    pub mysql_native_password: bool,
 }
 
 /// A role: a named set of permissions.

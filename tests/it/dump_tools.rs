@@ -785,17 +785,43 @@ async fn percona_toolkit_runs_under_read_and_ddl_grants() {
     fx.dbward.stop().await;
 }
 
-/// pgloader (Common Lisp, its own PostgreSQL protocol code) migrating a MariaDB database into
-/// PostgreSQL through dbward under a `ddl` grant: its catalog reads, schema, COPY in
-/// parallel, indexes and foreign keys. Its sequence reset is a `DO` block running dynamic SQL
-/// (after `CREATE TEMP TABLE reloids(oid) AS VALUES …`, which the corpus covers), which only
-/// `admin` may run: `reset no sequences`, then the DBA's own `setval`. (pgloader reads MySQL with
-/// `mysql_native_password` only, which dbward's MySQL port does not offer: the source is read
-/// directly.)
+/// pgloader (Common Lisp, its own protocol code for both servers) migrating a MariaDB database
+/// into PostgreSQL, both through dbward: the source under a `read` grant, the target under
+/// `ddl`. pgloader speaks `mysql_native_password` only and refuses a greeting that names
+/// another plugin: `mysql.announce_native_password` and a user opted in. On the target: its
+/// catalog reads, schema, COPY in parallel, indexes and foreign keys. Its sequence reset is a
+/// `DO` block running dynamic SQL (after `CREATE TEMP TABLE reloids(oid) AS VALUES …`, which
+/// the corpus covers), which only `admin` may run: `reset no sequences`, then the DBA's own
+/// `setval`.
 #[tokio::test]
 async fn pgloader_loads_mariadb_into_postgres_under_a_ddl_grant() {
-    let fx = PgProxy::start("ddl").await;
+    let fx = PgProxy::start_with("ddl", |c| c.mysql.announce_native_password = true).await;
     let source = crate::my_fixture::MyDatabase::create();
+    register_with_grant(
+        &fx.dbward,
+        fx.user_id,
+        json!({"name": source.name, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+            "database": source.name, "username": source.user,
+            "password": source.password, "tls_mode": "disable"}),
+        "read",
+    )
+    .await;
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PUT",
+            &format!("/api/users/{}/password", fx.user_id),
+            Some(json!({"password": fx.password, "mysql_native_password": true})),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let mysql_port = fx
+        .dbward
+        .started
+        .as_ref()
+        .expect("started")
+        .mysql_addr
+        .port();
     source.sql(
         "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50) NOT NULL,
                              price DECIMAL(8,2), data BLOB, KEY (name));
@@ -821,8 +847,8 @@ async fn pgloader_loads_mariadb_into_postgres_under_a_ddl_grant() {
             "--with",
             "reset no sequences",
             &format!(
-                "mysql://{}:{}@127.0.0.1:3306/{}",
-                source.user, source.password, source.name
+                "mysql://{}:{}@127.0.0.1:{mysql_port}/{}",
+                fx.user, fx.password, source.name
             ),
             &target,
         ],

@@ -303,6 +303,28 @@ async fn logins_are_refused_with_mysql_errors() {
     fx.dbward.stop().await;
 }
 
+/// The authentication path (`details.auth`) of the trail's successful MySQL logins, oldest
+/// first, once there are `n`.
+async fn login_paths(fx: &MyProxy, n: usize) -> Vec<String> {
+    let mut paths = Vec::new();
+    for _ in 0..50 {
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+        paths = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .rev()
+            .filter(|r| r["action"] == "mysql.connect" && r["outcome"] == "success")
+            .map(|r| r["details"]["auth"].as_str().unwrap_or("?").to_owned())
+            .collect::<Vec<_>>();
+        if paths.len() == n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    paths
+}
+
 /// `caching_sha2_password`'s fast path: a full authentication over TLS is remembered; later
 /// logins prove the password by the plugin's scramble, over TLS or (where plaintext is allowed)
 /// without; a wrong password still fails, and a password change ends the remembered entry.
@@ -342,22 +364,7 @@ async fn caching_sha2_fast_path_after_a_full_authentication() {
     let (ok, err) = login("wrong-password", false).await;
     assert!(!ok && err.contains("ERROR 1045"), "{err}");
     // The audit trail tells which path each login took.
-    let mut paths = Vec::new();
-    for _ in 0..50 {
-        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
-        paths = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .rev()
-            .filter(|r| r["action"] == "mysql.connect" && r["outcome"] == "success")
-            .map(|r| r["details"]["auth"].as_str().unwrap_or("?").to_owned())
-            .collect::<Vec<_>>();
-        if paths.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let paths = login_paths(&fx, 3).await;
     assert_eq!(paths, ["full", "fast", "fast"]);
     // A new password: the remembered entry is gone, the old password fails on either path.
     let (s, _) = fx
@@ -626,6 +633,79 @@ async fn php_mysqlnd_session() {
         "long=200000 cursor=2,3,4 sets=4 unbuffered=50000 loaded=2 denied=1142 changed=6 pdo=two,two:6"
     );
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "6");
+    fx.dbward.stop().await;
+}
+
+/// `mysql_native_password` is opt-in per user: mysqljs (npm's `mysql`), which speaks nothing
+/// else, is switched to `caching_sha2_password` and gives up until an admin sets the password
+/// with the option on; then it logs in over TLS and in plaintext from loopback, a wrong
+/// password is refused, a PATCH cannot turn the option on (dbward keeps no password to derive
+/// it from) but turns it off, and the trail names the path.
+#[tokio::test]
+async fn mysql_native_password_is_opt_in_per_user() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let login = |password: &str, mode: &str| {
+        let args = [
+            fx.port().to_string(),
+            "alice".to_owned(),
+            password.to_owned(),
+            "shop".to_owned(),
+            mode.to_owned(),
+        ];
+        async move { crate::harness::run_client("node/mysqljs_login.js", "", &args).await }
+    };
+    assert_eq!(
+        login(&fx.password, "tls").await,
+        "error:UNSUPPORTED_AUTH_METHOD"
+    );
+    let path = format!("/api/users/{}", fx.user_id);
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &path,
+            Some(serde_json::json!({"mysql_native_password": true})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PUT",
+            &format!("{path}/password"),
+            Some(serde_json::json!({"password": fx.password, "mysql_native_password": true})),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (_, user) = fx.dbward.admin("GET", &path, None).await;
+    assert_eq!(user["mysql_native_password"], true);
+    crate::harness::assert_no_secrets(&user.to_string());
+    let who = format!("ok:{}@% ON", fx.upstream.user);
+    assert_eq!(login(&fx.password, "tls").await, who);
+    assert_eq!(login(&fx.password, "plain").await, who);
+    assert_eq!(
+        login("wrong-password", "plain").await,
+        "error:ER_ACCESS_DENIED_ERROR"
+    );
+    // Clients that speak caching_sha2_password are unaffected.
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(ok, "{err}");
+    let paths = login_paths(&fx, 3).await;
+    assert_eq!(paths, ["native", "native", "full"]);
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &path,
+            Some(serde_json::json!({"mysql_native_password": false})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["mysql_native_password"], false);
+    assert_eq!(
+        login(&fx.password, "tls").await,
+        "error:UNSUPPORTED_AUTH_METHOD"
+    );
     fx.dbward.stop().await;
 }
 

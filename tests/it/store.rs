@@ -214,6 +214,7 @@ async fn new_user(store: &Store, name: &str, roles: &[&str]) -> i64 {
                 verifiers: Some(make_verifiers("pw-for-store-tests", 4096)),
                 enabled: true,
                 role_ids,
+                mysql_native_sealed: None,
             },
         )
         .await
@@ -489,6 +490,7 @@ mod suite {
                     verifiers: None,
                     enabled: true,
                     role_ids: vec![],
+                    mysql_native_sealed: None,
                 },
             )
             .await;
@@ -516,6 +518,7 @@ mod suite {
                 &UserPatch {
                     enabled: None,
                     role_ids: Some(vec![user_role.id, auditor.id]),
+                    clear_mysql_native: false,
                 },
             )
             .await
@@ -617,6 +620,7 @@ mod suite {
                 &UserPatch {
                     enabled: Some(false),
                     role_ids: None,
+                    clear_mysql_native: false,
                 },
             )
             .await
@@ -628,6 +632,7 @@ mod suite {
                 &UserPatch {
                     enabled: Some(false),
                     role_ids: None,
+                    clear_mysql_native: false,
                 },
             )
             .await
@@ -649,7 +654,8 @@ mod suite {
                     b,
                     &UserPatch {
                         enabled: None,
-                        role_ids: Some(vec![user_role])
+                        role_ids: Some(vec![user_role]),
+                        clear_mysql_native: false,
                     }
                 )
                 .await,
@@ -662,6 +668,7 @@ mod suite {
                 &UserPatch {
                     enabled: Some(true),
                     role_ids: None,
+                    clear_mysql_native: false,
                 },
             )
             .await
@@ -1058,6 +1065,7 @@ mod suite {
                     verifiers: Some(make_verifiers("x-password", 4096)),
                     enabled: true,
                     role_ids: vec![9999],
+                    mysql_native_sealed: None,
                 },
             )
             .await;
@@ -1071,6 +1079,7 @@ mod suite {
                     verifiers: Some(make_verifiers("x-password", 4096)),
                     enabled: true,
                     role_ids: vec![],
+                    mysql_native_sealed: None,
                 },
             )
             .await;

@@ -126,9 +126,24 @@ pub(crate) async fn change_password(
         .await
         .map_err(|_| ApiError::forbidden("current_password is wrong"))?;
     let v = make_verifiers(&state, body.new_password.expose().clone()).await?;
+    // `mysql_native_password` stays as an admin set it, derived from the new password.
+    let me = state.store.get_user(p.user_id).await?;
+    let native = me.mysql_native_password.then(|| {
+        dbward_core::crypto::password::seal_mysql_native(
+            &state.key,
+            &me.username,
+            body.new_password.expose(),
+        )
+    });
     state
         .store
-        .set_password(&p.actor(), p.user_id, &v, "me.change_password")
+        .set_password(
+            &p.actor(),
+            p.user_id,
+            &v,
+            native.as_deref(),
+            "me.change_password",
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

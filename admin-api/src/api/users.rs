@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Extension, Router};
-use dbward_core::crypto::Secret;
+use dbward_core::crypto::{Secret, password};
 use dbward_core::model::{User, UserKind, builtin};
 use dbward_core::store::{NewUser, UserPatch};
 use serde::Deserialize;
@@ -79,6 +79,10 @@ pub(crate) struct CreateUser {
     enabled: bool,
     /// Role ids or names; default: the built-in `user` role.
     roles: Option<Vec<RoleSel>>,
+    /// Also accept `mysql_native_password` at the MySQL port, for old clients that speak
+    /// nothing newer (local users only; weaker: see the README). Default off.
+    #[serde(default)]
+    mysql_native_password: bool,
 }
 
 fn local() -> UserKind {
@@ -113,6 +117,16 @@ pub(crate) async fn create(
         }
         (UserKind::Ldap, None) => None,
     };
+    if body.mysql_native_password && body.kind != UserKind::Local {
+        return Err(ApiError::invalid(
+            "mysql_native_password needs a local password",
+        ));
+    }
+    let mysql_native_sealed = body
+        .password
+        .as_ref()
+        .filter(|_| body.mysql_native_password)
+        .map(|pw| password::seal_mysql_native(&state.key, &body.username, pw.expose()));
     let user = state
         .store
         .create_user(
@@ -123,6 +137,7 @@ pub(crate) async fn create(
                 verifiers,
                 enabled: body.enabled,
                 role_ids: roles,
+                mysql_native_sealed,
             },
         )
         .await?;
@@ -134,6 +149,9 @@ pub(crate) async fn create(
 pub(crate) struct PatchUser {
     enabled: Option<bool>,
     roles: Option<Vec<RoleSel>>,
+    /// `false` turns `mysql_native_password` off. Turning it on needs the password: `PUT
+    /// /api/users/{id}/password` with `mysql_native_password: true`.
+    mysql_native_password: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "Integer id")), request_body = PatchUser, responses((status = 200, description = "Changed", body = User), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody), (status = 409, description = "Conflict", body = crate::error::ErrorBody)))]
@@ -147,9 +165,16 @@ pub(crate) async fn update(
         Some(r) => Some(role_ids(&state, r).await?),
         None => None,
     };
+    if body.mysql_native_password == Some(true) {
+        return Err(ApiError::invalid(
+            "mysql_native_password is derived from the password, which dbward does not keep: \
+             set it with PUT /api/users/{id}/password and mysql_native_password: true",
+        ));
+    }
     let patch = UserPatch {
         enabled: body.enabled,
         role_ids,
+        clear_mysql_native: body.mysql_native_password == Some(false),
     };
     Ok(axum::Json(
         state.store.update_user(&p.actor(), id, &patch).await?,
@@ -171,6 +196,8 @@ pub(crate) async fn remove(
 pub(crate) struct SetPassword {
     #[schema(value_type = String, format = Password, write_only)]
     password: Secret<String>,
+    /// Turns `mysql_native_password` on or off with the new password; absent: as it was.
+    mysql_native_password: Option<bool>,
 }
 
 #[utoipa::path(put, path = "/api/users/{id}/password", tag = "users", params(("id" = i64, Path, description = "Integer id")), request_body = SetPassword, responses((status = 204, description = "Changed"), (status = 400, description = "Invalid request", body = crate::error::ErrorBody), (status = 401, description = "Missing or wrong credentials", body = crate::error::ErrorBody), (status = 403, description = "Permission missing", body = crate::error::ErrorBody), (status = 404, description = "Not found", body = crate::error::ErrorBody)))]
@@ -186,10 +213,19 @@ pub(crate) async fn set_password(
     if user.deleted_at.is_some() {
         return Err(ApiError::not_found("user"));
     }
+    if body.mysql_native_password == Some(true) && user.kind != UserKind::Local {
+        return Err(ApiError::invalid(
+            "mysql_native_password needs a local password",
+        ));
+    }
     let v = make_verifiers(&state, body.password.expose().clone()).await?;
+    let native = body
+        .mysql_native_password
+        .unwrap_or(user.mysql_native_password)
+        .then(|| password::seal_mysql_native(&state.key, &user.username, body.password.expose()));
     state
         .store
-        .set_password(&p.actor(), id, &v, "user.set_password")
+        .set_password(&p.actor(), id, &v, native.as_deref(), "user.set_password")
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

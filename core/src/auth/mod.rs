@@ -20,6 +20,8 @@
 //!   plugin's challenge-response scramble instead ([`Authenticator::verify_sha2_scramble`]).
 //!   The entry is tied to the user's current hash (a password change ends it) and never
 //!   leaves memory.
+//! - `mysql_native_password` is accepted only for users an admin opted in, against their sealed
+//!   SHA1(SHA1(password)) ([`Authenticator::verify_native_scramble`]), with the same throttle.
 //!
 //! The password is verified before anything else about the user (enabled, permissions, grants)
 //! is revealed to the caller.
@@ -233,7 +235,19 @@ impl Authenticator {
             *b ^= m;
         }
         let proven: [u8; 32] = Sha256::digest(stage1).into();
-        if !bool::from(proven.ct_eq(&stage2)) {
+        self.settle_proof(username, client, bool::from(proven.ct_eq(&stage2)), user)
+    }
+
+    /// The answer to a scramble that did or did not prove `user`'s password: throttled as
+    /// every failed login is, and a disabled account is refused only after a proof.
+    fn settle_proof(
+        &self,
+        username: &str,
+        client: IpAddr,
+        proven: bool,
+        user: UserAuth,
+    ) -> Result<Option<UserAuth>, AuthError> {
+        if !proven {
             self.throttle.record_failure(username, client);
             return Err(AuthError::InvalidCredentials);
         }
@@ -242,6 +256,37 @@ impl Authenticator {
             return Err(AuthError::Disabled);
         }
         Ok(Some(user))
+    }
+
+    /// `mysql_native_password`, for users who opted in: checks `scramble`, the client's answer
+    /// to `nonce`, against the user's verifier, which `open` unseals. `Ok(None)`: the user is
+    /// unknown, not local, or did not opt in; the caller switches the client to
+    /// `caching_sha2_password`, whose full authentication then answers an unknown user after
+    /// the usual work. A wrong scramble is a failed, throttled login.
+    pub async fn verify_native_scramble(
+        &self,
+        username: &str,
+        nonce: &[u8],
+        scramble: &[u8],
+        client: IpAddr,
+        open: impl FnOnce(&str) -> Option<[u8; 20]>,
+    ) -> Result<Option<UserAuth>, AuthError> {
+        if let Some(retry_after) = self.throttle.locked_for(username, client) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let Some(user) = self.store.user_auth(username).await? else {
+            return Ok(None);
+        };
+        let Some(stage2) = user
+            .mysql_native_sealed
+            .as_deref()
+            .filter(|_| user.kind == UserKind::Local)
+            .and_then(open)
+        else {
+            return Ok(None);
+        };
+        let proven = password::mysql_native_scramble_proves(&stage2, nonce, scramble);
+        self.settle_proof(username, client, proven, user)
     }
 
     /// Runs argon2id on the bounded worker pool.

@@ -9,6 +9,11 @@
 //! (`auth.scram_iterations`, default 100,000; see `config`).
 //!
 //! Both functions are CPU-heavy: call them off the async reactor (`spawn_blocking`).
+//!
+//! A third verifier exists only for users who opt in: `mysql_native_password`'s SHA1(SHA1(password))
+//! ([`mysql_native_stage2`]), for old MySQL clients that speak nothing else. It is unsalted and
+//! fast to compute, so it is stored sealed with the master key ([`seal_mysql_native`]) and
+//! never leaves the process in the clear.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -94,6 +99,57 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(msg);
     mac.finalize().into_bytes().into()
+}
+
+/// `mysql_native_password`'s stored form of a password: SHA1(SHA1(password)).
+#[must_use]
+pub fn mysql_native_stage2(password: &str) -> [u8; 20] {
+    use sha1::{Digest as _, Sha1};
+    Sha1::digest(Sha1::digest(password.as_bytes())).into()
+}
+
+/// The associated data a user's sealed `mysql_native_password` verifier is bound to.
+fn mysql_native_aad(username: &str) -> String {
+    format!("mysql_native_password:{username}")
+}
+
+/// Seals the `mysql_native_password` verifier of `password` for `username`.
+#[must_use]
+pub fn seal_mysql_native(key: &super::MasterKey, username: &str, password: &str) -> String {
+    super::seal::seal(
+        key,
+        &mysql_native_aad(username),
+        &mysql_native_stage2(password),
+    )
+}
+
+/// Opens what [`seal_mysql_native`] sealed for `username`; `None` if it does not open.
+#[must_use]
+pub fn open_mysql_native(key: &super::MasterKey, username: &str, sealed: &str) -> Option<[u8; 20]> {
+    let opened = super::seal::open(key, &mysql_native_aad(username), sealed).ok()?;
+    <[u8; 20]>::try_from(opened.expose().as_slice()).ok()
+}
+
+/// Whether `scramble`, a client's `mysql_native_password` answer to `nonce`
+/// (`SHA1(pw) XOR SHA1(nonce || SHA1(SHA1(pw)))`), proves the password whose stored form is
+/// `stage2`. Constant time in the comparison.
+#[must_use]
+pub fn mysql_native_scramble_proves(stage2: &[u8; 20], nonce: &[u8], scramble: &[u8]) -> bool {
+    use sha1::{Digest as _, Sha1};
+    use subtle::ConstantTimeEq as _;
+    let Ok(scramble) = <[u8; 20]>::try_from(scramble) else {
+        return false;
+    };
+    let mask = Sha1::new()
+        .chain_update(nonce)
+        .chain_update(stage2)
+        .finalize();
+    let mut stage1 = scramble;
+    for (b, m) in stage1.iter_mut().zip(mask) {
+        *b ^= m;
+    }
+    let proven: [u8; 20] = Sha1::digest(stage1).into();
+    bool::from(proven.ct_eq(stage2))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub struct NewUser {
     pub enabled: bool,
     /// Roles to hold.
     pub role_ids: Vec<i64>,
+    /// The sealed `mysql_native_password` verifier, for a user who opted in (see
+    /// [`crate::crypto::password::seal_mysql_native`]).
+    pub mysql_native_sealed: Option<String>,
 }
 
 /// Changes to a user; absent fields stay as they are.
@@ -39,6 +42,9 @@ pub struct UserPatch {
     pub enabled: Option<bool>,
     /// The complete new role list.
     pub role_ids: Option<Vec<i64>>,
+    /// Turns `mysql_native_password` off (turning it on needs the password: see
+    /// [`Store::set_password`]).
+    pub clear_mysql_native: bool,
 }
 
 /// What authentication needs about a user. Holds verifiers: never serialised, never logged.
@@ -56,6 +62,8 @@ pub struct UserAuth {
     pub password_hash: Option<String>,
     /// SCRAM-SHA-256 verifier (local users).
     pub scram_verifier: Option<String>,
+    /// The sealed `mysql_native_password` verifier, if the user opted in.
+    pub mysql_native_sealed: Option<String>,
     /// Union of the roles' permissions.
     pub permissions: PermissionSet,
 }
@@ -70,8 +78,8 @@ impl std::fmt::Debug for UserAuth {
     }
 }
 
-const SELECT_USER: &str =
-    "SELECT id, username, kind, enabled, created_at, updated_at, deleted_at FROM users";
+const SELECT_USER: &str = "SELECT id, username, kind, enabled, created_at, updated_at, deleted_at, \
+     mysql_native_sealed IS NOT NULL AS mysql_native FROM users";
 
 const SELECT_USER_ROLES: &str = "SELECT ur.user_id, ur.role_id, r.name, r.permissions \
      FROM user_roles ur JOIN roles r ON r.id = ur.role_id";
@@ -85,6 +93,7 @@ struct UserRow {
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
+    mysql_native: bool,
 }
 
 fn user_row<R: sqlx::Row>(r: &R) -> Result<UserRow, sqlx::Error>
@@ -103,6 +112,7 @@ where
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         deleted_at: r.try_get("deleted_at")?,
+        mysql_native: r.try_get("mysql_native")?,
     })
 }
 
@@ -138,6 +148,7 @@ fn assemble(users: Vec<UserRow>, roles: Vec<(i64, i64, String, String)>) -> Vec<
                 created_at: from_micros(u.created_at),
                 updated_at: from_micros(u.updated_at),
                 deleted_at: u.deleted_at.map(from_micros),
+                mysql_native_password: u.mysql_native,
             }
         })
         .collect()
@@ -219,8 +230,8 @@ impl Store {
     pub async fn user_auth(&self, username: &str) -> Result<Option<UserAuth>, StoreError> {
         on_backend!(self, read, |pool| {
             let Some(row) = sqlx::query(
-                "SELECT id, username, kind, enabled, password_hash, scram_verifier FROM users \
-                 WHERE username = $1 AND deleted_at IS NULL",
+                "SELECT id, username, kind, enabled, password_hash, scram_verifier, \
+                 mysql_native_sealed FROM users WHERE username = $1 AND deleted_at IS NULL",
             )
             .bind(username)
             .fetch_optional(pool)
@@ -244,6 +255,7 @@ impl Store {
                 enabled: row.try_get("enabled")?,
                 password_hash: row.try_get("password_hash")?,
                 scram_verifier: row.try_get("scram_verifier")?,
+                mysql_native_sealed: row.try_get("mysql_native_sealed")?,
                 permissions: perms
                     .iter()
                     .flat_map(|p| permissions_from_text(p))
@@ -275,11 +287,16 @@ impl Store {
         }
         let role_names = self.role_names(&new.role_ids).await?;
         let now = now_micros();
+        let native = new
+            .mysql_native_sealed
+            .as_ref()
+            .filter(|_| new.kind == UserKind::Local);
         let id: i64 = on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO users (uid, username, kind, password_hash, scram_verifier, enabled, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                 created_at, updated_at, mysql_native_sealed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
             )
             .bind(new_uid())
             .bind(&new.username)
@@ -288,6 +305,7 @@ impl Store {
             .bind(new.verifiers.as_ref().map(|v| v.scram.clone()))
             .bind(new.enabled)
             .bind(now)
+            .bind(native)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
@@ -311,6 +329,7 @@ impl Store {
                     json!({
                         "username": new.username, "kind": new.kind.as_str(),
                         "enabled": new.enabled, "roles": role_names,
+                        "mysql_native_password": new.mysql_native_sealed.is_some(),
                     })
                 )
             )?;
@@ -364,6 +383,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            if patch.clear_mysql_native {
+                sqlx::query("UPDATE users SET mysql_native_sealed = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(ids) = &patch.role_ids {
                 sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                     .bind(id)
@@ -388,8 +413,10 @@ impl Store {
                     Some(id),
                     json!({
                         "username": before.username,
-                        "before": {"enabled": before.enabled, "roles": before_roles},
-                        "after": {"enabled": enabled, "roles": new_role_names.as_ref().unwrap_or(&before_roles)},
+                        "before": {"enabled": before.enabled, "roles": before_roles,
+                            "mysql_native_password": before.mysql_native_password},
+                        "after": {"enabled": enabled, "roles": new_role_names.as_ref().unwrap_or(&before_roles),
+                            "mysql_native_password": before.mysql_native_password && !patch.clear_mysql_native},
                     })
                 )
             )?;
@@ -398,13 +425,15 @@ impl Store {
         self.get_user(id).await
     }
 
-    /// Replaces a local user's password verifiers. `action` names the audit action
+    /// Replaces a local user's password verifiers, the sealed `mysql_native_password` one
+    /// included (`None`: the option is off). `action` names the audit action
     /// (`user.set_password` by an admin, `me.change_password` by the user).
     pub async fn set_password(
         &self,
         actor: &Actor,
         id: i64,
         verifiers: &PasswordVerifiers,
+        mysql_native_sealed: Option<&str>,
         action: &'static str,
     ) -> Result<(), StoreError> {
         let user = self.get_user(id).await?;
@@ -419,12 +448,13 @@ impl Store {
         on_backend!(self, write, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "UPDATE users SET password_hash = $1, scram_verifier = $2, updated_at = $3 \
-                 WHERE id = $4",
+                "UPDATE users SET password_hash = $1, scram_verifier = $2, updated_at = $3, \
+                 mysql_native_sealed = $4 WHERE id = $5",
             )
             .bind(&verifiers.argon2)
             .bind(&verifiers.scram)
             .bind(now_micros())
+            .bind(mysql_native_sealed)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -436,7 +466,8 @@ impl Store {
                     action,
                     "user",
                     Some(id),
-                    json!({"username": user.username})
+                    json!({"username": user.username,
+                        "mysql_native_password": mysql_native_sealed.is_some()})
                 )
             )?;
             tx.commit().await?;

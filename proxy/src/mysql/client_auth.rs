@@ -130,13 +130,17 @@ pub struct Hello {
     /// The client's `caching_sha2_password` answer to the nonce (32 bytes; empty without a
     /// password), for the fast path.
     pub scrambled: Vec<u8>,
+    /// The client's `mysql_native_password` answer to the nonce, when it began with that
+    /// plugin: the switch to `caching_sha2_password` waits ([`switch_to_caching_sha2`]) until
+    /// the caller knows whether the user opted in to the native plugin.
+    pub native_scrambled: Option<Vec<u8>>,
 }
 
 /// Sends the greeting and reads the handshake response (upgrading to TLS if asked).
 pub async fn greet(
     mut tcp: TcpStream,
     tls: Option<&TlsAcceptor>,
-    server_version: &str,
+    config: &super::MyServerConfig,
     connection_id: u32,
     scramble: &[u8; 20],
     require_tls: bool,
@@ -147,14 +151,18 @@ pub async fn greet(
     scramble_2.push(0);
     let greeting = HandshakePacket::new(
         10,
-        server_version.as_bytes(),
+        config.server_version.as_bytes(),
         connection_id,
         scramble[..8].try_into().expect("8 bytes"),
         Some(scramble_2),
         caps,
         45, // utf8mb4_general_ci
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
-        Some(AuthPlugin::CachingSha2Password.as_bytes()),
+        Some(if config.announce_native_password {
+            AuthPlugin::MysqlNativePassword.as_bytes()
+        } else {
+            AuthPlugin::CachingSha2Password.as_bytes()
+        }),
     );
     let mut payload = Vec::new();
     greeting.serialize(&mut payload);
@@ -173,7 +181,7 @@ pub async fn greet(
         .map(|b| CapabilityFlags::from_bits_truncate(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
     let wants_tls = client_caps.is_some_and(|c| c.contains(CapabilityFlags::CLIENT_SSL));
     let first = BytesMut::from(&first[..]);
-    let (mut stream, response, seq) = if wants_tls && first.len() == 32 {
+    let (stream, response, seq) = if wants_tls && first.len() == 32 {
         let Some(acceptor) = tls else {
             return Err((
                 Some(MaybeTls::Plain(tcp)),
@@ -205,7 +213,7 @@ pub async fn greet(
         (MaybeTls::Plain(tcp), first, seq)
     };
     let parsed = HandshakeResponse::deserialize((), &mut ParseBuf(&response));
-    let (hello, caching, mut scrambled) = match parsed {
+    let (hello, scramble_of) = match parsed {
         Ok(r) => {
             let capabilities = r.capabilities() & caps;
             if !capabilities.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
@@ -214,12 +222,18 @@ pub async fn greet(
                     HandshakeError::Protocol("protocol 4.1 is required".into()),
                 ));
             }
-            let caching = r.auth_plugin().map(AuthPlugin::as_bytes)
-                == Some(AuthPlugin::CachingSha2Password.as_bytes());
-            let scrambled = if caching {
-                r.scramble_buf().to_vec()
+            // Which plugin the client's scramble answers (old clients without plugin
+            // support answer mysql_native_password's way).
+            let plugin = r.auth_plugin().map(AuthPlugin::as_bytes);
+            let scramble = r.scramble_buf().to_vec();
+            let scramble_of = if plugin == Some(AuthPlugin::CachingSha2Password.as_bytes()) {
+                Answer::CachingSha2(scramble)
+            } else if matches!(plugin, None | Some(b"mysql_native_password"))
+                && scramble.len() == 20
+            {
+                Answer::Native(scramble)
             } else {
-                Vec::new()
+                Answer::Other
             };
             let hello = ClientHello {
                 user: String::from_utf8_lossy(r.user()).into_owned(),
@@ -231,7 +245,7 @@ pub async fn greet(
                 collation: r.collation(),
                 attributes: r.connect_attributes().unwrap_or_default(),
             };
-            (hello, caching, scrambled)
+            (hello, scramble_of)
         }
         Err(e) => {
             return Err((
@@ -240,34 +254,49 @@ pub async fn greet(
             ));
         }
     };
-    let mut seq = seq.wrapping_add(1);
-    if !caching {
-        // Switch the client to caching_sha2_password with the same scramble.
-        let mut nonce = scramble.to_vec();
-        nonce.push(0);
-        let switch = AuthSwitchRequest::new(AuthPlugin::CachingSha2Password.as_bytes(), nonce);
-        let mut p = Vec::new();
-        switch.serialize(&mut p);
-        if let Err(e) = write_packet(&mut stream, seq, &p).await {
-            return Err((None, e.into()));
-        }
-        match reader.read(&mut stream, MAX_HANDSHAKE).await {
-            Ok((s, _, answer)) => {
-                seq = s.wrapping_add(1);
-                scrambled = answer.to_vec();
-            }
-            Err(e) => return Err((Some(stream), e.into())),
-        }
-    }
-    Ok(Hello {
+    let mut hello = Hello {
         connection_id,
         stream,
         reader,
         hello,
-        seq,
+        seq: seq.wrapping_add(1),
         nonce: *scramble,
-        scrambled,
-    })
+        scrambled: Vec::new(),
+        native_scrambled: None,
+    };
+    match scramble_of {
+        Answer::CachingSha2(s) => hello.scrambled = s,
+        Answer::Native(s) => hello.native_scrambled = Some(s),
+        Answer::Other => {
+            if let Err(e) = switch_to_caching_sha2(&mut hello).await {
+                return Err((Some(hello.stream), e));
+            }
+        }
+    }
+    Ok(hello)
+}
+
+/// What the scramble in a handshake response answers.
+enum Answer {
+    CachingSha2(Vec<u8>),
+    Native(Vec<u8>),
+    Other,
+}
+
+/// Switches the client to `caching_sha2_password` with the same nonce (an AuthSwitchRequest)
+/// and reads its answer into `h.scrambled`.
+pub async fn switch_to_caching_sha2(h: &mut Hello) -> Result<(), HandshakeError> {
+    h.native_scrambled = None;
+    let mut nonce = h.nonce.to_vec();
+    nonce.push(0);
+    let switch = AuthSwitchRequest::new(AuthPlugin::CachingSha2Password.as_bytes(), nonce);
+    let mut p = Vec::new();
+    switch.serialize(&mut p);
+    h.seq = write_packet(&mut h.stream, h.seq, &p).await?;
+    let (s, _, answer) = h.reader.read(&mut h.stream, MAX_HANDSHAKE).await?;
+    h.seq = s.wrapping_add(1);
+    h.scrambled = answer.to_vec();
+    Ok(())
 }
 
 /// Reads one packet with exact reads (no read-ahead): (sequence id, payload).

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use dbward_core::auth::{AuthError, Authenticator};
-use dbward_core::crypto::MasterKey;
+use dbward_core::crypto::{MasterKey, password};
 use dbward_core::gate::{self, GateError};
 use dbward_core::model::{AccessLevel, Engine};
 use dbward_core::policy::{Classifier, SqlDialect};
 use dbward_core::quota::{Allowance, QuotaConfig};
 use dbward_core::sessions::{SessionInfo, SessionRegistry};
-use dbward_core::store::{AuditOutcome, QuotaKind, Store};
+use dbward_core::store::{AuditOutcome, QuotaKind, Store, UserAuth};
 use mysql_common::constants::CapabilityFlags;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -46,6 +46,8 @@ pub struct MyServerConfig {
     pub quota: QuotaConfig,
     /// The version the greeting announces.
     pub server_version: String,
+    /// The greeting names `mysql_native_password` rather than `caching_sha2_password`.
+    pub announce_native_password: bool,
 }
 
 /// The MySQL proxy, shared by every connection.
@@ -193,7 +195,7 @@ impl MyServer {
         let greeted = tokio::select! {
             // Boxed, like the authentication below: a session's future lives as long as the
             // session, and would otherwise be as large as the largest of these phases.
-            r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), &self.config.server_version, connection_id, &scramble, require_tls))) => r,
+            r = tokio::time::timeout_at(deadline, Box::pin(client_auth::greet(tcp, self.tls.as_ref(), &self.config, connection_id, &scramble, require_tls))) => r,
             () = stop.cancelled() => return None,
         };
         let mut hello = match greeted {
@@ -422,6 +424,44 @@ impl MyServer {
         }
     }
 
+    /// `caching_sha2_password`: the fast path when a full authentication is remembered (and
+    /// the channel is trusted), else the password itself (full authentication, over TLS).
+    async fn caching_sha2(
+        &self,
+        h: &mut client_auth::Hello,
+        peer: SocketAddr,
+        trusted_channel: bool,
+    ) -> Result<(Result<UserAuth, AuthError>, &'static str), HandshakeError> {
+        let username = h.hello.user.clone();
+        let fast = if trusted_channel {
+            self.auth
+                .verify_sha2_scramble(&username, &h.nonce, &h.scrambled, peer.ip())
+                .await
+        } else {
+            Ok(None)
+        };
+        Ok(match fast {
+            Ok(Some(user)) => {
+                client_auth::fast_auth_success(&mut h.stream, &mut h.seq).await?;
+                (Ok(user), "fast")
+            }
+            Ok(None) => {
+                let password =
+                    client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
+                        .await?;
+                let verified = self
+                    .auth
+                    .verify_password(&username, &password, peer.ip())
+                    .await;
+                if let Ok(user) = &verified {
+                    self.auth.remember_sha2(user, &password);
+                }
+                (verified, "full")
+            }
+            Err(e) => (Err(e), "fast"),
+        })
+    }
+
     /// Authenticates, checks the grant, logs in upstream, audits and answers OK.
     async fn open(
         &self,
@@ -435,37 +475,35 @@ impl MyServer {
             let state = if code == 3159 { "HY000" } else { "28000" };
             Refusal::new(code, state, e.to_string(), "bad_protocol")
         };
-        // The fast path when a full authentication is remembered, else the password itself.
-        // Without TLS only from loopback: a scramble seen on a network can be attacked offline.
-        let fast = if h.stream.is_tls() || peer.ip().is_loopback() {
-            self.auth
-                .verify_sha2_scramble(&username, &h.nonce, &h.scrambled, peer.ip())
-                .await
-        } else {
-            Ok(None)
-        };
-        let (verified, auth_path) = match fast {
-            Ok(Some(user)) => {
-                client_auth::fast_auth_success(&mut h.stream, &mut h.seq)
-                    .await
-                    .map_err(handshake_refusal)?;
-                (Ok(user), "fast")
-            }
-            Ok(None) => {
-                let password =
-                    client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
+        // A scramble is accepted without TLS only from loopback: one seen on a network can be
+        // attacked offline. First `mysql_native_password`, for users an admin opted in, when
+        // the client began with it; anyone else is switched to `caching_sha2_password`.
+        let trusted_channel = h.stream.is_tls() || peer.ip().is_loopback();
+        let native = match h.native_scrambled.take() {
+            Some(answer) => {
+                let checked = if trusted_channel {
+                    self.auth
+                        .verify_native_scramble(&username, &h.nonce, &answer, peer.ip(), |sealed| {
+                            password::open_mysql_native(&self.key, &username, sealed)
+                        })
+                        .await
+                } else {
+                    Ok(None)
+                };
+                if matches!(checked, Ok(None)) {
+                    client_auth::switch_to_caching_sha2(h)
                         .await
                         .map_err(handshake_refusal)?;
-                let verified = self
-                    .auth
-                    .verify_password(&username, &password, peer.ip())
-                    .await;
-                if let Ok(user) = &verified {
-                    self.auth.remember_sha2(user, &password);
                 }
-                (verified, "full")
+                checked.transpose()
             }
-            Err(e) => (Err(e), "fast"),
+            None => None,
+        };
+        let (verified, auth_path) = match native {
+            Some(verified) => (verified, "native"),
+            None => Box::pin(self.caching_sha2(h, peer, trusted_channel))
+                .await
+                .map_err(handshake_refusal)?,
         };
         let denied = || {
             format!(
