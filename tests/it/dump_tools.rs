@@ -2,7 +2,8 @@
 //! produce the dump they produce directly (as the upstream login dbward uses); and their dumps
 //! restored through dbward under `ddl` grants (psql, the mysql client). Then the maintenance and
 //! import tools under `ddl` grants (`pgbench -i`, `vacuumdb`, `reindexdb`, `clusterdb`,
-//! `mysqlcheck`, `mysqlimport`), and Percona Toolkit under `read` and `ddl`.
+//! `mysqlcheck`, `mysqlimport`), Percona Toolkit under `read` and `ddl`, mydumper/myloader, and
+//! pgloader from MariaDB into PostgreSQL.
 
 use serde_json::json;
 
@@ -878,6 +879,182 @@ async fn pgloader_loads_mariadb_into_postgres_under_a_ddl_grant() {
     assert_eq!(
         out.trim(),
         format!("1000\n1001\nINSERT 0 1\n1001|125125.00|2000\n{schema}.items")
+    );
+    fx.dbward.stop().await;
+}
+
+/// mydumper (four threads, each in its own consistent-snapshot transaction; `--no-locks`, as
+/// an account without `RELOAD` needs directly too: `FLUSH TABLES WITH READ LOCK` is `admin`)
+/// under a `read` grant writes the files it writes directly as the upstream account; myloader (four threads, `-o`) restores them
+/// under a `ddl` grant, views and triggers with the restoring account's own definer included.
+#[tokio::test]
+async fn mydumper_under_read_and_myloader_under_ddl() {
+    let fx = MyProxy::start("read", json!({})).await;
+    // Both tools connect without naming a database: each user holds one MySQL grant, on a
+    // database named like its schema (the tools qualify names with it).
+    let schema = fx.register_under_schema_name("read").await;
+    let (_, grants) = fx.dbward.admin("GET", "/api/grants", None).await;
+    let shop_grant = grants
+        .as_array()
+        .expect("grants")
+        .iter()
+        .find(|g| g["database_id"] == fx.db_id)
+        .expect("the fixture's grant")["id"]
+        .clone();
+    let (s, _) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/grants/{shop_grant}"), None)
+        .await;
+    assert_eq!(s, 200);
+    let mut setup = tokio::process::Command::new("mysql");
+    setup.args(direct_login(&fx.upstream)).arg(&schema);
+    let out = MyProxy::feed(
+        setup,
+        "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50) NOT NULL,
+                             price DECIMAL(8,2), data BLOB, KEY (name));
+         INSERT INTO items (name, price, data)
+           SELECT CONCAT('item', seq), seq / 4, UNHEX('00FF27') FROM seq_1_to_2000;
+         CREATE TABLE tags (item_id INT, tag VARCHAR(20), PRIMARY KEY (item_id, tag),
+                            FOREIGN KEY (item_id) REFERENCES items (id));
+         INSERT INTO tags VALUES (1, 'a'), (2, 'b');
+         CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10;
+         CREATE TRIGGER lower_tag BEFORE INSERT ON tags FOR EACH ROW SET NEW.tag = LOWER(NEW.tag);",
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = |login: Vec<String>, to: &str| {
+        let to = dir.path().join(to);
+        let schema = schema.clone();
+        async move {
+            let mut args = login;
+            args.extend(
+                [
+                    "-B",
+                    &schema,
+                    "-o",
+                    &to.display().to_string(),
+                    "-G",
+                    "-E",
+                    "-R",
+                    "--trx-consistency-only",
+                    "--no-locks",
+                    "-t",
+                    "4",
+                ]
+                .map(str::to_owned),
+            );
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_tool("mydumper", &args).await;
+            to
+        }
+    };
+    let through = vec![
+        "-h".to_owned(),
+        "127.0.0.1".into(),
+        "-P".into(),
+        fx.port().to_string(),
+        "-u".into(),
+        "alice".into(),
+        "-p".into(),
+        fx.password.clone(),
+        "--ssl".into(),
+    ];
+    let via_dbward = dump(through.clone(), "through").await;
+    // mydumper takes the password as its own argument.
+    let mut login = direct_login(&fx.upstream);
+    login.pop();
+    login.extend(["-p".to_owned(), fx.upstream.password.clone()]);
+    let direct = dump(login, "direct").await;
+    let files = |d: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .expect("dump dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "metadata")
+            .collect();
+        names.sort();
+        names
+    };
+    let names = files(&via_dbward);
+    assert_eq!(names, files(&direct));
+    assert!(names.len() >= 8, "{names:?}");
+    for name in &names {
+        assert_eq!(
+            std::fs::read(via_dbward.join(name)).expect("through"),
+            std::fs::read(direct.join(name)).expect("direct"),
+            "{name}"
+        );
+    }
+
+    // myloader as bob, whose one grant is `ddl` on a fresh database named like its schema,
+    // on the same upstream account (the dump's definers are that account).
+    let (s, bob) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "bob", "password": "bob-password-456"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{bob}");
+    let target = format!("{schema}_copy");
+    fx.upstream.sql(&format!(
+        "CREATE DATABASE {target}; GRANT ALL ON {target}.* TO '{}'@'%'",
+        fx.upstream.user
+    ));
+    let (s, db) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/databases",
+            Some(
+                json!({"name": target, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                "database": target, "username": fx.upstream.user,
+                "password": fx.upstream.password, "tls_mode": "disable"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{db}");
+    let grant = json!({"user_id": bob["id"], "database_id": db["id"], "access_level": "ddl",
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let (s, g) = fx.dbward.admin("POST", "/api/grants", Some(grant)).await;
+    assert_eq!(s, 201, "{g}");
+    let port = fx.port().to_string();
+    let dump_dir = via_dbward.display().to_string();
+    run_tool(
+        "myloader",
+        &[
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "bob",
+            "-p",
+            "bob-password-456",
+            "--ssl",
+            "-d",
+            &dump_dir,
+            "-B",
+            &target,
+            "-o",
+            "-t",
+            "4",
+        ],
+    )
+    .await;
+    assert_eq!(
+        fx.upstream.sql(&format!(
+            "SELECT COUNT(*), SUM(price), HEX(MAX(data)) FROM {target}.items; \
+             SELECT COUNT(*) FROM {target}.cheap; \
+             INSERT INTO {target}.tags VALUES (3, 'UPPER'); \
+             SELECT tag FROM {target}.tags WHERE item_id = 3"
+        )),
+        "2000\t500250.00\t00FF27\n39\nupper"
     );
     fx.dbward.stop().await;
 }
