@@ -2,8 +2,8 @@
 //! produce the dump they produce directly (as the upstream login dbward uses); and their dumps
 //! restored through dbward under `ddl` grants (psql, the mysql client). Then the maintenance and
 //! import tools under `ddl` grants (`pgbench -i`, `vacuumdb`, `reindexdb`, `clusterdb`,
-//! `mysqlcheck`, `mysqlimport`), Percona Toolkit under `read` and `ddl`, mydumper/myloader, and
-//! pgloader from MariaDB into PostgreSQL.
+//! `mysqlcheck`, `mysqlimport`), Percona Toolkit under `read` and `ddl`, mydumper/myloader,
+//! pgloader from MariaDB into PostgreSQL, and Sqitch's deployments.
 
 use serde_json::json;
 
@@ -1056,5 +1056,85 @@ async fn mydumper_under_read_and_myloader_under_ddl() {
         )),
         "2000\t500250.00\t00FF27\n39\nupper"
     );
+    fx.dbward.stop().await;
+}
+
+/// Sqitch (Perl, `DBD::Pg`, psql underneath) deploys, verifies and reverts a project under a
+/// `ddl` grant: its registry schema and tables, the `DO` block that only raises a warning
+/// before it creates them, each change in its own transaction.
+#[tokio::test]
+async fn sqitch_deploys_and_reverts_under_a_ddl_grant() {
+    let fx = PgProxy::start("ddl").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path();
+    let write = |path: &str, text: &str| {
+        let file = project.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+        std::fs::write(file, text).expect("write");
+    };
+    write("sqitch.conf", "[core]\n\tengine = pg\n");
+    write(
+        "sqitch.plan",
+        "%syntax-version=1.0.0\n%project=flipr\n\n\
+         appschema 2026-12-07T10:00:00Z Tester <t@example.com> # App schema\n\
+         users [appschema] 2026-12-07T10:01:00Z Tester <t@example.com> # Users\n",
+    );
+    write(
+        "deploy/appschema.sql",
+        "BEGIN;\nCREATE SCHEMA flipr;\nCOMMIT;\n",
+    );
+    write(
+        "revert/appschema.sql",
+        "BEGIN;\nDROP SCHEMA flipr;\nCOMMIT;\n",
+    );
+    write(
+        "verify/appschema.sql",
+        "SELECT pg_catalog.has_schema_privilege('flipr', 'usage');\n",
+    );
+    write(
+        "deploy/users.sql",
+        "BEGIN;\nCREATE TABLE flipr.users (nickname TEXT PRIMARY KEY, \
+         created_at TIMESTAMPTZ NOT NULL DEFAULT now());\nCOMMIT;\n",
+    );
+    write(
+        "revert/users.sql",
+        "BEGIN;\nDROP TABLE flipr.users;\nCOMMIT;\n",
+    );
+    write(
+        "verify/users.sql",
+        "SELECT nickname, created_at FROM flipr.users WHERE false;\n",
+    );
+    let target = format!("db:pg://{}@127.0.0.1:{}/{}", fx.user, fx.port(), fx.db_name);
+    let sqitch = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new("sqitch");
+        cmd.current_dir(project)
+            .env("PGPASSWORD", &fx.password)
+            .env("SQITCH_FULLNAME", "Tester")
+            .env("SQITCH_EMAIL", "t@example.com")
+            .args(args)
+            .arg(&target);
+        async move {
+            let out = cmd.output().await.expect("run sqitch");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+        }
+    };
+    let deployed = sqitch(&["deploy", "--verify"]).await;
+    assert!(
+        deployed.contains("+ users") && deployed.contains("ok"),
+        "{deployed}"
+    );
+    assert_eq!(fx.upstream_count("flipr.users").await, 0);
+    assert_eq!(fx.upstream_count("sqitch.changes").await, 2);
+    let status = sqitch(&["status"]).await;
+    assert!(status.contains("Nothing to deploy"), "{status}");
+    let reverted = sqitch(&["revert", "-y", "--to", "@HEAD^"]).await;
+    assert!(reverted.contains("- users"), "{reverted}");
+    assert_eq!(fx.upstream_count("sqitch.changes").await, 1);
     fx.dbward.stop().await;
 }

@@ -9,8 +9,11 @@
 //! variables, and statements that are each one SQL statement sqlparser parses (none of
 //! PL/pgSQL's own: `IF`, `LOOP`, `PERFORM`, `EXECUTE` (dynamic SQL), `RAISE`, assignments,
 //! cursors…); an exception section only of handlers that do nothing (`WHEN duplicate_object
-//! THEN NULL`), which swallow a statement's error and change nothing about what it does. Any
-//! other block, and any other language, stays unclassifiable (`admin` only), as before.
+//! THEN NULL`), which swallow a statement's error and change nothing about what it does.
+//! One PL/pgSQL statement is read too: a `RAISE` whose operands are literals only (`RAISE
+//! WARNING USING ERRCODE = 'undefined_table', MESSAGE = '…'`, as Sqitch sends), which sends a
+//! message or ends the block with an error and runs nothing. Any other block, and any other
+//! language, stays unclassifiable (`admin` only), as before.
 
 use sqlparser::tokenizer::Token;
 
@@ -130,6 +133,9 @@ fn classify_body(body: &str) -> Result<(StatementClass, String), String> {
             continue;
         }
         let first = tokens.first().copied().unwrap_or_default();
+        if first == "raise" && raises_literals_only(&tokens[1..]) {
+            continue;
+        }
         if PLPGSQL_STATEMENTS.contains(&first) || piece.starts_with("<<") {
             return opaque();
         }
@@ -141,6 +147,60 @@ fn classify_body(body: &str) -> Result<(StatementClass, String), String> {
         }
     }
     Ok((class, what))
+}
+
+/// After `RAISE` (normalized tokens, literals as `?`): `[level] { ? [, ?]… | condition |
+/// SQLSTATE ? } [USING option = ? [, …]]` or `[level] USING …`; nothing that calls or reads.
+fn raises_literals_only(rest: &[&str]) -> bool {
+    const LEVELS: &[&str] = &["debug", "log", "info", "notice", "warning", "exception"];
+    const OPTIONS: &[&str] = &[
+        "message",
+        "detail",
+        "hint",
+        "errcode",
+        "column",
+        "constraint",
+        "datatype",
+        "table",
+        "schema",
+    ];
+    // An escape string (`E'…'`) is a literal too.
+    let mut literals = Vec::with_capacity(rest.len());
+    for (k, tok) in rest.iter().enumerate() {
+        if *tok == "e" && rest.get(k + 1) == Some(&"?") {
+            continue;
+        }
+        literals.push(*tok);
+    }
+    let rest = literals.as_slice();
+    let mut t = rest;
+    if let [level, after @ ..] = t
+        && LEVELS.contains(level)
+    {
+        t = after;
+    }
+    match t {
+        ["?", after @ ..] => {
+            t = after;
+            while let [",", "?", after @ ..] = t {
+                t = after;
+            }
+        }
+        ["sqlstate", "?", after @ ..] => t = after,
+        [condition, after @ ..]
+            if *condition != "using" && super::recognize::is_identifier(condition) =>
+        {
+            t = after;
+        }
+        _ => {}
+    }
+    match t {
+        [] => !rest.is_empty(),
+        ["using", options @ ..] => options.split(|x| *x == ",").all(|option| {
+            matches!(option, [name, "=", "?"] | [name, ":", "=", "?"] if OPTIONS.contains(name))
+        }),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +234,32 @@ mod tests {
             Some(Ok(Ddl))
         );
         assert_eq!(class("SELECT 1"), None);
+        // Sqitch's warning before it creates its registry.
+        assert_eq!(
+            class(
+                "DO $$
+                 BEGIN
+                     SET LOCAL client_min_messages = 'ERROR';
+                     RAISE WARNING USING ERRCODE = 'undefined_table', MESSAGE = 'Sqitch registry not initialized', DETAIL = E'Because the \"changes\" table does not exist';
+                 END;
+             $$"
+            ),
+            Some(Ok(Write))
+        );
+        for raise in [
+            "RAISE NOTICE 'x %, %', 1, 'y'",
+            "RAISE EXCEPTION 'stop' USING HINT := 'h'",
+            "RAISE unique_violation USING MESSAGE = 'dup'",
+            "RAISE SQLSTATE '22012'",
+            "RAISE 'plain'",
+            "RAISE INFO E'esc\\n%', E'x'",
+        ] {
+            assert_eq!(
+                class(&format!("DO $$BEGIN {raise}; DELETE FROM t; END$$")),
+                Some(Ok(Write)),
+                "{raise}"
+            );
+        }
     }
 
     #[test]
@@ -185,7 +271,12 @@ mod tests {
             "DO $$BEGIN IF true THEN DELETE FROM t; END IF; END$$",
             "DO $$<<l>> BEGIN DELETE FROM t; END$$",
             "DO $$BEGIN DELETE FROM t; EXCEPTION WHEN others THEN DELETE FROM u; END$$",
-            "DO $$BEGIN RAISE NOTICE 'x'; END$$",
+            "DO $$BEGIN RAISE NOTICE 'x %', pg_terminate_backend(1); END$$",
+            "DO $$BEGIN RAISE NOTICE 'x %', (SELECT count(*) FROM t); END$$",
+            "DO $$BEGIN RAISE NOTICE USING MESSAGE = current_setting('a.b'); END$$",
+            "DO $$BEGIN RAISE NOTICE 'x' USING ERRCODE = 'a' || f(); END$$",
+            "DO $$BEGIN RAISE; END$$",
+            "DO $$BEGIN RAISE NOTICE 'x', y; END$$",
             "DO LANGUAGE plperlu $$ system('id') $$",
             "DO $$BEGIN SELECT pg_terminate_backend(1); END$$",
             "DO $$BEGIN GRANT SELECT ON t TO bob; END$$",
