@@ -709,6 +709,27 @@ async fn mysql_native_password_is_opt_in_per_user() {
     fx.dbward.stop().await;
 }
 
+/// MariaDB's Node.js connector (npm `mariadb`), its own protocol implementation, pipelining
+/// by default: see `tests/clients/node/mariadbjs_session.js`.
+#[tokio::test]
+async fn mariadb_connector_session() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let args = [
+        fx.port().to_string(),
+        fx.password.clone(),
+        "shop".to_owned(),
+    ];
+    let stdout = crate::harness::run_client("node/mariadbjs_session.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "pipelined=2 execute=two batch=100 stream=102 denied=1142 pool=102,102,102"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "102");
+    fx.dbward.stop().await;
+}
+
 /// go-sql-driver/mysql (Go), its own protocol implementation: see `tests/clients/go_mysql.go`.
 /// Its context deadline closes the connection; the upstream query must stop.
 #[tokio::test]

@@ -955,6 +955,27 @@ async fn go_pgx_session() {
     fx.dbward.stop().await;
 }
 
+/// postgres.js (npm `postgres`), its own protocol implementation: see
+/// `tests/clients/node/postgresjs_session.js`.
+#[tokio::test]
+async fn postgresjs_session() {
+    let fx = PgProxy::start("write").await;
+    fx.upstream_sql("CREATE TABLE t (id serial PRIMARY KEY, name text, tags text[], data bytea)")
+        .await;
+    let args = [
+        fx.port().to_string(),
+        fx.password.clone(),
+        fx.db_name.clone(),
+    ];
+    let stdout = crate::harness::run_client("node/postgresjs_session.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "row=one:a,b:2 savepoint=23505 tx=3 cursor=5 notify=hi denied=42501 \
+         cancelled=57014,true rows=5"
+    );
+    fx.dbward.stop().await;
+}
+
 /// lib/pq (Go, under `database/sql`): see `tests/clients/go_libpq.go`. Its context
 /// cancellation sends a CancelRequest and keeps using the connection.
 #[tokio::test]
