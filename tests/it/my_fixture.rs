@@ -173,6 +173,17 @@ impl MyProxy {
         name
     }
 
+    /// The arguments the ORM and migration tool clients in `tests/clients` take: engine, port,
+    /// password, database.
+    pub fn engine_args(&self) -> Vec<String> {
+        vec![
+            "mysql".into(),
+            self.port().to_string(),
+            self.password.clone(),
+            "shop".into(),
+        ]
+    }
+
     /// The certificate dbward generated in its data directory, for clients that verify it.
     pub fn tls_cert(&self) -> std::path::PathBuf {
         self.dbward

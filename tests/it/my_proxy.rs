@@ -768,13 +768,7 @@ async fn activerecord_migrates_under_a_ddl_grant() {
     let stdout = crate::harness::run_client(
         "activerecord_migrate.rb",
         "",
-        &[
-            "mysql".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            "shop".into(),
-            cert.display().to_string(),
-        ],
+        &[fx.engine_args().as_slice(), &[cert.display().to_string()]].concat(),
     )
     .await;
     assert_eq!(
@@ -794,12 +788,8 @@ async fn typeorm_synchronizes_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
     // TypeORM qualifies its own tables with the database it was given.
     let schema = fx.register_under_schema_name("ddl").await;
-    let args = [
-        "mysql".into(),
-        fx.port().to_string(),
-        fx.password.clone(),
-        schema,
-    ];
+    let mut args = fx.engine_args();
+    args[3] = schema;
     let stdout = crate::harness::run_client("node/typeorm_sync.js", "", &args).await;
     assert_eq!(
         stdout,
@@ -815,12 +805,7 @@ async fn typeorm_synchronizes_under_a_ddl_grant() {
 #[tokio::test]
 async fn knex_migrates_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
-    let args = [
-        "mysql".into(),
-        fx.port().to_string(),
-        fx.password.clone(),
-        "shop".into(),
-    ];
+    let args = fx.engine_args();
     let stdout = crate::harness::run_client("node/knex_migrate.js", "", &args).await;
     assert_eq!(
         stdout,
@@ -834,17 +819,7 @@ async fn knex_migrates_under_a_ddl_grant() {
 #[tokio::test]
 async fn sequelize_syncs_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
-    let stdout = crate::harness::run_client(
-        "node/sequelize_sync.js",
-        "",
-        &[
-            "mysql".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            "shop".into(),
-        ],
-    )
-    .await;
+    let stdout = crate::harness::run_client("node/sequelize_sync.js", "", &fx.engine_args()).await;
     assert_eq!(stdout, "users=1 role=admin score=5.00 posts=hello");
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM Posts"), "1");
     fx.dbward.stop().await;
@@ -1737,17 +1712,7 @@ async fn mariadb_forms_under_a_ddl_grant() {
 #[tokio::test]
 async fn django_migrates_under_a_ddl_grant() {
     let fx = MyProxy::start("ddl", serde_json::json!({})).await;
-    let stdout = crate::harness::run_client(
-        "django_migrate.py",
-        "",
-        &[
-            "mysql".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            "shop".into(),
-        ],
-    )
-    .await;
+    let stdout = crate::harness::run_client("django_migrate.py", "", &fx.engine_args()).await;
     assert_eq!(
         stdout,
         "migrated=19 count=1 rows=widget:3 locked=10.50 flushed=0 loaded=10.50 left=none"
@@ -1762,17 +1727,7 @@ async fn mysql2_node_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), data JSON)");
-    let stdout = crate::harness::run_client(
-        "node/node_session.js",
-        "",
-        &[
-            "mysql".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            "shop".into(),
-        ],
-    )
-    .await;
+    let stdout = crate::harness::run_client("node/node_session.js", "", &fx.engine_args()).await;
     assert_eq!(
         stdout,
         "count=5 sum=10 named=n1,n2 denied 1142 rows=5 pool=380"

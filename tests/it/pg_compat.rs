@@ -996,17 +996,7 @@ async fn go_libpq_session() {
 #[tokio::test]
 async fn activerecord_migrates_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
-    let stdout = crate::harness::run_client(
-        "activerecord_migrate.rb",
-        "",
-        &[
-            "postgres".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            fx.db_name.clone(),
-        ],
-    )
-    .await;
+    let stdout = crate::harness::run_client("activerecord_migrate.rb", "", &fx.engine_args()).await;
     assert_eq!(
         stdout,
         "tls=true version=20261207000003 joined=Ann,Bob customers=2 stale=yes note=true \
@@ -1022,12 +1012,7 @@ async fn activerecord_migrates_under_a_ddl_grant() {
 #[tokio::test]
 async fn typeorm_synchronizes_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
-    let args = [
-        "postgres".into(),
-        fx.port().to_string(),
-        fx.password.clone(),
-        fx.db_name.clone(),
-    ];
+    let args = fx.engine_args();
     let stdout = crate::harness::run_client("node/typeorm_sync.js", "", &args).await;
     assert_eq!(
         stdout,
@@ -1043,12 +1028,7 @@ async fn typeorm_synchronizes_under_a_ddl_grant() {
 #[tokio::test]
 async fn knex_migrates_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
-    let args = [
-        "postgres".into(),
-        fx.port().to_string(),
-        fx.password.clone(),
-        fx.db_name.clone(),
-    ];
+    let args = fx.engine_args();
     let stdout = crate::harness::run_client("node/knex_migrate.js", "", &args).await;
     assert_eq!(
         stdout,
@@ -1062,17 +1042,7 @@ async fn knex_migrates_under_a_ddl_grant() {
 #[tokio::test]
 async fn sequelize_syncs_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
-    let stdout = crate::harness::run_client(
-        "node/sequelize_sync.js",
-        "",
-        &[
-            "postgres".into(),
-            fx.port().to_string(),
-            fx.password.clone(),
-            fx.db_name.clone(),
-        ],
-    )
-    .await;
+    let stdout = crate::harness::run_client("node/sequelize_sync.js", "", &fx.engine_args()).await;
     assert_eq!(stdout, "users=1 role=admin score=5.00 posts=hello");
     assert_eq!(fx.upstream_count("\"Posts\"").await, 1);
     fx.dbward.stop().await;

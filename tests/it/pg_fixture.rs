@@ -123,6 +123,17 @@ impl PgProxy {
         )
     }
 
+    /// The arguments the ORM and migration tool clients in `tests/clients` take: engine, port,
+    /// password, database.
+    pub fn engine_args(&self) -> Vec<String> {
+        vec![
+            "postgres".into(),
+            self.port().to_string(),
+            self.password.clone(),
+            self.db_name.clone(),
+        ]
+    }
+
     /// Connects with tokio-postgres through dbward.
     pub async fn connect(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let (client, conn) =
