@@ -214,6 +214,51 @@ async fn remote_plaintext_gets_no_fast_path() {
     fx.dbward.stop().await;
 }
 
+/// `mysql_native_password` from another address needs TLS too, as the fast path does: a
+/// plaintext scramble seen on the network could be attacked offline. An opted-in user's
+/// plaintext login from the test host is switched to `caching_sha2_password` (which mysqljs
+/// cannot speak); over TLS it logs in.
+#[tokio::test]
+async fn remote_native_password_needs_tls() {
+    let host = TestHost::create();
+    let fx = remote_mysql_proxy(&host, false).await;
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PUT",
+            &format!("/api/users/{}/password", fx.user_id),
+            Some(serde_json::json!({"password": fx.password, "mysql_native_password": true})),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let script = format!(
+        "{}/tests/clients/node/mysqljs_login.js",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let port = fx.port().to_string();
+    let args = |mode| {
+        [
+            script.clone(),
+            port.clone(),
+            "alice".into(),
+            fx.password.clone(),
+            "shop".into(),
+            mode,
+            host.host_addr.clone(),
+        ]
+    };
+    let login = async |mode: &str| {
+        let args = args(mode.to_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        host.run("node", &args).await
+    };
+    let (ok, out) = login("plain").await;
+    assert!(ok && out.trim() == "error:UNSUPPORTED_AUTH_METHOD", "{out}");
+    let (ok, out) = login("tls").await;
+    assert!(ok && out.trim().starts_with("ok:"), "{out}");
+    fx.dbward.stop().await;
+}
+
 /// The MySQL front door from another address: plaintext refused when TLS is required, TLS
 /// works, and the audit names the remote address.
 #[tokio::test]

@@ -2,12 +2,13 @@
 // mysql_native_password only: logs in through dbward (over TLS when asked) and runs one query.
 // Prints `ok:<result>` or `error:<code>`; exits 0 either way.
 //
-// Arguments: port, user, password, database, `tls` or `plain`.
+// Arguments: port, user, password, database, `tls` or `plain`, and the host (default
+// 127.0.0.1).
 const mysql = require('mysql');
 
-const [port, user, password, database, mode] = process.argv.slice(2);
+const [port, user, password, database, mode, host = '127.0.0.1'] = process.argv.slice(2);
 const connection = mysql.createConnection({
-  host: '127.0.0.1', port: Number(port), user, password, database,
+  host, port: Number(port), user, password, database,
   ssl: mode === 'tls' ? { rejectUnauthorized: false } : undefined,
 });
 connection.query('SELECT CONCAT(CURRENT_USER(), \' \', @@session.tx_read_only) AS who', (err, rows) => {
