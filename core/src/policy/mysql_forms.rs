@@ -51,6 +51,12 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
                 "an XA transaction (prepared, it outlives the session with its locks)",
             ))
         }
+        // MySQL 8's `EXPLAIN [FORMAT = f] FOR CONNECTION id`: the plan of what another session
+        // runs now (MariaDB's `SHOW EXPLAIN FOR id`), which runs nothing.
+        ["explain", "for", "connection", "?"]
+        | ["explain", "format", "=", _, "for", "connection", "?"] => {
+            Some((StatementClass::Read, "EXPLAIN FOR CONNECTION"))
+        }
         ["alter", "database" | "schema", rest @ ..] => {
             let options = match rest {
                 [n, more @ ..] if is_identifier(n) && !is_option_word(n) => more,
