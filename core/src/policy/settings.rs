@@ -102,6 +102,18 @@ const PG_HARMLESS: &[&str] = &[
     // queries use (the superuser queue stays the superuser's).
     "query_group",
     "wlm_query_slot_count",
+    // Extensions' query settings: pg_trgm's similarity thresholds (what `%` and `<%` match),
+    // pgvector's index scan breadth (how many candidates an approximate search visits).
+    "pg_trgm.similarity_threshold",
+    "pg_trgm.word_similarity_threshold",
+    "pg_trgm.strict_word_similarity_threshold",
+    "hnsw.ef_search",
+    "hnsw.iterative_scan",
+    "hnsw.max_scan_tuples",
+    "hnsw.scan_mem_multiplier",
+    "ivfflat.probes",
+    "ivfflat.iterative_scan",
+    "ivfflat.max_probes",
 ];
 
 /// PostgreSQL families of planner settings.
