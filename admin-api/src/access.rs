@@ -162,7 +162,9 @@ pub async fn authorize(State(state): State<SharedState>, mut req: Request, next:
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
+            c.0.ip().to_canonical()
+        });
     let Some(path) = req
         .extensions()
         .get::<MatchedPath>()

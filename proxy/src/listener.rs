@@ -71,6 +71,9 @@ pub async fn accept_loop<F, Fut>(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // On a dual-stack listener (`[::]`) an IPv4 client arrives as `::ffff:a.b.c.d`:
+                // its own address, so that loopback checks, throttling and the trail see it.
+                let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                 configure(&stream, opts);
                 let permit = permits.clone().try_acquire_owned().ok();
                 let Some(threads) = &spawn.threads else {

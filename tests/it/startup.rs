@@ -329,3 +329,34 @@ fn classify_subcommand_prints_each_strings_class() {
     let (code, _) = run(&["--dialect", "oracle", "SELECT 1"], "");
     assert_eq!(code, Some(2), "an unknown dialect is a usage error");
 }
+
+/// On dual-stack listeners (`[::]`), IPv4 clients arrive as `::ffff:a.b.c.d`. dbward treats
+/// them by their own address: a client on 127.0.0.1 is loopback (plaintext where TLS is
+/// required from elsewhere; basic auth over plain HTTP), and the trail records `127.0.0.1`.
+#[tokio::test]
+async fn ipv4_clients_of_dual_stack_listeners_keep_their_address() {
+    let any: std::net::SocketAddr = "[::]:0".parse().expect("addr");
+    let mut fx = crate::pg_fixture::PgProxy::start_with("read", |c| {
+        c.pg.listen = any;
+        c.pg.require_tls_remote = true;
+        c.http.listen = any;
+    })
+    .await;
+    // Through IPv4 to the dual-stack HTTP listener.
+    fx.dbward.addr = std::net::SocketAddr::from(([127, 0, 0, 1], fx.dbward.addr.port()));
+    let (s, me) = fx.dbward.admin("GET", "/api/me", None).await;
+    assert_eq!(s, 200, "{me}");
+    // fx.conninfo() connects to 127.0.0.1 without TLS.
+    let (ok, out, err) = fx.psql(&["-Atc", "SELECT 42"]).await;
+    assert!(ok && out.trim() == "42", "{err}");
+    let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=20", None).await;
+    let connect = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["action"] == "pg.connect")
+        .expect("a connect event")
+        .clone();
+    assert_eq!(connect["client_addr"], "127.0.0.1", "{connect}");
+    fx.dbward.stop().await;
+}
