@@ -1,5 +1,5 @@
 // lib/pq (Go, under database/sql), its own implementation of PostgreSQL's protocol, through
-// dbward: parameters, a prepared statement reused, arrays, COPY FROM STDIN in a transaction, a
+// dbward: a ping, parameters, a prepared statement reused, arrays, COPY FROM STDIN in a transaction, a
 // denial, a listener on its own connection, and a query cancelled by its context (lib/pq sends
 // a CancelRequest and keeps the connection). Prints one summary line.
 package main
@@ -37,6 +37,7 @@ func main() {
 	db, err := sql.Open("postgres", conninfo)
 	must(err)
 	db.SetMaxOpenConns(1) // one session, so the cancelled query's connection is reused after
+	must(db.PingContext(ctx)) // lib/pq pings with the query `;`
 	out := []string{}
 
 	var id int

@@ -36,9 +36,12 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    /// Whether anything but whitespace and comments was found.
+    /// Whether anything but whitespace, comments and `;`s was found: the servers run nothing
+    /// for such a text (PostgreSQL answers `EmptyQueryResponse`; lib/pq pings with `;`).
     pub fn is_blank(&self) -> bool {
-        self.normalized.trim().is_empty()
+        self.normalized
+            .trim_matches(|c: char| c == ';' || c.is_whitespace())
+            .is_empty()
     }
 }
 
@@ -541,5 +544,8 @@ mod tests {
         let parts: Vec<&str> = s.statements.iter().map(|r| sql[r.clone()].trim()).collect();
         assert_eq!(parts, ["BEGIN", "SELECT ';'", "COMMIT"]);
         assert!(scan("  -- only\n /* comments */ ", SqlDialect::Postgres).is_blank());
+        assert!(scan(";", SqlDialect::Postgres).is_blank());
+        assert!(scan(" ; /* c */ ;", SqlDialect::Mysql).is_blank());
+        assert!(!scan("; SELECT 1", SqlDialect::Postgres).is_blank());
     }
 }
