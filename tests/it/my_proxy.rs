@@ -638,7 +638,8 @@ async fn php_mysqlnd_session() {
 
 /// `mysql_native_password` is opt-in per user: mysqljs (npm's `mysql`), which speaks nothing
 /// else, is switched to `caching_sha2_password` and gives up until an admin sets the password
-/// with the option on; then it logs in over TLS and in plaintext from loopback, a wrong
+/// with the option on; then it logs in (and resets its session with `COM_CHANGE_USER`) over
+/// TLS and in plaintext from loopback, a wrong
 /// password is refused, a PATCH cannot turn the option on (dbward keeps no password to derive
 /// it from) but turns it off, and the trail names the path.
 #[tokio::test]

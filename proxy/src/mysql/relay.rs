@@ -93,6 +93,8 @@ pub struct ChangeUserContext {
     pub database: String,
     /// The session's grant.
     pub grant_id: i64,
+    /// Opens the sealed `mysql_native_password` verifiers of users who opted in.
+    pub key: dbward_core::crypto::MasterKey,
 }
 
 /// The two sides and the session's quota allowances.
@@ -729,8 +731,51 @@ impl MyRelay {
         }
     }
 
+    /// `COM_CHANGE_USER`'s `caching_sha2_password` answer: the fast path when a full
+    /// authentication is remembered and the channel is trusted (then "fast auth success"),
+    /// else the password itself. `Err(None)`: a wrong password; `Err(Some(..))`: the error the
+    /// client gets instead (TLS required, the connection failed).
+    async fn change_user_caching_sha2(
+        &mut self,
+        user: &str,
+        nonce: &[u8],
+        scrambled: &[u8],
+        trusted_channel: bool,
+        seq: &mut u8,
+    ) -> Result<dbward_core::store::UserAuth, Option<(u16, String)>> {
+        let ctx = &self.config.change_user;
+        let ip = ctx.peer.ip();
+        let fast = if trusted_channel {
+            ctx.auth
+                .verify_sha2_scramble(user, nonce, scrambled, ip)
+                .await
+                .map_err(|_| None)?
+        } else {
+            None
+        };
+        if let Some(verified) = fast {
+            *seq = packet::write_packet(&mut self.client, *seq, &[0x01, 0x03])
+                .await
+                .map_err(|e| Some((ER_NET_READ_ERROR, format!("client: {e}"))))?;
+            return Ok(verified);
+        }
+        let password =
+            super::client_auth::full_authentication(&mut self.client, &mut self.client_reader, seq)
+                .await
+                .map_err(|e| Some((e.code().0, e.to_string())))?;
+        let ctx = &self.config.change_user;
+        let verified = ctx
+            .auth
+            .verify_password(user, &password, ip)
+            .await
+            .map_err(|_| None)?;
+        ctx.auth.remember_sha2(&verified, &password);
+        Ok(verified)
+    }
+
     /// `COM_CHANGE_USER`, as connection pools use it to reset a session: dbward
-    /// re-authenticates the user (`caching_sha2_password` full authentication, TLS), re-checks
+    /// re-authenticates the user (`caching_sha2_password`; `mysql_native_password` for a user
+    /// an admin opted in to it, over TLS or from loopback, as at login), re-checks
     /// that the grant is still the one in use, resets the upstream session
     /// (`COM_RESET_CONNECTION`) and re-applies the grant's mode. Only to the same user and
     /// database: anything else, or any failure, ends the session with an error.
@@ -749,8 +794,26 @@ impl MyRelay {
         }
         let mut nonce = scramble.to_vec();
         nonce.push(0);
+        // Without TLS only from loopback, as at login: a scramble seen on a network can be
+        // attacked offline.
+        let ctx = self.config.change_user.clone();
+        let trusted_channel = self.client.is_tls() || ctx.peer.ip().is_loopback();
+        let native = trusted_channel
+            && ctx
+                .store
+                .user_auth(&user)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|u| {
+                    u.kind == dbward_core::model::UserKind::Local && u.mysql_native_sealed.is_some()
+                });
         let mut switch = vec![0xFE];
-        switch.extend_from_slice(b"caching_sha2_password\0");
+        switch.extend_from_slice(if native {
+            b"mysql_native_password\0"
+        } else {
+            b"caching_sha2_password\0"
+        });
         switch.extend_from_slice(&nonce);
         let fail = |code, message: String, seq| Done::End(code, "28000", message, seq);
         let mut seq = packet::write_packet(&mut self.client, 1, &switch)
@@ -762,43 +825,30 @@ impl MyRelay {
             .await
             .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), seq))?;
         seq = s.wrapping_add(1);
-        let ctx = self.config.change_user.clone();
         let denied = || {
             format!(
                 "Access denied for user '{user}'@'{}' (using password: YES)",
                 ctx.peer.ip()
             )
         };
-        // The fast path when a full authentication is remembered, else the password itself
-        // (without TLS only from loopback, as at login).
-        let fast = if self.client.is_tls() || ctx.peer.ip().is_loopback() {
-            ctx.auth
-                .verify_sha2_scramble(&user, &scramble, &scrambled, ctx.peer.ip())
-                .await
-                .map_err(|_| fail(1045, denied(), seq))?
-        } else {
-            None
-        };
-        let verified = if let Some(verified) = fast {
-            seq = packet::write_packet(&mut self.client, seq, &[0x01, 0x03])
-                .await
-                .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), seq))?;
-            verified
-        } else {
-            let password = super::client_auth::full_authentication(
-                &mut self.client,
-                &mut self.client_reader,
-                &mut seq,
-            )
-            .await
-            .map_err(|e| fail(e.code().0, e.to_string(), seq))?;
-            let verified = ctx
+        let verified = if native {
+            let opened = ctx
                 .auth
-                .verify_password(&user, &password, ctx.peer.ip())
+                .verify_native_scramble(&user, &scramble, &scrambled, ctx.peer.ip(), |sealed| {
+                    dbward_core::crypto::password::open_mysql_native(&ctx.key, &user, sealed)
+                })
+                .await;
+            match opened {
+                Ok(Some(verified)) => verified,
+                _ => return Err(fail(1045, denied(), seq)),
+            }
+        } else {
+            self.change_user_caching_sha2(&user, &scramble, &scrambled, trusted_channel, &mut seq)
                 .await
-                .map_err(|_| fail(1045, denied(), seq))?;
-            ctx.auth.remember_sha2(&verified, &password);
-            verified
+                .map_err(|e| match e {
+                    Some((code, message)) => fail(code, message, seq),
+                    None => fail(1045, denied(), seq),
+                })?
         };
         // The client names the database it connected with: the dbward name, none (it named
         // none at login, and landed on the user's only MySQL database), or the schema it is in.

@@ -349,6 +349,7 @@ impl MyServer {
                 username: user_name.clone(),
                 database: database.clone(),
                 grant_id: granted.grant.id,
+                key: self.key.clone(),
             },
         };
         let relay = MyRelay::new(stream, reader, up, config, queries, bytes);
