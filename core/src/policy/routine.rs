@@ -27,8 +27,9 @@
 //! [characteristics] [label:] BEGIN`, or for a trigger `CREATE [OR REPLACE] [DEFINER =
 //! CURRENT_USER] TRIGGER [IF NOT EXISTS] name BEFORE|AFTER INSERT|UPDATE|DELETE ON table FOR
 //! EACH ROW [FOLLOWS|PRECEDES other] [label:] BEGIN` (a trigger's body runs on others' writes
-//! with the definer's privileges, which `CURRENT_USER` keeps to the session's own account). Another `DEFINER` (the routine would run as that
-//! account) or anything else is not this form.
+//! with the definer's privileges, which `CURRENT_USER` keeps to the session's own account).
+//! Another `DEFINER` (the routine would run as that account) or anything else is not this
+//! form.
 
 /// PostgreSQL procedural languages that run a routine inside the database's sandbox (what
 /// PostgreSQL calls trusted, and lets non-superusers use). A routine in any other language
