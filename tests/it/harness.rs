@@ -423,6 +423,45 @@ pub async fn run_client(file: &str, classpath: &str, args: &[String]) -> String 
     stdout
 }
 
+/// Runs unixODBC's `isql` in batch mode on an ODBC data source `[dbward]` whose settings are
+/// `settings` (`Driver = …`, the server, the login), with `statements` one per line: the
+/// rows it printed (comma-separated) and its errors.
+pub async fn odbc_isql(settings: &str, statements: &[&str]) -> (Vec<String>, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ini = dir.path().join("odbc.ini");
+    std::fs::write(&ini, format!("[dbward]\n{settings}\n")).expect("odbc.ini");
+    let mut child = tokio::process::Command::new("isql")
+        .args(["-v", "-b", "-d,", "dbward"])
+        .env("ODBCINI", &ini)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("isql");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{}\n", statements.join("\n")).as_bytes())
+        .await
+        .expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("isql output");
+    // isql prints a driver's diagnostics among the rows, each line starting with `[`.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (errors, rows): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .partition(|l| l.starts_with('[') || l.starts_with("Error "));
+    (
+        rows.into_iter().map(str::to_owned).collect(),
+        format!(
+            "{}{}",
+            errors.join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Runs a compiler for [`run_client`]; asserts it succeeded.
 async fn build(mut compiler: tokio::process::Command) {
     let out = compiler.output().await.expect("compiler");

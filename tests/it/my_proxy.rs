@@ -710,6 +710,46 @@ async fn mysql_native_password_is_opt_in_per_user() {
     fx.dbward.stop().await;
 }
 
+/// MariaDB Connector/ODBC through unixODBC's `isql`, over TLS verified against dbward's
+/// certificate. The connector takes a server whose version does not say MariaDB for MySQL and
+/// reads `@@transaction_isolation`, which MariaDB 10.11 lacks: with MariaDB upstreams dbward
+/// announces a MariaDB version (`mysql.server_version`, see the README).
+#[tokio::test]
+async fn mariadb_odbc_session() {
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
+    })
+    .await;
+    fx.upstream.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+    );
+    let settings = format!(
+        "Driver = MariaDB Unicode\nServer = 127.0.0.1\nPort = {}\nDatabase = shop\n\
+         User = alice\nPassword = {}\nSSLCA = {}\nSSLVERIFY = 1",
+        fx.port(),
+        fx.password,
+        fx.tls_cert().display()
+    );
+    let (rows, errors) = crate::harness::odbc_isql(
+        &settings,
+        &[
+            "SELECT count(*) FROM t",
+            "DELETE FROM t",
+            "SELECT name FROM t WHERE id = 2",
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["2", "two"], "{errors}");
+    assert!(
+        errors.contains(
+            "[10.11.99-MariaDB-dbward]permission denied by dbward: this statement is write (DELETE)"
+        ),
+        "{errors}"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "2");
+    fx.dbward.stop().await;
+}
+
 /// MariaDB's Node.js connector (npm `mariadb`), its own protocol implementation, pipelining
 /// by default: see `tests/clients/node/mariadbjs_session.js`.
 #[tokio::test]

@@ -955,6 +955,41 @@ async fn go_pgx_session() {
     fx.dbward.stop().await;
 }
 
+/// psqlODBC (the PostgreSQL ODBC driver under BI tools and Excel) through unixODBC's `isql`,
+/// over TLS: a count, a denial in the driver's own error format, and the session going on.
+#[tokio::test]
+async fn psqlodbc_session() {
+    let fx = PgProxy::start("read").await;
+    fx.upstream_sql("CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+        .await;
+    let settings = format!(
+        "Driver = PostgreSQL Unicode\nServername = 127.0.0.1\nPort = {}\nDatabase = {}\n\
+         Username = {}\nPassword = {}\nSSLmode = require",
+        fx.port(),
+        fx.db_name,
+        fx.user,
+        fx.password
+    );
+    let (rows, errors) = crate::harness::odbc_isql(
+        &settings,
+        &[
+            "SELECT count(*) FROM t",
+            "DELETE FROM t",
+            "SELECT name FROM t WHERE id = 2",
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["2", "two"], "{errors}");
+    assert!(
+        errors.contains(
+            "[42501]ERROR: permission denied by dbward: this statement is write (DELETE)"
+        ),
+        "{errors}"
+    );
+    assert_eq!(fx.upstream_count("t").await, 2);
+    fx.dbward.stop().await;
+}
+
 /// postgres.js (npm `postgres`), its own protocol implementation: see
 /// `tests/clients/node/postgresjs_session.js`.
 #[tokio::test]
