@@ -710,6 +710,35 @@ async fn mysql_native_password_is_opt_in_per_user() {
     fx.dbward.stop().await;
 }
 
+/// `mysql.announce_native_password`: the greeting names `mysql_native_password`, and a user who
+/// did not opt in to it still logs in with `caching_sha2_password` (the client answers the
+/// native way first and is switched, with the same nonce): a full authentication over TLS, then
+/// the fast path in plaintext from loopback. mysqljs, which cannot follow the switch, fails.
+#[tokio::test]
+async fn announcing_native_password_keeps_caching_sha2_for_everyone_else() {
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.announce_native_password = true;
+    })
+    .await;
+    let (ok, out, err) = fx.mysql(&["-N", "-e", "SELECT 'tls'"]).await;
+    assert!(ok && out.trim() == "tls", "{err}");
+    let (ok, out, err) = fx
+        .mysql(&["--skip-ssl", "-N", "-e", "SELECT 'plain'"])
+        .await;
+    assert!(ok && out.trim() == "plain", "{err}");
+    assert_eq!(login_paths(&fx, 2).await, ["full", "fast"]);
+    let args = [
+        fx.port().to_string(),
+        "alice".to_owned(),
+        fx.password.clone(),
+        "shop".to_owned(),
+        "tls".to_owned(),
+    ];
+    let mysqljs = crate::harness::run_client("node/mysqljs_login.js", "", &args).await;
+    assert_eq!(mysqljs, "error:UNSUPPORTED_AUTH_METHOD");
+    fx.dbward.stop().await;
+}
+
 /// MariaDB Connector/ODBC through unixODBC's `isql`, over TLS verified against dbward's
 /// certificate. The connector takes a server whose version does not say MariaDB for MySQL and
 /// reads `@@transaction_isolation`, which MariaDB 10.11 lacks: with MariaDB upstreams dbward
