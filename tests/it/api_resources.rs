@@ -388,6 +388,13 @@ async fn validation_errors_are_clear_and_write_nothing() {
         (
             "POST",
             "/api/databases",
+            json!({"name": "x", "engine": "postgres", "host": "/var/run/postgresql", "database": "d", "username": "u"}),
+            400,
+            "Unix-domain sockets",
+        ),
+        (
+            "POST",
+            "/api/databases",
             json!({"name": "x", "engine": "postgres", "host": "h", "database": "d", "username": "u", "tls_ca_cert": "nope"}),
             400,
             "PEM",

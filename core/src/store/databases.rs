@@ -240,6 +240,13 @@ fn validate(db: &Database, has_read_password: bool) -> Result<(), StoreError> {
     if db.host.is_empty() || db.host.len() > 255 || db.host.chars().any(char::is_whitespace) {
         return invalid("host must be 1 to 255 characters without spaces");
     }
+    // libpq and the mysql client read a path as a Unix-domain socket; dbward connects over TCP.
+    if db.host.starts_with('/') || db.host.starts_with('@') {
+        return invalid(
+            "host must be a name or an address: dbward reaches upstreams over TCP, not \
+             Unix-domain sockets (use 127.0.0.1 for a server on the same machine)",
+        );
+    }
     if db.port == 0 {
         return invalid("port must be between 1 and 65535");
     }
