@@ -25,6 +25,83 @@ async fn mysql_client_reads_and_writes_through_dbward() {
     fx.dbward.stop().await;
 }
 
+/// `mysql_async` (Rust, its own protocol code), over TLS verified against dbward's certificate,
+/// through a pool: prepared statements in a batch, the binary protocol's typed values (a
+/// `DATETIME`, a `DECIMAL`, a `BLOB`), a transaction with a denied statement inside it rolled
+/// back, a denied statement refused at prepare, and the connection going on after each.
+#[tokio::test]
+async fn mysql_async_prepared_statements_and_transactions() {
+    use mysql_async::prelude::{BatchQuery as _, Queryable as _, WithParams as _};
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), at DATETIME, price DECIMAL(8,2), data BLOB)",
+    );
+    let ssl = mysql_async::SslOpts::default().with_root_certs(vec![fx.tls_cert().into()]);
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(fx.port())
+        .user(Some("alice"))
+        .pass(Some(fx.password.clone()))
+        .db_name(Some("shop"))
+        .ssl_opts(ssl);
+    let pool = mysql_async::Pool::new(opts);
+    let mut conn = pool.get_conn().await.expect("connect through dbward");
+    "INSERT INTO t (id, name, at, price, data) VALUES (?, ?, ?, ?, ?)"
+        .with((1u8..=3).map(|i| {
+            (
+                i,
+                format!("n{i}"),
+                mysql_async::Value::Date(2026, 12, 7, 10, i, 0, 0),
+                format!("{i}.25"),
+                vec![0u8, i, 255],
+            )
+        }))
+        .batch(&mut conn)
+        .await
+        .expect("batch insert");
+    let row: Option<(String, mysql_async::Value, String, Vec<u8>)> = conn
+        .exec_first("SELECT name, at, price, data FROM t WHERE id = ?", (2,))
+        .await
+        .expect("select");
+    let (name, at, price, data) = row.expect("a row");
+    assert_eq!(
+        (name.as_str(), price.as_str(), data),
+        ("n2", "2.25", vec![0, 2, 255])
+    );
+    assert_eq!(at, mysql_async::Value::Date(2026, 12, 7, 10, 2, 0, 0));
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await
+        .expect("begin");
+    tx.exec_drop("UPDATE t SET name = ? WHERE id = ?", ("changed", 1))
+        .await
+        .expect("update");
+    let denied = tx
+        .query_drop("DROP TABLE t")
+        .await
+        .expect_err("ddl on write");
+    assert!(denied.to_string().contains("1142"), "{denied}");
+    tx.rollback().await.expect("rollback");
+    let first: Option<String> = conn
+        .exec_first("SELECT name FROM t WHERE id = ?", (1,))
+        .await
+        .expect("after rollback");
+    assert_eq!(first.as_deref(), Some("n1"));
+    let refused = conn
+        .prep("CREATE TABLE nope (a INT)")
+        .await
+        .expect_err("refused at prepare");
+    assert!(refused.to_string().contains("1142"), "{refused}");
+    let count: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM t")
+        .await
+        .expect("count");
+    assert_eq!(count, Some(3));
+    drop(conn);
+    pool.disconnect().await.expect("disconnect");
+    fx.dbward.stop().await;
+}
+
 #[tokio::test]
 async fn sqlx_prepared_statements_and_transactions() {
     use sqlx::{Connection as _, Executor as _, Row as _};
