@@ -25,6 +25,62 @@ async fn mysql_client_reads_and_writes_through_dbward() {
     fx.dbward.stop().await;
 }
 
+/// The mysql client interactive, on a terminal (`script` gives it one): its start-up queries
+/// (`@@version_comment`, the table names for completion), `SHOW TABLES`, `DESCRIBE`, `\G`,
+/// `source` of a script, `status`, `use`, a denial, and the session going on after it.
+#[tokio::test]
+async fn mysql_client_interactive_session() {
+    use tokio::io::AsyncWriteExt as _;
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    fx.upstream.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("count.sql");
+    std::fs::write(&script, "SELECT COUNT(*) AS counted FROM t;\n").expect("script");
+    let client = format!(
+        "mysql -h 127.0.0.1 -P {} -u alice -p{} --ssl shop",
+        fx.port(),
+        fx.password
+    );
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &client, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = format!(
+        "SHOW TABLES;\nDESCRIBE t;\nSELECT name FROM t WHERE id = 2\\G\nsource {}\nstatus\n\
+         use shop\nDELETE FROM t;\nSELECT 'still here' AS after_denial;\nexit\n",
+        script.display()
+    );
+    stdin.write_all(input.as_bytes()).await.expect("input");
+    drop(stdin);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the client ends")
+        .expect("output");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    for expected in [
+        "Server version: 5.7.99-dbward",
+        "Tables_in_",
+        "| id    | int(11)",
+        "name: two",
+        "| counted |",
+        "SSL:\t\t\tCipher in use is",
+        "Database changed",
+        "ERROR 1142 (42000): permission denied by dbward: this statement is write (DELETE)",
+        "| still here   |",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "2");
+    fx.dbward.stop().await;
+}
+
 /// `mysql_async` (Rust, its own protocol code), over TLS verified against dbward's certificate,
 /// through a pool: prepared statements in a batch, the binary protocol's typed values (a
 /// `DATETIME`, a `DECIMAL`, a `BLOB`), a transaction with a denied statement inside it rolled
