@@ -81,6 +81,97 @@ async fn mysql_client_interactive_session() {
     fx.dbward.stop().await;
 }
 
+/// sysbench's `oltp_point_select` and `oltp_read_only`, with server-side prepared statements
+/// and without, under a `read` grant: every transaction of every run completes, none fails.
+/// (The tables are prepared directly; after one TLS login, sysbench's plaintext logins take
+/// the fast path from loopback.)
+#[tokio::test]
+async fn sysbench_read_workloads_run_under_read() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let sysbench = |args: Vec<String>| async move {
+        let out = tokio::process::Command::new("sysbench")
+            .args(&args)
+            .output()
+            .await
+            .expect("run sysbench");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let common = |port: String, user: &str, password: &str, db: &str| {
+        vec![
+            "--mysql-host=127.0.0.1".to_owned(),
+            format!("--mysql-port={port}"),
+            format!("--mysql-user={user}"),
+            format!("--mysql-password={password}"),
+            format!("--mysql-db={db}"),
+            "--tables=1".to_owned(),
+            "--table-size=1000".to_owned(),
+        ]
+    };
+    let direct = common(
+        "3306".into(),
+        &fx.upstream.user,
+        &fx.upstream.password,
+        &fx.upstream.name,
+    );
+    sysbench(
+        [
+            vec!["oltp_read_only".to_owned()],
+            direct,
+            vec!["prepare".into()],
+        ]
+        .concat(),
+    )
+    .await;
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(ok, "{err}");
+    let through = common(fx.port().to_string(), "alice", &fx.password, "shop");
+    // The number on a summary line such as `    transactions:   300  (7875.70 per sec.)`.
+    let count = |text: &str, label: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {text}"));
+        line.split_whitespace()
+            .nth(label.split_whitespace().count())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    for workload in ["oltp_point_select", "oltp_read_only"] {
+        for mode in ["auto", "disable"] {
+            let args = [
+                vec![workload.to_owned()],
+                through.clone(),
+                vec![
+                    "--events=200".into(),
+                    "--time=0".into(),
+                    "--threads=2".into(),
+                    format!("--db-ps-mode={mode}"),
+                    "run".into(),
+                ],
+            ]
+            .concat();
+            let out = sysbench(args).await;
+            assert_eq!(
+                count(&out, "transactions:"),
+                200,
+                "{workload} {mode}: {out}"
+            );
+            assert_eq!(
+                count(&out, "ignored errors:"),
+                0,
+                "{workload} {mode}: {out}"
+            );
+        }
+    }
+    fx.dbward.stop().await;
+}
+
 /// `mysql_async` (Rust, its own protocol code), over TLS verified against dbward's certificate,
 /// through a pool: prepared statements in a batch, the binary protocol's typed values (a
 /// `DATETIME`, a `DECIMAL`, a `BLOB`), a transaction with a denied statement inside it rolled
