@@ -10,10 +10,10 @@
 //!
 //! Both functions are CPU-heavy: call them off the async reactor (`spawn_blocking`).
 //!
-//! A third verifier exists only for users who opt in: `mysql_native_password`'s SHA1(SHA1(password))
-//! ([`mysql_native_stage2`]), for old MySQL clients that speak nothing else. It is unsalted and
-//! fast to compute, so it is stored sealed with the master key ([`seal_mysql_native`]) and
-//! never leaves the process in the clear.
+//! A third verifier exists only for users who opt in: `mysql_native_password`'s
+//! SHA1(SHA1(password)) ([`mysql_native_stage2`]), for old MySQL clients that speak nothing
+//! else. It is unsalted and fast to compute, so it is stored sealed with the master key
+//! ([`seal_mysql_native`]) and never leaves the process in the clear.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;

@@ -359,3 +359,30 @@ pub async fn send_err(stream: &mut MaybeTls, seq: u8, code: u16, state: &str, me
     let _ = crate::stream::SendExt::send(stream, &out).await;
     let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
 }
+
+#[cfg(test)]
+mod tests {
+    /// dbward's check of a `mysql_native_password` answer agrees with `mysql_common`'s client
+    /// side, an implementation of its own.
+    #[test]
+    fn native_scrambles_from_mysql_common_verify() {
+        use dbward_core::crypto::password::{mysql_native_scramble_proves, mysql_native_stage2};
+        use mysql_common::auth::plugins::mysql_native_password::scramble_native;
+        let nonce = *b"abcdefghij0123456789";
+        let stage2 = mysql_native_stage2("s3cret pässword");
+        let answer = scramble_native(&nonce, "s3cret pässword".as_bytes()).expect("scramble");
+        assert!(mysql_native_scramble_proves(&stage2, &nonce, &answer));
+        let wrong = scramble_native(&nonce, b"other").expect("scramble");
+        assert!(!mysql_native_scramble_proves(&stage2, &nonce, &wrong));
+        assert!(!mysql_native_scramble_proves(
+            &stage2,
+            b"another nonce 123456",
+            &answer
+        ));
+        assert!(!mysql_native_scramble_proves(
+            &stage2,
+            &nonce,
+            &answer[..19]
+        ));
+    }
+}
