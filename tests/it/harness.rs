@@ -462,6 +462,23 @@ pub async fn odbc_isql(settings: &str, statements: &[&str]) -> (Vec<String>, Str
     )
 }
 
+/// The ODBC tests' session, under a `read` grant on a table `t` holding `(1, 'one')` and
+/// `(2, 'two')`: a count, a `DELETE` (denied: the driver's diagnostics contain `denial`) and a
+/// lookup after it, through [`odbc_isql`].
+pub async fn odbc_read_session(settings: &str, denial: &str) {
+    let (rows, errors) = odbc_isql(
+        settings,
+        &[
+            "SELECT count(*) FROM t",
+            "DELETE FROM t",
+            "SELECT name FROM t WHERE id = 2",
+        ],
+    )
+    .await;
+    assert_eq!(rows, ["2", "two"], "{errors}");
+    assert!(errors.contains(denial), "{errors}");
+}
+
 /// Runs a compiler for [`run_client`]; asserts it succeeded.
 async fn build(mut compiler: tokio::process::Command) {
     let out = compiler.output().await.expect("compiler");

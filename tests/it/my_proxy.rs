@@ -983,22 +983,11 @@ async fn mariadb_odbc_session() {
         fx.password,
         fx.tls_cert().display()
     );
-    let (rows, errors) = crate::harness::odbc_isql(
+    crate::harness::odbc_read_session(
         &settings,
-        &[
-            "SELECT count(*) FROM t",
-            "DELETE FROM t",
-            "SELECT name FROM t WHERE id = 2",
-        ],
+        "[10.11.99-MariaDB-dbward]permission denied by dbward: this statement is write (DELETE)",
     )
     .await;
-    assert_eq!(rows, ["2", "two"], "{errors}");
-    assert!(
-        errors.contains(
-            "[10.11.99-MariaDB-dbward]permission denied by dbward: this statement is write (DELETE)"
-        ),
-        "{errors}"
-    );
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "2");
     fx.dbward.stop().await;
 }

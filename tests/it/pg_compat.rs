@@ -970,22 +970,11 @@ async fn psqlodbc_session() {
         fx.user,
         fx.password
     );
-    let (rows, errors) = crate::harness::odbc_isql(
+    crate::harness::odbc_read_session(
         &settings,
-        &[
-            "SELECT count(*) FROM t",
-            "DELETE FROM t",
-            "SELECT name FROM t WHERE id = 2",
-        ],
+        "[42501]ERROR: permission denied by dbward: this statement is write (DELETE)",
     )
     .await;
-    assert_eq!(rows, ["2", "two"], "{errors}");
-    assert!(
-        errors.contains(
-            "[42501]ERROR: permission denied by dbward: this statement is write (DELETE)"
-        ),
-        "{errors}"
-    );
     assert_eq!(fx.upstream_count("t").await, 2);
     fx.dbward.stop().await;
 }
