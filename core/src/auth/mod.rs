@@ -277,12 +277,7 @@ impl Authenticator {
         let Some(user) = self.store.user_auth(username).await? else {
             return Ok(None);
         };
-        let Some(stage2) = user
-            .mysql_native_sealed
-            .as_deref()
-            .filter(|_| user.kind == UserKind::Local)
-            .and_then(open)
-        else {
+        let Some(stage2) = user.mysql_native().and_then(open) else {
             return Ok(None);
         };
         let proven = password::mysql_native_scramble_proves(&stage2, nonce, scramble);

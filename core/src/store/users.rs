@@ -68,6 +68,16 @@ pub struct UserAuth {
     pub permissions: PermissionSet,
 }
 
+impl UserAuth {
+    /// The sealed `mysql_native_password` verifier, for a local user who opted in to it.
+    #[must_use]
+    pub fn mysql_native(&self) -> Option<&str> {
+        self.mysql_native_sealed
+            .as_deref()
+            .filter(|_| self.kind == UserKind::Local)
+    }
+}
+
 impl std::fmt::Debug for UserAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserAuth")

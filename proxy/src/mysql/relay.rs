@@ -805,9 +805,7 @@ impl MyRelay {
                 .await
                 .ok()
                 .flatten()
-                .is_some_and(|u| {
-                    u.kind == dbward_core::model::UserKind::Local && u.mysql_native_sealed.is_some()
-                });
+                .is_some_and(|u| u.mysql_native().is_some());
         let mut switch = vec![0xFE];
         switch.extend_from_slice(if native {
             b"mysql_native_password\0"
