@@ -44,6 +44,9 @@ pub struct ClassifyArgs {
     /// Lexing and grammar of the upstream: postgres, redshift or mysql (MariaDB too).
     #[arg(long, default_value = "postgres", value_parser = parse_dialect)]
     pub dialect: dbward_core::policy::SqlDialect,
+    /// MySQL: the session's `sql_mode`, for its quoting (`ANSI_QUOTES`, `NO_BACKSLASH_ESCAPES`).
+    #[arg(long, value_parser = parse_sql_mode)]
+    pub sql_mode: Option<dbward_core::policy::MysqlQuoting>,
     /// SQL strings; none: read standard input.
     pub sql: Vec<String>,
 }
@@ -58,6 +61,11 @@ fn parse_dialect(name: &str) -> Result<dbward_core::policy::SqlDialect, String> 
     }
 }
 
+fn parse_sql_mode(modes: &str) -> Result<dbward_core::policy::MysqlQuoting, String> {
+    dbward_core::policy::MysqlQuoting::from_sql_mode(modes)
+        .map_err(|m| format!("{m} is not a mode dbward follows"))
+}
+
 /// Runs `dbward classify`: one line per string, `CLASS<TAB>STATEMENTS<TAB>REASON`, with
 /// `refused` as the class of what no grant may run; exits with status 1 if any was refused.
 fn classify(args: ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -68,10 +76,16 @@ fn classify(args: ClassifyArgs) -> anyhow::Result<std::process::ExitCode> {
     } else {
         args.sql
     };
+    if args.sql_mode.is_some() && args.dialect != dbward_core::policy::SqlDialect::Mysql {
+        anyhow::bail!("--sql-mode is MySQL's: give --dialect mysql too");
+    }
     let mut out = std::io::stdout().lock();
     let mut refused = false;
     for text in &texts {
-        let c = dbward_core::policy::classify_uncached(text, args.dialect);
+        let c = match args.sql_mode {
+            Some(quoting) => dbward_core::policy::classify_uncached_in(text, quoting),
+            None => dbward_core::policy::classify_uncached(text, args.dialect),
+        };
         let class = c.class.map_or("refused", |c| c.as_str());
         refused |= c.class.is_none();
         let checked = if c.check_session {

@@ -3,7 +3,10 @@
 //! MySQL's) against its expected class, uncached and through the cache (twice, so the second
 //! answer comes from it).
 
-use dbward_core::policy::{Classifier, SqlDialect, StatementClass, classify_uncached};
+use dbward_core::policy::{
+    Classification, Classifier, MysqlQuoting, SqlDialect, StatementClass, classify_uncached,
+    classify_uncached_in,
+};
 
 /// The expected class; `checked` is `read` with the session checked after it runs (MySQL: a
 /// computed character set or `sql_mode`).
@@ -19,6 +22,18 @@ fn expected(word: &str) -> Option<StatementClass> {
 }
 
 fn check(file: &str, dialect: SqlDialect) -> usize {
+    check_in(file, dialect, MysqlQuoting::default())
+}
+
+/// The corpus `file` in a session that reads quotes in `quoting` (MySQL's `sql_mode`).
+fn check_in(file: &str, dialect: SqlDialect, quoting: MysqlQuoting) -> usize {
+    let classify = |sql: &str| -> Classification {
+        if quoting.is_default() {
+            classify_uncached(sql, dialect)
+        } else {
+            classify_uncached_in(sql, quoting)
+        }
+    };
     let path = format!("{}/tests/classification/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("corpus file");
     let cache = Classifier::new(1000);
@@ -31,7 +46,7 @@ fn check(file: &str, dialect: SqlDialect) -> usize {
         let (word, sql) = line.split_once('\t').unwrap_or((line, ""));
         let want = expected(word);
         count += 1;
-        let got = classify_uncached(sql, dialect);
+        let got = classify(sql);
         let check_differs =
             matches!(word, "read" | "checked") && got.check_session != (word == "checked");
         if got.class != want || check_differs {
@@ -42,7 +57,7 @@ fn check(file: &str, dialect: SqlDialect) -> usize {
             continue;
         }
         for _ in 0..2 {
-            let cached = cache.classify(sql, dialect);
+            let cached = cache.classify_rewritten(&quoting.to_default(sql), dialect, quoting);
             assert_eq!(cached.class, want, "cached decision differs for {sql}");
         }
     }
@@ -67,6 +82,17 @@ fn postgres_corpus() {
 fn mysql_corpus() {
     let n = check("mysql.txt", SqlDialect::Mysql);
     assert!(n >= 140, "{n} MySQL statements");
+}
+
+/// Sessions whose `sql_mode` has `ANSI_QUOTES` or `NO_BACKSLASH_ESCAPES`: their text is read in
+/// their quoting (the same text means another thing, and splits elsewhere, in another).
+#[test]
+fn mysql_quoting_corpora() {
+    let ansi = MysqlQuoting::from_sql_mode("ANSI_QUOTES").expect("mode");
+    let nbe = MysqlQuoting::from_sql_mode("NO_BACKSLASH_ESCAPES").expect("mode");
+    let n = check_in("mysql-ansi-quotes.txt", SqlDialect::Mysql, ansi)
+        + check_in("mysql-no-backslash-escapes.txt", SqlDialect::Mysql, nbe);
+    assert!(n >= 30, "{n} statements in quoting modes");
 }
 
 #[test]

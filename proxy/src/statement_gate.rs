@@ -12,7 +12,7 @@ use dbward_core::audit::{
 };
 use dbward_core::model::AccessLevel;
 use dbward_core::policy::own_identity::OwnIdentity;
-use dbward_core::policy::{Classification, Classifier, SqlDialect, StatementClass};
+use dbward_core::policy::{Classification, Classifier, MysqlQuoting, SqlDialect, StatementClass};
 use dbward_core::store::{Actor, AdminAuditEntry, AuditOutcome, Store};
 
 /// Who is running statements, for audit rows.
@@ -128,6 +128,9 @@ pub struct StatementGate {
     /// The upstream login, which statements may name as an owner or definer (see
     /// [`dbward_core::policy::own_identity`]).
     own: Option<Arc<OwnIdentity>>,
+    /// A MySQL session's quoting ([`MysqlQuoting::to_bits`]), as its `sql_mode` last read gave
+    /// it: its text is rewritten in the default quoting before it is classified.
+    quoting: Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl StatementGate {
@@ -150,7 +153,20 @@ impl StatementGate {
             audit,
             runs: Arc::default(),
             own: None,
+            quoting: Arc::default(),
         }
+    }
+
+    /// A MySQL session's quoting from now on (see [`dbward_core::policy::MysqlQuoting`]).
+    pub fn set_quoting(&self, quoting: MysqlQuoting) {
+        self.quoting
+            .store(quoting.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The session's quoting.
+    #[must_use]
+    pub fn quoting(&self) -> MysqlQuoting {
+        MysqlQuoting::from_bits(self.quoting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The upstream login (`own`), named as an owner (`OWNER TO`) or definer (`DEFINER =`), is
@@ -241,9 +257,24 @@ impl StatementGate {
         may_carry_password: bool,
     ) -> (std::borrow::Cow<'a, str>, bool) {
         let stored = if self.audit.normalized_only() {
-            std::borrow::Cow::Owned(dbward_core::policy::normalize_for_audit(sql, self.dialect))
+            let rewritten = self.quoting().to_default(sql);
+            std::borrow::Cow::Owned(dbward_core::policy::normalize_for_audit(
+                &rewritten,
+                self.dialect,
+            ))
         } else if may_carry_password {
-            dbward_core::policy::redact_for_audit(sql, self.dialect)
+            // Redacted as the server reads it: in a session's own quoting, from its rewriting.
+            match self.quoting().to_default(sql) {
+                std::borrow::Cow::Borrowed(_) => {
+                    dbward_core::policy::redact_for_audit(sql, self.dialect)
+                }
+                std::borrow::Cow::Owned(rewritten) => {
+                    match dbward_core::policy::redact_for_audit(&rewritten, self.dialect) {
+                        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(sql),
+                        std::borrow::Cow::Owned(redacted) => std::borrow::Cow::Owned(redacted),
+                    }
+                }
+            }
         } else {
             std::borrow::Cow::Borrowed(sql)
         };
@@ -361,6 +392,7 @@ impl StatementGate {
         // What the classifier reads: the text, with the session's own role or account as
         // `CURRENT_USER` (the statement itself goes upstream and into the trail as sent). A long
         // text is read on the blocking pool, substitution included.
+        let quoting = self.quoting();
         let c = if text.len() > CLASSIFIED_IN_PLACE {
             let (classifier, dialect, owned, own) = (
                 self.classifier.clone(),
@@ -369,8 +401,13 @@ impl StatementGate {
                 self.own.clone(),
             );
             tokio::task::spawn_blocking(move || {
+                let owned = quoting.to_default(&owned);
                 let substituted = own.as_deref().and_then(|o| o.as_current_user(&owned));
-                classifier.classify(substituted.as_deref().unwrap_or(&owned), dialect)
+                classifier.classify_rewritten(
+                    substituted.as_deref().unwrap_or(&owned),
+                    dialect,
+                    quoting,
+                )
             })
             .await
             .map_err(|_| {
@@ -381,9 +418,13 @@ impl StatementGate {
                 Refused::Unclassifiable(message)
             })?
         } else {
-            let substituted = self.own.as_deref().and_then(|o| o.as_current_user(text));
-            self.classifier
-                .classify(substituted.as_deref().unwrap_or(text), self.dialect)
+            let text = quoting.to_default(text);
+            let substituted = self.own.as_deref().and_then(|o| o.as_current_user(&text));
+            self.classifier.classify_rewritten(
+                substituted.as_deref().unwrap_or(&text),
+                self.dialect,
+                quoting,
+            )
         };
         Ok(c)
     }

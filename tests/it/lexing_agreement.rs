@@ -7,7 +7,10 @@
 //! code than the server, it is only stricter. Each bypass found by hand (a carriage return ending
 //! a PostgreSQL `--` comment, `--` before a no-break space in MySQL) is among these strings.
 
-use dbward_core::policy::{SqlDialect, StatementClass, classify_uncached, normalize_for_audit};
+use dbward_core::policy::{
+    MysqlQuoting, SqlDialect, StatementClass, classify_uncached, classify_uncached_in,
+    normalize_for_audit,
+};
 use futures_util::TryStreamExt as _;
 
 /// What may open a comment, a literal or an identifier, or end one, in either dialect.
@@ -110,17 +113,74 @@ fn rewritten(marker: &str, mysql: bool) -> Vec<String> {
     out
 }
 
+/// Strings made of the tokens that `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES` read otherwise
+/// (`"a\"`, `'a\'`, doubled quotes, quotes in comments) on both sides of the marker:
+/// `SELECT <before>, <marker> <after>` and `SELECT <before>; SELECT <marker> <after>`.
+fn quote_strings(marker: &str) -> Vec<String> {
+    const BEFORE: &[&str] = &[
+        "1",
+        r"'a\'",
+        r"'a\\'",
+        r#"1 AS "a\""#,
+        r#"1 AS "a\\""#,
+        r#""a\""#,
+        "'a''b'",
+        r#""a""b""#,
+        r"1 AS `a\`",
+        r"_utf8mb4'a\'",
+        r"N'a\'",
+        r"'\''",
+        r#""\"""#,
+        "1 AS \"a\\\" -- \"\n",
+        "'a\\' -- '\n",
+        r"X'41', 'a\'",
+    ];
+    const AFTER: &[&str] = &[
+        "",
+        "'z'",
+        r#""z""#,
+        "'",
+        "\"",
+        "-- '",
+        "-- \"",
+        "# '",
+        "AS 'q'",
+        "AS \"q\"",
+        r", '\''",
+        r#", "\"""#,
+        r#", 'a\\', "b\""#,
+    ];
+    let mut out = Vec::new();
+    for b in BEFORE {
+        for a in AFTER {
+            out.push(format!("SELECT {b}, {marker} {a}"));
+            out.push(format!("SELECT {b}; SELECT {marker} {a}"));
+        }
+    }
+    out
+}
+
 /// Fails with every string where the server ran the marker and dbward did not see it, or if
 /// the server ran it too rarely for the test to mean anything.
 fn check(dialect: SqlDialect, ran: &[(String, bool)]) {
+    check_in(dialect, MysqlQuoting::default(), ran, 200);
+}
+
+/// [`check`] for a MySQL session reading quotes in `quoting`: its text as the gate reads it,
+/// rewritten in the default quoting; the marker must have run in more than `enough` strings.
+fn check_in(dialect: SqlDialect, quoting: MysqlQuoting, ran: &[(String, bool)], enough: usize) {
     let misses: Vec<String> = ran
         .iter()
         .filter(|(_, ran)| *ran)
         .filter_map(|(sql, _)| {
-            let in_fingerprint = normalize_for_audit(sql, dialect)
+            let in_fingerprint = normalize_for_audit(&quoting.to_default(sql), dialect)
                 .to_ascii_lowercase()
                 .contains("marker_q");
-            let class = classify_uncached(sql, dialect).class;
+            let class = if quoting.is_default() {
+                classify_uncached(sql, dialect).class
+            } else {
+                classify_uncached_in(sql, quoting).class
+            };
             let strict = class.is_none_or(|c| c >= StatementClass::Write);
             (!(in_fingerprint && strict))
                 .then(|| format!("{sql:?}: in fingerprint {in_fingerprint}, classified {class:?}"))
@@ -129,8 +189,8 @@ fn check(dialect: SqlDialect, ran: &[(String, bool)]) {
     assert!(misses.is_empty(), "{}", misses.join("\n"));
     let count = ran.iter().filter(|(_, r)| *r).count();
     assert!(
-        count > 200,
-        "the server ran the marker in {count} strings only"
+        count > enough,
+        "{quoting:?}: the server ran the marker in {count} strings only"
     );
 }
 
@@ -165,6 +225,31 @@ async fn postgres_runs_no_code_dbward_did_not_see() {
 
 #[tokio::test]
 async fn mariadb_runs_no_code_dbward_did_not_see() {
+    // The server's default lexing (sqlx adds PIPES_AS_CONCAT).
+    let ran = mariadb_runs("@@GLOBAL.sql_mode", |_| true).await;
+    check(SqlDialect::Mysql, &ran);
+}
+
+/// The same strings in sessions whose `sql_mode` has `ANSI_QUOTES`, `NO_BACKSLASH_ESCAPES` or
+/// both, which dbward follows by rewriting their text in the default quoting: those with a
+/// `"` or a `\` (the others read alike in every mode). The server runs the marker in about a
+/// hundred of them in each mode.
+#[tokio::test]
+async fn mariadb_runs_no_code_dbward_did_not_see_in_other_quotings() {
+    for mode in [
+        "ANSI_QUOTES",
+        "NO_BACKSLASH_ESCAPES",
+        "ANSI,NO_BACKSLASH_ESCAPES",
+    ] {
+        let quoting = MysqlQuoting::from_sql_mode(mode).expect("a mode dbward follows");
+        let ran = mariadb_runs(&format!("'{mode}'"), |s| s.contains(['"', '\\'])).await;
+        check_in(SqlDialect::Mysql, quoting, &ran, 100);
+    }
+}
+
+/// Runs the generated strings that `keep` keeps on MariaDB in a session whose `sql_mode` is
+/// `mode` (an SQL expression): each with whether the server ran the marker.
+async fn mariadb_runs(mode: &str, keep: impl Fn(&str) -> bool) -> Vec<(String, bool)> {
     use sqlx::Connection as _;
     let db = crate::my_fixture::MyDatabase::create();
     let url = format!(
@@ -172,11 +257,12 @@ async fn mariadb_runs_no_code_dbward_did_not_see() {
         db.user, db.password, db.name
     );
     let mut c = sqlx::MySqlConnection::connect(&url).await.expect("connect");
-    // The server's default lexing, which dbward's front door pins (sqlx adds PIPES_AS_CONCAT).
-    sqlx::raw_sql("SET SESSION sql_mode = @@GLOBAL.sql_mode")
-        .execute(&mut c)
-        .await
-        .expect("sql_mode");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET SESSION sql_mode = {mode}"
+    )))
+    .execute(&mut c)
+    .await
+    .expect("sql_mode");
     let mut ran = Vec::new();
     for sql in strings(
         "GET_LOCK('dbward_lexing', 0) AS marker_q",
@@ -184,6 +270,8 @@ async fn mariadb_runs_no_code_dbward_did_not_see() {
     )
     .into_iter()
     .chain(rewritten("GET_LOCK(CHAR(107, 52), 0) AS marker_q", true))
+    .chain(quote_strings("GET_LOCK('dbward_lexing', 0) AS marker_q"))
+    .filter(|s| keep(s))
     {
         let mut saw = false;
         {
@@ -204,5 +292,5 @@ async fn mariadb_runs_no_code_dbward_did_not_see() {
         }
         ran.push((sql, saw));
     }
-    check(SqlDialect::Mysql, &ran);
+    ran
 }

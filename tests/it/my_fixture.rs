@@ -5,20 +5,22 @@ use serde_json::json;
 
 use crate::harness::Dbward;
 
-/// A private database and account on the test MariaDB server (dropped at the end).
+/// A private database and account on a test MariaDB server (the shared one on port 3306, or a
+/// private one), dropped at the end.
 pub struct MyDatabase {
     pub name: String,
     pub user: String,
     pub password: String,
+    pub port: u16,
 }
 
-fn root_mysql(sql: &str, database: Option<&str>) -> std::process::Output {
+fn root_mysql(port: u16, sql: &str, database: Option<&str>) -> std::process::Output {
     let mut cmd = std::process::Command::new("mysql");
     cmd.args([
         "-h",
         "127.0.0.1",
         "-P",
-        "3306",
+        &port.to_string(),
         "-u",
         "root",
         "-N",
@@ -33,13 +35,19 @@ fn root_mysql(sql: &str, database: Option<&str>) -> std::process::Output {
 }
 
 impl MyDatabase {
-    /// Creates the database and an account with all privileges on it.
+    /// Creates the database and an account with all privileges on it, on the shared server.
     pub fn create() -> Self {
+        Self::create_on(3306)
+    }
+
+    /// [`MyDatabase::create`] on the server at `port`.
+    pub fn create_on(port: u16) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("dbw_{}", &id[..12]);
         let user = format!("u_{}", &id[..12]);
         let password = format!("pw-{}", &id[12..24]);
         let out = root_mysql(
+            port,
             &format!(
                 "CREATE DATABASE {name}; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
                  GRANT ALL ON {name}.* TO '{user}'@'%';"
@@ -55,12 +63,13 @@ impl MyDatabase {
             name,
             user,
             password,
+            port,
         }
     }
 
     /// Runs SQL as root in the database; returns standard output (tab-separated, no headers).
     pub fn sql(&self, sql: &str) -> String {
-        let out = root_mysql(sql, Some(&self.name));
+        let out = root_mysql(self.port, sql, Some(&self.name));
         assert!(
             out.status.success(),
             "{sql}: {}",
@@ -73,6 +82,7 @@ impl MyDatabase {
 impl Drop for MyDatabase {
     fn drop(&mut self) {
         let _ = root_mysql(
+            self.port,
             &format!(
                 "DROP DATABASE IF EXISTS {}; DROP USER IF EXISTS '{}'@'%';",
                 self.name, self.user
@@ -103,18 +113,27 @@ impl MyProxy {
         grant_fields: serde_json::Value,
         adjust: impl FnOnce(&mut dbward_core::config::Config),
     ) -> Self {
+        Self::start_on(MyDatabase::create(), level, grant_fields, adjust).await
+    }
+
+    /// Like [`MyProxy::start_with`], on `upstream` (a database on a private server).
+    pub async fn start_on(
+        upstream: MyDatabase,
+        level: &str,
+        grant_fields: serde_json::Value,
+        adjust: impl FnOnce(&mut dbward_core::config::Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = crate::harness::test_config(dir.path().to_owned());
         adjust(&mut config);
         let mut dbward = Dbward::start_with(config).await;
         dbward.dir = Some(dir);
-        let upstream = MyDatabase::create();
         let (s, db) = dbward
             .admin(
                 "POST",
                 "/api/databases",
                 Some(json!({
-                    "name": "shop", "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                    "name": "shop", "engine": "mysql", "host": "127.0.0.1", "port": upstream.port,
                     "database": upstream.name, "username": upstream.user,
                     "password": upstream.password, "tls_mode": "disable",
                 })),
@@ -159,7 +178,7 @@ impl MyProxy {
                 "POST",
                 "/api/databases",
                 Some(json!({
-                    "name": name, "engine": "mysql", "host": "127.0.0.1", "port": 3306,
+                    "name": name, "engine": "mysql", "host": "127.0.0.1", "port": self.upstream.port,
                     "database": name, "username": self.upstream.user,
                     "password": self.upstream.password, "tls_mode": "disable",
                 })),

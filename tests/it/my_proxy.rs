@@ -359,7 +359,7 @@ async fn read_grant_traps_and_the_read_only_upstream() {
         "SET @@session.transaction_read_only = 0",
         "SET SESSION TRANSACTION READ WRITE",
         "START TRANSACTION READ WRITE",
-        "SET sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET sql_mode = 'ORACLE'",
         "SET NAMES gbk",
         "SELECT * FROM t FOR UPDATE",
         "SELECT * FROM t LOCK IN SHARE MODE",
@@ -1394,7 +1394,7 @@ async fn statement_timeout_ceiling_on_mysql() {
             "this statement is write",
         ),
         (
-            "SELECT /*+ SET_VAR(sql_mode = 'ANSI_QUOTES') */ 1",
+            "SELECT /*+ SET_VAR(sql_mode = 'ORACLE') */ 1",
             "this statement is admin",
         ),
         ("SELECT /*+ NEW_HINT(x) */ 1", "could not classify"),
@@ -1718,17 +1718,22 @@ async fn anonymous_blocks_need_an_admin_grant() {
     fx.dbward.stop().await;
 }
 
-/// MariaDB's combination `sql_mode`s (`ORACLE`, `MSSQL`...) include `ANSI_QUOTES`, under which
-/// `"a\"` ends at the second quote: `SELECT 1 AS "a\"; DROP TABLE victim; -- "` would be one
-/// SELECT to dbward's lexer and a SELECT plus a DROP to the server. Setting them is refused
-/// (a `write` grant could otherwise run DDL), and the table survives.
+/// `ANSI_QUOTES` makes `"a\"` end at the second quote: `SELECT 1 AS "a\"; DROP TABLE victim;
+/// -- "` is one SELECT in the default quoting and a SELECT plus a DROP under it;
+/// `NO_BACKSLASH_ESCAPES` does the same to `'a\'`. dbward follows a session that sets them
+/// (it reads the session's `sql_mode` after the SET, and rewrites the session's text in the
+/// default quoting before classifying it), so under a `write` grant the DROP is refused in the
+/// mode where the server would run it, and the SELECT runs in the mode where it is one.
+/// `COM_RESET_CONNECTION` brings the server's default back, and dbward with it. MariaDB's
+/// combination modes that switch grammars (`ORACLE`) or more (`MSSQL`) stay refused.
 #[tokio::test]
-async fn sql_modes_that_change_quoting_are_refused() {
-    use sqlx::Executor as _;
+async fn sql_modes_that_change_quoting_are_followed() {
+    use sqlx::{Executor as _, Row as _};
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream.sql("CREATE TABLE victim (x INT)");
     let mut c = fx.sqlx().await;
-    for mode in ["ORACLE", "MSSQL", "ANSI", "STRICT_TRANS_TABLES,ANSI_QUOTES"] {
+    let run = |sql: &'static str| sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+    for mode in ["ORACLE", "MSSQL", "STRICT_TRANS_TABLES,DB2"] {
         let err = c
             .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                 "SET sql_mode = '{mode}'"
@@ -1740,11 +1745,52 @@ async fn sql_modes_that_change_quoting_are_refused() {
             "{mode}: {err}"
         );
     }
-    c.execute(sqlx::raw_sql(
-        r#"SELECT 1 AS "a\"; DROP TABLE victim; -- ""#,
+    let ansi_drop = r#"SELECT 1 AS "a\"; DROP TABLE victim; -- ""#;
+    let nbe_drop = r"SELECT 'a\'; DROP TABLE victim; -- '";
+    // The default quoting: both are one SELECT.
+    c.execute(run(ansi_drop)).await.expect("one SELECT");
+    c.execute(run(nbe_drop)).await.expect("one SELECT");
+    // ANSI_QUOTES (here from ANSI): "…" names a column, and the DROP is seen.
+    c.execute(run("SET sql_mode = 'ANSI'"))
+        .await
+        .expect("followed");
+    let err = c.execute(run(ansi_drop)).await.expect_err("refused");
+    assert!(err.to_string().contains("this statement is ddl"), "{err}");
+    let row = sqlx::raw_sql(r#"SELECT "x" FROM (SELECT 7 AS x) AS "d""#)
+        .fetch_one(&mut c)
+        .await
+        .expect("identifiers");
+    assert_eq!(row.try_get::<i32, _>(0).expect("x"), 7);
+    c.execute(run(nbe_drop)).await.expect("still one SELECT");
+    // NO_BACKSLASH_ESCAPES, appended: a backslash ends nothing; both quotings at once.
+    c.execute(run(
+        "SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
     ))
     .await
-    .expect("one SELECT under the default sql_mode");
+    .expect("followed");
+    let err = c.execute(run(nbe_drop)).await.expect_err("refused");
+    assert!(err.to_string().contains("this statement is ddl"), "{err}");
+    let err = c.execute(run(ansi_drop)).await.expect_err("refused");
+    assert!(err.to_string().contains("this statement is ddl"), "{err}");
+    let row = sqlx::raw_sql(r"SELECT 'C:\' AS p")
+        .fetch_one(&mut c)
+        .await
+        .expect("a backslash");
+    assert_eq!(row.try_get::<String, _>(0).expect("p"), r"C:\");
+    // Changing the quoting takes a statement of its own (the server reads the rest of the
+    // text in the new mode).
+    let err = c
+        .execute(run("SET sql_mode = ''; SELECT 1"))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("must come alone"), "{err}");
+    // Back to the default through a computed value, checked after it runs.
+    c.execute(run("SET sql_mode = @@GLOBAL.sql_mode"))
+        .await
+        .expect("followed");
+    c.execute(run(ansi_drop)).await.expect("one SELECT again");
+    c.execute(run(nbe_drop)).await.expect("one SELECT again");
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
     // `--` before a no-break space is code to MariaDB (`1 - -x`), and was a comment to
     // sqlparser, which then saw one SELECT.
     let err = c
@@ -1754,6 +1800,113 @@ async fn sql_modes_that_change_quoting_are_refused() {
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("Unicode space"), "{err}");
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    fx.dbward.stop().await;
+}
+
+/// An upstream whose server-wide default `sql_mode` has `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`
+/// (a private MariaDB started with them; dbward refused every login to such a server before):
+/// sessions start in that quoting, through sqlx and the mysql client, and follow a switch back
+/// to the default. A server default that dbward does not follow (MariaDB's `ORACLE`, another
+/// grammar) refuses the login with a message that says what to change.
+#[tokio::test]
+async fn an_upstream_whose_default_sql_mode_quotes_otherwise() {
+    use sqlx::{Executor as _, Row as _};
+    let server = crate::my_server::PrivateMariadb::start(&[
+        "--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES",
+    ]);
+    let upstream = crate::my_fixture::MyDatabase::create_on(server.port);
+    let fx = MyProxy::start_on(upstream, "write", serde_json::json!({}), |_| {}).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    let (ok, out, err) = fx
+        .mysql(&["-e", r#"SELECT "x" FROM (SELECT 5 AS x) AS d"#])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "5");
+    let mut c = fx.sqlx().await;
+    let run = |sql: &'static str| sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+    let row = run(r#"SELECT "x", 'C:\' AS p FROM (SELECT 7 AS x) AS d"#)
+        .fetch_one(&mut c)
+        .await
+        .expect("both quotings");
+    assert_eq!(row.try_get::<i32, _>(0).expect("x"), 7);
+    assert_eq!(row.try_get::<String, _>(1).expect("p"), r"C:\");
+    for drop in [
+        r#"SELECT 1 AS "a\"; DROP TABLE victim; -- ""#,
+        r"SELECT 'a\'; DROP TABLE victim; -- '",
+    ] {
+        let err = c.execute(run(drop)).await.expect_err("refused");
+        assert!(err.to_string().contains("this statement is ddl"), "{err}");
+    }
+    c.execute(run("SET sql_mode = 'STRICT_TRANS_TABLES'"))
+        .await
+        .expect("followed");
+    for one_select in [
+        r#"SELECT 1 AS "a\"; DROP TABLE victim; -- ""#,
+        r"SELECT 'a\'; DROP TABLE victim; -- '",
+    ] {
+        c.execute(run(one_select)).await.expect("one SELECT");
+    }
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    // A server default dbward does not follow: the login is refused, saying why.
+    fx.upstream.sql("SET GLOBAL sql_mode = 'ORACLE'");
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(!ok, "logged in");
+    assert!(
+        err.contains("sql_mode ORACLE") && err.contains("default sql_mode"),
+        "{err}"
+    );
+    fx.dbward.stop().await;
+}
+
+/// A pool's `COM_RESET_CONNECTION` (mysqljs's `reset`, Connector/J's `resetConnection`) puts
+/// the server's default `sql_mode` back: dbward reads it again, so a session that had set
+/// `ANSI_QUOTES` is classified in the default quoting after the reset. Driven with `PyMySQL`,
+/// whose `Connection` has no reset of its own: the command is sent by hand.
+#[tokio::test]
+async fn a_reset_connection_brings_the_default_quoting_back() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    let script = r#"
+import sys, pymysql
+c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="alice",
+                    password=sys.argv[2], database="shop", ssl={"check_hostname": False},
+                    client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+cur = c.cursor()
+drop = r'SELECT 1 AS "a\"; DROP TABLE victim; -- "'
+cur.execute("SET sql_mode = 'ANSI_QUOTES'")
+try:
+    cur.execute(drop)
+    print("ran under ANSI_QUOTES")
+except pymysql.err.MySQLError as e:
+    print("refused:", "this statement is ddl" in str(e))
+c._execute_command(0x1F, b"")
+c._read_ok_packet()
+cur.execute("SELECT @@sql_mode LIKE '%ANSI_QUOTES%'")
+print("ansi after reset:", cur.fetchone()[0])
+cur.execute(drop)
+print("after reset:", cur.fetchall())
+"#;
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", script, &fx.port().to_string(), &fx.password])
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "refused: True",
+            "ansi after reset: 0",
+            "after reset: ((1,),)"
+        ],
+        "{stdout}"
+    );
     assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
     fx.dbward.stop().await;
 }

@@ -39,6 +39,8 @@ pub(crate) struct Findings {
     /// [`settings_row_setting`]): the call's address and that setting.
     settings_row: Option<(usize, String)>,
     mysql: bool,
+    /// The session's quoting, which dynamic SQL's strings are read in (see `quoting`).
+    pub quoting: super::MysqlQuoting,
 }
 
 impl Findings {
@@ -53,6 +55,7 @@ impl Findings {
             use_schema: None,
             settings_row: None,
             mysql,
+            quoting: super::MysqlQuoting::default(),
         }
     }
 
@@ -198,16 +201,38 @@ impl Findings {
                 (None, true)
             }
             Some(e) if self.mysql && name.to_ascii_lowercase().ends_with("sql_mode") => {
-                (self.sql_mode_value(e), false)
+                let (text, appended) = self.sql_mode_value(e);
+                return self.apply_setting(
+                    name,
+                    global,
+                    &SettingValue {
+                        text,
+                        default: false,
+                        appended,
+                    },
+                );
             }
             Some(e) => (self.value_text(e), false),
         };
+        self.apply_setting(
+            name,
+            global,
+            &SettingValue {
+                text,
+                default,
+                appended: false,
+            },
+        );
+    }
+
+    fn apply_setting(&mut self, name: &str, global: bool, value: &SettingValue<'_>) {
         self.literal_sensitive = true;
         let (class, reason) = setting_class(
             self.mysql,
+            self.quoting,
             name,
             global,
-            &SettingValue { text, default },
+            value,
             &mut self.timeout,
             &mut self.check_session,
         );
@@ -217,17 +242,18 @@ impl Findings {
     /// The text of a MySQL `sql_mode` value: a literal, or the modes drivers append to the
     /// current one (`CONCAT(@@sql_mode, ',PIPES_AS_CONCAT')`, possibly as a scalar subquery,
     /// as sqlx sends): the current mode is already known to be safe (checked at session start,
-    /// and a change to it is classified here), so only the appended literal matters.
-    fn sql_mode_value<'e>(&mut self, expr: &'e Expr) -> Option<&'e str> {
+    /// and a change to it is classified here), so only the appended literal matters: with
+    /// `true`.
+    fn sql_mode_value<'e>(&mut self, expr: &'e Expr) -> (Option<&'e str>, bool) {
         let expr = match expr {
             Expr::Subquery(q) => match q.body.as_ref() {
                 SetExpr::Select(s) if s.from.is_empty() && s.projection.len() == 1 => {
                     match &s.projection[0] {
                         sqlparser::ast::SelectItem::UnnamedExpr(e) => e,
-                        _ => return None,
+                        _ => return (None, false),
                     }
                 }
-                _ => return None,
+                _ => return (None, false),
             },
             Expr::Nested(e) => e,
             e => e,
@@ -249,11 +275,11 @@ impl Findings {
                 )),
             ) = (current, second)
             {
-                return self.value_text(e);
+                return (self.value_text(e), true);
             }
-            return None;
+            return (None, false);
         }
-        self.value_text(expr)
+        (self.value_text(expr), false)
     }
 
     fn set(&mut self, set: &Set) {
@@ -275,11 +301,13 @@ impl Findings {
                     self.literal_sensitive = true;
                     let (class, reason) = setting_class(
                         self.mysql,
+                        self.quoting,
                         &object_name(variable),
                         global,
                         &SettingValue {
                             text: Some("(list)"),
                             default: false,
+                            appended: false,
                         },
                         &mut self.timeout,
                         &mut self.check_session,
@@ -329,11 +357,13 @@ impl Findings {
                 };
                 let (class, reason) = setting_class(
                     self.mysql,
+                    self.quoting,
                     name,
                     false,
                     &SettingValue {
                         text: Some(&charset_name.value),
                         default: false,
+                        appended: false,
                     },
                     &mut self.timeout,
                     &mut self.check_session,
@@ -382,11 +412,13 @@ impl Findings {
                     self.literal_sensitive = true;
                     let (class, reason) = setting_class(
                         false,
+                        self.quoting,
                         &setting,
                         false,
                         &SettingValue {
                             text: None,
                             default: false,
+                            appended: false,
                         },
                         &mut self.timeout,
                         &mut self.check_session,
@@ -742,7 +774,7 @@ impl Findings {
                 let text = super::dynamic::immediate_text(parameters);
                 match text
                     .filter(|_| self.mysql)
-                    .map(super::dynamic::class_of_string)
+                    .map(|t| super::dynamic::class_of_literal(t, self.quoting))
                 {
                     Some(Ok((class, what))) => {
                         self.add(class, format!("EXECUTE IMMEDIATE of {what}"));

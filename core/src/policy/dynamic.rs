@@ -16,7 +16,16 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::{SqlDialect, StatementClass};
 
-/// The class of dynamic SQL's statement string, or why it is refused.
+/// The class of the statement in dynamic SQL's string literal (its value, which the server
+/// reads in the session's `quoting`), or why it is refused.
+pub(crate) fn class_of_literal(
+    value: &str,
+    quoting: super::MysqlQuoting,
+) -> Result<(StatementClass, String), String> {
+    class_of_string(&quoting.to_default(value))
+}
+
+/// The class of dynamic SQL's statement string (in the default quoting), or why it is refused.
 pub(crate) fn class_of_string(text: &str) -> Result<(StatementClass, String), String> {
     // sqlparser unescapes `\a` and `\f` to BEL and form feed, MySQL and MariaDB to `a` and `f`:
     // `'SELECT 1 --\f, LOAD_FILE(…) …'` is a comment to one and code to the other.

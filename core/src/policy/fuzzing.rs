@@ -6,11 +6,13 @@
 //! the decision it would get on its own. The gate's own-identity substitution runs on the same
 //! text.
 
-use super::{Classification, Classifier, SqlDialect, classify_uncached};
+use super::{
+    Classification, Classifier, MysqlQuoting, SqlDialect, classify_uncached, classify_uncached_in,
+};
 
-/// Classifies `data` (first byte: the dialect; the rest: the text, when it is UTF-8, as the
-/// front doors require) uncached, through a fresh cache, and through a cache primed with its
-/// digit-changed twin; panics when the three disagree.
+/// Classifies `data` (first byte: the dialect, and for MySQL the session's quoting; the rest:
+/// the text, when it is UTF-8, as the front doors require) uncached, through a fresh cache, and
+/// through a cache primed with its digit-changed twin; panics when the three disagree.
 pub fn classify(data: &[u8]) {
     let Some((&selector, text)) = data.split_first() else {
         return;
@@ -20,18 +22,26 @@ pub fn classify(data: &[u8]) {
         1 => SqlDialect::Mysql,
         _ => SqlDialect::Redshift,
     };
+    let quoting = if dialect == SqlDialect::Mysql {
+        MysqlQuoting::from_bits((selector / 3) % 4)
+    } else {
+        MysqlQuoting::default()
+    };
     let Ok(sql) = std::str::from_utf8(text) else {
         return;
     };
-    let alone = classify_uncached(sql, dialect);
+    // What the gate does: the session's text rewritten in the default quoting, then classified.
+    let cached = |cache: &Classifier, sql: &str| {
+        cache.classify_rewritten(&quoting.to_default(sql), dialect, quoting)
+    };
+    let alone = if quoting.is_default() {
+        classify_uncached(sql, dialect)
+    } else {
+        classify_uncached_in(sql, quoting)
+    };
     let fresh = Classifier::new(16);
-    assert_same(&alone, &fresh.classify(sql, dialect), sql, "a fresh cache");
-    assert_same(
-        &alone,
-        &fresh.classify(sql, dialect),
-        sql,
-        "the cached entry",
-    );
+    assert_same(&alone, &cached(&fresh, sql), sql, "a fresh cache");
+    assert_same(&alone, &cached(&fresh, sql), sql, "the cached entry");
     let twin: String = sql
         .chars()
         .map(|c| match c.to_digit(10) {
@@ -40,14 +50,14 @@ pub fn classify(data: &[u8]) {
         })
         .collect();
     let primed = Classifier::new(16);
-    let _ = primed.classify(&twin, dialect);
+    let _ = cached(&primed, &twin);
     assert_same(
         &alone,
-        &primed.classify(sql, dialect),
+        &cached(&primed, sql),
         sql,
         "a cache holding its digit-changed twin",
     );
-    own_identity(sql, dialect);
+    own_identity(&quoting.to_default(sql), dialect);
 }
 
 /// The gate's own-identity substitution ([`super::own_identity`]) on the same text: it never

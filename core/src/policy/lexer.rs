@@ -149,7 +149,7 @@ fn word_end(s: &[u8], i: usize) -> usize {
 
 /// Where a quoted token starting at `i` (at the quote) ends, exclusive; `backslash`: whether
 /// `\` escapes the next byte. An unterminated quote runs to the end.
-fn quoted_end(s: &[u8], i: usize, quote: u8, backslash: bool) -> usize {
+pub(super) fn quoted_end(s: &[u8], i: usize, quote: u8, backslash: bool) -> usize {
     let mut j = i + 1;
     while j < s.len() {
         let b = s[j];
@@ -182,7 +182,7 @@ fn dollar_tag(s: &[u8], i: usize) -> Option<usize> {
 }
 
 /// End of a block comment starting at `i` (at `/*`), exclusive.
-fn block_comment_end(s: &[u8], i: usize, nested: bool) -> usize {
+pub(super) fn block_comment_end(s: &[u8], i: usize, nested: bool) -> usize {
     let mut depth = 0usize;
     let mut j = i;
     while j + 1 < s.len() {
@@ -204,13 +204,13 @@ fn block_comment_end(s: &[u8], i: usize, nested: bool) -> usize {
 
 /// Whether a MySQL `--` at `i` starts a comment (it needs whitespace or a control character
 /// after it, or the end of the text).
-fn mysql_dash_comment(s: &[u8], i: usize) -> bool {
+pub(super) fn mysql_dash_comment(s: &[u8], i: usize) -> bool {
     s[i..].starts_with(b"--") && s.get(i + 2).is_none_or(|b| *b <= b' ')
 }
 
 /// Where a line comment starting at `i` ends: PostgreSQL ends it at a newline or a carriage
 /// return, MySQL and MariaDB at a newline only (tested against both servers).
-fn line_end(s: &[u8], i: usize, carriage_return_too: bool) -> usize {
+pub(super) fn line_end(s: &[u8], i: usize, carriage_return_too: bool) -> usize {
     s[i..]
         .iter()
         .position(|b| *b == b'\n' || (carriage_return_too && *b == b'\r'))
@@ -392,6 +392,24 @@ fn scan_into(
     }
 }
 
+/// The length of the MySQL executable-comment marker at `i` (`/*!` 3, `/*M!` 4; 0 for none),
+/// and whether no server runs the comment: version 99.99.99 (`/*M!999999 ... */`, MariaDB's
+/// mysqldump writes its sandbox-mode marker so) is above every server's, so it stays a comment.
+/// Exactly six digits: a longer run is a version and code.
+pub(super) fn executable_marker(s: &[u8], i: usize) -> (usize, bool) {
+    let marker = if s[i..].starts_with(b"/*!") {
+        3
+    } else if s[i..].starts_with(b"/*M!") {
+        4
+    } else {
+        0
+    };
+    let never = marker > 0
+        && s[i + marker..].starts_with(b"999999")
+        && !s.get(i + marker + 6).is_some_and(u8::is_ascii_digit);
+    (marker, never)
+}
+
 /// MySQL executable comments: `/*!` or `/*M!`, an optional version number, then code up to
 /// `*/`. Returns the text with the markers blanked out, or `None` when there are none.
 fn expand_executable_comments(sql: &str) -> Option<String> {
@@ -413,19 +431,7 @@ fn expand_executable_comments(sql: &str) -> Option<String> {
             b'#' => i = line_end(s, i, false),
             b'-' if mysql_dash_comment(s, i) => i = line_end(s, i, false),
             b'/' if s.get(i + 1) == Some(&b'*') => {
-                let marker = if s[i..].starts_with(b"/*!") {
-                    3
-                } else if s[i..].starts_with(b"/*M!") {
-                    4
-                } else {
-                    0
-                };
-                // Version 99.99.99 (`/*M!999999 ... */`, MariaDB's mysqldump writes its
-                // sandbox-mode marker so) is above every server's: no server runs it, so it
-                // stays a comment. Exactly six digits: a longer run is a version and code.
-                let never = marker > 0
-                    && s[i + marker..].starts_with(b"999999")
-                    && !s.get(i + marker + 6).is_some_and(u8::is_ascii_digit);
+                let (marker, never) = executable_marker(s, i);
                 if never && !inside {
                     // Dropped from the code: sqlparser would read `/*!...*/` as code itself.
                     out.push_str(&sql[copied..i]);

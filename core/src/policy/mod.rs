@@ -48,11 +48,13 @@ mod pg_definitions;
 mod pg_do;
 mod pg_objects;
 mod pg_rules;
+mod quoting;
 mod recognize;
 mod routine;
 mod settings;
 
-pub use settings::{client_encoding, unsafe_session_mode};
+pub use quoting::MysqlQuoting;
+pub use settings::{client_encoding, session_quoting};
 
 use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
 use std::sync::Arc;
@@ -145,7 +147,7 @@ pub struct Classification {
     pub may_carry_password: bool,
     /// MySQL: the string sets the character set or `sql_mode` to a value dbward cannot read
     /// (`SET character_set_client = @saved`, `DEFAULT`): the front door checks the session's
-    /// values right after it runs ([`unsafe_session_mode`]) and ends the session if they would
+    /// values right after it runs ([`session_quoting`]) and ends the session if they would
     /// make the server read SQL differently. Such a statement must come alone.
     pub check_session: bool,
     /// The decision read a literal: cached under the exact text only.
@@ -214,8 +216,12 @@ pub struct Classifier {
     hasher: foldhash::quality::RandomState,
 }
 
+/// What a decision depends on besides the text: the dialect, and a MySQL session's quoting
+/// (which reads dynamic SQL's strings; the text itself comes rewritten in the default one).
+type Lexing = (SqlDialect, MysqlQuoting);
+
 struct CacheEntry {
-    dialect: SqlDialect,
+    lexing: Lexing,
     /// The fingerprint, or the exact text for literal-sensitive decisions.
     key: Box<str>,
     exact: bool,
@@ -232,17 +238,17 @@ impl Classifier {
         }
     }
 
-    fn hash(&self, dialect: SqlDialect, exact: bool, text: &str) -> u64 {
+    fn hash(&self, lexing: Lexing, exact: bool, text: &str) -> u64 {
         let mut h = self.hasher.build_hasher();
-        dialect.hash(&mut h);
+        lexing.hash(&mut h);
         exact.hash(&mut h);
         text.hash(&mut h);
         h.finish()
     }
 
-    fn lookup(&self, dialect: SqlDialect, exact: bool, text: &str) -> Option<Arc<Classification>> {
-        let entry = self.cache.get(&self.hash(dialect, exact, text))?;
-        (entry.dialect == dialect && entry.exact == exact && *entry.key == *text)
+    fn lookup(&self, lexing: Lexing, exact: bool, text: &str) -> Option<Arc<Classification>> {
+        let entry = self.cache.get(&self.hash(lexing, exact, text))?;
+        (entry.lexing == lexing && entry.exact == exact && *entry.key == *text)
             .then(|| entry.classification.clone())
     }
 
@@ -251,18 +257,36 @@ impl Classifier {
     /// with no word to the client: see [`guarded`].
     #[must_use]
     pub fn classify(&self, sql: &str, dialect: SqlDialect) -> Arc<Classification> {
-        guarded(sql, dialect, || self.classify_unguarded(sql, dialect)).unwrap_or_else(Arc::new)
+        self.classify_rewritten(sql, dialect, MysqlQuoting::default())
     }
 
-    fn classify_unguarded(&self, sql: &str, dialect: SqlDialect) -> Arc<Classification> {
-        if let Some(c) = self.lookup(dialect, true, sql) {
+    /// Classifies the text of a MySQL session that reads quotes in `quoting`, once rewritten in
+    /// the default quoting ([`MysqlQuoting::to_default`]; the caller rewrites, as it may
+    /// substitute names in the rewritten text first). Strings that statements run as SQL
+    /// (`PREPARE … FROM '…'`) are read in `quoting`.
+    #[must_use]
+    pub fn classify_rewritten(
+        &self,
+        sql: &str,
+        dialect: SqlDialect,
+        quoting: MysqlQuoting,
+    ) -> Arc<Classification> {
+        guarded(sql, dialect, || {
+            self.classify_unguarded(sql, (dialect, quoting))
+        })
+        .unwrap_or_else(Arc::new)
+    }
+
+    fn classify_unguarded(&self, sql: &str, lexing: Lexing) -> Arc<Classification> {
+        let (dialect, quoting) = lexing;
+        if let Some(c) = self.lookup(lexing, true, sql) {
             return c;
         }
         if lexer::unusual_for_the_fingerprint(sql) {
             // Characters where lexers have disagreed (see the function): this text is decided
             // on its own, by the parser, and cached under its exact text only.
-            let c = Arc::new(classify_uncached(sql, dialect));
-            self.insert(dialect, true, sql, c.clone());
+            let c = Arc::new(classify_uncached_rewritten(sql, dialect, quoting));
+            self.insert(lexing, true, sql, c.clone());
             return c;
         }
         // The fingerprint goes into a buffer of this thread's: the cached path allocates
@@ -274,7 +298,7 @@ impl Classifier {
         }
         let hit = FINGERPRINT.with_borrow_mut(|fingerprint| {
             lexer::fingerprint_into(sql, dialect, fingerprint);
-            let hit = self.lookup(dialect, false, fingerprint);
+            let hit = self.lookup(lexing, false, fingerprint);
             if fingerprint.capacity() > 64 * 1024 {
                 // A huge statement does not pin its size in every thread.
                 *fingerprint = String::new();
@@ -285,21 +309,21 @@ impl Classifier {
             return c;
         }
         let scan = lexer::scan(sql, dialect);
-        let c = Arc::new(classify_scanned(sql, &scan, dialect));
+        let c = Arc::new(classify_scanned(sql, &scan, dialect, quoting));
         let (exact, key) = if c.literal_sensitive {
             (true, sql)
         } else {
             (false, scan.normalized.as_str())
         };
-        self.insert(dialect, exact, key, c.clone());
+        self.insert(lexing, exact, key, c.clone());
         c
     }
 
-    fn insert(&self, dialect: SqlDialect, exact: bool, key: &str, c: Arc<Classification>) {
+    fn insert(&self, lexing: Lexing, exact: bool, key: &str, c: Arc<Classification>) {
         self.cache.insert(
-            self.hash(dialect, exact, key),
+            self.hash(lexing, exact, key),
             Arc::new(CacheEntry {
-                dialect,
+                lexing,
                 key: key.into(),
                 exact,
                 classification: c,
@@ -388,6 +412,23 @@ thread_local! {
 /// so does nesting deeper than [`MAX_NESTING`].
 #[must_use]
 pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
+    classify_uncached_rewritten(sql, dialect, MysqlQuoting::default())
+}
+
+/// [`classify_uncached`] for a MySQL session that reads quotes in `quoting`: `sql` as sent,
+/// rewritten here in the default quoting.
+#[must_use]
+pub fn classify_uncached_in(sql: &str, quoting: MysqlQuoting) -> Classification {
+    classify_uncached_rewritten(&quoting.to_default(sql), SqlDialect::Mysql, quoting)
+}
+
+/// [`classify_uncached`] of text already rewritten in the default quoting (see
+/// [`Classifier::classify_rewritten`]).
+fn classify_uncached_rewritten(
+    sql: &str,
+    dialect: SqlDialect,
+    quoting: MysqlQuoting,
+) -> Classification {
     /// Gives the nesting level back however the classification ends.
     struct Level(u32);
     impl Drop for Level {
@@ -405,7 +446,7 @@ pub fn classify_uncached(sql: &str, dialect: SqlDialect) -> Classification {
     NESTING.set(depth + 1);
     let _level = Level(depth);
     guarded(sql, dialect, || {
-        classify_scanned(sql, &lexer::scan(sql, dialect), dialect)
+        classify_scanned(sql, &lexer::scan(sql, dialect), dialect, quoting)
     })
     .unwrap_or_else(|c| c)
 }
@@ -460,7 +501,12 @@ fn unclassifiable(reason: String, statements: usize) -> Classification {
     }
 }
 
-fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Classification {
+fn classify_scanned(
+    sql: &str,
+    scan: &lexer::Scan,
+    dialect: SqlDialect,
+    quoting: MysqlQuoting,
+) -> Classification {
     let text = scan.code.as_deref().unwrap_or(sql);
     let mysql = dialect == SqlDialect::Mysql;
     let mut count = scan.statements.len();
@@ -506,6 +552,7 @@ fn classify_scanned(sql: &str, scan: &lexer::Scan, dialect: SqlDialect) -> Class
     }
     let pd = parser_dialect(dialect);
     let mut findings = classify::Findings::new(mysql);
+    findings.quoting = quoting;
     match Parser::parse_sql(pd.as_ref(), text) {
         Ok(statements) => {
             if statements.is_empty() {
@@ -657,7 +704,7 @@ fn recognize_piece(
         findings.literal_sensitive = true;
         return match text
             .map_err(|()| "PREPARE of a computed string".to_owned())
-            .and_then(|text| dynamic::class_of_string(&text))
+            .and_then(|text| dynamic::class_of_literal(&text, findings.quoting))
         {
             Ok((class, what)) => Some((class, format!("PREPARE of {what}"))),
             Err(why) => {

@@ -237,10 +237,11 @@ const MYSQL_HARMLESS: &[&str] = &[
 const MYSQL_HARMLESS_PREFIXES: &[&str] = &["optimizer_"];
 
 /// `sql_mode` components (lower case) that leave quoting, escapes and statement boundaries as
-/// dbward's lexer reads them. **Any other is `admin`**: `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`
-/// change them, and so do the combination modes that include `ANSI_QUOTES` (`ANSI`, MariaDB's
-/// `ORACLE`, `MSSQL`, `DB2`, `POSTGRESQL`, `MAXDB`), as would modes dbward has never heard of.
-const SAFE_SQL_MODES: &[&str] = &[
+/// dbward's lexer reads them. `ANSI_QUOTES`, `NO_BACKSLASH_ESCAPES` and `ANSI` change them in
+/// ways dbward follows (see `quoting`). **Any other is `admin`**: MariaDB's combination modes
+/// (`ORACLE` switches to another grammar; `MSSQL`, `DB2`, `POSTGRESQL`, `MAXDB`), as would be
+/// modes dbward has never heard of.
+pub(crate) const SAFE_SQL_MODES: &[&str] = &[
     "strict_trans_tables",
     "strict_all_tables",
     "traditional",
@@ -256,6 +257,7 @@ const SAFE_SQL_MODES: &[&str] = &[
     "real_as_float",
     "allow_invalid_dates",
     "high_not_precedence",
+    "ignore_space",
     "pipes_as_concat",
     "no_dir_in_create",
     "no_key_options",
@@ -284,19 +286,19 @@ pub fn client_encoding(value: &str) -> Option<&'static str> {
     }
 }
 
-/// Why a MySQL session's character set or `sql_mode`, as the server reports them, would make
-/// the server read SQL differently from dbward; `None` when they are safe.
-#[must_use]
-pub fn unsafe_session_mode(character_set_client: &str, sql_mode: &str) -> Option<String> {
+/// How a MySQL session with this character set and `sql_mode`, as the server reports them,
+/// quotes (see [`MysqlQuoting`](super::MysqlQuoting)); or why the server would read its SQL
+/// differently from dbward (a character set that hides backslashes, a mode dbward does not
+/// follow).
+pub fn session_quoting(
+    character_set_client: &str,
+    sql_mode: &str,
+) -> Result<super::MysqlQuoting, String> {
     let charset = character_set_client.trim().to_ascii_lowercase();
     if UNSAFE_CHARSETS.iter().any(|c| charset.starts_with(c)) {
-        return Some(format!("character set {charset}"));
+        return Err(format!("character set {charset}"));
     }
-    sql_mode
-        .split(',')
-        .map(|m| m.trim().to_ascii_lowercase())
-        .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(&m.as_str()))
-        .map(|m| format!("sql_mode {}", m.to_ascii_uppercase()))
+    super::MysqlQuoting::from_sql_mode(sql_mode)
 }
 
 /// Multi-byte character sets in which a second byte can be 0x5C (backslash): the server would
@@ -310,12 +312,15 @@ pub(crate) struct SettingValue<'a> {
     pub text: Option<&'a str>,
     /// The value is `DEFAULT`.
     pub default: bool,
+    /// MySQL's `sql_mode`: `text` is appended to the current modes (`CONCAT(@@sql_mode, …)`).
+    pub appended: bool,
 }
 
 /// What setting `name` to `value` is, and why. `name` may carry MySQL's `@@session.`
 /// prefixes; `global` is the statement's scope.
 pub(crate) fn setting_class(
     mysql: bool,
+    quoting: super::MysqlQuoting,
     name: &str,
     global: bool,
     value: &SettingValue<'_>,
@@ -416,16 +421,39 @@ pub(crate) fn setting_class(
         }
         "sql_mode" if mysql => {
             if let Some(t) = text.as_deref() {
-                match t
-                    .split(',')
-                    .map(str::trim)
-                    .find(|m| !m.is_empty() && !SAFE_SQL_MODES.contains(m))
-                {
+                // The session's quoting after it: the value's modes (and the current ones, for
+                // an appended value).
+                let mut after = if value.appended {
+                    quoting
+                } else {
+                    super::MysqlQuoting::default()
+                };
+                let mut unknown = None;
+                for m in t.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                    match super::MysqlQuoting::from_sql_mode(m) {
+                        Ok(q) => {
+                            after.ansi_quotes |= q.ansi_quotes;
+                            after.no_backslash_escapes |= q.no_backslash_escapes;
+                        }
+                        Err(_) => unknown = unknown.or(Some(m)),
+                    }
+                }
+                match unknown {
+                    None if after != quoting => {
+                        // The server reads quotes and backslashes otherwise from the next
+                        // statement on: dbward reads the session's modes right after this one
+                        // runs, and classifies in their quoting (see `quoting`).
+                        *check_session = true;
+                        (
+                            StatementClass::Read,
+                            "SET sql_mode (changing quoting, which dbward follows)".into(),
+                        )
+                    }
                     None => (StatementClass::Read, "SET sql_mode".into()),
                     Some(m) => (
                         StatementClass::Admin,
                         format!(
-                            "sql_mode {} is not a mode dbward knows to keep SQL read as it reads it (ANSI_QUOTES and NO_BACKSLASH_ESCAPES, and the ANSI, ORACLE, MSSQL, DB2, POSTGRESQL, MAXDB combinations that include ANSI_QUOTES, would make the server read quotes and backslashes differently)",
+                            "sql_mode {} is not a mode dbward knows to keep SQL read as it reads it (MariaDB's ORACLE, MSSQL, DB2, POSTGRESQL and MAXDB modes change the grammar or quoting in ways dbward does not follow)",
                             m.to_ascii_uppercase()
                         ),
                     ),

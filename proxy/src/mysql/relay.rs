@@ -303,13 +303,18 @@ impl MyRelay {
             }
             match step {
                 Ok(Some(end)) => return end,
-                Ok(None) if self.status & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0 => {
-                    // The classifier would now split statements differently from the server.
+                Ok(None)
+                    if (self.status & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0)
+                        != self.config.gate.quoting().no_backslash_escapes =>
+                {
+                    // The server switched NO_BACKSLASH_ESCAPES where dbward did not see it
+                    // switched: the classifier would split statements otherwise than the server.
                     return self
                         .end(
                             1227,
                             "42000",
-                            "dbward ended the session: it switched to NO_BACKSLASH_ESCAPES".into(),
+                            "dbward ended the session: its NO_BACKSLASH_ESCAPES mode changed unseen"
+                                .into(),
                             0,
                         )
                         .await;
@@ -327,10 +332,11 @@ impl MyRelay {
         }
     }
 
-    /// After a statement that set the character set or `sql_mode` to a value dbward could not
-    /// read: the session's values as the server reports them. Values under which the server
-    /// would read SQL differently from dbward end the session before its next command.
-    async fn check_session_mode(&mut self) -> Result<Option<SessionEnd>, Done> {
+    /// After a statement that set the character set or `sql_mode` (or a reset of the session):
+    /// the session's values as the server reports them. The session's quoting follows its
+    /// `sql_mode` from the next command on; values under which the server would read SQL
+    /// differently from dbward end the session before it, with an ERR of sequence id `seq`.
+    async fn check_session_mode(&mut self, seq: u8) -> Result<Option<SessionEnd>, Done> {
         let values = super::upstream::query_value(
             &mut self.up,
             "SELECT CONCAT(@@session.character_set_client, '/', @@session.sql_mode)",
@@ -341,14 +347,17 @@ impl MyRelay {
                 ER_NET_READ_ERROR,
                 "08S01",
                 format!("dbward could not check the session: {e}"),
-                0,
+                seq,
             )
         })?
         .unwrap_or_default();
         let (charset, sql_mode) = values.split_once('/').unwrap_or((&values, ""));
-        match dbward_core::policy::unsafe_session_mode(charset, sql_mode) {
-            None => Ok(None),
-            Some(why) => {
+        match dbward_core::policy::session_quoting(charset, sql_mode) {
+            Ok(quoting) => {
+                self.config.gate.set_quoting(quoting);
+                Ok(None)
+            }
+            Err(why) => {
                 self.config.gate.audit_other(
                     "(session check)",
                     &format!("dbward ended the session: it switched to {why}"),
@@ -359,7 +368,7 @@ impl MyRelay {
                     format!(
                         "dbward ended the session: it switched to {why}, under which the server would read SQL differently from dbward"
                     ),
-                    0,
+                    seq,
                 ))
             }
         }
@@ -546,7 +555,7 @@ impl MyRelay {
                     .audited_response(token, admitted, infile.as_deref())
                     .await;
                 if c.check_session && matches!(answered, Ok(None)) {
-                    return Box::pin(self.check_session_mode()).await;
+                    return Box::pin(self.check_session_mode(0)).await;
                 }
                 answered
             }
@@ -711,18 +720,21 @@ impl MyRelay {
                 self.forward(payload).await?;
                 let (seq, _, answer) = self.read_upstream().await?;
                 if answer.first() == Some(&0x00) {
+                    self.status = packet::ok_status(&answer).unwrap_or(self.status);
                     for sql in self.config.setup.clone() {
-                        super::upstream::run_setup(&mut self.up, &sql)
+                        self.status = super::upstream::run_setup(&mut self.up, &sql)
                             .await
                             .map_err(|e| {
                                 Done::End(
                                     ER_NET_READ_ERROR,
                                     "08S01",
                                     format!("dbward could not restore the session: {e}"),
-                                    seq.wrapping_add(1),
+                                    seq,
                                 )
                             })?;
                     }
+                    // The server's default sql_mode again, whatever it is now.
+                    Box::pin(self.check_session_mode(seq)).await?;
                 }
                 put_packet(&mut self.out, seq, &answer);
                 self.flush().await?;
@@ -889,6 +901,7 @@ impl MyRelay {
                 seq,
             ));
         }
+        self.status = packet::ok_status(&answer).unwrap_or(self.status);
         for sql in self.config.setup.clone() {
             self.status = super::upstream::run_setup(&mut self.up, &sql)
                 .await
@@ -900,6 +913,8 @@ impl MyRelay {
                     )
                 })?;
         }
+        // The server's default sql_mode again, whatever it is now.
+        Box::pin(self.check_session_mode(seq)).await?;
         put_packet(&mut self.out, seq, &packet::ok_payload(self.status));
         self.flush().await?;
         Ok(None)

@@ -314,6 +314,7 @@ impl MyServer {
                 .clone()
                 .map(dbward_core::policy::own_identity::OwnIdentity::MysqlAccount),
         );
+        gate.set_quoting(up.quoting);
         let allowance = |kind, limit| {
             Allowance::new(
                 self.store.clone(),
@@ -692,9 +693,9 @@ impl MyServer {
             })?;
         }
         up.status = status;
-        // dbward lexes SQL with MySQL's default quoting: a session whose sql_mode changes that
-        // cannot be checked statement by statement. In the same round trip, the account the
-        // server logged dbward in as: a DEFINER naming it is the session's own (`definer`).
+        // The session's sql_mode says how the server reads quotes and backslashes. In the same
+        // round trip, the account the server logged dbward in as: a DEFINER naming it is the
+        // session's own (`definer`).
         let mode_and_account = upstream::query_value(
             &mut up,
             "SELECT CONCAT(@@SESSION.sql_mode, '/', CURRENT_USER())",
@@ -716,19 +717,21 @@ impl MyServer {
             None => (None, None),
         };
         up.account = account.and_then(dbward_core::policy::definer::Account::from_current_user);
-        if let Some(bad) = mode.and_then(|m| {
-            ["ANSI_QUOTES", "NO_BACKSLASH_ESCAPES"]
-                .into_iter()
-                .find(|b| m.to_ascii_uppercase().contains(b))
-        }) {
-            return Err(Refusal::new(
-                packet::ER_UNKNOWN_ERROR,
-                "HY000",
-                format!("the upstream server's sql_mode includes {bad}, under which dbward cannot read SQL as the server does; remove it from the server's default sql_mode"),
-                "upstream_sql_mode",
-            )
-            .user(user.id));
-        }
+        // ANSI_QUOTES and NO_BACKSLASH_ESCAPES are followed (the session's text is rewritten in
+        // the default quoting before it is classified); a mode dbward does not know is refused.
+        up.quoting = match mode.map(dbward_core::policy::MysqlQuoting::from_sql_mode) {
+            Some(Ok(quoting)) => quoting,
+            Some(Err(bad)) => {
+                return Err(Refusal::new(
+                    packet::ER_UNKNOWN_ERROR,
+                    "HY000",
+                    format!("the upstream server's {bad} is not a mode under which dbward knows to read SQL as the server does; remove it from the server's default sql_mode"),
+                    "upstream_sql_mode",
+                )
+                .user(user.id));
+            }
+            None => dbward_core::policy::MysqlQuoting::default(),
+        };
         let details = json!({
             "database": db_name, "tls": h.stream.is_tls(), "session_id": session.id(),
             "grant_id": granted.grant.id, "level": granted.level,

@@ -74,6 +74,8 @@ pub struct Upstream {
     pub addr: (String, u16),
     /// The account the server logged dbward in as (`CURRENT_USER()`), once read.
     pub account: Option<dbward_core::policy::definer::Account>,
+    /// How the session's `sql_mode` has the server read quotes, once read.
+    pub quoting: dbward_core::policy::MysqlQuoting,
 }
 
 const MAX_LOGIN_PACKET: usize = 1 << 20;
@@ -280,6 +282,7 @@ async fn login(
         status,
         addr: (db.host.clone(), db.port),
         account: None,
+        quoting: dbward_core::policy::MysqlQuoting::default(),
     })
 }
 
