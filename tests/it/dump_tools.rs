@@ -1067,11 +1067,7 @@ async fn sqitch_deploys_and_reverts_under_a_ddl_grant() {
     let fx = PgProxy::start("ddl").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let project = dir.path();
-    let write = |path: &str, text: &str| {
-        let file = project.join(path);
-        std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
-        std::fs::write(file, text).expect("write");
-    };
+    let write = project_writer(project);
     write("sqitch.conf", "[core]\n\tengine = pg\n");
     write(
         "sqitch.plan",
@@ -1106,23 +1102,9 @@ async fn sqitch_deploys_and_reverts_under_a_ddl_grant() {
     );
     let target = format!("db:pg://{}@127.0.0.1:{}/{}", fx.user, fx.port(), fx.db_name);
     let sqitch = |args: &[&str]| {
-        let mut cmd = tokio::process::Command::new("sqitch");
-        cmd.current_dir(project)
-            .env("PGPASSWORD", &fx.password)
-            .env("SQITCH_FULLNAME", "Tester")
-            .env("SQITCH_EMAIL", "t@example.com")
-            .args(args)
-            .arg(&target);
-        async move {
-            let out = cmd.output().await.expect("run sqitch");
-            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(
-                out.status.success(),
-                "{stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            stdout
-        }
+        let mut cmd = sqitch_command(project, args, &target);
+        cmd.env("PGPASSWORD", &fx.password);
+        run_sqitch(cmd)
     };
     let deployed = sqitch(&["deploy", "--verify"]).await;
     assert!(
@@ -1137,4 +1119,109 @@ async fn sqitch_deploys_and_reverts_under_a_ddl_grant() {
     assert!(reverted.contains("- users"), "{reverted}");
     assert_eq!(fx.upstream_count("sqitch.changes").await, 1);
     fx.dbward.stop().await;
+}
+
+/// Sqitch's MySQL engine (Perl, `DBD::mysql`, the mysql client underneath) deploys, verifies
+/// and reverts a project under a `ddl` grant, over TLS. Its registry connection sets `sql_mode =
+/// 'ansi,…'` and quotes the registry's names with `"`, which dbward follows (it refused such a
+/// session before). The registry is the schema itself (`--registry`), and the dbward database
+/// is named like the schema (Sqitch qualifies the registry's tables with it).
+#[tokio::test]
+async fn sqitch_mysql_deploys_and_reverts_under_a_ddl_grant() {
+    let fx = MyProxy::start("ddl", json!({})).await;
+    let schema = fx.register_under_schema_name("ddl").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path();
+    let write = project_writer(project);
+    write("sqitch.conf", "[core]\n\tengine = mysql\n");
+    write(
+        "sqitch.plan",
+        "%syntax-version=1.0.0\n%project=flipr\n\n\
+         users 2026-12-07T10:00:00Z Tester <t@example.com> # Users\n\
+         flips [users] 2026-12-07T10:01:00Z Tester <t@example.com> # Flips\n",
+    );
+    write(
+        "deploy/users.sql",
+        "BEGIN;\nCREATE TABLE users (nickname VARCHAR(64) PRIMARY KEY, \
+         created_at DATETIME(6) NOT NULL DEFAULT NOW(6));\nCOMMIT;\n",
+    );
+    write("revert/users.sql", "DROP TABLE users;\n");
+    write(
+        "verify/users.sql",
+        "SELECT nickname, created_at FROM users WHERE 0;\n",
+    );
+    write(
+        "deploy/flips.sql",
+        "CREATE TABLE flips (id INT AUTO_INCREMENT PRIMARY KEY, \
+         nickname VARCHAR(64) NOT NULL REFERENCES users(nickname), body VARCHAR(180));\n",
+    );
+    write("revert/flips.sql", "DROP TABLE flips;\n");
+    write("verify/flips.sql", "SELECT id, body FROM flips WHERE 0;\n");
+    // DBD::mysql on libmariadb cannot enforce TLS, only ask for it.
+    let target = format!(
+        "db:mysql://alice:{}@127.0.0.1:{}/{schema}?mysql_ssl=1&mysql_ssl_optional=1",
+        fx.password,
+        fx.port()
+    );
+    let sqitch = |args: &[&str]| {
+        let mut all = vec!["--registry", schema.as_str()];
+        all.extend_from_slice(args);
+        run_sqitch(sqitch_command(project, &all, &target))
+    };
+    let deployed = sqitch(&["deploy", "--verify"]).await;
+    assert!(
+        deployed.contains("+ flips") && deployed.contains("ok"),
+        "{deployed}"
+    );
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT COUNT(*) FROM changes; SHOW TABLES LIKE 'flips'"),
+        "2\nflips"
+    );
+    let status = sqitch(&["status"]).await;
+    assert!(status.contains("Nothing to deploy"), "{status}");
+    let reverted = sqitch(&["revert", "-y", "--to", "@HEAD^"]).await;
+    assert!(reverted.contains("- flips"), "{reverted}");
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT COUNT(*) FROM changes; SHOW TABLES LIKE 'flips'"),
+        "1"
+    );
+    fx.dbward.stop().await;
+}
+
+/// Writes files into a Sqitch project directory (folders made as needed).
+fn project_writer(project: &std::path::Path) -> impl Fn(&str, &str) + '_ {
+    move |path, text| {
+        let file = project.join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+        std::fs::write(file, text).expect("write");
+    }
+}
+
+/// `sqitch <args> <target>` in `project`, as the committer the plans name.
+fn sqitch_command(
+    project: &std::path::Path,
+    args: &[&str],
+    target: &str,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("sqitch");
+    cmd.current_dir(project)
+        .env("SQITCH_FULLNAME", "Tester")
+        .env("SQITCH_EMAIL", "t@example.com")
+        .args(args)
+        .arg(target);
+    cmd
+}
+
+/// Runs Sqitch; its standard output, after asserting that it succeeded.
+async fn run_sqitch(mut cmd: tokio::process::Command) -> String {
+    let out = cmd.output().await.expect("run sqitch");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
