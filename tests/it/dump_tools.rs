@@ -1225,3 +1225,134 @@ async fn run_sqitch(mut cmd: tokio::process::Command) -> String {
     );
     stdout
 }
+
+/// dbt (dbt-postgres, psycopg2 underneath, from the virtual environment `scripts/test-env`
+/// makes) builds a project under a `ddl` grant: a seed (`CREATE TABLE`, a batched `INSERT`), a
+/// view, a table and an incremental model (a second build merges through a temporary table),
+/// two data tests. Under a `read` grant, `dbt docs generate` (the catalog's queries) passes and
+/// `dbt run` is refused by dbward. dbt qualifies names with the profile's
+/// database (`"db"."schema"."table"`), which PostgreSQL takes only for the current database:
+/// the dbward database is named like the upstream one.
+#[tokio::test]
+async fn dbt_builds_under_ddl_and_tests_under_read() {
+    let dbt = std::env::var("DBWARD_DBT").unwrap_or_else(|_| "/opt/dbward-test/dbt/bin/dbt".into());
+    let fx = PgProxy::start("read").await;
+    let name = fx.upstream.name.clone();
+    let (s, bob) = fx
+        .dbward
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "bob", "password": "bob-password-1234"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{bob}");
+    register_with_grant(
+        &fx.dbward,
+        bob["id"].as_i64().expect("id"),
+        json!({"name": name, "engine": "postgres", "host": "127.0.0.1",
+            "port": fx.upstream.port(), "database": name, "username": fx.upstream.user(),
+            "password": fx.upstream.password(), "tls_mode": "disable"}),
+        "ddl",
+    )
+    .await;
+    let (s, dbs) = fx.dbward.admin("GET", "/api/databases", None).await;
+    assert_eq!(s, 200, "{dbs}");
+    let same_name = dbs
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["name"] == name.as_str())
+        .expect("registered")["id"]
+        .clone();
+    let grant = json!({"user_id": fx.user_id, "database_id": same_name, "access_level": "read",
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let (s, g) = fx.dbward.admin("POST", "/api/grants", Some(grant)).await;
+    assert_eq!(s, 201, "{g}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path();
+    let write = project_writer(project);
+    write(
+        "dbt_project.yml",
+        "name: shop\nversion: '1.0'\nprofile: shop\nmodel-paths: [models]\nseed-paths: [seeds]\n\
+         models:\n  shop:\n    +materialized: view\n",
+    );
+    let output = |user: &str, password: &str| {
+        format!(
+            "    {user}:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      \
+             user: {user}\n      password: {password}\n      dbname: {name}\n      \
+             schema: analytics\n      threads: 2\n      sslmode: require\n",
+            fx.port()
+        )
+    };
+    write(
+        "profiles.yml",
+        &format!(
+            "shop:\n  target: bob\n  outputs:\n{}{}",
+            output("bob", "bob-password-1234"),
+            output("alice", &fx.password)
+        ),
+    );
+    write(
+        "seeds/orders.csv",
+        "id,name,amount\n1,a,10.5\n2,b,20\n3,c,7\n",
+    );
+    write(
+        "models/big_orders.sql",
+        "select id, name, amount from {{ ref('orders') }} where amount > 8\n",
+    );
+    write(
+        "models/totals.sql",
+        "{{ config(materialized='table') }}\n\
+         select count(*) as n, sum(amount) as total from {{ ref('big_orders') }}\n",
+    );
+    write(
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id') }}\n\
+         select id, amount from {{ ref('orders') }}\n\
+         {% if is_incremental() %} where id >= (select max(id) from {{ this }}) {% endif %}\n",
+    );
+    write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: big_orders\n    columns:\n      - name: id\n        \
+         data_tests: [unique, not_null]\n",
+    );
+    let dbt = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(&dbt);
+        cmd.current_dir(project)
+            .args(args)
+            .args(["--profiles-dir", ".", "--no-use-colors"])
+            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
+        async move {
+            let out = cmd.output().await.expect("run dbt");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (ok, out) = dbt(&["build", "--target", "bob"]).await;
+    assert!(ok && out.contains("PASS=6"), "{out}");
+    let (ok, out) = dbt(&["run", "--select", "inc", "--target", "bob"]).await;
+    assert!(ok && out.contains("PASS=1"), "{out}");
+    let totals: String = fx
+        .direct()
+        .await
+        .query_one(
+            "SELECT n::text || ' ' || total::text || ' ' || \
+             (SELECT count(*) FROM analytics.inc)::text FROM analytics.totals",
+            &[],
+        )
+        .await
+        .expect("totals")
+        .get(0);
+    assert_eq!(totals, "2 30.5 3");
+    let (ok, out) = dbt(&["docs", "generate", "--target", "alice"]).await;
+    assert!(ok && out.contains("Catalog written"), "{out}");
+    let (ok, out) = dbt(&["run", "--select", "big_orders", "--target", "alice"]).await;
+    assert!(
+        !ok && out.contains("permission denied by dbward: this statement is ddl"),
+        "{out}"
+    );
+    fx.dbward.stop().await;
+}
