@@ -3,6 +3,9 @@
 //! console's editor) asks the same [`Classifier`].
 //!
 //! ## How a statement is classified
+//! 0. A MySQL session whose `sql_mode` has `ANSI_QUOTES` or `NO_BACKSLASH_ESCAPES` has its text
+//!    written in the default quoting first ([`MysqlQuoting::to_default`], see `quoting`):
+//!    everything below reads one quoting.
 //! 1. [`lexer`] scans the text with the server's lexical rules: the fingerprint (literals as
 //!    `?`), MySQL executable comments turned into code, statement boundaries.
 //! 2. The text is parsed with `sqlparser` in the upstream's dialect. Every statement is
