@@ -2,7 +2,8 @@
 // draw its tree, through dbward under a `read` grant: catalogs, tables, columns, keys, indexes,
 // foreign keys, routines, then a result set's metadata. Connector/J takes the schema to list
 // from the database name it connected with, so that dbward database carries its schema's name.
-// Arguments: dbward port, password, database name. Prints one summary line.
+// Arguments: dbward port, password, database name, and optionally more URL options
+// (`&sessionVariables=sql_mode=ANSI_QUOTES`). Prints one summary line.
 import java.sql.*;
 
 public class ConnectorJMetadata {
@@ -15,7 +16,7 @@ public class ConnectorJMetadata {
 
     public static void main(String[] args) throws Exception {
         String url = "jdbc:mariadb://127.0.0.1:" + args[0] + "/" + args[2] + "?user=alice&password=" + args[1]
-            + "&useSsl=true&trustServerCertificate=true";
+            + "&useSsl=true&trustServerCertificate=true" + (args.length > 3 ? args[3] : "");
         try (Connection c = DriverManager.getConnection(url)) {
             DatabaseMetaData md = c.getMetaData();
             String schema = c.getCatalog();

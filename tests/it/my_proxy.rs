@@ -1223,21 +1223,27 @@ async fn connector_j_metadata_under_read() {
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let stdout = crate::harness::run_client(
-        "ConnectorJMetadata.java",
-        "/usr/share/java/mariadb-java-client.jar",
-        &[
-            fx.port().to_string(),
-            fx.password.clone(),
-            fx.upstream.name.clone(),
-        ],
-    )
-    .await;
-    assert_eq!(
-        stdout,
-        "catalogs>=true tables=3 columns=2 keys=1 indexes=2 imported=1 exported=1 \
-         procedures=2 functions=1 type=VARCHAR product=named"
-    );
+    // Also in an ANSI_QUOTES session (`sessionVariables`: Connector/J sets it with its own
+    // settings in one SET, and quotes names with `"` in it), which dbward follows.
+    for options in ["", "&sessionVariables=sql_mode=ANSI_QUOTES"] {
+        let stdout = crate::harness::run_client(
+            "ConnectorJMetadata.java",
+            "/usr/share/java/mariadb-java-client.jar",
+            &[
+                fx.port().to_string(),
+                fx.password.clone(),
+                fx.upstream.name.clone(),
+                options.into(),
+            ],
+        )
+        .await;
+        assert_eq!(
+            stdout,
+            "catalogs>=true tables=3 columns=2 keys=1 indexes=2 imported=1 exported=1 \
+             procedures=2 functions=1 type=VARCHAR product=named",
+            "{options}"
+        );
+    }
     fx.dbward.stop().await;
 }
 
