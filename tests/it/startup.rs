@@ -309,6 +309,36 @@ fn classify_subcommand_prints_each_strings_class() {
     );
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("read\t2\t"), "{out}");
+    // The same text in a session whose sql_mode has ANSI_QUOTES: `"` quotes a name, and the
+    // DROP is a statement of its own. A mode dbward does not follow is a usage error.
+    let (code, out) = run(
+        &[
+            "--dialect",
+            "mysql",
+            "--sql-mode",
+            "ANSI_QUOTES,STRICT_TRANS_TABLES",
+        ],
+        "SELECT \"a; DROP TABLE t\";\nSHOW CREATE DATABASE d\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("read\t2\t"), "{out}");
+    let (code, out) = run(
+        &[
+            "--dialect",
+            "mysql",
+            "--sql-mode",
+            "ANSI_QUOTES",
+            r#"SELECT "a\"; DROP TABLE t; -- ""#,
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("ddl\t2\t"), "{out}");
+    let (code, _) = run(
+        &["--dialect", "mysql", "--sql-mode", "ORACLE", "SELECT 1"],
+        "",
+    );
+    assert_eq!(code, Some(2));
     // What no grant may run: status 1, and the reason.
     let (code, out) = run(&["SELEC oops"], "");
     assert_eq!(code, Some(1), "{out}");
