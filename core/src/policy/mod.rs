@@ -676,8 +676,9 @@ fn classify_scanned(
     if findings.check_session && count > 1 {
         findings.add(
             StatementClass::Admin,
-            "a SET of the character set or sql_mode to a value dbward cannot read must come alone \
-             (dbward checks the session right after it)",
+            "a SET of the character set or sql_mode that dbward checks after it runs (a computed \
+             value, or a change of quoting) must come alone: the server reads what follows in the \
+             new mode",
         );
     }
     Classification {

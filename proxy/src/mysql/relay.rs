@@ -564,7 +564,7 @@ impl MyRelay {
                 let (c, text) = match self.config.gate.check(sql).await {
                     // Checked after it runs: only as a plain query, where dbward sees it run.
                     Ok((c, _)) if c.check_session => {
-                        let m = "dbward: a SET of the character set or sql_mode to a value it cannot read runs only as a plain query, not prepared";
+                        let m = "dbward: a SET of the character set or sql_mode that dbward checks after it runs (a computed value, or a change of quoting) runs only as a plain query, not prepared";
                         self.config
                             .gate
                             .audit_other(&String::from_utf8_lossy(sql), m);
