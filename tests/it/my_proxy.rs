@@ -1867,43 +1867,18 @@ async fn an_upstream_whose_default_sql_mode_quotes_otherwise() {
 
 /// A pool's `COM_RESET_CONNECTION` (mysqljs's `reset`, Connector/J's `resetConnection`) puts
 /// the server's default `sql_mode` back: dbward reads it again, so a session that had set
-/// `ANSI_QUOTES` is classified in the default quoting after the reset. Driven with `PyMySQL`,
-/// whose `Connection` has no reset of its own: the command is sent by hand.
+/// `ANSI_QUOTES` is classified in the default quoting after the reset (`PyMySQL`, sending the
+/// command by hand: `tests/clients/pymysql_reset_quoting.py`).
 #[tokio::test]
 async fn a_reset_connection_brings_the_default_quoting_back() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream.sql("CREATE TABLE victim (x INT)");
-    let script = r#"
-import sys, pymysql
-c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="alice",
-                    password=sys.argv[2], database="shop", ssl={"check_hostname": False},
-                    client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
-cur = c.cursor()
-drop = r'SELECT 1 AS "a\"; DROP TABLE victim; -- "'
-cur.execute("SET sql_mode = 'ANSI_QUOTES'")
-try:
-    cur.execute(drop)
-    print("ran under ANSI_QUOTES")
-except pymysql.err.MySQLError as e:
-    print("refused:", "this statement is ddl" in str(e))
-c._execute_command(0x1F, b"")
-c._read_ok_packet()
-cur.execute("SELECT @@sql_mode LIKE '%ANSI_QUOTES%'")
-print("ansi after reset:", cur.fetchone()[0])
-cur.execute(drop)
-print("after reset:", cur.fetchall())
-"#;
-    let out = tokio::process::Command::new("python3")
-        .args(["-c", script, &fx.port().to_string(), &fx.password])
-        .output()
-        .await
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::harness::run_client(
+        "pymysql_reset_quoting.py",
+        "",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
