@@ -235,6 +235,17 @@ async fn executions_in_trail(
     text: &str,
     n: usize,
 ) -> Vec<serde_json::Value> {
+    statements_in_trail(dbward, text, "execute", n).await
+}
+
+/// The rows whose message is `message` (`execute`, `bulk execute`, `query`...) of statements
+/// containing `text`, newest first, as [`executions_in_trail`] waits for them.
+pub async fn statements_in_trail(
+    dbward: &crate::harness::Dbward,
+    text: &str,
+    message: &str,
+    n: usize,
+) -> Vec<serde_json::Value> {
     let mut executions = Vec::new();
     for _ in 0..100 {
         let (_, page) = dbward
@@ -251,7 +262,7 @@ async fn executions_in_trail(
             .as_array()
             .expect("items")
             .iter()
-            .filter(|r| r["details"]["message"] == "execute")
+            .filter(|r| r["details"]["message"] == message)
             .cloned()
             .collect::<Vec<_>>();
         if executions.len() >= n

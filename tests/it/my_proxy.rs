@@ -1013,6 +1013,64 @@ async fn mariadb_connector_session() {
     fx.dbward.stop().await;
 }
 
+/// The same Node.js program through a dbward that speaks as MariaDB (`mysql.server_version`
+/// names it, as when every upstream is MariaDB), where MariaDB's connector uses what MariaDB
+/// adds to the protocol:
+/// - its `batch` sends one `COM_STMT_BULK_EXECUTE` (dbward offers bulk execution then), audited
+///   once as `bulk execute` with the rows it inserted and, with `audit.record_parameters`, each
+///   row's values;
+/// - its pipelined `execute` sends the prepare and the execution together, naming the
+///   statement `-1` ("the one prepared last"): dbward resolves it, so the execution is audited
+///   with its text and value.
+#[tokio::test]
+async fn mariadb_connector_bulk_and_pipelined_execution() {
+    let fx = MyProxy::start_with("write", serde_json::json!({}), |c| {
+        c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
+        c.audit.record_parameters = true;
+    })
+    .await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let args = [
+        fx.port().to_string(),
+        fx.password.clone(),
+        "shop".to_owned(),
+    ];
+    let stdout = crate::harness::run_client("node/mariadbjs_session.js", "", &args).await;
+    assert_eq!(
+        stdout,
+        "pipelined=2 execute=two batch=100 stream=102 denied=1142 pool=102,102,102"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "102");
+    let bulk = crate::audit_statements::statements_in_trail(
+        &fx.dbward,
+        "INSERT INTO t",
+        "bulk execute",
+        1,
+    )
+    .await;
+    assert_eq!(bulk.len(), 1, "one bulk execution for the batch: {bulk:?}");
+    let details = &bulk[0]["details"];
+    assert_eq!(details["affected"], 100, "{details}");
+    let rows = details["parameters"].as_array().expect("parameters");
+    assert_eq!(rows.len(), 100, "{details}");
+    assert_eq!(rows[0], "(10, 'n0')");
+    assert_eq!(rows[99], "(109, 'n99')");
+    let executions = crate::audit_statements::statements_in_trail(
+        &fx.dbward,
+        "SELECT name FROM t WHERE id",
+        "execute",
+        1,
+    )
+    .await;
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(
+        executions[0]["details"]["parameters"],
+        serde_json::json!(["2"])
+    );
+    fx.dbward.stop().await;
+}
+
 /// go-sql-driver/mysql (Go), its own protocol implementation: see `tests/clients/go_mysql.go`.
 /// Its context deadline closes the connection; the upstream query must stop.
 #[tokio::test]

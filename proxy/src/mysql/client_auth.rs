@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use bytes::BytesMut;
-use mysql_common::constants::{CapabilityFlags, StatusFlags};
+use mysql_common::constants::{CapabilityFlags, MariadbCapabilities, StatusFlags};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
 use mysql_common::proto::{MyDeserialize as _, MySerialize as _};
@@ -39,12 +39,15 @@ const MAX_HANDSHAKE: usize = 64 * 1024;
 
 /// Capabilities dbward offers. Left out on purpose: compression (the relay passes packets
 /// raw), `CLIENT_QUERY_ATTRIBUTES` and optional result metadata (they change packet formats
-/// MariaDB does not speak), `CLIENT_IGNORE_SPACE` (changes how the server parses), and
-/// MariaDB's extended capabilities.
+/// MariaDB does not speak), `CLIENT_IGNORE_SPACE` (changes how the server parses).
+///
+/// `mariadb`: dbward speaks as a MariaDB server (`mysql.server_version` names MariaDB, which
+/// says every upstream is one): the greeting leaves out `CLIENT_LONG_PASSWORD` (MariaDB's
+/// `CLIENT_MYSQL`, whose absence tells clients to read MariaDB's extended capabilities), and
+/// offers [`MARIADB_CAPABILITIES`].
 #[must_use]
-pub fn offered_capabilities(tls: bool) -> CapabilityFlags {
-    let mut c = CapabilityFlags::CLIENT_LONG_PASSWORD
-        | CapabilityFlags::CLIENT_FOUND_ROWS
+pub fn offered_capabilities(tls: bool, mariadb: bool) -> CapabilityFlags {
+    let mut c = CapabilityFlags::CLIENT_FOUND_ROWS
         | CapabilityFlags::CLIENT_LONG_FLAG
         | CapabilityFlags::CLIENT_CONNECT_WITH_DB
         | CapabilityFlags::CLIENT_LOCAL_FILES
@@ -63,8 +66,18 @@ pub fn offered_capabilities(tls: bool) -> CapabilityFlags {
     if tls {
         c |= CapabilityFlags::CLIENT_SSL;
     }
+    if !mariadb {
+        c |= CapabilityFlags::CLIENT_LONG_PASSWORD;
+    }
     c
 }
+
+/// MariaDB's extended capabilities dbward offers when it speaks as MariaDB: bulk execution
+/// only (`COM_STMT_BULK_EXECUTE`: one command runs a prepared statement for many rows of
+/// parameters). Left out: progress reports, extended and cached metadata, and per-row bulk
+/// results (they change the packets the relay reads).
+pub const MARIADB_CAPABILITIES: MariadbCapabilities =
+    MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
 
 /// What the client said in its handshake response.
 #[derive(Debug, Clone)]
@@ -75,6 +88,9 @@ pub struct ClientHello {
     pub database: Option<String>,
     /// Capabilities the client chose (within those offered).
     pub capabilities: CapabilityFlags,
+    /// MariaDB extended capabilities the client chose (within [`MARIADB_CAPABILITIES`], when
+    /// offered).
+    pub mariadb_capabilities: MariadbCapabilities,
     /// Connection collation id.
     pub collation: u8,
     /// Connect attributes (program name...).
@@ -145,7 +161,8 @@ pub async fn greet(
     scramble: &[u8; 20],
     require_tls: bool,
 ) -> Result<Hello, (Option<MaybeTls>, HandshakeError)> {
-    let caps = offered_capabilities(tls.is_some());
+    let mariadb = config.speaks_mariadb();
+    let caps = offered_capabilities(tls.is_some(), mariadb);
     // The second part of the scramble ends with a NUL, as servers send it (length 13).
     let mut scramble_2 = scramble[8..].to_vec();
     scramble_2.push(0);
@@ -163,7 +180,12 @@ pub async fn greet(
         } else {
             AuthPlugin::CachingSha2Password.as_bytes()
         }),
-    );
+    )
+    .with_mariadb_ext_capabilities(if mariadb {
+        MARIADB_CAPABILITIES
+    } else {
+        MariadbCapabilities::empty()
+    });
     let mut payload = Vec::new();
     greeting.serialize(&mut payload);
     if let Err(e) = write_packet(&mut tcp, 0, &payload).await {
@@ -242,6 +264,17 @@ pub async fn greet(
                     .filter(|d| !d.is_empty())
                     .map(|d| String::from_utf8_lossy(d).into_owned()),
                 capabilities,
+                // A client reads (and answers) the extended capabilities only from a server
+                // without CLIENT_MYSQL, and says it did by leaving CLIENT_MYSQL out itself.
+                mariadb_capabilities: if mariadb
+                    && !r
+                        .capabilities()
+                        .contains(CapabilityFlags::CLIENT_LONG_PASSWORD)
+                {
+                    r.mariadb_ext_capabilities() & MARIADB_CAPABILITIES
+                } else {
+                    MariadbCapabilities::empty()
+                },
                 collation: r.collation(),
                 attributes: r.connect_attributes().unwrap_or_default(),
             };

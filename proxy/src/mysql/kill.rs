@@ -128,6 +128,7 @@ pub async fn kill_query(
         CapabilityFlags::CLIENT_PROTOCOL_41
             | CapabilityFlags::CLIENT_SECURE_CONNECTION
             | CapabilityFlags::CLIENT_PLUGIN_AUTH,
+        mysql_common::constants::MariadbCapabilities::empty(),
         45,
         HashMap::new(),
         connect_timeout,

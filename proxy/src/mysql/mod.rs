@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `COM_QUERY`, `COM_STMT_PREPARE` | classified (the SQL), then relayed |
 //! | `COM_STMT_EXECUTE`, `COM_STMT_FETCH` | counted against the query quota, relayed |
+//! | `COM_STMT_BULK_EXECUTE` (MariaDB) | where negotiated (dbward speaks as MariaDB): one statement against the query quota, relayed; refused elsewhere |
 //! | `COM_STMT_CLOSE`, `COM_STMT_SEND_LONG_DATA` | relayed (no response) |
 //! | `COM_STMT_RESET`, `COM_PING`, `COM_STATISTICS`, `COM_SET_OPTION`, `COM_FIELD_LIST` | relayed |
 //! | `COM_INIT_DB` | only to the database's configured schema |
@@ -23,7 +24,11 @@
 //! | `COM_QUIT` | ends the session |
 //! | `COM_PROCESS_KILL`, `KILL [QUERY] n` | handled by dbward: only the same user's sessions ([`kill`]) |
 //! | `COM_CHANGE_USER` | handled by dbward: same user and database only; re-authentication, grant re-check, `COM_RESET_CONNECTION` upstream, mode re-applied |
-//! | `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`, `COM_REGISTER_SLAVE`, `COM_REFRESH`, `COM_SHUTDOWN`, `COM_DEBUG`, `COM_STMT_BULK_EXECUTE`, anything else | refused |
+//! | `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`, `COM_REGISTER_SLAVE`, `COM_REFRESH`, `COM_SHUTDOWN`, `COM_DEBUG`, anything else | refused |
+//!
+//! Commands that name a prepared statement may name it `-1`, MariaDB's "the statement prepared
+//! last": dbward resolves it and sends the real id (there is none: an ERR, or nothing for the
+//! commands without a response).
 
 pub mod client_auth;
 pub mod kill;
@@ -48,6 +53,9 @@ pub enum Fate {
     Execute,
     /// `COM_STMT_FETCH`: count, relay; rows.
     Fetch,
+    /// MariaDB's `COM_STMT_BULK_EXECUTE`: where negotiated, as `COM_STMT_EXECUTE` (one
+    /// statement for the quota, however many rows of parameters); refused elsewhere.
+    BulkExecute,
     /// Relayed, no response.
     NoResponse,
     /// Relayed, one response packet.
@@ -78,6 +86,7 @@ pub fn command_fate(cmd: u8) -> Fate {
         0x16 => Fate::Prepare,
         0x17 => Fate::Execute,
         0x1C => Fate::Fetch,
+        0xFA => Fate::BulkExecute,
         0x18 | 0x19 => Fate::NoResponse,
         0x09 | 0x0E | 0x1A | 0x1B => Fate::SinglePacket,
         0x04 => Fate::FieldList,

@@ -9,6 +9,12 @@
 //! `'2024-01-02 03:04:05'`), each cut at [`crate::pg::codec::AUDIT_PARAMETER_BYTES`].
 //! MySQL 8's query attributes (`CLIENT_QUERY_ATTRIBUTES`) are never negotiated by dbward, so
 //! the packet never carries them.
+//!
+//! MariaDB's `COM_STMT_BULK_EXECUTE` carries, after the statement id and its flags, the
+//! parameters' types (when `SEND_TYPES_TO_SERVER`, else those of the last execution that sent
+//! them), then rows until the packet ends: per parameter an indicator (a value follows, `NULL`,
+//! `DEFAULT`, `IGNORE`) and the value. Each row is recorded as one entry, `(1, 'one')`, the
+//! first [`BULK_ROWS_RECORDED`] of them, then one entry that counts them all.
 
 use std::fmt::Write as _;
 
@@ -17,6 +23,12 @@ use mysql_common::io::ParseBuf;
 use mysql_common::value::{BinValue, ValueDeserializer};
 
 use crate::pg::codec::AUDIT_PARAMETER_BYTES;
+
+/// The rows of a bulk execution recorded one by one; the rest are counted.
+pub const BULK_ROWS_RECORDED: usize = 100;
+
+/// `COM_STMT_BULK_EXECUTE`'s flag: the parameters' types follow the flags.
+const SEND_TYPES_TO_SERVER: u16 = 128;
 
 /// What one prepared statement's executions need to be decoded.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +84,7 @@ impl Binding {
             return None;
         }
         let mut values = Vec::with_capacity(self.count);
-        for (i, &(ty, flags)) in self.types.iter().enumerate() {
+        for (i, &ty) in self.types.iter().enumerate() {
             if nulls[i / 8] & (1 << (i % 8)) != 0 {
                 values.push(None);
                 continue;
@@ -81,19 +93,69 @@ impl Binding {
                 values.push(Some("(sent as long data)".to_owned()));
                 continue;
             }
-            let column_type = ColumnType::try_from(ty).ok()?;
-            let column_flags = if flags & 0x80 != 0 {
-                ColumnFlags::UNSIGNED_FLAG
-            } else {
-                ColumnFlags::empty()
-            };
-            let mut buf = ParseBuf(rest);
-            let value: ValueDeserializer<BinValue> = buf.parse((column_type, column_flags)).ok()?;
-            rest = buf.0;
-            values.push(Some(bounded(value.0.as_sql(false))));
+            values.push(Some(bounded(literal(ty, &mut rest)?)));
         }
         Some(values)
     }
+
+    /// The rows of a `COM_STMT_BULK_EXECUTE` (whole payload, command byte first), one entry
+    /// each (see the module's documentation); `None` for a packet that does not decode.
+    pub fn bulk(&mut self, payload: &[u8]) -> Option<Vec<Option<String>>> {
+        self.long_data.fill(false);
+        let flags = payload.get(5..7)?;
+        let mut rest = payload.get(7..)?;
+        if u16::from_le_bytes([flags[0], flags[1]]) & SEND_TYPES_TO_SERVER != 0 {
+            let (types, values) = rest.split_at_checked(self.count * 2)?;
+            self.types = types.chunks_exact(2).map(|t| (t[0], t[1])).collect();
+            rest = values;
+        }
+        if self.count == 0 || self.types.len() != self.count || rest.is_empty() {
+            return None;
+        }
+        let mut rows = Vec::new();
+        let mut count = 0usize;
+        while !rest.is_empty() {
+            let mut row = String::from("(");
+            for (i, &ty) in self.types.iter().enumerate() {
+                if i > 0 {
+                    row.push_str(", ");
+                }
+                let (&indicator, after) = rest.split_first()?;
+                rest = after;
+                match indicator {
+                    0 => row.push_str(&literal(ty, &mut rest)?),
+                    1 => row.push_str("NULL"),
+                    2 => row.push_str("DEFAULT"),
+                    3 => row.push_str("IGNORE"),
+                    _ => return None,
+                }
+            }
+            row.push(')');
+            count += 1;
+            if count <= BULK_ROWS_RECORDED {
+                rows.push(Some(bounded(row)));
+            }
+        }
+        if count > BULK_ROWS_RECORDED {
+            rows.push(Some(format!("({count} rows in all)")));
+        }
+        Some(rows)
+    }
+}
+
+/// The binary-protocol value of type `(type, flags)` at the start of `rest`, as an SQL literal;
+/// `rest` moves past it.
+fn literal((ty, flags): (u8, u8), rest: &mut &[u8]) -> Option<String> {
+    let column_type = ColumnType::try_from(ty).ok()?;
+    let column_flags = if flags & 0x80 != 0 {
+        ColumnFlags::UNSIGNED_FLAG
+    } else {
+        ColumnFlags::empty()
+    };
+    let mut buf = ParseBuf(rest);
+    let value: ValueDeserializer<BinValue> = buf.parse((column_type, column_flags)).ok()?;
+    *rest = buf.0;
+    Some(value.0.as_sql(false))
 }
 
 /// `text` cut at [`AUDIT_PARAMETER_BYTES`] (on a character boundary), with its length noted.

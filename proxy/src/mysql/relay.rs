@@ -117,6 +117,9 @@ pub struct MyRelay {
     prepared: std::collections::HashMap<u32, PreparedStatement, foldhash::fast::RandomState>,
     /// Statement id -> what decoding its executions' values needs (`audit.record_parameters`).
     bindings: std::collections::HashMap<u32, super::params::Binding, foldhash::fast::RandomState>,
+    /// The statement the last `COM_STMT_PREPARE` prepared (none when it failed or was refused,
+    /// or that statement was closed), which MariaDB's statement id `-1` names.
+    last_prepared: Option<u32>,
     /// A command went upstream and its response has not ended: if the session ends now, the
     /// statement is killed upstream (MySQL runs it to its end otherwise).
     in_flight: bool,
@@ -174,6 +177,7 @@ impl MyRelay {
             result: dbward_core::audit::StatementOutcome::default(),
             prepared: std::collections::HashMap::default(),
             bindings: std::collections::HashMap::default(),
+            last_prepared: None,
             in_flight: false,
         }
     }
@@ -479,6 +483,29 @@ impl MyRelay {
 
     /// Handles one command; `Ok(Some(end))` ends the session.
     async fn command(&mut self, cmd: u8, payload: &[u8]) -> Result<Option<SessionEnd>, Done> {
+        // The prepared statement a command names. MariaDB's id `-1` names the one prepared
+        // last (MariaDB's connectors send a prepare and its execution together that way): dbward
+        // resolves it and sends the real id upstream, so what it audits is what runs.
+        let mut target = None;
+        if names_statement(cmd) {
+            target = statement_id(payload);
+            if target == Some(LAST_PREPARED) {
+                target = self.last_prepared;
+                if target.is_none() {
+                    if matches!(command_fate(cmd), Fate::NoResponse) {
+                        // As the server does with an unknown id: nothing, and no answer.
+                        return Ok(None);
+                    }
+                    return self
+                        .refuse(
+                            1243,
+                            "HY000",
+                            "dbward: statement id -1 names the statement prepared last, and there is none (the last prepare failed, was refused, or its statement was closed)",
+                        )
+                        .await;
+                }
+            }
+        }
         match command_fate(cmd) {
             Fate::Quit => {
                 let _ = packet::write_packet(&mut self.up.stream, 0, payload).await;
@@ -497,8 +524,7 @@ impl MyRelay {
             }
             Fate::ChangeUser => {
                 // The upstream session is reset: its prepared statements are gone.
-                self.prepared.clear();
-                self.bindings.clear();
+                self.forget_statements();
                 Box::pin(self.change_user(payload)).await
             }
             Fate::ProcessKill => {
@@ -568,11 +594,13 @@ impl MyRelay {
                         self.config
                             .gate
                             .audit_other(&String::from_utf8_lossy(sql), m);
+                        self.last_prepared = None;
                         return self.refuse(1142, "42000", m).await;
                     }
                     Ok((c, text)) => {
                         if let Err(r) = self.config.gate.record_allowed(&text, &c, "prepare").await
                         {
+                            self.last_prepared = None;
                             let (code, state, m) = Self::refused_code(&r);
                             let m = m.to_owned();
                             return self.refuse(code, state, &m).await;
@@ -580,6 +608,9 @@ impl MyRelay {
                         (c, text)
                     }
                     Err(r) => {
+                        // The server never sees it: `-1` then names no statement, as after a
+                        // prepare the server failed.
+                        self.last_prepared = None;
                         let (code, state, m) = Self::refused_code(&r);
                         let m = m.to_owned();
                         return self.refuse(code, state, &m).await;
@@ -588,6 +619,7 @@ impl MyRelay {
                 let sql: Arc<str> = text.into();
                 self.forward(payload).await?;
                 let (end, id) = self.prepare_response().await?;
+                self.last_prepared = id.map(|(id, _)| id);
                 if let Some((id, params)) = id {
                     self.prepared.insert(id, (sql, c));
                     if self.config.gate.record_parameters() {
@@ -597,7 +629,15 @@ impl MyRelay {
                 }
                 Ok(end)
             }
-            Fate::Execute | Fate::Fetch => {
+            Fate::BulkExecute if !self.up.bulk => {
+                let m = "dbward: MariaDB's bulk execution was not negotiated on this connection";
+                self.config
+                    .gate
+                    .audit_other("(command 0xfa: COM_STMT_BULK_EXECUTE)", m);
+                self.refuse(1295, "HY000", m).await
+            }
+            Fate::Execute | Fate::Fetch | Fate::BulkExecute => {
+                // A bulk execution counts as one statement, as a multi-row INSERT does.
                 if let Err(r) = self.take_queries(1, b"(prepared statement)").await {
                     let (code, state, m) = Self::refused_code(&r);
                     let m = m.to_owned();
@@ -607,23 +647,27 @@ impl MyRelay {
                 // interval fold into one row).
                 let admitted = std::time::Instant::now();
                 let mut token = None;
-                if cmd == 0x17
-                    && let Some((sql, c)) = statement_id(payload)
-                        .and_then(|id| self.prepared.get(&id))
-                        .cloned()
+                if cmd != 0x1C
+                    && let Some((sql, c)) = target.and_then(|id| self.prepared.get(&id)).cloned()
                 {
-                    let parameters = statement_id(payload)
-                        .and_then(|id| self.bindings.get_mut(&id))
-                        .and_then(|b| match b.execute(payload) {
+                    let bulk = cmd == 0xFA;
+                    let parameters = target.and_then(|id| self.bindings.get_mut(&id)).and_then(
+                        |b| match if bulk {
+                            b.bulk(payload)
+                        } else {
+                            b.execute(payload)
+                        } {
                             // A statement without parameters records nothing: it folds.
                             Some(values) if values.is_empty() => None,
                             Some(values) => Some(values),
                             None => Some(vec![Some("(malformed parameters)".into())]),
-                        });
+                        },
+                    );
+                    let how = if bulk { "bulk execute" } else { "execute" };
                     match self
                         .config
                         .gate
-                        .record_execution(&sql, &c, "execute", parameters)
+                        .record_execution(&sql, &c, how, parameters)
                         .await
                     {
                         Ok(t) => token = Some(t),
@@ -634,7 +678,7 @@ impl MyRelay {
                         }
                     }
                 }
-                self.forward(payload).await?;
+                self.forward_statement(payload, target).await?;
                 // An Execute that opens a cursor answers with metadata only (the status says
                 // SERVER_STATUS_CURSOR_EXISTS); its rows come by COM_STMT_FETCH.
                 if cmd == 0x1C {
@@ -647,29 +691,32 @@ impl MyRelay {
             }
             Fate::NoResponse => {
                 if cmd == 0x19
-                    && let Some(id) = statement_id(payload)
+                    && let Some(id) = target
                 {
                     self.prepared.remove(&id);
                     self.bindings.remove(&id);
+                    if self.last_prepared == Some(id) {
+                        self.last_prepared = None;
+                    }
                 }
                 // COM_STMT_SEND_LONG_DATA: that parameter's value is not in the next execute.
                 if cmd == 0x18
-                    && let (Some(id), Some(p)) = (statement_id(payload), payload.get(5..7))
+                    && let (Some(id), Some(p)) = (target, payload.get(5..7))
                     && let Some(b) = self.bindings.get_mut(&id)
                 {
                     b.long_data(usize::from(u16::from_le_bytes([p[0], p[1]])));
                 }
-                self.forward(payload).await?;
+                self.forward_statement(payload, target).await?;
                 Ok(None)
             }
             Fate::SinglePacket => {
                 // COM_STMT_RESET discards the long data sent for the statement.
                 if cmd == 0x1A
-                    && let Some(b) = statement_id(payload).and_then(|id| self.bindings.get_mut(&id))
+                    && let Some(b) = target.and_then(|id| self.bindings.get_mut(&id))
                 {
                     b.reset();
                 }
-                self.forward(payload).await?;
+                self.forward_statement(payload, target).await?;
                 self.single().await
             }
             Fate::FieldList => {
@@ -715,8 +762,7 @@ impl MyRelay {
                 self.single().await
             }
             Fate::ResetConnection => {
-                self.prepared.clear();
-                self.bindings.clear();
+                self.forget_statements();
                 self.forward(payload).await?;
                 let (seq, _, answer) = self.read_upstream().await?;
                 if answer.first() == Some(&0x00) {
@@ -741,6 +787,13 @@ impl MyRelay {
                 Ok(None)
             }
         }
+    }
+
+    /// The upstream session was reset: its prepared statements are gone.
+    fn forget_statements(&mut self) {
+        self.prepared.clear();
+        self.bindings.clear();
+        self.last_prepared = None;
     }
 
     /// `COM_CHANGE_USER`'s `caching_sha2_password` answer: the fast path when a full
@@ -945,9 +998,19 @@ impl MyRelay {
     }
 
     async fn forward(&mut self, payload: &[u8]) -> Result<(), Done> {
+        self.forward_statement(payload, None).await
+    }
+
+    /// Forwards a command; `Some(id)`: one that names a prepared statement, sent with that
+    /// (resolved) id.
+    async fn forward_statement(&mut self, payload: &[u8], id: Option<u32>) -> Result<(), Done> {
         self.in_flight = true;
         self.fwd.clear();
         put_packet(&mut self.fwd, 0, payload);
+        // After the header (4 bytes) and the command byte.
+        if let (Some(id), Some(at)) = (id, self.fwd.get_mut(5..9)) {
+            at.copy_from_slice(&id.to_le_bytes());
+        }
         let written = self.up.stream.send(&self.fwd).await;
         if self.fwd.capacity() > 64 * 1024 {
             self.fwd = BytesMut::new();
@@ -1257,7 +1320,16 @@ impl MyRelay {
     }
 }
 
-/// The statement id of a `COM_STMT_EXECUTE`/`COM_STMT_CLOSE` (after the command byte).
+/// MariaDB's statement id for the statement prepared last.
+const LAST_PREPARED: u32 = u32::MAX;
+
+/// Commands that name a prepared statement (its id follows the command byte): execute,
+/// send long data, close, reset, fetch, bulk execute.
+fn names_statement(cmd: u8) -> bool {
+    matches!(cmd, 0x17 | 0x18 | 0x19 | 0x1A | 0x1C | 0xFA)
+}
+
+/// The statement id of a command that names one (after the command byte).
 fn statement_id(payload: &[u8]) -> Option<u32> {
     let id = payload.get(1..5)?;
     Some(u32::from_le_bytes([id[0], id[1], id[2], id[3]]))

@@ -50,6 +50,16 @@ pub struct MyServerConfig {
     pub announce_native_password: bool,
 }
 
+impl MyServerConfig {
+    /// dbward speaks as a MariaDB server, with MariaDB's extended capabilities (bulk
+    /// execution): the announced version names MariaDB, which says every upstream is one
+    /// (MariaDB's connectors then believe the version and the capabilities alike).
+    #[must_use]
+    pub fn speaks_mariadb(&self) -> bool {
+        self.server_version.contains("MariaDB")
+    }
+}
+
 /// The MySQL proxy, shared by every connection.
 pub struct MyServer {
     store: Store,
@@ -656,6 +666,7 @@ impl MyServer {
             &login,
             secret,
             h.hello.capabilities,
+            h.hello.mariadb_capabilities,
             h.hello.collation,
             attributes,
             self.config.connect_timeout,

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
-use mysql_common::constants::CapabilityFlags;
+use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{AuthPlugin, HandshakePacket, HandshakeResponse, SslRequest};
 use mysql_common::proto::{MyDeserialize as _, MySerialize as _};
@@ -68,6 +68,8 @@ pub struct Upstream {
     pub version: String,
     /// Capabilities in effect.
     pub capabilities: CapabilityFlags,
+    /// MariaDB's bulk execution (`COM_STMT_BULK_EXECUTE`) was negotiated.
+    pub bulk: bool,
     /// Status flags after set-up (autocommit...).
     pub status: u16,
     /// Host and port, for `KILL QUERY` connections.
@@ -80,19 +82,30 @@ pub struct Upstream {
 
 const MAX_LOGIN_PACKET: usize = 1 << 20;
 
-/// Connects and logs in; `client_caps` are the capabilities the client negotiated with dbward.
+/// Connects and logs in; `client_caps` and `client_mariadb_caps` are the capabilities the
+/// client negotiated with dbward (MariaDB's extended ones are asked for where the upstream
+/// offers them; [`Upstream::bulk`] says whether bulk execution was).
+#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     db: &Database,
     user: &str,
     password: Option<&Secret<String>>,
     client_caps: CapabilityFlags,
+    client_mariadb_caps: MariadbCapabilities,
     collation: u8,
     attributes: HashMap<String, String, std::hash::RandomState>,
     connect_timeout: Duration,
 ) -> Result<Upstream, UpstreamError> {
     tokio::time::timeout(
         connect_timeout,
-        login(db, user, password, client_caps, collation, attributes),
+        login(
+            db,
+            user,
+            password,
+            (client_caps, client_mariadb_caps),
+            collation,
+            attributes,
+        ),
     )
     .await
     .map_err(|_| UpstreamError::Connect("timed out".into()))?
@@ -106,7 +119,7 @@ async fn login(
     db: &Database,
     user: &str,
     password: Option<&Secret<String>>,
-    client_caps: CapabilityFlags,
+    (client_caps, client_mariadb_caps): (CapabilityFlags, MariadbCapabilities),
     collation: u8,
     attributes: HashMap<String, String>,
 ) -> Result<Upstream, UpstreamError> {
@@ -158,11 +171,19 @@ async fn login(
     if server_caps.contains(CapabilityFlags::CLIENT_CONNECT_ATTRS) {
         caps |= CapabilityFlags::CLIENT_CONNECT_ATTRS;
     }
+    // MariaDB's extended capabilities: only from a server without CLIENT_MYSQL (a MariaDB one);
+    // dbward's answer then lacks CLIENT_MYSQL too (`caps` is within the server's).
+    let mariadb_caps = if server_caps.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
+        MariadbCapabilities::empty()
+    } else {
+        client_mariadb_caps & greeting.mariadb_ext_capabilities()
+    };
     let mut seq = 1u8;
     let mut verified_tls = false;
     let tls_wanted = db.tls_mode != TlsMode::Disable;
     if tls_wanted && server_caps.contains(CapabilityFlags::CLIENT_SSL) {
-        let request = SslRequest::new(caps | CapabilityFlags::CLIENT_SSL, 16 << 20, collation);
+        let request = SslRequest::new(caps | CapabilityFlags::CLIENT_SSL, 16 << 20, collation)
+            .with_mariadb_capabilities(mariadb_caps);
         let mut p = Vec::new();
         request.serialize(&mut p);
         seq = write_packet(&mut stream, seq, &p).await?;
@@ -203,7 +224,8 @@ async fn login(
         caps,
         Some(attrs),
         16 << 20,
-    );
+    )
+    .with_mariadb_ext_capabilities(mariadb_caps);
     let mut p = Vec::new();
     response.serialize(&mut p);
     write_packet(&mut stream, seq, &p).await?;
@@ -279,6 +301,7 @@ async fn login(
         thread_id: greeting.connection_id(),
         version: greeting.server_version_str().into_owned(),
         capabilities: caps,
+        bulk: mariadb_caps.contains(MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS),
         status,
         addr: (db.host.clone(), db.port),
         account: None,
