@@ -81,8 +81,14 @@ pub fn mysql_packets(data: &[u8]) {
     rt.block_on(async {
         let mut src = data;
         let mut reader = PacketReader::default();
+        // Each packet also as an execution's and a bulk execution's parameters, for a statement
+        // of up to 7 parameters (types remembered from one packet to the next).
+        let mut binding =
+            crate::mysql::params::Binding::new(usize::from(data.first().copied().unwrap_or(0) % 8));
         while let Ok((_, _, payload)) = reader.read(&mut src, 1 << 16).await {
             let _ = crate::mysql::packet::lenenc_int(&payload);
+            let _ = binding.execute(&payload);
+            let _ = binding.bulk(&payload);
         }
         let mut src = data;
         let mut reader = PacketReader::default();

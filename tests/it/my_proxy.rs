@@ -1042,16 +1042,7 @@ async fn mariadb_connector_bulk_and_pipelined_execution() {
         "pipelined=2 execute=two batch=100 stream=102 denied=1142 pool=102,102,102"
     );
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "102");
-    let bulk = crate::audit_statements::statements_in_trail(
-        &fx.dbward,
-        "INSERT INTO t",
-        "bulk execute",
-        1,
-    )
-    .await;
-    assert_eq!(bulk.len(), 1, "one bulk execution for the batch: {bulk:?}");
-    let details = &bulk[0]["details"];
-    assert_eq!(details["affected"], 100, "{details}");
+    let details = one_bulk_insert_in_trail(&fx, 100).await;
     let rows = details["parameters"].as_array().expect("parameters");
     assert_eq!(rows.len(), 100, "{details}");
     assert_eq!(rows[0], "(10, 'n0')");
@@ -1069,6 +1060,74 @@ async fn mariadb_connector_bulk_and_pipelined_execution() {
         serde_json::json!(["2"])
     );
     fx.dbward.stop().await;
+}
+
+/// MariaDB's Connector/C (`tests/clients/libmariadb_bulk.c`): array binding and
+/// `mariadb_stmt_execute_direct`, through a dbward that speaks as MariaDB, under a quota of
+/// three statements: the 5,000-row bulk insert counts as one (as a multi-row INSERT does), the
+/// direct execution as one, the final count as one; the `DROP` refused at its prepare runs
+/// nothing, its pipelined execution (`-1`, with no statement prepared) gets an ERR the library
+/// reads, and the session goes on in step. With dbward's default version, Connector/C refuses
+/// array binding itself (5003).
+#[tokio::test]
+async fn libmariadb_array_binding_and_direct_execution() {
+    let fx = MyProxy::start_with("write", serde_json::json!({"max_queries": 3}), |c| {
+        c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
+    })
+    .await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let args = [fx.port().to_string(), fx.password.clone(), "5000".into()];
+    let stdout = crate::harness::run_client("libmariadb_bulk.c", "", &args).await;
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "bulk=5000",
+            "direct=n5",
+            "direct_refused=1142",
+            "count=5000"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "5000");
+    one_bulk_insert_in_trail(&fx, 5000).await;
+    // The quota is spent: a fourth statement is refused.
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(!ok && err.contains("ERROR 1226"), "{err}");
+    fx.dbward.stop().await;
+
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream
+        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
+    let args = [fx.port().to_string(), fx.password.clone(), "5000".into()];
+    let stdout = crate::harness::run_client("libmariadb_bulk.c", "", &args).await;
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "bulk=error errno=5003",
+            "direct=none",
+            "direct_refused=1142",
+            "count=0"
+        ],
+        "{stdout}"
+    );
+    fx.dbward.stop().await;
+}
+
+/// The details of the one `bulk execute` row of `INSERT INTO t` in the trail, which inserted
+/// `rows` rows.
+async fn one_bulk_insert_in_trail(fx: &MyProxy, rows: u64) -> serde_json::Value {
+    let bulk = crate::audit_statements::statements_in_trail(
+        &fx.dbward,
+        "INSERT INTO t",
+        "bulk execute",
+        1,
+    )
+    .await;
+    assert_eq!(bulk.len(), 1, "one bulk execution: {bulk:?}");
+    let details = bulk[0]["details"].clone();
+    assert_eq!(details["affected"], rows, "{details}");
+    details
 }
 
 /// go-sql-driver/mysql (Go), its own protocol implementation: see `tests/clients/go_mysql.go`.

@@ -224,6 +224,92 @@ mod tests {
         assert_eq!(b.execute(&second[..second.len() - 2]), None);
     }
 
+    /// A `COM_STMT_BULK_EXECUTE` as `mysql_common` builds it (types sent).
+    fn bulk_packet(rows: Vec<Vec<mysql_common::Value>>) -> Vec<u8> {
+        use mysql_common::constants::StmtBulkExecuteFlags;
+        use mysql_common::proto::MySerialize as _;
+        let request = mysql_common::packets::ComStmtBulkExecuteRequest::new(
+            7,
+            StmtBulkExecuteFlags::SEND_TYPES_TO_SERVER,
+            rows,
+        )
+        .expect("request");
+        let mut out = Vec::new();
+        request.serialize(&mut out);
+        out
+    }
+
+    #[test]
+    fn bulk_rows_decode_one_entry_each() {
+        use mysql_common::Value;
+        let mut b = Binding::new(2);
+        let packet = bulk_packet(vec![
+            vec![Value::Bytes(b"it's".to_vec()), Value::Int(1)],
+            vec![Value::Bytes(b"b".to_vec()), Value::Int(-2)],
+        ]);
+        assert_eq!(
+            b.bulk(&packet).expect("decodes"),
+            [
+                Some("('it\\'s', 1)".to_owned()),
+                Some("('b', -2)".to_owned())
+            ]
+        );
+        // Truncated, or with rows that do not match the parameters: nothing decodes.
+        assert_eq!(b.bulk(&packet[..packet.len() - 1]), None);
+        assert_eq!(Binding::new(3).bulk(&packet), None);
+    }
+
+    #[test]
+    fn bulk_rows_take_remembered_types_and_indicators() {
+        use mysql_common::Value;
+        let mut b = Binding::new(2);
+        // Without types and before any execution sent them: nothing to decode with.
+        let mut packet = vec![0xFA, 7, 0, 0, 0, 0, 0];
+        packet.extend([0, 1, b'x', 1]); // 'x', NULL
+        packet.extend([2, 0]); // DEFAULT, then 5 as a LONGLONG
+        packet.extend(5i64.to_le_bytes());
+        assert_eq!(b.bulk(&packet), None);
+        // An execution sends the types (a string, a LONGLONG); the bulk execution reuses them.
+        b.execute(&execute_packet(&[
+            Value::Bytes(b"a".to_vec()),
+            Value::Int(1),
+        ]))
+        .expect("decodes");
+        assert_eq!(
+            b.bulk(&packet).expect("decodes"),
+            [
+                Some("('x', NULL)".to_owned()),
+                Some("(DEFAULT, 5)".to_owned())
+            ]
+        );
+        let mut ignored = packet.clone();
+        ignored.extend([3, 3]);
+        assert_eq!(
+            b.bulk(&ignored).expect("decodes")[2].as_deref(),
+            Some("(IGNORE, IGNORE)")
+        );
+        // An indicator MariaDB does not define.
+        let mut unknown = packet;
+        unknown.extend([4, 1]);
+        assert_eq!(b.bulk(&unknown), None);
+    }
+
+    #[test]
+    fn bulk_rows_past_the_recorded_ones_are_counted() {
+        use mysql_common::Value;
+        let mut b = Binding::new(1);
+        let rows = (0..BULK_ROWS_RECORDED + 50)
+            .map(|i| vec![Value::Int(i64::try_from(i).expect("small"))])
+            .collect();
+        let entries = b.bulk(&bulk_packet(rows)).expect("decodes");
+        assert_eq!(entries.len(), BULK_ROWS_RECORDED + 1);
+        assert_eq!(entries[0].as_deref(), Some("(0)"));
+        assert_eq!(
+            entries[BULK_ROWS_RECORDED].as_deref(),
+            Some(format!("({} rows in all)", BULK_ROWS_RECORDED + 50).as_str())
+        );
+    }
+
     #[test]
     fn long_data_parameters_are_noted_not_decoded() {
         let mut b = Binding::new(1);

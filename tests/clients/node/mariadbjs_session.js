@@ -20,8 +20,8 @@ async function main() {
   out.push(`execute=${rows[0].name}`);
   const batch = await conn.batch('INSERT INTO t (id, name) VALUES (?, ?)',
     Array.from({ length: 100 }, (_, i) => [i + 10, `n${i}`]));
-  // One result (COM_STMT_BULK_EXECUTE) or one per row: dbward does not offer MariaDB's
-  // extended capabilities, and the connector then executes the statement once per row.
+  // One result (COM_STMT_BULK_EXECUTE, where dbward speaks as MariaDB and offers it) or one per
+  // row (elsewhere the connector executes the statement once per row).
   const inserted = Array.isArray(batch)
     ? batch.reduce((n, r) => n + r.affectedRows, 0) : batch.affectedRows;
   out.push(`batch=${inserted}`);
