@@ -1299,21 +1299,37 @@ async fn large_result_streams_with_bounded_memory() {
     fx.dbward.stop().await;
 }
 
-/// MariaDB Connector/J (Debian's libmariadb-java) with server-side prepared statements.
+/// MariaDB Connector/J (Debian's libmariadb-java) with server-side prepared statements; then
+/// through a dbward that speaks as MariaDB, with `useBulkStmts=true`: the batch of 50 goes in
+/// one `COM_STMT_BULK_EXECUTE`.
 #[tokio::test]
 async fn connector_j_session() {
-    let fx = MyProxy::start("write", serde_json::json!({})).await;
-    fx.upstream
-        .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (a INT)");
-    let stdout = crate::harness::run_client(
-        "ConnectorJSession.java",
-        "/usr/share/java/mariadb-java-client.jar",
-        &[fx.port().to_string(), fx.password.clone()],
-    )
-    .await;
-    assert_eq!(stdout, "count=40 denied 1142");
-    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "50");
-    fx.dbward.stop().await;
+    for bulk in [false, true] {
+        let fx = MyProxy::start_with("write", serde_json::json!({}), |c| {
+            if bulk {
+                c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
+            }
+        })
+        .await;
+        fx.upstream
+            .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (a INT)");
+        let mut args = vec![fx.port().to_string(), fx.password.clone()];
+        if bulk {
+            args.push("useBulkStmts=true".into());
+        }
+        let stdout = crate::harness::run_client(
+            "ConnectorJSession.java",
+            "/usr/share/java/mariadb-java-client.jar",
+            &args,
+        )
+        .await;
+        assert_eq!(stdout, "count=40 denied 1142");
+        assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "50");
+        if bulk {
+            one_bulk_insert_in_trail(&fx, 50).await;
+        }
+        fx.dbward.stop().await;
+    }
 }
 
 /// MariaDB Connector/J's `DatabaseMetaData`, as a JDBC GUI (DBeaver) draws its tree, under a
