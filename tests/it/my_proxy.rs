@@ -1998,6 +1998,42 @@ async fn an_upstream_whose_default_sql_mode_quotes_otherwise() {
     fx.dbward.stop().await;
 }
 
+/// Statement commands built by hand (`tests/clients/pymysql_raw_statements.py`, over PyMySQL):
+/// MariaDB's statement id `-1` names the statement prepared last, resolved by dbward, and names
+/// nothing before any prepare, after a prepare dbward refused (not the statement prepared
+/// before it) or after a close of it (`ERROR 1243`); bulk execution, which dbward's default
+/// version does not offer, is refused (`ERROR 1295`). The session goes on after each.
+#[tokio::test]
+async fn statement_ids_minus_one_and_bulk_execution_by_hand() {
+    let fx = MyProxy::start("write", serde_json::json!({})).await;
+    fx.upstream.sql("CREATE TABLE victim (x INT)");
+    let stdout = crate::harness::run_client(
+        "pymysql_raw_statements.py",
+        "",
+        &[fx.port().to_string(), fx.password.clone()],
+    )
+    .await;
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "before any prepare: error 1243",
+            "prepared: True",
+            "execute -1: ok",
+            "@v: 41",
+            "refused prepare: error 1142",
+            "execute -1 after it: error 1243",
+            "@v still: 41",
+            "execute by id: ok",
+            "execute -1 after its close: error 1243",
+            "bulk: 1295 True",
+            "@v at the end: 43",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(fx.upstream.sql("SHOW TABLES LIKE 'victim'"), "victim");
+    fx.dbward.stop().await;
+}
+
 /// A pool's `COM_RESET_CONNECTION` (mysqljs's `reset`, Connector/J's `resetConnection`) puts
 /// the server's default `sql_mode` back: dbward reads it again, so a session that had set
 /// `ANSI_QUOTES` is classified in the default quoting after the reset (`PyMySQL`, sending the

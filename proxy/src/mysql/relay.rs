@@ -630,7 +630,7 @@ impl MyRelay {
                 Ok(end)
             }
             Fate::BulkExecute if !self.up.bulk => {
-                let m = "dbward: MariaDB's bulk execution was not negotiated on this connection";
+                let m = "dbward: MariaDB's bulk execution is not available on this connection (it needs a MariaDB upstream, and dbward's mysql.server_version naming MariaDB)";
                 self.config
                     .gate
                     .audit_other("(command 0xfa: COM_STMT_BULK_EXECUTE)", m);
