@@ -115,24 +115,27 @@ impl Binding {
         let mut rows = Vec::new();
         let mut count = 0usize;
         while !rest.is_empty() {
-            let mut row = String::from("(");
+            // Rows past the recorded ones are read (to count them), not written out.
+            let recorded = count < BULK_ROWS_RECORDED;
+            let mut row = String::new();
             for (i, &ty) in self.types.iter().enumerate() {
-                if i > 0 {
-                    row.push_str(", ");
-                }
                 let (&indicator, after) = rest.split_first()?;
                 rest = after;
-                match indicator {
-                    0 => row.push_str(&literal(ty, &mut rest)?),
-                    1 => row.push_str("NULL"),
-                    2 => row.push_str("DEFAULT"),
-                    3 => row.push_str("IGNORE"),
+                let value = match indicator {
+                    0 => literal(ty, &mut rest)?,
+                    1 => "NULL".to_owned(),
+                    2 => "DEFAULT".to_owned(),
+                    3 => "IGNORE".to_owned(),
                     _ => return None,
+                };
+                if recorded {
+                    row.push_str(if i == 0 { "(" } else { ", " });
+                    row.push_str(&value);
                 }
             }
-            row.push(')');
             count += 1;
-            if count <= BULK_ROWS_RECORDED {
+            if recorded {
+                row.push(')');
                 rows.push(Some(bounded(row)));
             }
         }
