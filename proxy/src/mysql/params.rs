@@ -194,7 +194,20 @@ fn literal((ty, flags): (u8, u8), rest: &mut &[u8]) -> Option<String> {
     let mut buf = ParseBuf(rest);
     let value: ValueDeserializer<BinValue> = buf.parse((column_type, column_flags)).ok()?;
     *rest = buf.0;
-    Some(value.0.as_sql(false))
+    Some(match value.0 {
+        // `as_sql` computes the hours in 32 bits, which a client's days overflow (it panics so
+        // with overflow checks on: found by fuzzing).
+        mysql_common::Value::Time(negative, days, hours, minutes, seconds, micros) => {
+            let hours = u64::from(days) * 24 + u64::from(hours);
+            let sign = if negative { "-" } else { "" };
+            if micros == 0 {
+                format!("'{sign}{hours:03}:{minutes:02}:{seconds:02}'")
+            } else {
+                format!("'{sign}{hours:03}:{minutes:02}:{seconds:02}.{micros:06}'")
+            }
+        }
+        other => other.as_sql(false),
+    })
 }
 
 /// `text` cut at [`AUDIT_PARAMETER_BYTES`] (on a character boundary), with its length noted.
@@ -361,6 +374,24 @@ mod tests {
             let bulk = [0xFA, 7, 0, 0, 0, 0x80, 0, ty, 0, 0, 1, b'x'];
             assert_eq!(b.bulk(&bulk), None, "type {ty}");
         }
+    }
+
+    /// A `TIME` of many days: written with 64-bit hours (`mysql_common`'s `as_sql` overflows
+    /// on them: the fuzzer's second find), and an ordinary one as `as_sql` writes it.
+    #[test]
+    fn times_of_many_days_are_written_whole() {
+        use mysql_common::Value;
+        let mut b = Binding::new(1);
+        let huge = execute_packet(&[Value::Time(true, u32::MAX, 23, 59, 58, 7)]);
+        assert_eq!(
+            b.execute(&huge).expect("decodes"),
+            [Some("'-103079215103:59:58.000007'".to_owned())]
+        );
+        let small = execute_packet(&[Value::Time(false, 1, 2, 3, 4, 0)]);
+        assert_eq!(
+            b.execute(&small).expect("decodes"),
+            [Some(Value::Time(false, 1, 2, 3, 4, 0).as_sql(false))]
+        );
     }
 
     #[test]
