@@ -4,6 +4,8 @@
  * - mariadb_stmt_execute_direct: COM_STMT_PREPARE and COM_STMT_EXECUTE sent together, the
  *   execution naming the statement -1 ("the one prepared last"); once with a statement dbward
  *   refuses at its prepare, after which the session must go on in step.
+ * The last line says how many result sets the server sent without their column definitions
+ * (MariaDB's cached metadata, where offered).
  * Where bulk execution is not offered, Connector/C refuses array binding itself (error 5003,
  * nothing sent) and the rows are not there.
  * Prints one line per step. Usage: libmariadb_bulk PORT PASSWORD ROWS */
@@ -99,6 +101,17 @@ int main(int argc, char **argv) {
     if (!res) die("count", mysql_error(m));
     MYSQL_ROW row = mysql_fetch_row(res);
     printf("count=%s\n", row[0]);
+    mysql_free_result(res);
+
+    /* How many result sets the server sent without their column definitions, on this session
+     * (MariaDB's cached metadata: the direct execution's result, whose definitions came with
+     * its prepare). */
+    if (mysql_query(m, "SHOW SESSION STATUS LIKE 'Resultset_metadata_skipped'"))
+        die("status", mysql_error(m));
+    res = mysql_store_result(m);
+    if (!res) die("status", mysql_error(m));
+    row = mysql_fetch_row(res);
+    printf("metadata_skipped=%s\n", row ? row[1] : "none");
     mysql_free_result(res);
     mysql_close(m);
     return 0;

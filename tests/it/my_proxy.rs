@@ -84,10 +84,32 @@ async fn mysql_client_interactive_session() {
 /// sysbench's `oltp_point_select` and `oltp_read_only`, with server-side prepared statements
 /// and without, under a `read` grant: every transaction of every run completes, none fails.
 /// (The tables are prepared directly; after one TLS login, sysbench's plaintext logins take
-/// the fast path from loopback.)
+/// the fast path from loopback.) Then through a dbward that speaks as MariaDB, where
+/// libmariadb takes MariaDB's cached metadata: the prepared statements' executions come
+/// without their column definitions, which the server counts.
 #[tokio::test]
 async fn sysbench_read_workloads_run_under_read() {
-    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    for mariadb in [false, true] {
+        sysbench_read_workloads(mariadb).await;
+    }
+}
+
+async fn sysbench_read_workloads(mariadb: bool) {
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        if mariadb {
+            c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
+        }
+    })
+    .await;
+    let skipped = || {
+        fx.upstream
+            .sql("SHOW GLOBAL STATUS LIKE 'Resultset_metadata_skipped'")
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("status")
+    };
+    let skipped_before = skipped();
     let sysbench = |args: Vec<String>| async move {
         let out = tokio::process::Command::new("sysbench")
             .args(&args)
@@ -168,6 +190,13 @@ async fn sysbench_read_workloads_run_under_read() {
                 "{workload} {mode}: {out}"
             );
         }
+    }
+    // The server's count is global (other tests' sessions can only add to it): through a
+    // MariaDB-speaking dbward, each of the prepared runs' 3,000 executions (2,000 point selects,
+    // 1,000 in the read-only transactions) came without its definitions.
+    if mariadb {
+        let skipped = skipped() - skipped_before;
+        assert!(skipped >= 3000, "{skipped}");
     }
     fx.dbward.stop().await;
 }
@@ -1064,14 +1093,16 @@ async fn mariadb_connector_bulk_and_pipelined_execution() {
 
 /// MariaDB's Connector/C (`tests/clients/libmariadb_bulk.c`): array binding and
 /// `mariadb_stmt_execute_direct`, through a dbward that speaks as MariaDB, under a quota of
-/// three statements: the 5,000-row bulk insert counts as one (as a multi-row INSERT does), the
-/// direct execution as one, the final count as one; the `DROP` refused at its prepare runs
-/// nothing, its pipelined execution (`-1`, with no statement prepared) gets an ERR the library
-/// reads, and the session goes on in step. With dbward's default version, Connector/C refuses
-/// array binding itself (5003).
+/// four statements: the 5,000-row bulk insert counts as one (as a multi-row INSERT does), the
+/// direct execution as one, the count and the status query as one each; the `DROP` refused at
+/// its prepare runs nothing, its pipelined execution (`-1`, with no statement prepared) gets
+/// an ERR the library reads, and the session goes on in step. The direct execution's result
+/// comes without its column definitions (MariaDB's cached metadata, which dbward offers then
+/// and reads past). With dbward's default version, Connector/C refuses array binding itself
+/// (5003), and every result carries its definitions.
 #[tokio::test]
 async fn libmariadb_array_binding_and_direct_execution() {
-    let fx = MyProxy::start_with("write", serde_json::json!({"max_queries": 3}), |c| {
+    let fx = MyProxy::start_with("write", serde_json::json!({"max_queries": 4}), |c| {
         c.mysql.server_version = Some("5.5.5-10.11.99-MariaDB-dbward".into());
     })
     .await;
@@ -1085,13 +1116,14 @@ async fn libmariadb_array_binding_and_direct_execution() {
             "bulk=5000",
             "direct=n5",
             "direct_refused=1142",
-            "count=5000"
+            "count=5000",
+            "metadata_skipped=1"
         ],
         "{stdout}"
     );
     assert_eq!(fx.upstream.sql("SELECT COUNT(*) FROM t"), "5000");
     one_bulk_insert_in_trail(&fx, 5000).await;
-    // The quota is spent: a fourth statement is refused.
+    // The quota is spent: a fifth statement is refused.
     let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
     assert!(!ok && err.contains("ERROR 1226"), "{err}");
     fx.dbward.stop().await;
@@ -1107,7 +1139,8 @@ async fn libmariadb_array_binding_and_direct_execution() {
             "bulk=error errno=5003",
             "direct=none",
             "direct_refused=1142",
-            "count=0"
+            "count=0",
+            "metadata_skipped=0"
         ],
         "{stdout}"
     );

@@ -72,12 +72,18 @@ pub fn offered_capabilities(tls: bool, mariadb: bool) -> CapabilityFlags {
     c
 }
 
-/// MariaDB's extended capabilities dbward offers when it speaks as MariaDB: bulk execution
-/// only (`COM_STMT_BULK_EXECUTE`: one command runs a prepared statement for many rows of
-/// parameters). Left out: progress reports, extended and cached metadata, and per-row bulk
-/// results (they change the packets the relay reads).
+/// MariaDB's extended capabilities dbward offers when it speaks as MariaDB:
+/// - bulk execution (`COM_STMT_BULK_EXECUTE`: one command runs a prepared statement for many
+///   rows of parameters);
+/// - cached metadata: a result set's column count is followed by a byte that says whether
+///   column definitions follow, and a prepared statement's executions skip them while they
+///   are unchanged (the client has them from the prepare).
+///
+/// Left out: progress reports, extended metadata, and per-row bulk results (they change
+/// packets the relay reads, and nothing asks for them).
 pub const MARIADB_CAPABILITIES: MariadbCapabilities =
-    MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+    MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS
+        .union(MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA);
 
 /// What the client said in its handshake response.
 #[derive(Debug, Clone)]

@@ -1192,8 +1192,13 @@ impl MyRelay {
                     break;
                 }
                 _ => {
-                    let columns = packet::lenenc_int(&head).map_or(0, |(n, _)| n);
-                    for _ in 0..columns {
+                    let (columns, used) = packet::lenenc_int(&head).unwrap_or((0, len));
+                    // With MariaDB's cached metadata, a byte after the count says whether the
+                    // column definitions follow (a prepared statement's execution skips them
+                    // while they are unchanged); the EOF after them comes either way.
+                    let definitions =
+                        !self.up.cache_metadata || used >= len || head.get(used) != Some(&0);
+                    for _ in 0..if definitions { columns } else { 0 } {
                         self.relay_packet().await?;
                     }
                     if !self.config.deprecate_eof {

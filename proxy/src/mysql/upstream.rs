@@ -70,6 +70,9 @@ pub struct Upstream {
     pub capabilities: CapabilityFlags,
     /// MariaDB's bulk execution (`COM_STMT_BULK_EXECUTE`) was negotiated.
     pub bulk: bool,
+    /// MariaDB's cached metadata was negotiated: a column count is followed by a byte that
+    /// says whether column definitions follow.
+    pub cache_metadata: bool,
     /// Status flags after set-up (autocommit...).
     pub status: u16,
     /// Host and port, for `KILL QUERY` connections.
@@ -302,6 +305,7 @@ async fn login(
         version: greeting.server_version_str().into_owned(),
         capabilities: caps,
         bulk: mariadb_caps.contains(MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS),
+        cache_metadata: mariadb_caps.contains(MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA),
         status,
         addr: (db.host.clone(), db.port),
         account: None,
