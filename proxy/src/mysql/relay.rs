@@ -651,18 +651,20 @@ impl MyRelay {
                     && let Some((sql, c)) = target.and_then(|id| self.prepared.get(&id)).cloned()
                 {
                     let bulk = cmd == 0xFA;
-                    let parameters = target.and_then(|id| self.bindings.get_mut(&id)).and_then(
-                        |b| match if bulk {
+                    let decoded = target.and_then(|id| self.bindings.get_mut(&id)).map(|b| {
+                        if bulk {
                             b.bulk(payload)
                         } else {
                             b.execute(payload)
-                        } {
-                            // A statement without parameters records nothing: it folds.
-                            Some(values) if values.is_empty() => None,
-                            Some(values) => Some(values),
-                            None => Some(vec![Some("(malformed parameters)".into())]),
-                        },
-                    );
+                        }
+                    });
+                    let parameters = match decoded {
+                        // Not recorded, or a statement without parameters (it folds).
+                        None => None,
+                        Some(Some(values)) if values.is_empty() => None,
+                        Some(Some(values)) => Some(values),
+                        Some(None) => Some(vec![Some("(malformed parameters)".into())]),
+                    };
                     let how = if bulk { "bulk execute" } else { "execute" };
                     match self
                         .config
