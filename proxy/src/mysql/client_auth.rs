@@ -72,7 +72,8 @@ pub fn offered_capabilities(tls: bool, mariadb: bool) -> CapabilityFlags {
     c
 }
 
-/// MariaDB's extended capabilities dbward offers when it speaks as MariaDB:
+/// MariaDB's extended capabilities dbward may offer when it speaks as MariaDB (those the
+/// announced MariaDB version has: [`super::MyServerConfig::mariadb_capabilities`]):
 /// - bulk execution (`COM_STMT_BULK_EXECUTE`: one command runs a prepared statement for many
 ///   rows of parameters);
 /// - cached metadata: a result set's column count is followed by a byte that says whether
@@ -187,11 +188,7 @@ pub async fn greet(
             AuthPlugin::CachingSha2Password.as_bytes()
         }),
     )
-    .with_mariadb_ext_capabilities(if mariadb {
-        MARIADB_CAPABILITIES
-    } else {
-        MariadbCapabilities::empty()
-    });
+    .with_mariadb_ext_capabilities(config.mariadb_capabilities());
     let mut payload = Vec::new();
     greeting.serialize(&mut payload);
     if let Err(e) = write_packet(&mut tcp, 0, &payload).await {
@@ -277,7 +274,7 @@ pub async fn greet(
                         .capabilities()
                         .contains(CapabilityFlags::CLIENT_LONG_PASSWORD)
                 {
-                    r.mariadb_ext_capabilities() & MARIADB_CAPABILITIES
+                    r.mariadb_ext_capabilities() & config.mariadb_capabilities()
                 } else {
                     MariadbCapabilities::empty()
                 },

@@ -15,7 +15,7 @@ use dbward_core::policy::{Classifier, SqlDialect};
 use dbward_core::quota::{Allowance, QuotaConfig};
 use dbward_core::sessions::{SessionInfo, SessionRegistry};
 use dbward_core::store::{AuditOutcome, QuotaKind, Store, UserAuth};
-use mysql_common::constants::CapabilityFlags;
+use mysql_common::constants::{CapabilityFlags, MariadbCapabilities};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -51,13 +51,45 @@ pub struct MyServerConfig {
 }
 
 impl MyServerConfig {
-    /// dbward speaks as a MariaDB server, with MariaDB's extended capabilities (bulk
-    /// execution): the announced version names MariaDB, which says every upstream is one
-    /// (MariaDB's connectors then believe the version and the capabilities alike).
+    /// dbward speaks as a MariaDB server, with MariaDB's extended capabilities: the announced
+    /// version names MariaDB, which says every upstream is one (MariaDB's connectors then
+    /// believe the version and the capabilities alike).
     #[must_use]
     pub fn speaks_mariadb(&self) -> bool {
         self.server_version.contains("MariaDB")
     }
+
+    /// The extended capabilities dbward offers: those of
+    /// [`super::client_auth::MARIADB_CAPABILITIES`] that the announced MariaDB version has
+    /// (bulk execution since 10.2, cached metadata since 10.6), so that a configuration
+    /// naming an older MariaDB offers what its upstreams can give.
+    #[must_use]
+    pub fn mariadb_capabilities(&self) -> MariadbCapabilities {
+        let Some(version) = mariadb_version(&self.server_version) else {
+            return MariadbCapabilities::empty();
+        };
+        let mut caps = MariadbCapabilities::empty();
+        if version >= (10, 2) {
+            caps |= MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+        }
+        if version >= (10, 6) {
+            caps |= MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA;
+        }
+        caps & super::client_auth::MARIADB_CAPABILITIES
+    }
+}
+
+/// (major, minor) of a MariaDB version string (`10.11.99-MariaDB-dbward`, with or without
+/// the `5.5.5-` prefix MariaDB puts before it).
+fn mariadb_version(version: &str) -> Option<(u32, u32)> {
+    if !version.contains("MariaDB") {
+        return None;
+    }
+    let version = version.strip_prefix("5.5.5-").unwrap_or(version);
+    let mut parts = version.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// The MySQL proxy, shared by every connection.
@@ -854,4 +886,38 @@ struct Opened {
     started: std::time::Instant,
     setup: Vec<String>,
     kill_target: super::kill::KillTarget,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mariadb_versions_offer_what_they_have() {
+        let config = |v: &str| MyServerConfig {
+            handshake_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            max_message_bytes: 1 << 20,
+            require_tls_remote: false,
+            limits: dbward_core::config::LimitsConfig::default(),
+            quota: QuotaConfig::default(),
+            server_version: v.into(),
+            announce_native_password: false,
+        };
+        let all = MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS
+            | MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA;
+        assert_eq!(
+            config("5.5.5-10.11.99-MariaDB-dbward").mariadb_capabilities(),
+            all
+        );
+        assert_eq!(config("11.4.2-MariaDB").mariadb_capabilities(), all);
+        assert_eq!(
+            config("5.5.5-10.5.9-MariaDB").mariadb_capabilities(),
+            MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS
+        );
+        assert!(config("10.1.48-MariaDB").mariadb_capabilities().is_empty());
+        assert!(config("5.7.99-dbward").mariadb_capabilities().is_empty());
+        assert!(config("8.0.99-dbward").mariadb_capabilities().is_empty());
+        assert!(config("x-MariaDB").mariadb_capabilities().is_empty());
+    }
 }

@@ -181,6 +181,15 @@ async fn login(
     } else {
         client_mariadb_caps & greeting.mariadb_ext_capabilities()
     };
+    // Cached metadata changes every result set's column count: a client that took it from
+    // dbward cannot be served by an upstream without it (bulk execution is refused per command
+    // instead).
+    let cached = MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA;
+    if client_mariadb_caps.contains(cached) && !mariadb_caps.contains(cached) {
+        return Err(UpstreamError::Unsupported(
+            "the client uses MariaDB's cached metadata, which the upstream server does not offer: dbward's mysql.server_version names a MariaDB of 10.6 or later, so every upstream must be one".into(),
+        ));
+    }
     let mut seq = 1u8;
     let mut verified_tls = false;
     let tls_wanted = db.tls_mode != TlsMode::Disable;
