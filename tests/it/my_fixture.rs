@@ -203,6 +203,15 @@ impl MyProxy {
         ]
     }
 
+    /// Runs a client program of `tests/clients` through dbward (see
+    /// [`crate::harness::run_client`]) with the arguments most take: dbward's MySQL port and
+    /// alice's password, then `more`; returns its standard output.
+    pub async fn run_client(&self, program: &str, more: &[&str]) -> String {
+        let mut args = vec![self.port().to_string(), self.password.clone()];
+        args.extend(more.iter().map(|a| (*a).to_owned()));
+        crate::harness::run_client(program, "", &args).await
+    }
+
     /// The certificate dbward generated in its data directory, for clients that verify it.
     pub fn tls_cert(&self) -> std::path::PathBuf {
         self.dbward

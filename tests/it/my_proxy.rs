@@ -848,12 +848,7 @@ async fn pymysql_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let stdout = crate::harness::run_client(
-        "pymysql_session.py",
-        "",
-        &[fx.port().to_string(), fx.password.clone()],
-    )
-    .await;
+    let stdout = fx.run_client("pymysql_session.py", &[]).await;
     assert_eq!(stdout, "count=100 sum=4950 denied 1142 name=n42");
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "100");
     fx.dbward.stop().await;
@@ -1028,12 +1023,7 @@ async fn mariadb_connector_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let args = [
-        fx.port().to_string(),
-        fx.password.clone(),
-        "shop".to_owned(),
-    ];
-    let stdout = crate::harness::run_client("node/mariadbjs_session.js", "", &args).await;
+    let stdout = fx.run_client("node/mariadbjs_session.js", &["shop"]).await;
     assert_eq!(
         stdout,
         "pipelined=2 execute=two batch=100 stream=102 denied=1142 pool=102,102,102"
@@ -1060,12 +1050,7 @@ async fn mariadb_connector_bulk_and_pipelined_execution() {
     .await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let args = [
-        fx.port().to_string(),
-        fx.password.clone(),
-        "shop".to_owned(),
-    ];
-    let stdout = crate::harness::run_client("node/mariadbjs_session.js", "", &args).await;
+    let stdout = fx.run_client("node/mariadbjs_session.js", &["shop"]).await;
     assert_eq!(
         stdout,
         "pipelined=2 execute=two batch=100 stream=102 denied=1142 pool=102,102,102"
@@ -1108,8 +1093,7 @@ async fn libmariadb_array_binding_and_direct_execution() {
     .await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let args = [fx.port().to_string(), fx.password.clone(), "5000".into()];
-    let stdout = crate::harness::run_client("libmariadb_bulk.c", "", &args).await;
+    let stdout = fx.run_client("libmariadb_bulk.c", &["5000"]).await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -1131,8 +1115,7 @@ async fn libmariadb_array_binding_and_direct_execution() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let args = [fx.port().to_string(), fx.password.clone(), "5000".into()];
-    let stdout = crate::harness::run_client("libmariadb_bulk.c", "", &args).await;
+    let stdout = fx.run_client("libmariadb_bulk.c", &["5000"]).await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -1277,12 +1260,7 @@ async fn mysqlclient_session() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream
         .sql("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))");
-    let stdout = crate::harness::run_client(
-        "mysqlclient_session.py",
-        "",
-        &[fx.port().to_string(), fx.password.clone()],
-    )
-    .await;
+    let stdout = fx.run_client("mysqlclient_session.py", &[]).await;
     assert_eq!(
         stdout,
         "count=100 sum=4950 denied 1142 streamed=100 name=n42"
@@ -2053,12 +2031,7 @@ async fn an_upstream_whose_default_sql_mode_quotes_otherwise() {
 async fn statement_ids_minus_one_and_bulk_execution_by_hand() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream.sql("CREATE TABLE victim (x INT)");
-    let stdout = crate::harness::run_client(
-        "pymysql_raw_statements.py",
-        "",
-        &[fx.port().to_string(), fx.password.clone()],
-    )
-    .await;
+    let stdout = fx.run_client("pymysql_raw_statements.py", &[]).await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -2088,12 +2061,7 @@ async fn statement_ids_minus_one_and_bulk_execution_by_hand() {
 async fn a_reset_connection_brings_the_default_quoting_back() {
     let fx = MyProxy::start("write", serde_json::json!({})).await;
     fx.upstream.sql("CREATE TABLE victim (x INT)");
-    let stdout = crate::harness::run_client(
-        "pymysql_reset_quoting.py",
-        "",
-        &[fx.port().to_string(), fx.password.clone()],
-    )
-    .await;
+    let stdout = fx.run_client("pymysql_reset_quoting.py", &[]).await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
@@ -2534,11 +2502,7 @@ async fn cursor_fetch_and_field_list_through_libmariadb() {
     );
     let stdout = tokio::time::timeout(
         std::time::Duration::from_mins(1),
-        crate::harness::run_client(
-            "stmt_cursor.c",
-            "",
-            &[fx.port().to_string(), fx.password.clone()],
-        ),
+        fx.run_client("stmt_cursor.c", &[]),
     )
     .await
     .expect("the client finished");
@@ -2577,11 +2541,7 @@ async fn libmariadb_api_calls() {
     let fx = MyProxy::start("read", serde_json::json!({})).await;
     let stdout = tokio::time::timeout(
         std::time::Duration::from_mins(1),
-        crate::harness::run_client(
-            "libmariadb_api.c",
-            "",
-            &[fx.port().to_string(), fx.password.clone()],
-        ),
+        fx.run_client("libmariadb_api.c", &[]),
     )
     .await
     .expect("the client finished");
