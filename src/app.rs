@@ -120,6 +120,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         config.tls_cert.as_deref().zip(config.tls_key.as_deref()),
         &config.data_dir,
     )?;
+    let rsa_key = match &config.mysql.rsa_private_key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read {} (mysql.rsa_private_key)", path.display())
+            })?;
+            Some(
+                dbward_proxy::mysql::rsa_exchange::RsaKey::from_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!("{} (mysql.rsa_private_key): {e}", path.display())
+                })?,
+            )
+        }
+        None => None,
+    };
 
     let config = Arc::new(config);
     let auth = Arc::new(Authenticator::new(store.clone(), config.auth.clone()));
@@ -212,6 +225,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
                 .clone()
                 .unwrap_or_else(|| dbward_proxy::mysql::client_auth::SERVER_VERSION.to_owned()),
             announce_native_password: config.mysql.announce_native_password,
+            rsa: config.mysql.rsa_key_exchange.then_some(Arc::new(
+                dbward_proxy::mysql::rsa_exchange::RsaExchange::new(rsa_key),
+            )),
         },
         registry.clone(),
         classifier.clone(),

@@ -400,6 +400,15 @@ pub struct ProxyConfig<P: DefaultPort> {
     /// admin opted in to that plugin log in with it; everyone else's client is switched to
     /// `caching_sha2_password`, one round trip more. Default `false`.
     pub announce_native_password: bool,
+    /// `[mysql]` only: clients without TLS log in by `caching_sha2_password`'s RSA key
+    /// exchange, as with a MySQL server (the password goes RSA-encrypted; safe from observers,
+    /// not from a machine in the middle unless clients hold dbward's public key). `false`:
+    /// such clients are refused, connect with TLS. Default `true`.
+    pub rsa_key_exchange: bool,
+    /// `[mysql]` only: the RSA private key of that exchange, in PEM (PKCS#8, or PKCS#1 as in
+    /// MySQL's `private_key.pem`; at least 2048 bits), so that clients can be given its public
+    /// half beforehand. Default: a 3072-bit key generated on first use, in memory only.
+    pub rsa_private_key: Option<std::path::PathBuf>,
     #[serde(skip)]
     port: std::marker::PhantomData<P>,
 }
@@ -415,6 +424,8 @@ impl<P: DefaultPort> Default for ProxyConfig<P> {
             max_message_bytes: 64 << 20,
             server_version: None,
             announce_native_password: false,
+            rsa_key_exchange: true,
+            rsa_private_key: None,
         }
     }
 }
@@ -573,6 +584,12 @@ impl Config {
                 reason: "applies to [mysql] only".into(),
             });
         }
+        if !self.pg.rsa_key_exchange || self.pg.rsa_private_key.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "pg.rsa_key_exchange",
+                reason: "rsa_key_exchange and rsa_private_key apply to [mysql] only".into(),
+            });
+        }
         if self.pg.server_version.is_some() {
             return Err(ConfigError::Invalid {
                 setting: "pg.server_version",
@@ -616,6 +633,9 @@ mod tests {
         assert!(parse("[mysql]\nserver_version = 'dbward'").is_err());
         assert!(parse("[mysql]\nannounce_native_password = true").is_ok());
         assert!(parse("[pg]\nannounce_native_password = true").is_err());
+        assert!(parse("[mysql]\nrsa_key_exchange = false\nrsa_private_key = \"k.pem\"").is_ok());
+        assert!(parse("[pg]\nrsa_key_exchange = false").is_err());
+        assert!(parse("[pg]\nrsa_private_key = \"k.pem\"").is_err());
         assert!(parse("[mysql]\nserver_version = '8.0 x'").is_err());
     }
 

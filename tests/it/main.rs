@@ -16,6 +16,7 @@ mod lexing_agreement;
 mod my_bad_input;
 mod my_fixture;
 mod my_proxy;
+mod my_rsa_auth;
 mod my_server;
 mod netns;
 mod openapi;

@@ -286,6 +286,20 @@ impl Authenticator {
 
     /// Runs argon2id on the bounded worker pool.
     async fn argon2_verify(&self, password: &str, hash: String) -> Result<bool, AuthError> {
+        let password = password.to_owned();
+        Ok(self
+            .on_worker(move || password::verify_argon2(&password, &hash))
+            .await?
+            .unwrap_or(false))
+    }
+
+    /// Runs CPU-heavy login work (argon2id, an RSA decryption) on the bounded pool of hashing
+    /// workers, off the reactor; `Ok(None)` if the work panicked. A flood beyond
+    /// `auth.hash_queue` waiting callers gets [`AuthError::Overloaded`] at once.
+    pub async fn on_worker<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, AuthError> {
         // Count waiters so a flood is refused quickly instead of queueing without bound.
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.config.hash_queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -294,14 +308,12 @@ impl Authenticator {
         let permit = Arc::clone(&self.workers).acquire_owned().await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         let permit = permit.map_err(|_| AuthError::Overloaded)?;
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            password::verify_argon2(&password, &hash)
+            work()
         })
         .await
-        .unwrap_or(false);
-        Ok(ok)
+        .ok())
     }
 
     fn cache_entry(&self, username: &str, password: &str, hash: &str) -> [u8; 32] {

@@ -5,9 +5,10 @@
 //! needs, so a user's first login takes the plugin's **full authentication**: the client sends
 //! its password over TLS, dbward verifies it with the shared [`Authenticator`] (bounded argon2id
 //! workers, credential cache, throttling), exactly as for every other front door. Without TLS
-//! the plugin would fall back to an RSA key exchange; dbward refuses it with a clear error
-//! (connect with TLS). Clients that start with another plugin (`mysql_native_password`) are
-//! switched to `caching_sha2_password` by an AuthSwitchRequest.
+//! the password comes by the plugin's RSA key exchange ([`super::rsa_exchange`]), as to a
+//! MySQL server, unless `mysql.rsa_key_exchange` is off (then the client is told to use TLS).
+//! Clients that start with another plugin (`mysql_native_password`) are switched to
+//! `caching_sha2_password` by an AuthSwitchRequest.
 //!
 //! As a MySQL server does, dbward then remembers SHA-256(SHA-256(password)) in memory for a
 //! while, and the user's next logins take the **fast path**: the scramble in the handshake
@@ -28,7 +29,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::packet::{PacketError, PacketReader, write_packet};
+use super::rsa_exchange::RsaExchange;
 use crate::stream::{MaybeTls, ReadAhead};
+use dbward_core::auth::{AuthError, Authenticator};
 
 /// The version dbward announces by default (`mysql.server_version`). Clients pick features by
 /// it; 5.7 keeps them on what both MySQL and MariaDB upstreams understand.
@@ -364,27 +367,59 @@ pub async fn fast_auth_success(stream: &mut MaybeTls, seq: &mut u8) -> Result<()
     Ok(())
 }
 
-/// Runs `caching_sha2_password` full authentication: asks for the password (over TLS only)
-/// and returns it. `seq` is updated to the next sequence id dbward sends.
+/// Runs `caching_sha2_password` full authentication and returns the password: as it is over
+/// TLS; without TLS by the RSA key exchange ([`RsaExchange`], `None` when it is off, and then
+/// the client is refused), as a MySQL server does. `Ok(Err(..))`: the password could not be
+/// had for a reason the caller reports as a login failure (overloaded workers). `seq` is
+/// updated to the next sequence id dbward sends.
 pub async fn full_authentication(
     stream: &mut MaybeTls,
     reader: &mut PacketReader,
     seq: &mut u8,
-) -> Result<String, HandshakeError> {
-    if !stream.is_tls() {
-        // Full authentication would need the RSA key exchange: refuse before it starts, so
-        // the client shows dbward's message.
-        return Err(HandshakeError::TlsRequired(
-            "dbward accepts passwords only over TLS: connect with TLS (mysql --ssl)".into(),
-        ));
-    }
+    nonce: &[u8; 20],
+    rsa: Option<&RsaExchange>,
+    auth: &Authenticator,
+) -> Result<Result<String, AuthError>, HandshakeError> {
+    let exchange = match (stream.is_tls(), rsa) {
+        (true, _) => None,
+        (false, Some(rsa)) => match rsa.key(auth).await {
+            Ok(key) => Some((rsa, key)),
+            Err(e) => return Ok(Err(e)),
+        },
+        (false, None) => {
+            // Refuse before the exchange starts, so the client shows dbward's message.
+            return Err(HandshakeError::TlsRequired(
+                "dbward accepts passwords only over TLS here (mysql.rsa_key_exchange is off): \
+                 connect with TLS (mysql --ssl)"
+                    .into(),
+            ));
+        }
+    };
     // AuthMoreData: 0x01, then 0x04 "perform full authentication".
     *seq = write_packet(stream, *seq, &[0x01, 0x04]).await?;
     let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
     *seq = s.wrapping_add(1);
-    let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
-    String::from_utf8(password.to_vec())
-        .map_err(|_| HandshakeError::Protocol("the password is not valid UTF-8".into()))
+    let Some((rsa, key)) = exchange else {
+        let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
+        return String::from_utf8(password.to_vec())
+            .map(Ok)
+            .map_err(|_| HandshakeError::Protocol("the password is not valid UTF-8".into()));
+    };
+    let ciphertext = if payload[..] == [0x02] {
+        // The client asks for the public key: AuthMoreData with the PEM.
+        let mut more = Vec::with_capacity(1 + key.public_pem().len());
+        more.push(0x01);
+        more.extend_from_slice(key.public_pem().as_bytes());
+        *seq = write_packet(stream, *seq, &more).await?;
+        let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
+        *seq = s.wrapping_add(1);
+        payload
+    } else {
+        // A client given the key beforehand sends the ciphertext at once. Anything else
+        // (a password in the clear, over plain TCP) fails to decrypt, as on a MySQL server.
+        payload
+    };
+    Ok(rsa.password(auth, key, ciphertext.to_vec(), *nonce).await)
 }
 
 /// Sends an ERR packet with `seq`.

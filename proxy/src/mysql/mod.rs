@@ -35,6 +35,7 @@ pub mod kill;
 pub mod packet;
 pub mod params;
 pub mod relay;
+pub mod rsa_exchange;
 pub mod server;
 pub mod upstream;
 

@@ -95,6 +95,8 @@ pub struct ChangeUserContext {
     pub grant_id: i64,
     /// Opens the sealed `mysql_native_password` verifiers of users who opted in.
     pub key: dbward_core::crypto::MasterKey,
+    /// `caching_sha2_password`'s RSA key exchange without TLS; `None`: off.
+    pub rsa: Option<std::sync::Arc<super::rsa_exchange::RsaExchange>>,
 }
 
 /// The two sides and the session's quota allowances.
@@ -826,11 +828,22 @@ impl MyRelay {
                 .map_err(|e| Some((ER_NET_READ_ERROR, format!("client: {e}"))))?;
             return Ok(verified);
         }
-        let password =
-            super::client_auth::full_authentication(&mut self.client, &mut self.client_reader, seq)
-                .await
-                .map_err(|e| Some((e.code().0, e.to_string())))?;
+        let nonce: &[u8; 20] = nonce
+            .get(..20)
+            .and_then(|n| n.try_into().ok())
+            .ok_or(None)?;
         let ctx = &self.config.change_user;
+        let password = super::client_auth::full_authentication(
+            &mut self.client,
+            &mut self.client_reader,
+            seq,
+            nonce,
+            ctx.rsa.as_deref(),
+            &ctx.auth,
+        )
+        .await
+        .map_err(|e| Some((e.code().0, e.to_string())))?
+        .map_err(|_| None)?;
         let verified = ctx
             .auth
             .verify_password(user, &password, ip)

@@ -48,6 +48,9 @@ pub struct MyServerConfig {
     pub server_version: String,
     /// The greeting names `mysql_native_password` rather than `caching_sha2_password`.
     pub announce_native_password: bool,
+    /// `caching_sha2_password`'s RSA key exchange for clients without TLS; `None`: off, such
+    /// clients are refused.
+    pub rsa: Option<std::sync::Arc<super::rsa_exchange::RsaExchange>>,
 }
 
 impl MyServerConfig {
@@ -393,6 +396,7 @@ impl MyServer {
                 database: database.clone(),
                 grant_id: granted.grant.id,
                 key: self.key.clone(),
+                rsa: self.config.rsa.clone(),
             },
         };
         let relay = MyRelay::new(stream, reader, up, config, queries, bytes);
@@ -490,17 +494,34 @@ impl MyServer {
                 (Ok(user), "fast")
             }
             Ok(None) => {
-                let password =
-                    client_auth::full_authentication(&mut h.stream, &mut h.reader, &mut h.seq)
-                        .await?;
-                let verified = self
-                    .auth
-                    .verify_password(&username, &password, peer.ip())
-                    .await;
-                if let Ok(user) = &verified {
-                    self.auth.remember_sha2(user, &password);
-                }
-                (verified, "full")
+                let password = client_auth::full_authentication(
+                    &mut h.stream,
+                    &mut h.reader,
+                    &mut h.seq,
+                    &h.nonce,
+                    self.config.rsa.as_deref(),
+                    &self.auth,
+                )
+                .await?;
+                let verified = match password {
+                    Ok(password) => {
+                        let verified = self
+                            .auth
+                            .verify_password(&username, &password, peer.ip())
+                            .await;
+                        if let Ok(user) = &verified {
+                            self.auth.remember_sha2(user, &password);
+                        }
+                        verified
+                    }
+                    Err(e) => Err(e),
+                };
+                let path = if h.stream.is_tls() {
+                    "full"
+                } else {
+                    "full_rsa"
+                };
+                (verified, path)
             }
             Err(e) => (Err(e), "fast"),
         })
@@ -903,6 +924,7 @@ mod tests {
             quota: QuotaConfig::default(),
             server_version: v.into(),
             announce_native_password: false,
+            rsa: None,
         };
         let all = MariadbCapabilities::MARIADB_CLIENT_STMT_BULK_OPERATIONS
             | MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA;

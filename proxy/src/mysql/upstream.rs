@@ -3,13 +3,13 @@
 //! TCP, the server's greeting, TLS per the database's mode (`disable`, `prefer`, `require`,
 //! `verify-ca`, `verify-full`, with the same rustls configuration as the PostgreSQL side), then
 //! the server's authentication plugin: `mysql_native_password` (MariaDB's default),
-//! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: the password over
-//! TLS, or RSA-encrypted with the server's public key without TLS), `mysql_clear_password`
-//! (only over verified TLS or to a loopback server; the same rule decides whether
-//! `caching_sha2_password` full authentication sends the password as it is or RSA-encrypted). The session then starts in the database's
-//! configured schema, with the client's capabilities (so result packets, relayed raw, have the
-//! format the client expects), and is set up for the grant: read-only mode for `read`, the
-//! statement timeout.
+//! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: over TLS the
+//! password as it is, only where a cleartext password may go; without TLS, loopback included,
+//! RSA-encrypted with the server's public key, the only form a MySQL server then takes),
+//! `mysql_clear_password` (only over verified TLS or to a loopback server). The session then
+//! starts in the database's configured schema, with the client's capabilities (so result
+//! packets, relayed raw, have the format the client expects), and is set up for the grant:
+//! read-only mode for `read`, the statement timeout.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -277,26 +277,42 @@ async fn login(
             }
             Some(0x01) if current_plugin == b"caching_sha2_password" => match payload.get(1) {
                 Some(0x03) => {} // fast authentication succeeded; OK follows
-                Some(0x04) => {
-                    if may_send_cleartext {
-                        let mut p = secret.clone();
-                        p.push(0);
-                        write_packet(&mut stream, seq, &p).await?;
-                    } else {
-                        // Ask for the server's RSA public key, then send the password
-                        // XOR the nonce, encrypted with it.
-                        write_packet(&mut stream, seq, &[0x02]).await?;
-                        let (s, _, key) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
-                        let key = key.get(1..).unwrap_or_default();
-                        let mut p = secret.clone();
-                        p.push(0);
-                        for (i, b) in p.iter_mut().enumerate() {
-                            *b ^= current_nonce[i % current_nonce.len().max(1)];
-                        }
-                        let encrypted = mysql_common::crypto::encrypt(&p, key)
-                            .map_err(|e| UpstreamError::Protocol(format!("RSA: {e}")))?;
-                        write_packet(&mut stream, s.wrapping_add(1), &encrypted).await?;
+                Some(0x04) if stream.is_tls() => {
+                    // Full authentication over TLS: the server takes only the password as it
+                    // is, which goes only where a cleartext password may go.
+                    if !may_send_cleartext {
+                        return Err(UpstreamError::Unsupported(
+                            "the upstream asks for the password itself (caching_sha2_password full authentication) over TLS that dbward does not verify: set the database's tls_mode to verify-ca or verify-full".into(),
+                        ));
                     }
+                    let mut p = secret.clone();
+                    p.push(0);
+                    write_packet(&mut stream, seq, &p).await?;
+                }
+                Some(0x04) => {
+                    // Without TLS the server takes only the RSA-encrypted password, whatever
+                    // the host (MySQL counts loopback TCP as insecure too).
+                    // Ask for the server's RSA public key, then send the password XOR the
+                    // nonce, encrypted with it.
+                    write_packet(&mut stream, seq, &[0x02]).await?;
+                    let (s, _, key) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
+                    let key = match key.split_first() {
+                        Some((0x01, pem)) => pem,
+                        Some((0xFF, _)) => return Err(UpstreamError::Refused(err_text(&key))),
+                        _ => {
+                            return Err(UpstreamError::Protocol(
+                                "the upstream sent no RSA public key".into(),
+                            ));
+                        }
+                    };
+                    let mut p = secret.clone();
+                    p.push(0);
+                    for (i, b) in p.iter_mut().enumerate() {
+                        *b ^= current_nonce[i % current_nonce.len().max(1)];
+                    }
+                    let encrypted = mysql_common::crypto::encrypt(&p, key)
+                        .map_err(|e| UpstreamError::Protocol(format!("RSA: {e}")))?;
+                    write_packet(&mut stream, s.wrapping_add(1), &encrypted).await?;
                 }
                 _ => return Err(UpstreamError::Protocol("unexpected auth data".into())),
             },

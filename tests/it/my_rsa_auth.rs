@@ -1,0 +1,268 @@
+//! `caching_sha2_password` without TLS: the RSA key exchange, both ways.
+//!
+//! - dbward's front door: plaintext clients (the mysql client over libmariadb, `PyMySQL`,
+//!   `mysql_async`) ask for dbward's RSA key and send the password encrypted with it, or send
+//!   it at once with the key given beforehand (`mysql.rsa_private_key`); answers that are not
+//!   the encrypted password fail as wrong passwords; with `mysql.rsa_key_exchange = false`
+//!   they are refused, saying to use TLS.
+//! - dbward's login upstream, against a server that speaks `caching_sha2_password` as MySQL 8
+//!   does (none runs here: MariaDB has no such plugin): another dbward, whose front door the
+//!   clients above check. Without TLS (loopback too) the password goes RSA-encrypted; over
+//!   verified TLS as it is; over unverified TLS to another host not at all; a second login
+//!   takes the fast path.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::my_fixture::MyProxy;
+use crate::my_proxy::login_paths;
+use crate::netns::TestHost;
+use crate::pg_cluster::TestPki;
+
+/// An RSA key pair made by OpenSSL (PKCS#1, as MySQL's `private_key.pem`): (private, public).
+fn openssl_key_pair(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (private, public) = (dir.join("private_key.pem"), dir.join("public_key.pem"));
+    for args in [
+        vec![
+            "genrsa",
+            "-traditional",
+            "-out",
+            private.to_str().expect("path"),
+            "2048",
+        ],
+        vec![
+            "rsa",
+            "-in",
+            private.to_str().expect("path"),
+            "-pubout",
+            "-out",
+            public.to_str().expect("path"),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (private, public)
+}
+
+/// Every login is a full authentication here (no credential cache, so no fast path), without
+/// TLS: each client gets the password to dbward by the key exchange, and the audit says so.
+#[tokio::test]
+async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (private, public) = openssl_key_pair(keys.path());
+    let fx = MyProxy::start_with("read", json!({}), |c| {
+        c.auth.credential_cache_ttl = Duration::ZERO;
+        c.mysql.rsa_private_key = Some(private.clone());
+    })
+    .await;
+    // The mysql client (libmariadb's caching_sha2_password plugin).
+    let mut cmd = fx.client_tool("mysql");
+    cmd.args(["--skip-ssl", "-N", "-B", "-e", "SELECT 42", "shop"]);
+    let out = cmd.output().await.expect("mysql");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "42",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // mysql_async (mysql_common's RSA), no TLS.
+    {
+        use mysql_async::prelude::Queryable as _;
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(fx.port())
+            .user(Some("alice"))
+            .pass(Some(fx.password.clone()))
+            .db_name(Some("shop"));
+        let mut conn = mysql_async::Conn::new(opts)
+            .await
+            .expect("mysql_async login");
+        let value: Option<i64> = conn.query_first("SELECT 6 * 7").await.expect("query");
+        assert_eq!(value, Some(42));
+        conn.disconnect().await.expect("disconnect");
+    }
+    // PyMySQL: the key asked for, then given beforehand (the configured key's public half);
+    // then a wrong password and two answers that are not an encrypted password.
+    let out = fx
+        .run_client("pymysql_rsa.py", &[public.to_str().expect("path")])
+        .await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "requested key: ok 42",
+            "key given: ok 42",
+            "wrong password: error 1045",
+            "random ciphertext: error 1045",
+            "cleartext: error 1045",
+        ],
+        "{out}"
+    );
+    assert_eq!(login_paths(&fx, 4).await, ["full_rsa"; 4]);
+    // The three failures are audited as wrong passwords.
+    let mut wrong = 0;
+    for _ in 0..50 {
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+        wrong = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| {
+                r["action"] == "mysql.connect" && r["details"]["reason"] == "wrong_password"
+            })
+            .count();
+        if wrong == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(wrong, 3);
+    fx.dbward.stop().await;
+}
+
+/// `mysql.rsa_key_exchange = false`: a plaintext client's full authentication is refused,
+/// saying to use TLS; over TLS it logs in.
+#[tokio::test]
+async fn without_the_key_exchange_plaintext_logins_need_tls() {
+    let fx = MyProxy::start_with("read", json!({}), |c| c.mysql.rsa_key_exchange = false).await;
+    let mut cmd = fx.client_tool("mysql");
+    cmd.args(["--skip-ssl", "-N", "-B", "-e", "SELECT 42", "shop"]);
+    let out = cmd.output().await.expect("mysql");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("ERROR 3159") && err.contains("rsa_key_exchange"),
+        "{err}"
+    );
+    let (ok, out, err) = fx.mysql(&["-e", "SELECT 42"]).await;
+    assert!(ok && out.trim() == "42", "{err}");
+    fx.dbward.stop().await;
+}
+
+/// Registers at dbward `a` a MySQL database `name` that is dbward `b`'s `shop` (reached at
+/// `host`:`port` as `b`'s alice, with `tls`), and grants `a`'s alice `read` on it.
+async fn register_chained(
+    a: &MyProxy,
+    b: &MyProxy,
+    name: &str,
+    host: &str,
+    port: u16,
+    tls: serde_json::Value,
+) {
+    let mut body = json!({
+        "name": name, "engine": "mysql", "host": host, "port": port, "database": "shop",
+        "username": "alice", "password": b.password,
+    });
+    for (k, v) in tls.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    let (s, db) = a.dbward.admin("POST", "/api/databases", Some(body)).await;
+    assert_eq!(s, 201, "{db}");
+    let grant = json!({"user_id": a.user_id, "database_id": db["id"], "access_level": "read",
+        "expires_at": "2099-01-01T00:00:00Z"});
+    let (s, g) = a.dbward.admin("POST", "/api/grants", Some(grant)).await;
+    assert_eq!(s, 201, "{g}");
+}
+
+/// `SELECT DATABASE()` through dbward `a` on its database `name`: (success, stdout, stderr).
+async fn through(a: &MyProxy, name: &str) -> (bool, String, String) {
+    let mut cmd = a.client_tool("mysql");
+    cmd.args(["-N", "-B", "-e", "SELECT DATABASE()", name]);
+    let out = cmd.output().await.expect("mysql");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// dbward's upstream login to a `caching_sha2_password` server on loopback without TLS: the
+/// first login's full authentication sends the password RSA-encrypted (a MySQL server takes
+/// nothing else over plain TCP, loopback included), the next takes the fast path.
+#[tokio::test]
+async fn upstream_caching_sha2_on_loopback_by_rsa_then_fast() {
+    let b = MyProxy::start("read", json!({})).await;
+    let a = MyProxy::start("read", json!({})).await;
+    register_chained(
+        &a,
+        &b,
+        "chained",
+        "127.0.0.1",
+        b.port(),
+        json!({"tls_mode": "disable"}),
+    )
+    .await;
+    for _ in 0..2 {
+        let (ok, out, err) = through(&a, "chained").await;
+        assert!(ok && out == b.upstream.name, "{out} {err}");
+    }
+    assert_eq!(login_paths(&b, 2).await, ["full_rsa", "fast"]);
+    a.dbward.stop().await;
+    b.dbward.stop().await;
+}
+
+/// dbward's upstream login to a `caching_sha2_password` server on another host, which offers
+/// no fast path (its credential cache is off): without TLS the password goes RSA-encrypted;
+/// over TLS verified against the server's CA it goes as it is; over TLS that dbward does not
+/// verify it does not go at all, and the user is told which setting to change.
+#[tokio::test]
+async fn upstream_caching_sha2_full_authentication_to_another_host() {
+    let host = TestHost::create();
+    let pki = TestPki::new(&[&host.host_addr]);
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (certs.path().join("b.crt"), certs.path().join("b.key"));
+    std::fs::write(&cert, &pki.server_cert_pem).expect("cert");
+    std::fs::write(&key, &pki.server_key_pem).expect("key");
+    let listen = format!("{}:0", host.host_addr);
+    let b = MyProxy::start_with("read", json!({}), |c| {
+        c.mysql.listen = listen.parse().expect("addr");
+        c.tls_cert = Some(cert.clone());
+        c.tls_key = Some(key.clone());
+        c.auth.credential_cache_ttl = Duration::ZERO;
+    })
+    .await;
+    let a = MyProxy::start("read", json!({})).await;
+    let addr = host.host_addr.as_str();
+    register_chained(
+        &a,
+        &b,
+        "plain",
+        addr,
+        b.port(),
+        json!({"tls_mode": "disable"}),
+    )
+    .await;
+    register_chained(
+        &a,
+        &b,
+        "verified",
+        addr,
+        b.port(),
+        json!({"tls_mode": "verify-full", "tls_ca_cert": pki.ca_pem}),
+    )
+    .await;
+    register_chained(
+        &a,
+        &b,
+        "unverified",
+        addr,
+        b.port(),
+        json!({"tls_mode": "require"}),
+    )
+    .await;
+    for name in ["plain", "verified"] {
+        let (ok, out, err) = through(&a, name).await;
+        assert!(ok && out == b.upstream.name, "{name}: {out} {err}");
+    }
+    let (ok, _, err) = through(&a, "unverified").await;
+    assert!(!ok && err.contains("verify-ca or verify-full"), "{err}");
+    assert_eq!(login_paths(&b, 2).await, ["full_rsa", "full"]);
+    a.dbward.stop().await;
+    b.dbward.stop().await;
+}
