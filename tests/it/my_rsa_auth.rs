@@ -1,7 +1,7 @@
 //! `caching_sha2_password` without TLS: the RSA key exchange, both ways.
 //!
 //! - dbward's front door: plaintext clients (the mysql client over libmariadb, `PyMySQL`,
-//!   `mysql_async`) ask for dbward's RSA key and send the password encrypted with it, or send
+//!   `mysql_async`, its `COM_CHANGE_USER` too) ask for dbward's RSA key and send the password encrypted with it, or send
 //!   it at once with the key given beforehand (`mysql.rsa_private_key`); answers that are not
 //!   the encrypted password fail as wrong passwords; with `mysql.rsa_key_exchange = false`
 //!   they are refused, saying to use TLS.
@@ -85,6 +85,13 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         let mut conn = mysql_async::Conn::new(opts)
             .await
             .expect("mysql_async login");
+        let value: Option<i64> = conn.query_first("SELECT 6 * 7").await.expect("query");
+        assert_eq!(value, Some(42));
+        // COM_CHANGE_USER re-authenticates the same way; mysql_async keeps the key it was
+        // sent and encrypts at once.
+        conn.change_user(mysql_async::ChangeUserOpts::default())
+            .await
+            .expect("COM_CHANGE_USER without TLS");
         let value: Option<i64> = conn.query_first("SELECT 6 * 7").await.expect("query");
         assert_eq!(value, Some(42));
         conn.disconnect().await.expect("disconnect");
