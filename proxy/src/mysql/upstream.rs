@@ -2,7 +2,8 @@
 //!
 //! TCP, the server's greeting, TLS per the database's mode (`disable`, `prefer`, `require`,
 //! `verify-ca`, `verify-full`, with the same rustls configuration as the PostgreSQL side), then
-//! the server's authentication plugin: `mysql_native_password` (MariaDB's default),
+//! the server's authentication plugin: `mysql_native_password` (MariaDB's default), MariaDB's
+//! `client_ed25519` (`IDENTIFIED VIA ed25519`),
 //! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: over TLS the
 //! password as it is, only where a cleartext password may go; without TLS, loopback included,
 //! RSA-encrypted with the server's public key, the only form a MySQL server then takes),
@@ -258,7 +259,9 @@ async fn login(
                 let end = body.iter().position(|b| *b == 0).unwrap_or(body.len());
                 current_plugin = body[..end].to_vec();
                 current_nonce = body.get(end + 1..).unwrap_or_default().to_vec();
-                if current_nonce.last() == Some(&0) {
+                // The scramble plugins' 20 bytes come with a NUL; ed25519's 32 random bytes
+                // come as they are (and may end in a zero byte).
+                if current_plugin != b"client_ed25519" && current_nonce.last() == Some(&0) {
                     current_nonce.pop();
                 }
                 if current_plugin == b"mysql_clear_password" {
@@ -355,11 +358,45 @@ fn scramble_for(plugin: &[u8], nonce: &[u8], password: &[u8]) -> Result<Vec<u8>,
                 .map(|s| s.to_vec())
                 .unwrap_or_default())
         }
+        b"client_ed25519" => ed25519_signature(nonce, password),
         other => Err(UpstreamError::Unsupported(format!(
             "the upstream asks for authentication plugin {}, which dbward does not speak",
             String::from_utf8_lossy(other)
         ))),
     }
+}
+
+/// MariaDB's `client_ed25519`: the 32-byte nonce signed with the Ed25519 key derived from
+/// SHA-512(password), by `mysql_common`'s implementation.
+fn ed25519_signature(nonce: &[u8], password: &[u8]) -> Result<Vec<u8>, UpstreamError> {
+    use mysql_common::auth::plugins::{
+        ChallengeResponsePlugin as _, Context, client_ed25519::ClientEd25519,
+    };
+    struct Password<'a>(&'a [u8]);
+    impl Context for Password<'_> {
+        fn pass(&self) -> &[u8] {
+            self.0
+        }
+        fn is_ipc_transport(&self) -> bool {
+            false
+        }
+        fn is_tls_transport(&self) -> bool {
+            false
+        }
+        fn scramble(&self) -> &[u8] {
+            &[]
+        }
+        fn server_key_pem(&self) -> Option<&[u8]> {
+            None
+        }
+    }
+    let response = ClientEd25519::default()
+        .run(Password(password), nonce)
+        .map_err(|e| UpstreamError::Protocol(format!("client_ed25519: {e}")))?;
+    response
+        .data()
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| UpstreamError::Protocol("client_ed25519 gave no answer".into()))
 }
 
 /// The message of an ERR packet payload.

@@ -1,4 +1,5 @@
-//! `caching_sha2_password` without TLS: the RSA key exchange, both ways.
+//! Authentication plugins: `caching_sha2_password` without TLS (the RSA key exchange), both
+//! ways, and MariaDB's `client_ed25519` for dbward's login upstream.
 //!
 //! - dbward's front door: plaintext clients (the mysql client over libmariadb, `PyMySQL`,
 //!   `mysql_async`, its `COM_CHANGE_USER` too) ask for dbward's RSA key and send the password encrypted with it, or send
@@ -10,6 +11,8 @@
 //!   clients above check. Without TLS (loopback too) the password goes RSA-encrypted; over
 //!   verified TLS as it is; over unverified TLS to another host not at all; a second login
 //!   takes the fast path.
+//! - An upstream account `IDENTIFIED VIA ed25519` (a private MariaDB with the plugin loaded):
+//!   dbward signs the server's nonce, for sessions and for `KILL QUERY`'s own login.
 
 use std::time::Duration;
 
@@ -272,4 +275,75 @@ async fn upstream_caching_sha2_full_authentication_to_another_host() {
     assert_eq!(login_paths(&b, 2).await, ["full_rsa", "full"]);
     a.dbward.stop().await;
     b.dbward.stop().await;
+}
+
+/// An upstream account `IDENTIFIED VIA ed25519`, MariaDB's public-key plugin (the server keeps
+/// only the public key): dbward's login, switched to `client_ed25519` by the server, signs its
+/// nonce. Sessions work (several logins, each a fresh nonce), `KILL QUERY` (which logs in
+/// upstream on its own) stops a running query, and a wrong stored password is refused with
+/// the server's message.
+#[tokio::test]
+async fn upstream_account_identified_via_ed25519() {
+    let server = crate::my_server::PrivateMariadb::start(&["--plugin-load-add=auth_ed25519"]);
+    let upstream = crate::my_fixture::MyDatabase::create_on(server.port);
+    upstream.sql(&format!(
+        "ALTER USER '{}'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('{}')",
+        upstream.user, upstream.password
+    ));
+    let user = upstream.user.clone();
+    let fx = MyProxy::start_on(upstream, "read", json!({}), |_| {}).await;
+    assert_eq!(
+        fx.upstream.sql(&format!(
+            "SELECT plugin FROM mysql.user WHERE user = '{user}'"
+        )),
+        "ed25519"
+    );
+    for _ in 0..3 {
+        let (ok, out, err) = fx.mysql(&["-e", "SELECT CURRENT_USER()"]).await;
+        assert!(
+            ok && out.trim().starts_with(&format!("{user}@")),
+            "{out} {err}"
+        );
+    }
+    // KILL QUERY from a second session: dbward logs in upstream for it, with the same plugin.
+    {
+        use mysql_async::prelude::Queryable as _;
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(fx.port())
+            .user(Some("alice"))
+            .pass(Some(fx.password.clone()))
+            .db_name(Some("shop"))
+            .ssl_opts(mysql_async::SslOpts::default().with_danger_accept_invalid_certs(true));
+        let mut sleeper = mysql_async::Conn::new(opts.clone()).await.expect("login");
+        let mut killer = mysql_async::Conn::new(opts).await.expect("login");
+        let id = sleeper.id();
+        let sleeping = tokio::spawn(async move {
+            let r: Result<Option<i64>, _> = sleeper.query_first("SELECT SLEEP(30)").await;
+            r
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        killer
+            .query_drop(format!("KILL QUERY {id}"))
+            .await
+            .expect("KILL QUERY");
+        // MariaDB answers a killed SLEEP with 1 (interrupted) or an error 1317.
+        let slept = sleeping.await.expect("task");
+        assert!(matches!(slept, Ok(Some(1))) || slept.is_err(), "{slept:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    // A wrong stored password: the server's refusal, passed on.
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(json!({"password": "not-the-password"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(!ok && err.contains("Access denied"), "{err}");
+    fx.dbward.stop().await;
 }
