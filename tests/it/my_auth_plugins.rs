@@ -2,7 +2,7 @@
 //! ways, and MariaDB's `client_ed25519` for dbward's login upstream.
 //!
 //! - dbward's front door: plaintext clients (the mysql client over libmariadb, `PyMySQL`,
-//!   `mysql_async`, its `COM_CHANGE_USER` too) ask for dbward's RSA key and send the password encrypted with it, or send
+//!   `mysql_async`, its `COM_CHANGE_USER` too, mysql2, Go's driver) ask for dbward's RSA key and send the password encrypted with it, or send
 //!   it at once with the key given beforehand (`mysql.rsa_private_key`); answers that are not
 //!   the encrypted password fail as wrong passwords; with `mysql.rsa_key_exchange = false`
 //!   they are refused, saying to use TLS.
@@ -99,6 +99,15 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         assert_eq!(value, Some(42));
         conn.disconnect().await.expect("disconnect");
     }
+    // mysql2 (Node.js) and go-sql-driver/mysql, their own RSA code; Go also with the key given.
+    let out = fx
+        .run_client("node/mysql2_rsa.js", &[public.to_str().expect("path")])
+        .await;
+    assert_eq!(out.trim(), "mysql2 asked=42 given=42");
+    let out = fx
+        .run_client("go_mysql_rsa.go", &[public.to_str().expect("path")])
+        .await;
+    assert_eq!(out.trim(), "go asked=42 given=42");
     // PyMySQL: the key asked for, then given beforehand (the configured key's public half);
     // then a wrong password and two answers that are not an encrypted password.
     let out = fx
@@ -115,7 +124,7 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         ],
         "{out}"
     );
-    assert_eq!(login_paths(&fx, 4).await, ["full_rsa"; 4]);
+    assert_eq!(login_paths(&fx, 8).await, ["full_rsa"; 8]);
     // The three failures are audited as wrong passwords.
     let mut wrong = 0;
     for _ in 0..50 {
