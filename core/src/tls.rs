@@ -99,26 +99,34 @@ impl TlsPair {
     #[must_use]
     pub fn tls_server_end_point(&self) -> Option<Vec<u8>> {
         use rustls::pki_types::CertificateDer;
-        // DER-encoded OID contents.
-        const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
-        const SHA384_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
-        const SHA512_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
-        const SHA1_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
-        const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
-        const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
-        const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
         use rustls::pki_types::pem::PemObject as _;
-        use sha2::Digest as _;
         let leaf = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .next()?
             .ok()?;
-        let oid = signature_algorithm_oid(&leaf)?;
-        match oid {
-            SHA256_RSA | ECDSA_SHA256 | SHA1_RSA => Some(sha2::Sha256::digest(&leaf).to_vec()),
-            SHA384_RSA | ECDSA_SHA384 => Some(sha2::Sha384::digest(&leaf).to_vec()),
-            SHA512_RSA | ECDSA_SHA512 => Some(sha2::Sha512::digest(&leaf).to_vec()),
-            _ => None,
-        }
+        tls_server_end_point(&leaf)
+    }
+}
+
+/// The `tls-server-end-point` channel binding data (RFC 5929) of a DER certificate: the DER
+/// hashed with the hash of its signature algorithm (SHA-256 for MD5/SHA-1). `None` when the
+/// signature algorithm has no such hash (Ed25519, RSA-PSS). Both sides of SCRAM-SHA-256-PLUS
+/// use it: dbward's front door for its own certificate, its login upstream for the server's.
+#[must_use]
+pub fn tls_server_end_point(leaf: &[u8]) -> Option<Vec<u8>> {
+    // DER-encoded OID contents.
+    const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    const SHA384_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+    const SHA512_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+    const SHA1_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
+    const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+    const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+    use sha2::Digest as _;
+    match signature_algorithm_oid(leaf)? {
+        SHA256_RSA | ECDSA_SHA256 | SHA1_RSA => Some(sha2::Sha256::digest(leaf).to_vec()),
+        SHA384_RSA | ECDSA_SHA384 => Some(sha2::Sha384::digest(leaf).to_vec()),
+        SHA512_RSA | ECDSA_SHA512 => Some(sha2::Sha512::digest(leaf).to_vec()),
+        _ => None,
     }
 }
 

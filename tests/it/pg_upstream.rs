@@ -305,3 +305,87 @@ async fn cleartext_to_a_remote_upstream_only_over_verified_tls() {
     s.dbward.stop().await;
     drop(host);
 }
+
+/// A machine in the middle of dbward's unverified TLS (`tls_mode = require`): it answers with
+/// its own certificate and relays to the server over a TLS connection of its own. Without
+/// channel binding dbward's SCRAM exchange would pass through it; bound to the TLS channel
+/// (SCRAM-SHA-256-PLUS, as libpq's default), the server's check of the binding fails and the
+/// login is refused. The same database reached directly logs in, bound.
+#[tokio::test]
+async fn scram_is_bound_to_the_tls_channel_so_a_relaying_middle_fails() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let s = setup().await;
+    // The middle's own certificate, and a client side that verifies the real server.
+    let fake = TestPki::new(&["127.0.0.1"]);
+    let chain =
+        vec![CertificateDer::from_pem_slice(fake.server_cert_pem.as_bytes()).expect("cert")];
+    let key = PrivateKeyDer::from_pem_slice(fake.server_key_pem.as_bytes()).expect("key");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(s.pki.ca_pem.as_bytes()).expect("ca"))
+        .expect("root");
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let middle_port = listener.local_addr().expect("addr").port();
+    let server_port = s.cluster.port;
+    let relayed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = relayed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            let (acceptor, connector, count) = (acceptor.clone(), connector.clone(), count.clone());
+            tokio::spawn(async move {
+                let mut request = [0u8; 8];
+                c.read_exact(&mut request).await.ok()?;
+                c.write_all(b"S").await.ok()?;
+                let mut c = acceptor.accept(c).await.ok()?;
+                let mut u = tokio::net::TcpStream::connect(("127.0.0.1", server_port))
+                    .await
+                    .ok()?;
+                u.write_all(&request).await.ok()?;
+                let mut answer = [0u8; 1];
+                u.read_exact(&mut answer).await.ok()?;
+                let name = ServerName::try_from("127.0.0.1").expect("name");
+                let mut u = connector.connect(name, u).await.ok()?;
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::io::copy_bidirectional(&mut c, &mut u).await.ok()
+            });
+        }
+    });
+    s.database(
+        "middle",
+        "read",
+        json!({"tls_mode": "require", "port": middle_port}),
+    )
+    .await;
+    let refused = s.connect("middle").await;
+    assert_eq!(
+        relayed.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the middle relayed TLS both ways"
+    );
+    assert_refused(refused, "refused dbward's login (SQLSTATE 28000)");
+    s.database("direct", "read", json!({"tls_mode": "require"}))
+        .await;
+    s.connect("direct")
+        .await
+        .expect("bound to the real server's certificate");
+    s.dbward.stop().await;
+}

@@ -4,7 +4,8 @@
 //!   the server declines; `require` insists but does not verify (like libpq); `verify-ca`
 //!   verifies the chain against the database's CA certificate (or the web PKI roots);
 //!   `verify-full` also checks the host name.
-//! - Authentication: trust, SCRAM-SHA-256, MD5 and cleartext — but a cleartext password is sent
+//! - Authentication: trust, SCRAM-SHA-256 (over TLS bound to the channel: SCRAM-SHA-256-PLUS,
+//!   as libpq's `channel_binding=prefer`), MD5 and cleartext — but a cleartext password is sent
 //!   only to a loopback host or over TLS whose certificate was verified.
 //! - The startup packet names the dbward user in `application_name` (`dbward:alice` plus the
 //!   client's own), pins `client_encoding=UTF8`, and for sessions at `read` level sets
@@ -149,7 +150,15 @@ pub async fn connect(
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let loopback = is_loopback(&db.host);
-        login(&mut stream, &user, password.as_ref(), loopback || verified).await?;
+        let binding = channel_binding(&stream);
+        login(
+            &mut stream,
+            &user,
+            password.as_ref(),
+            loopback || verified,
+            binding,
+        )
+        .await?;
         let (parameter_status, pid, secret) = read_until_ready(&mut stream).await?;
         Ok(Upstream {
             stream,
@@ -239,12 +248,34 @@ pub(crate) fn client_tls_config(db: &Database) -> Result<rustls::ClientConfig, U
     Ok(config)
 }
 
+/// What SCRAM can bind to: over TLS, the server certificate's `tls-server-end-point` hash;
+/// `None` without TLS, or when the certificate's signature algorithm has no such hash.
+fn channel_binding(stream: &MaybeTls) -> Option<Vec<u8>> {
+    match stream {
+        MaybeTls::Client(tls) => tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| dbward_core::tls::tls_server_end_point(leaf)),
+        _ => None,
+    }
+}
+
 /// Answers the upstream's authentication requests until `AuthenticationOk`.
+///
+/// SCRAM binds to the TLS channel as libpq's default `channel_binding=prefer` does: over TLS,
+/// SCRAM-SHA-256-PLUS with the server certificate's hash when the server offers it (it does
+/// whenever it speaks TLS), so that a machine in the middle of an unverified TLS connection
+/// (`tls_mode` `prefer` or `require`) cannot relay the exchange: the server's proof then
+/// fails. Over TLS without PLUS offered, the client says it could have bound ('y'), so a
+/// server that can bind refuses a downgrade.
 async fn login(
     stream: &mut MaybeTls,
     user: &str,
     password: Option<&Secret<String>>,
     may_send_cleartext: bool,
+    binding: Option<Vec<u8>>,
 ) -> Result<(), UpstreamError> {
     let mut scram: Option<ScramSha256> = None;
     loop {
@@ -292,11 +323,16 @@ async fn login(
                 if !mechanisms.contains(&&b"SCRAM-SHA-256"[..]) {
                     return Err(UpstreamError::UnsupportedAuth(10));
                 }
-                let s = ScramSha256::new(
-                    need_password()?.expose().as_bytes(),
-                    ChannelBinding::unsupported(),
-                );
-                let r = frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out);
+                let (mechanism, binding) = match &binding {
+                    Some(end_point) if mechanisms.contains(&&b"SCRAM-SHA-256-PLUS"[..]) => (
+                        "SCRAM-SHA-256-PLUS",
+                        ChannelBinding::tls_server_end_point(end_point.clone()),
+                    ),
+                    Some(_) => ("SCRAM-SHA-256", ChannelBinding::unrequested()),
+                    _ => ("SCRAM-SHA-256", ChannelBinding::unsupported()),
+                };
+                let s = ScramSha256::new(need_password()?.expose().as_bytes(), binding);
+                let r = frontend::sasl_initial_response(mechanism, s.message(), &mut out);
                 scram = Some(s);
                 r
             }
