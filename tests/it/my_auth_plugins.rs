@@ -143,6 +143,31 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(wrong, 3);
+    // Two more failures lock alice out from here: then even the right password, encrypted,
+    // gets the throttle's answer (and costs dbward no decryption).
+    let plain_login = |password: String| {
+        let mut cmd = tokio::process::Command::new("mysql");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &fx.port().to_string(),
+            "-u",
+            "alice",
+        ])
+        .arg(format!("-p{password}"))
+        .args(["--skip-ssl", "-N", "-B", "-e", "SELECT 42", "shop"]);
+        async move {
+            let out = cmd.output().await.expect("mysql");
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        }
+    };
+    for _ in 0..2 {
+        let err = plain_login("wrong-again".into()).await;
+        assert!(err.contains("ERROR 1045"), "{err}");
+    }
+    let err = plain_login(fx.password.clone()).await;
+    assert!(err.contains("too many failed login attempts"), "{err}");
     fx.dbward.stop().await;
 }
 

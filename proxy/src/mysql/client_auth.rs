@@ -29,9 +29,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::packet::{PacketError, PacketReader, write_packet};
-use super::rsa_exchange::RsaExchange;
+use super::rsa_exchange::RsaLogin;
 use crate::stream::{MaybeTls, ReadAhead};
-use dbward_core::auth::{AuthError, Authenticator};
+use dbward_core::auth::AuthError;
 
 /// The version dbward announces by default (`mysql.server_version`). Clients pick features by
 /// it; 5.7 keeps them on what both MySQL and MariaDB upstreams understand.
@@ -368,7 +368,7 @@ pub async fn fast_auth_success(stream: &mut MaybeTls, seq: &mut u8) -> Result<()
 }
 
 /// Runs `caching_sha2_password` full authentication and returns the password: as it is over
-/// TLS; without TLS by the RSA key exchange ([`RsaExchange`], `None` when it is off, and then
+/// TLS; without TLS by the RSA key exchange ([`RsaLogin`], `None` when it is off, and then
 /// the client is refused), as a MySQL server does. `Ok(Err(..))`: the password could not be
 /// had for a reason the caller reports as a login failure (overloaded workers). `seq` is
 /// updated to the next sequence id dbward sends.
@@ -377,13 +377,12 @@ pub async fn full_authentication(
     reader: &mut PacketReader,
     seq: &mut u8,
     nonce: &[u8; 20],
-    rsa: Option<&RsaExchange>,
-    auth: &Authenticator,
+    rsa: Option<RsaLogin<'_>>,
 ) -> Result<Result<String, AuthError>, HandshakeError> {
     let exchange = match (stream.is_tls(), rsa) {
         (true, _) => None,
-        (false, Some(rsa)) => match rsa.key(auth).await {
-            Ok(key) => Some((rsa, key)),
+        (false, Some(login)) => match login.exchange.key(login.auth).await {
+            Ok(key) => Some((login, key)),
             Err(e) => return Ok(Err(e)),
         },
         (false, None) => {
@@ -399,7 +398,7 @@ pub async fn full_authentication(
     *seq = write_packet(stream, *seq, &[0x01, 0x04]).await?;
     let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
     *seq = s.wrapping_add(1);
-    let Some((rsa, key)) = exchange else {
+    let Some((login, key)) = exchange else {
         let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
         return String::from_utf8(password.to_vec())
             .map(Ok)
@@ -419,7 +418,10 @@ pub async fn full_authentication(
         // (a password in the clear, over plain TCP) fails to decrypt, as on a MySQL server.
         payload
     };
-    Ok(rsa.password(auth, key, ciphertext.to_vec(), *nonce).await)
+    Ok(login
+        .exchange
+        .password(&login, key, ciphertext.to_vec(), *nonce)
+        .await)
 }
 
 /// Sends an ERR packet with `seq`.

@@ -838,8 +838,14 @@ impl MyRelay {
             &mut self.client_reader,
             seq,
             nonce,
-            ctx.rsa.as_deref(),
-            &ctx.auth,
+            ctx.rsa
+                .as_deref()
+                .map(|exchange| super::rsa_exchange::RsaLogin {
+                    exchange,
+                    auth: &ctx.auth,
+                    user,
+                    client: ip,
+                }),
         )
         .await
         .map_err(|e| Some((e.code().0, e.to_string())))?

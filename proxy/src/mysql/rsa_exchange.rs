@@ -109,6 +109,20 @@ impl RsaKey {
     }
 }
 
+/// One login's part in the exchange: the front door's key, the authenticator whose workers
+/// decrypt and whose throttle applies, and who is logging in from where.
+#[derive(Debug, Clone, Copy)]
+pub struct RsaLogin<'a> {
+    /// The key.
+    pub exchange: &'a RsaExchange,
+    /// Workers and throttle.
+    pub auth: &'a Authenticator,
+    /// The user name the client gave.
+    pub user: &'a str,
+    /// The client's address.
+    pub client: std::net::IpAddr,
+}
+
 /// The MySQL front door's key: configured, or generated once on first use.
 #[derive(Debug, Default)]
 pub struct RsaExchange {
@@ -152,14 +166,19 @@ impl RsaExchange {
     /// fails after the same work as a wrong password.
     ///
     /// # Errors
-    /// The workers are overloaded.
+    /// The (user, client) pair is locked out by the failure throttle (checked first, so a
+    /// locked-out guesser costs no decryption), or the workers are overloaded.
     pub async fn password(
         &self,
-        auth: &Authenticator,
+        login: &RsaLogin<'_>,
         key: Arc<RsaKey>,
         ciphertext: Vec<u8>,
         nonce: [u8; 20],
     ) -> Result<String, AuthError> {
+        let auth = login.auth;
+        if let Some(retry_after) = auth.throttle().locked_for(login.user, login.client) {
+            return Err(AuthError::Throttled { retry_after });
+        }
         let decrypted = auth
             .on_worker(move || key.password(&ciphertext, &nonce))
             .await?

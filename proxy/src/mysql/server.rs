@@ -25,6 +25,7 @@ use tracing::Instrument as _;
 use super::client_auth::{self, HandshakeError};
 use super::packet::{self, ok_payload, put_packet};
 use super::relay::{MyRelay, MyRelayConfig};
+use super::rsa_exchange::RsaLogin;
 use super::upstream;
 use crate::statement_gate::{EndFacts, SessionIdentity, StatementGate};
 use crate::stream::MaybeTls;
@@ -499,8 +500,12 @@ impl MyServer {
                     &mut h.reader,
                     &mut h.seq,
                     &h.nonce,
-                    self.config.rsa.as_deref(),
-                    &self.auth,
+                    self.config.rsa.as_deref().map(|exchange| RsaLogin {
+                        exchange,
+                        auth: &self.auth,
+                        user: &username,
+                        client: peer.ip(),
+                    }),
                 )
                 .await?;
                 let verified = match password {
