@@ -2555,3 +2555,40 @@ async fn libmariadb_api_calls() {
     );
     fx.dbward.stop().await;
 }
+
+/// The upstream account's password hash: MariaDB's `SHOW GRANTS` shows it (`IDENTIFIED BY
+/// PASSWORD '*…'`), as an `admin` grant sees, so below `admin` it is refused, as `SHOW CREATE
+/// USER` and reads of `mysql.user` are; `information_schema`'s privilege views still answer.
+#[tokio::test]
+async fn upstream_password_hashes_are_admin_only() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    for sql in [
+        "SHOW GRANTS",
+        "SHOW GRANTS FOR CURRENT_USER()",
+        "SHOW CREATE USER CURRENT_USER",
+        "SELECT authentication_string FROM mysql.user",
+        "SELECT Priv FROM mysql.global_priv",
+    ] {
+        let (ok, _, err) = fx.mysql(&["-e", sql]).await;
+        assert!(
+            !ok && err.contains("ERROR 1142") && err.contains("this statement is admin"),
+            "{sql}: {err}"
+        );
+    }
+    let (ok, out, err) = fx
+        .mysql(&[
+            "-e",
+            "SELECT DISTINCT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES \
+             WHERE PRIVILEGE_TYPE = 'SELECT'",
+        ])
+        .await;
+    assert!(ok && out.trim() == "SELECT", "{out} {err}");
+    fx.dbward.stop().await;
+    let fx = MyProxy::start("admin", serde_json::json!({})).await;
+    let (ok, out, err) = fx.mysql(&["-e", "SHOW GRANTS"]).await;
+    assert!(
+        ok && out.contains("IDENTIFIED BY PASSWORD '*"),
+        "{out} {err}"
+    );
+    fx.dbward.stop().await;
+}

@@ -613,6 +613,38 @@ fn hands_over_privileges(stmt: &Statement) -> bool {
 }
 
 /// An object name as written, parts joined by dots.
+/// The catalogs that hold the server's password hashes, readable by a privileged upstream
+/// account: PostgreSQL's `pg_authid` and `pg_shadow` (MD5 hashes log in as they are; SCRAM
+/// verifiers allow offline guessing), MySQL's `mysql.user` and MariaDB's `mysql.global_priv`.
+/// Reading them is `admin`, as `SHOW CREATE USER` is: dbward never shows upstream credentials
+/// (psql, pgAdmin and DBeaver list roles from `pg_roles`, which masks the password). Matched on
+/// the last part of the name, whatever qualifies it; MySQL's only schema-qualified.
+pub(crate) fn is_credential_catalog(name: &ObjectName, mysql: bool) -> bool {
+    is_credential_name(&object_name(name), mysql)
+}
+
+/// [`is_credential_catalog`] for a name as normalized tokens (`schema . table`, quoted or not).
+pub(crate) fn credential_tokens(name: &[&str], mysql: bool) -> bool {
+    let name = name
+        .iter()
+        .filter(|t| **t != ".")
+        .map(|t| t.trim_matches(|c| c == '"' || c == '`'))
+        .collect::<Vec<_>>()
+        .join(".");
+    is_credential_name(&name, mysql)
+}
+
+/// [`is_credential_catalog`] for a name as dotted text.
+pub(crate) fn is_credential_name(full: &str, mysql: bool) -> bool {
+    let full = full.to_ascii_lowercase();
+    let parts: Vec<&str> = full.split('.').collect();
+    if mysql {
+        matches!(parts.as_slice(), [.., "mysql", "user" | "global_priv"])
+    } else {
+        matches!(parts.last(), Some(&("pg_authid" | "pg_shadow")))
+    }
+}
+
 fn object_name(name: &ObjectName) -> String {
     name.0
         .iter()
@@ -641,6 +673,7 @@ impl Visitor for Findings {
 
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
         self.query(q);
+        self.table_commands(&q.body);
         ControlFlow::Continue(())
     }
 
@@ -673,6 +706,9 @@ impl Visitor for Findings {
     }
 
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, .. } = t {
+            self.credential_catalog(name);
+        }
         match t {
             TableFactor::Table {
                 name,
@@ -689,6 +725,42 @@ impl Visitor for Findings {
 }
 
 impl Findings {
+    /// A read of a catalog of password hashes ([`is_credential_catalog`]) is `admin`.
+    fn credential_catalog(&mut self, name: &ObjectName) {
+        if is_credential_catalog(name, self.mysql) {
+            self.add(
+                StatementClass::Admin,
+                "it reads the server's password hashes",
+            );
+        }
+    }
+
+    /// MySQL 8's `TABLE t` (a query body the visitor does not see as a table factor), also
+    /// inside set operations.
+    fn table_commands(&mut self, body: &sqlparser::ast::SetExpr) {
+        use sqlparser::ast::SetExpr;
+        match body {
+            SetExpr::Table(t) => {
+                let name = match (&t.schema_name, &t.table_name) {
+                    (Some(schema), Some(table)) => format!("{schema}.{table}"),
+                    (None, Some(table)) => table.clone(),
+                    _ => return,
+                };
+                if is_credential_name(&name, self.mysql) {
+                    self.add(
+                        StatementClass::Admin,
+                        "it reads the server's password hashes",
+                    );
+                }
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                self.table_commands(left);
+                self.table_commands(right);
+            }
+            _ => {}
+        }
+    }
+
     /// The class of a statement's kind alone (what is inside is visited separately).
     fn shallow(&mut self, stmt: &Statement) {
         use StatementClass::{Admin, Ddl, Read, Write};
@@ -702,6 +774,20 @@ impl Findings {
                 } else {
                     self.add(Read, "EXPLAIN");
                 }
+            }
+            // MariaDB's SHOW GRANTS shows the account's password hash (`IDENTIFIED BY
+            // PASSWORD '*…'`, an ed25519 account's public key), as SHOW CREATE USER does.
+            Statement::ShowVariable { variable }
+                if self.mysql
+                    && variable
+                        .first()
+                        .is_some_and(|v| v.value.eq_ignore_ascii_case("grants")) =>
+            {
+                self.add(
+                    Admin,
+                    "SHOW GRANTS (MariaDB shows the account's password hash; information_schema's \
+                     *_PRIVILEGES views list the privileges without it)",
+                );
             }
             Statement::ExplainTable { .. }
             | Statement::ShowVariables { .. }
@@ -831,6 +917,12 @@ impl Findings {
             Statement::Call(_) => self.add(Write, "CALL (a procedure's body is opaque)"),
             // PostgreSQL takes `STDIN` and `STDOUT` alike for the client, either way (PHP's
             // PDO sends `COPY t TO STDIN`): the direction decides.
+            Statement::Copy {
+                source: sqlparser::ast::CopySource::Table { table_name, .. },
+                ..
+            } if is_credential_catalog(table_name, self.mysql) => {
+                self.credential_catalog(table_name);
+            }
             Statement::Copy { to, target, .. } => match target {
                 CopyTarget::Stdout | CopyTarget::Stdin if *to => self.add(Read, "COPY TO STDOUT"),
                 CopyTarget::Stdout | CopyTarget::Stdin => self.add(Write, "COPY FROM STDIN"),

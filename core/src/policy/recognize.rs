@@ -29,9 +29,17 @@ pub(crate) fn recognize(
             .or_else(|| super::pg_definitions::recognize(&tokens))
     };
     match tokens.as_slice() {
-        // PostgreSQL: TABLE name (= SELECT * FROM name).
-        ["table", rest @ ..] if !mysql && is_qualified_name(rest) => {
-            Some((StatementClass::Read, "TABLE"))
+        // PostgreSQL's and MySQL 8's TABLE name (= SELECT * FROM name); a catalog of password
+        // hashes is `admin`, as in a SELECT.
+        ["table", rest @ ..] if is_qualified_name(rest) => {
+            Some(if super::classify::credential_tokens(rest, mysql) {
+                (
+                    StatementClass::Admin,
+                    "it reads the server's password hashes",
+                )
+            } else {
+                (StatementClass::Read, "TABLE")
+            })
         }
         // Maintenance: keywords, names, parenthesized options; no expressions, no functions.
         [first, rest @ ..]
@@ -169,9 +177,6 @@ pub(crate) fn recognize(
                 .then_some((StatementClass::Read, "CHECKSUM TABLE"))
         }
         ["help", "?"] if mysql => Some((StatementClass::Read, "HELP")),
-        ["table", rest @ ..] if mysql && is_qualified_name(rest) => {
-            Some((StatementClass::Read, "TABLE"))
-        }
         // MySQL: routine listings (mysqldump --routines), filtered by column comparisons with
         // literals only (no subqueries, no functions).
         [
