@@ -38,6 +38,8 @@ pub(crate) struct Findings {
     /// A `set_config(name, ...)` call that sets the one setting its row names (see
     /// [`settings_row_setting`]): the call's address and that setting.
     settings_row: Option<(usize, String)>,
+    /// The statement being visited reads `pg_user_mappings` (checked whole after it).
+    user_mappings: bool,
     mysql: bool,
     /// The session's quoting, which dynamic SQL's strings are read in (see `quoting`).
     pub quoting: super::MysqlQuoting,
@@ -54,6 +56,7 @@ impl Findings {
             check_session: false,
             use_schema: None,
             settings_row: None,
+            user_mappings: false,
             mysql,
             quoting: super::MysqlQuoting::default(),
         }
@@ -613,39 +616,7 @@ fn hands_over_privileges(stmt: &Statement) -> bool {
 }
 
 /// An object name as written, parts joined by dots.
-/// The catalogs that hold the server's password hashes, readable by a privileged upstream
-/// account: PostgreSQL's `pg_authid` and `pg_shadow` (MD5 hashes log in as they are; SCRAM
-/// verifiers allow offline guessing), MySQL's `mysql.user` and MariaDB's `mysql.global_priv`.
-/// Reading them is `admin`, as `SHOW CREATE USER` is: dbward never shows upstream credentials
-/// (psql, pgAdmin and DBeaver list roles from `pg_roles`, which masks the password). Matched on
-/// the last part of the name, whatever qualifies it; MySQL's only schema-qualified.
-pub(crate) fn is_credential_catalog(name: &ObjectName, mysql: bool) -> bool {
-    is_credential_name(&object_name(name), mysql)
-}
-
-/// [`is_credential_catalog`] for a name as normalized tokens (`schema . table`, quoted or not).
-pub(crate) fn credential_tokens(name: &[&str], mysql: bool) -> bool {
-    let name = name
-        .iter()
-        .filter(|t| **t != ".")
-        .map(|t| t.trim_matches(|c| c == '"' || c == '`'))
-        .collect::<Vec<_>>()
-        .join(".");
-    is_credential_name(&name, mysql)
-}
-
-/// [`is_credential_catalog`] for a name as dotted text.
-pub(crate) fn is_credential_name(full: &str, mysql: bool) -> bool {
-    let full = full.to_ascii_lowercase();
-    let parts: Vec<&str> = full.split('.').collect();
-    if mysql {
-        matches!(parts.as_slice(), [.., "mysql", "user" | "global_priv"])
-    } else {
-        matches!(parts.last(), Some(&("pg_authid" | "pg_shadow")))
-    }
-}
-
-fn object_name(name: &ObjectName) -> String {
+pub(crate) fn object_name(name: &ObjectName) -> String {
     name.0
         .iter()
         .map(|p| {
@@ -667,6 +638,15 @@ impl Visitor for Findings {
             Statement::Delete(d) => self.optimizer_hints(&d.optimizer_hints),
             Statement::Merge(m) => self.optimizer_hints(&m.optimizer_hints),
             _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
+        if std::mem::take(&mut self.user_mappings)
+            && super::credentials::reads_user_mapping_options(stmt)
+        {
+            self.add(StatementClass::Admin, super::credentials::MAPPING_REASON);
         }
         ControlFlow::Continue(())
     }
@@ -708,6 +688,15 @@ impl Visitor for Findings {
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, .. } = t {
             self.credential_catalog(name);
+            if !self.mysql
+                && name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_user_mappings"))
+            {
+                self.user_mappings = true;
+            }
         }
         match t {
             TableFactor::Table {
@@ -725,13 +714,10 @@ impl Visitor for Findings {
 }
 
 impl Findings {
-    /// A read of a catalog of password hashes ([`is_credential_catalog`]) is `admin`.
+    /// A read of a catalog of password hashes ([`super::credentials`]) is `admin`.
     fn credential_catalog(&mut self, name: &ObjectName) {
-        if is_credential_catalog(name, self.mysql) {
-            self.add(
-                StatementClass::Admin,
-                "it reads the server's password hashes",
-            );
+        if let Some(reason) = super::credentials::credential_catalog(name, self.mysql) {
+            self.add(StatementClass::Admin, reason);
         }
     }
 
@@ -746,11 +732,9 @@ impl Findings {
                     (None, Some(table)) => table.clone(),
                     _ => return,
                 };
-                if is_credential_name(&name, self.mysql) {
-                    self.add(
-                        StatementClass::Admin,
-                        "it reads the server's password hashes",
-                    );
+                if let Some(reason) = super::credentials::credential_whole_table(&name, self.mysql)
+                {
+                    self.add(StatementClass::Admin, reason);
                 }
             }
             SetExpr::SetOperation { left, right, .. } => {
@@ -920,8 +904,12 @@ impl Findings {
             Statement::Copy {
                 source: sqlparser::ast::CopySource::Table { table_name, .. },
                 ..
-            } if is_credential_catalog(table_name, self.mysql) => {
-                self.credential_catalog(table_name);
+            } if let Some(reason) = super::credentials::credential_whole_table(
+                &object_name(table_name),
+                self.mysql,
+            ) =>
+            {
+                self.add(Admin, reason);
             }
             Statement::Copy { to, target, .. } => match target {
                 CopyTarget::Stdout | CopyTarget::Stdin if *to => self.add(Read, "COPY TO STDOUT"),

@@ -36,6 +36,7 @@
 mod chains;
 mod classify;
 mod clause_rewrites;
+mod credentials;
 pub mod definer;
 mod dynamic;
 mod functions;

@@ -102,12 +102,13 @@ pub(crate) fn recognize(tokens: &[&str]) -> Option<(StatementClass, &'static str
         }
         ["handler", rest @ ..] => {
             let (table, action) = super::pg_alter::name(rest)?;
+            // HANDLER reads rows too: on a catalog of password hashes, as a SELECT would.
+            if let (["open", ..], Some(reason)) =
+                (action, super::credentials::credential_tokens(table, true))
+            {
+                return Some((StatementClass::Admin, reason));
+            }
             match action {
-                // HANDLER reads rows too: on a catalog of password hashes, as a SELECT would.
-                ["open", ..] if super::classify::credential_tokens(table, true) => Some((
-                    StatementClass::Admin,
-                    "it reads the server's password hashes",
-                )),
                 ["open"] | ["open", _] | ["open", "as", _] => {
                     let alias_ok = action.len() == 1 || is_identifier(action[action.len() - 1]);
                     alias_ok.then_some((

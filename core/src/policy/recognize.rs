@@ -31,16 +31,13 @@ pub(crate) fn recognize(
     match tokens.as_slice() {
         // PostgreSQL's and MySQL 8's TABLE name (= SELECT * FROM name); a catalog of password
         // hashes is `admin`, as in a SELECT.
-        ["table", rest @ ..] if is_qualified_name(rest) => {
-            Some(if super::classify::credential_tokens(rest, mysql) {
-                (
-                    StatementClass::Admin,
-                    "it reads the server's password hashes",
-                )
+        ["table", rest @ ..] if is_qualified_name(rest) => Some(
+            if let Some(reason) = super::credentials::credential_tokens(rest, mysql) {
+                (StatementClass::Admin, reason)
             } else {
                 (StatementClass::Read, "TABLE")
-            })
-        }
+            },
+        ),
         // Maintenance: keywords, names, parenthesized options; no expressions, no functions.
         [first, rest @ ..]
             if !mysql
