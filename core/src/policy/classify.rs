@@ -38,8 +38,9 @@ pub(crate) struct Findings {
     /// A `set_config(name, ...)` call that sets the one setting its row names (see
     /// [`settings_row_setting`]): the call's address and that setting.
     settings_row: Option<(usize, String)>,
-    /// The statement being visited reads `pg_user_mappings` (checked whole after it).
-    user_mappings: bool,
+    /// How many times the statement being visited names `pg_user_mappings` (if any, the whole
+    /// statement is checked after it).
+    user_mappings: usize,
     mysql: bool,
     /// The session's quoting, which dynamic SQL's strings are read in (see `quoting`).
     pub quoting: super::MysqlQuoting,
@@ -56,7 +57,7 @@ impl Findings {
             check_session: false,
             use_schema: None,
             settings_row: None,
-            user_mappings: false,
+            user_mappings: 0,
             mysql,
             quoting: super::MysqlQuoting::default(),
         }
@@ -643,7 +644,7 @@ impl Visitor for Findings {
     }
 
     fn post_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
-        if std::mem::take(&mut self.user_mappings)
+        if std::mem::take(&mut self.user_mappings) > 0
             && super::credentials::reads_user_mapping_options(stmt)
         {
             self.add(StatementClass::Admin, super::credentials::MAPPING_REASON);
@@ -695,7 +696,7 @@ impl Visitor for Findings {
                     .and_then(|p| p.as_ident())
                     .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_user_mappings"))
             {
-                self.user_mappings = true;
+                self.user_mappings += 1;
             }
         }
         match t {
