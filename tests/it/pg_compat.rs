@@ -1261,8 +1261,8 @@ async fn libpq_api_calls() {
 
 /// Every describe command of psql 15, plain and with `+`, under a `read` grant: each runs
 /// without an error (their catalog queries are all `read`), on a database with one object of
-/// each kind they list; but `\deu+`, which shows user mappings' options (other servers'
-/// passwords), is refused as `admin`.
+/// each kind they list; but `\deu+` and `\dRs+`, which show user mappings' options and
+/// subscriptions' connection strings (other servers' passwords), are refused as `admin`.
 #[tokio::test]
 async fn every_psql_describe_command_runs_under_read() {
     let fx = PgProxy::start("read").await;
@@ -1344,8 +1344,9 @@ async fn every_psql_describe_command_runs_under_read() {
         args.push(format!("\\{c}"));
         // `+` goes right after the command's name.
         let (name, rest) = c.split_once(' ').map_or((c, ""), |(n, r)| (n, r));
-        // `\deu+` shows user mappings' options, other servers' passwords: `admin` (below).
-        if !matches!(name, "sf" | "sv" | "lo_list" | "z" | "deu") {
+        // `\deu+` and `\dRs+` show user mappings' options and subscriptions' connection
+        // strings, other servers' passwords: `admin` (below).
+        if !matches!(name, "sf" | "sv" | "lo_list" | "z" | "deu" | "dRs") {
             args.push("-c".to_owned());
             args.push(format!("\\{name}+ {rest}"));
         }
@@ -1364,10 +1365,15 @@ async fn every_psql_describe_command_runs_under_read() {
     ] {
         assert!(out.contains(shown), "{shown}: {out}");
     }
-    let (ok, _, err) = fx.psql(&["-c", "\\deu+"]).await;
-    assert!(
-        !ok && err.contains("this statement is admin (it reads user mappings' options"),
-        "{err}"
-    );
+    for (command, reason) in [
+        ("\\deu+", "it reads user mappings' options"),
+        ("\\dRs+", "it reads subscriptions' connection strings"),
+    ] {
+        let (ok, _, err) = fx.psql(&["-c", command]).await;
+        assert!(
+            !ok && err.contains(&format!("this statement is admin ({reason}")),
+            "{command}: {err}"
+        );
+    }
     fx.dbward.stop().await;
 }

@@ -38,9 +38,9 @@ pub(crate) struct Findings {
     /// A `set_config(name, ...)` call that sets the one setting its row names (see
     /// [`settings_row_setting`]): the call's address and that setting.
     settings_row: Option<(usize, String)>,
-    /// How many times the statement being visited names `pg_user_mappings` (if any, the whole
-    /// statement is checked after it).
-    user_mappings: usize,
+    /// How many times the statement being visited names a table with a column of credentials
+    /// (if any, the whole statement is checked after it: `credentials::sensitive_column_read`).
+    sensitive_tables: usize,
     mysql: bool,
     /// The session's quoting, which dynamic SQL's strings are read in (see `quoting`).
     pub quoting: super::MysqlQuoting,
@@ -57,7 +57,7 @@ impl Findings {
             check_session: false,
             use_schema: None,
             settings_row: None,
-            user_mappings: 0,
+            sensitive_tables: 0,
             mysql,
             quoting: super::MysqlQuoting::default(),
         }
@@ -644,10 +644,10 @@ impl Visitor for Findings {
     }
 
     fn post_visit_statement(&mut self, stmt: &Statement) -> ControlFlow<()> {
-        if std::mem::take(&mut self.user_mappings) > 0
-            && super::credentials::reads_user_mapping_options(stmt)
+        if std::mem::take(&mut self.sensitive_tables) > 0
+            && let Some(reason) = super::credentials::sensitive_column_read(stmt)
         {
-            self.add(StatementClass::Admin, super::credentials::MAPPING_REASON);
+            self.add(StatementClass::Admin, reason);
         }
         ControlFlow::Continue(())
     }
@@ -689,14 +689,8 @@ impl Visitor for Findings {
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, .. } = t {
             self.credential_catalog(name);
-            if !self.mysql
-                && name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_user_mappings"))
-            {
-                self.user_mappings += 1;
+            if !self.mysql && super::credentials::has_sensitive_column(name) {
+                self.sensitive_tables += 1;
             }
         }
         match t {

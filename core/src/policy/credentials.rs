@@ -8,9 +8,12 @@
 //!   classifier and the recognizers mark `admin` too);
 //! - other servers' passwords, in clear: PostgreSQL's user mappings for foreign servers
 //!   (`pg_user_mapping`, `information_schema.user_mapping_options`, and the `umoptions` of
-//!   `pg_user_mappings`, which psql's `\deu+` shows). `\deu` (server and user names only) stays
-//!   `read`: a statement on `pg_user_mappings` is `admin` only when it names `umoptions`, takes
-//!   a whole row (the table or its alias as a value) or selects `*`.
+//!   `pg_user_mappings`, which psql's `\deu+` shows) and subscriptions' connection strings
+//!   (`subconninfo` of `pg_subscription`, in psql's `\dRs+`); MariaDB's `mysql.servers`
+//!   (FEDERATED/SPIDER servers) and MySQL's `mysql.slave_master_info` (the replication
+//!   password) hold them too. `\deu` and `\dRs` stay `read`: a statement on
+//!   `pg_user_mappings` or `pg_subscription` is `admin` only when it names the column, takes a
+//!   whole row (the table or its alias as a value) or selects `*`.
 //!
 //! Role and privilege listings stay `read`: `pg_roles` (psql's `\du`, pgAdmin and DBeaver read
 //! it; it masks the password) and `information_schema`'s privilege views. Names match on their
@@ -28,6 +31,9 @@ use super::classify::object_name;
 /// Why reading a catalog of password hashes is `admin`.
 const HASHES: &str = "it reads the server's password hashes";
 
+/// Why reading MySQL's tables of other servers' passwords is `admin`.
+const OTHER_SERVERS: &str = "it reads other servers' passwords";
+
 /// Why a statement reading user mappings' options is `admin`.
 pub(crate) const MAPPING_REASON: &str =
     "it reads user mappings' options (other servers' passwords)";
@@ -38,11 +44,15 @@ pub(crate) fn credential_catalog(name: &ObjectName, mysql: bool) -> Option<&'sta
 }
 
 /// Why reading every column of the table named `full` is `admin` (`TABLE t`, `COPY t TO`,
-/// `HANDLER t`): a catalog of credentials, or `pg_user_mappings` (its options).
+/// `HANDLER t`): a catalog of credentials, or one of [`SENSITIVE_COLUMNS`]' tables.
 pub(crate) fn credential_whole_table(full: &str, mysql: bool) -> Option<&'static str> {
     credential_name(full, mysql).or_else(|| {
-        (!mysql && full.to_ascii_lowercase().rsplit('.').next() == Some("pg_user_mappings"))
-            .then_some(MAPPING_REASON)
+        let full = full.to_ascii_lowercase();
+        let last = full.rsplit('.').next().unwrap_or_default();
+        SENSITIVE_COLUMNS
+            .iter()
+            .find(|(table, ..)| !mysql && *table == last)
+            .map(|(.., reason)| *reason)
     })
 }
 
@@ -63,7 +73,11 @@ pub(crate) fn credential_name(full: &str, mysql: bool) -> Option<&'static str> {
     let full = full.to_ascii_lowercase();
     let parts: Vec<&str> = full.split('.').collect();
     if mysql {
-        matches!(parts.as_slice(), [.., "mysql", "user" | "global_priv"]).then_some(HASHES)
+        match parts.as_slice() {
+            [.., "mysql", "user" | "global_priv" | "password_history"] => Some(HASHES),
+            [.., "mysql", "servers" | "slave_master_info"] => Some(OTHER_SERVERS),
+            _ => None,
+        }
     } else {
         match parts.last() {
             Some(&("pg_authid" | "pg_shadow")) => Some(HASHES),
@@ -73,38 +87,73 @@ pub(crate) fn credential_name(full: &str, mysql: bool) -> Option<&'static str> {
     }
 }
 
-/// Whether a PostgreSQL statement reads `pg_user_mappings`' options (see the module's rule).
-pub(crate) fn reads_user_mapping_options(stmt: &Statement) -> bool {
-    let mut seen = Mappings::default();
+/// PostgreSQL tables with one column of credentials, readable by a privileged account: the
+/// table, the column, why reading it is `admin`.
+const SENSITIVE_COLUMNS: &[(&str, &str, &str)] = &[
+    ("pg_user_mappings", "umoptions", MAPPING_REASON),
+    (
+        "pg_subscription",
+        "subconninfo",
+        "it reads subscriptions' connection strings (their passwords)",
+    ),
+];
+
+/// Whether `name` is one of [`SENSITIVE_COLUMNS`]' tables (the cheap test that decides whether
+/// a statement gets [`sensitive_column_read`]'s walk).
+pub(crate) fn has_sensitive_column(name: &ObjectName) -> bool {
+    name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| {
+        SENSITIVE_COLUMNS
+            .iter()
+            .any(|(table, ..)| i.value.eq_ignore_ascii_case(table))
+    })
+}
+
+/// Why a PostgreSQL statement on one of [`SENSITIVE_COLUMNS`]' tables is `admin`: it names the
+/// column, takes a whole row (the table or its alias as a value) or selects `*`.
+pub(crate) fn sensitive_column_read(stmt: &Statement) -> Option<&'static str> {
+    let mut seen = Seen::default();
     let _ = stmt.visit(&mut seen);
-    !seen.names.is_empty()
-        && (seen.wildcard
-            || seen.values.contains("umoptions")
-            || seen.names.iter().any(|n| seen.values.contains(n)))
+    SENSITIVE_COLUMNS
+        .iter()
+        .enumerate()
+        .find(|(i, (_, column, _))| {
+            let names: Vec<&String> = seen
+                .names
+                .iter()
+                .filter(|(t, _)| t == i)
+                .map(|(_, n)| n)
+                .collect();
+            !names.is_empty()
+                && (seen.wildcard
+                    || seen.values.contains(*column)
+                    || names.iter().any(|n| seen.values.contains(*n)))
+        })
+        .map(|(_, (.., reason))| *reason)
 }
 
 /// What a walk over one statement found.
 #[derive(Default)]
-struct Mappings {
-    /// The names `pg_user_mappings` goes by: its alias, else its own name.
-    names: HashSet<String>,
+struct Seen {
+    /// The names [`SENSITIVE_COLUMNS`]' tables go by (index, alias or else the table's name).
+    names: Vec<(usize, String)>,
     /// Every identifier used as a value, and the column of qualified ones.
     values: HashSet<String>,
     /// A `*` or `alias.*` in some projection.
     wildcard: bool,
 }
 
-impl Visitor for Mappings {
+impl Visitor for Seen {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table { name, alias, .. } = t {
             let full = object_name(name).to_ascii_lowercase();
-            if full.rsplit('.').next() == Some("pg_user_mappings") {
-                self.names.insert(alias.as_ref().map_or_else(
-                    || "pg_user_mappings".to_owned(),
-                    |a| a.name.value.to_ascii_lowercase(),
-                ));
+            let last = full.rsplit('.').next().unwrap_or_default();
+            if let Some(i) = SENSITIVE_COLUMNS.iter().position(|(t, ..)| *t == last) {
+                let name = alias
+                    .as_ref()
+                    .map_or_else(|| last.to_owned(), |a| a.name.value.to_ascii_lowercase());
+                self.names.push((i, name));
             }
         }
         ControlFlow::Continue(())
