@@ -5,8 +5,8 @@
 //! the server's authentication plugin: `mysql_native_password` (MariaDB's default), MariaDB's
 //! `client_ed25519` (`IDENTIFIED VIA ed25519`),
 //! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: over TLS the
-//! password as it is, only where a cleartext password may go; without TLS, loopback included,
-//! RSA-encrypted with the server's public key, the only form a MySQL server then takes),
+//! password as it is; without TLS, loopback included, RSA-encrypted with the server's public
+//! key, the only form a MySQL server then takes),
 //! `mysql_clear_password` (only over verified TLS or to a loopback server). The session then
 //! starts in the database's configured schema, with the client's capabilities (so result
 //! packets, relayed raw, have the format the client expects), and is set up for the grant:
@@ -282,12 +282,11 @@ async fn login(
                 Some(0x03) => {} // fast authentication succeeded; OK follows
                 Some(0x04) if stream.is_tls() => {
                     // Full authentication over TLS: the server takes only the password as it
-                    // is, which goes only where a cleartext password may go.
-                    if !may_send_cleartext {
-                        return Err(UpstreamError::Unsupported(
-                            "the upstream asks for the password itself (caching_sha2_password full authentication) over TLS that dbward does not verify: set the database's tls_mode to verify-ca or verify-full".into(),
-                        ));
-                    }
+                    // is, whatever the TLS mode, as MySQL's clients send it. Refusing it over
+                    // unverified TLS (`require`) would protect nothing that `disable` (the RSA
+                    // exchange, whose key a machine in the middle can substitute just as well)
+                    // does not give away, and would fail each time the server's cache is cold
+                    // (after a restart): verify-ca/verify-full protect against both.
                     let mut p = secret.clone();
                     p.push(0);
                     write_packet(&mut stream, seq, &p).await?;
