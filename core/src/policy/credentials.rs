@@ -38,8 +38,29 @@ const OTHER_SERVERS: &str = "it reads other servers' passwords";
 pub(crate) const MAPPING_REASON: &str =
     "it reads user mappings' options (other servers' passwords)";
 
+/// The last parts of the names [`credential_name`] knows: every table reference is tested,
+/// so the whole name is built only for these.
+const LAST_PARTS: &[&str] = &[
+    "pg_authid",
+    "pg_shadow",
+    "pg_user_mapping",
+    "user_mapping_options",
+    "user",
+    "global_priv",
+    "password_history",
+    "servers",
+    "slave_master_info",
+];
+
 /// Why reading the catalog named `name` is `admin`, if it is a catalog of credentials.
 pub(crate) fn credential_catalog(name: &ObjectName, mysql: bool) -> Option<&'static str> {
+    let last = name.0.last()?.as_ident()?;
+    if !LAST_PARTS
+        .iter()
+        .any(|p| last.value.eq_ignore_ascii_case(p))
+    {
+        return None;
+    }
     credential_name(&object_name(name), mysql)
 }
 
