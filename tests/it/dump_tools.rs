@@ -27,7 +27,7 @@ async fn register_with_grant(
 
 /// Runs `pg_dump --no-subscriptions` on `conninfo` with `args`; the dump (see
 /// [`without_restrict_keys`]). The tests' upstream login is a superuser, and a superuser's
-/// pg_dump reads subscriptions' connection strings, which dbward refuses below `admin`
+/// `pg_dump` reads subscriptions' connection strings, which dbward refuses below `admin`
 /// (checked in [`pg_dump_under_a_read_grant_matches_a_direct_dump`]).
 async fn pg_dump(conninfo: &str, args: &[&str]) -> String {
     let out = tokio::process::Command::new("pg_dump")
