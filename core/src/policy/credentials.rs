@@ -23,7 +23,8 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, Select, SelectItem, Statement, TableFactor, Visit as _, Visitor,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Select, SelectItem,
+    Statement, TableFactor, Visit as _, Visitor,
 };
 
 use super::classify::object_name;
@@ -159,7 +160,7 @@ struct Seen {
     names: Vec<(usize, String)>,
     /// Every identifier used as a value, and the column of qualified ones.
     values: HashSet<String>,
-    /// A `*` or `alias.*` in some projection.
+    /// A `*` or `alias.*` in some projection, or `alias.*` as a function's argument.
     wildcard: bool,
 }
 
@@ -204,6 +205,28 @@ impl Visitor for Seen {
                 }
             }
             Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => self.wildcard = true,
+            // `row_to_json(m.*)`: a whole row as an argument (not an expression to the
+            // visitor). `count(*)` stays a count.
+            Expr::Function(f) => {
+                if let FunctionArguments::List(list) = &f.args
+                    && list.args.iter().any(|a| {
+                        matches!(
+                            a,
+                            FunctionArg::Unnamed(FunctionArgExpr::QualifiedWildcard(_))
+                                | FunctionArg::Named {
+                                    arg: FunctionArgExpr::QualifiedWildcard(_),
+                                    ..
+                                }
+                                | FunctionArg::ExprNamed {
+                                    arg: FunctionArgExpr::QualifiedWildcard(_),
+                                    ..
+                                }
+                        )
+                    })
+                {
+                    self.wildcard = true;
+                }
+            }
             _ => {}
         }
         ControlFlow::Continue(())
