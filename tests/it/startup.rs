@@ -390,3 +390,31 @@ async fn ipv4_clients_of_dual_stack_listeners_keep_their_address() {
     assert_eq!(connect["client_addr"], "127.0.0.1", "{connect}");
     fx.dbward.stop().await;
 }
+
+/// `mysql.rsa_private_key` is read at start: a missing file or a PEM that is not an RSA
+/// private key stops start-up with a message naming the setting, before any listener opens.
+#[tokio::test]
+async fn a_bad_mysql_rsa_private_key_fails_startup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_a_key = dir.path().join("not-a-key.pem");
+    std::fs::write(
+        &not_a_key,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    for (path, says) in [
+        (dir.path().join("missing.pem"), "cannot read"),
+        (not_a_key, "not an unencrypted RSA private key"),
+    ] {
+        let mut config = test_config(dir.path().join("data"));
+        config.mysql.rsa_private_key = Some(path);
+        let err = dbward::app::start(config, tokio_util::sync::CancellationToken::new())
+            .await
+            .expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(says) && text.contains("mysql.rsa_private_key"),
+            "{text}"
+        );
+    }
+}
