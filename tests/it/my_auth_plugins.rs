@@ -2,10 +2,11 @@
 //! ways, and MariaDB's `client_ed25519` for dbward's login upstream.
 //!
 //! - dbward's front door: plaintext clients (the mysql client over libmariadb, `PyMySQL`,
-//!   `mysql_async`, its `COM_CHANGE_USER` too, mysql2, Go's driver) ask for dbward's RSA key and send the password encrypted with it, or send
-//!   it at once with the key given beforehand (`mysql.rsa_private_key`); answers that are not
-//!   the encrypted password fail as wrong passwords; with `mysql.rsa_key_exchange = false`
-//!   they are refused, saying to use TLS.
+//!   `mysql_async`, its `COM_CHANGE_USER` too, mysql2, Go's driver, Connector/J) ask for
+//!   dbward's RSA key and send the password encrypted with it, or send it at once with the key
+//!   given beforehand (`mysql.rsa_private_key`); answers that are not the encrypted password
+//!   fail as wrong passwords; with `mysql.rsa_key_exchange = false` they are refused, saying to
+//!   use TLS.
 //! - dbward's login upstream, against a server that speaks `caching_sha2_password` as MySQL 8
 //!   does (none runs here: MariaDB has no such plugin): another dbward, whose front door the
 //!   clients above check. Without TLS (loopback too) the password goes RSA-encrypted; over TLS
@@ -107,6 +108,23 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         .run_client("go_mysql_rsa.go", &[public.to_str().expect("path")])
         .await;
     assert_eq!(out.trim(), "go asked=42 given=42");
+    // MariaDB Connector/J (what DBeaver's MariaDB driver is): it asks for the key only when
+    // told to, or reads it from a file.
+    let out = crate::harness::run_client(
+        "ConnectorJRsa.java",
+        "/usr/share/java/mariadb-java-client.jar",
+        &[
+            fx.port().to_string(),
+            fx.password.clone(),
+            public.to_str().expect("path").to_owned(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["default: no key", "asked: ok 42", "given: ok 42"],
+        "{out}"
+    );
     // PyMySQL: the key asked for, then given beforehand (the configured key's public half);
     // then a wrong password and two answers that are not an encrypted password.
     let out = fx
@@ -123,7 +141,7 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
         ],
         "{out}"
     );
-    assert_eq!(login_paths(&fx, 8).await, ["full_rsa"; 8]);
+    assert_eq!(login_paths(&fx, 10).await, ["full_rsa"; 10]);
     // The three failures are audited as wrong passwords.
     let mut wrong = 0;
     for _ in 0..50 {
