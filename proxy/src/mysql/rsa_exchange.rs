@@ -184,6 +184,13 @@ impl RsaExchange {
             .await?
             .flatten();
         Ok(decrypted.unwrap_or_else(|| {
+            // For the admin only (the client gets a wrong password's answer): a client that
+            // holds another key, or sent the password in the clear over plain TCP.
+            tracing::info!(
+                user = login.user,
+                client = %login.client,
+                "a caching_sha2_password answer did not decrypt with dbward's RSA key"
+            );
             let noise: [u8; 32] = dbward_core::crypto::random_bytes();
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, noise)
         }))
