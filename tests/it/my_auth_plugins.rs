@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::my_fixture::MyProxy;
-use crate::my_proxy::login_paths;
+use crate::my_proxy::{login_paths, mysql_connects};
 use crate::netns::TestHost;
 use crate::pg_cluster::TestPki;
 
@@ -143,23 +143,8 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
     );
     assert_eq!(login_paths(&fx, 10).await, ["full_rsa"; 10]);
     // The three failures are audited as wrong passwords.
-    let mut wrong = 0;
-    for _ in 0..50 {
-        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
-        wrong = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .filter(|r| {
-                r["action"] == "mysql.connect" && r["details"]["reason"] == "wrong_password"
-            })
-            .count();
-        if wrong == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(wrong, 3);
+    let wrong = mysql_connects(&fx, 3, |r| r["details"]["reason"] == "wrong_password").await;
+    assert_eq!(wrong.len(), 3);
     // Two more failures lock alice out from here: then even the right password, encrypted,
     // gets the throttle's answer (and costs dbward no decryption).
     let plain_login = |password: String| {

@@ -545,23 +545,37 @@ async fn logins_are_refused_with_mysql_errors() {
 /// The authentication path (`details.auth`) of the trail's successful MySQL logins, oldest
 /// first, once there are `n`.
 pub async fn login_paths(fx: &MyProxy, n: usize) -> Vec<String> {
-    let mut paths = Vec::new();
+    mysql_connects(fx, n, |r| r["outcome"] == "success")
+        .await
+        .iter()
+        .map(|r| r["details"]["auth"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// The trail's `mysql.connect` rows that `keep` keeps, oldest first, once there are `n` (the
+/// audit writer flushes in batches: polled for up to 2.5 s).
+pub async fn mysql_connects(
+    fx: &MyProxy,
+    n: usize,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
     for _ in 0..50 {
         let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
-        paths = page["items"]
+        rows = page["items"]
             .as_array()
             .expect("items")
             .iter()
             .rev()
-            .filter(|r| r["action"] == "mysql.connect" && r["outcome"] == "success")
-            .map(|r| r["details"]["auth"].as_str().unwrap_or("?").to_owned())
+            .filter(|r| r["action"] == "mysql.connect" && keep(r))
+            .cloned()
             .collect::<Vec<_>>();
-        if paths.len() == n {
+        if rows.len() == n {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    paths
+    rows
 }
 
 /// `caching_sha2_password`'s fast path: a full authentication over TLS is remembered; later
