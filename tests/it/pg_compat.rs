@@ -1366,8 +1366,8 @@ async fn every_psql_describe_command_runs_under_read() {
         assert!(out.contains(shown), "{shown}: {out}");
     }
     for (command, reason) in [
-        ("\\deu+", "it reads user mappings' options"),
-        ("\\dRs+", "it reads subscriptions' connection strings"),
+        ("\\deu+", "a read of user mappings' options"),
+        ("\\dRs+", "a read of subscriptions' connection strings"),
     ] {
         let (ok, _, err) = fx.psql(&["-c", command]).await;
         assert!(

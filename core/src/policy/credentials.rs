@@ -30,14 +30,14 @@ use sqlparser::ast::{
 use super::classify::object_name;
 
 /// Why reading a catalog of password hashes is `admin`.
-const HASHES: &str = "it reads the server's password hashes";
+const HASHES: &str = "a read of the server's password hashes";
 
 /// Why reading MySQL's tables of other servers' passwords is `admin`.
-const OTHER_SERVERS: &str = "it reads other servers' passwords";
+const OTHER_SERVERS: &str = "a read of other servers' passwords";
 
 /// Why a statement reading user mappings' options is `admin`.
 pub(crate) const MAPPING_REASON: &str =
-    "it reads user mappings' options (other servers' passwords)";
+    "a read of user mappings' options (other servers' passwords)";
 
 /// The last parts of the names [`credential_name`] knows: every table reference is tested,
 /// so the whole name is built only for these.
@@ -116,7 +116,7 @@ const SENSITIVE_COLUMNS: &[(&str, &str, &str)] = &[
     (
         "pg_subscription",
         "subconninfo",
-        "it reads subscriptions' connection strings (their passwords)",
+        "a read of subscriptions' connection strings (their passwords)",
     ),
 ];
 
