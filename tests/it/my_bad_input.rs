@@ -42,6 +42,38 @@ fn err_code(answer: &[u8]) -> Option<u16> {
     (answer.len() > 7 && answer[4] == 0xFF).then(|| u16::from_le_bytes([answer[5], answer[6]]))
 }
 
+/// The code of the last ERR packet among the packets of an answer.
+fn last_err_code(mut answer: &[u8]) -> Option<u16> {
+    let mut code = None;
+    while answer.len() >= 4 {
+        let len = usize::from(answer[0]) | usize::from(answer[1]) << 8;
+        let Some(packet) = answer.get(..4 + len) else {
+            break;
+        };
+        if err_code(packet).is_some() {
+            code = err_code(packet);
+        }
+        answer = &answer[4 + len..];
+    }
+    code
+}
+
+/// A well-formed `HandshakeResponse41` for alice with a random `caching_sha2_password`
+/// answer (wrong, so dbward asks for the password).
+fn handshake_response() -> Vec<u8> {
+    // PROTOCOL_41, SECURE_CONNECTION, CONNECT_WITH_DB, PLUGIN_AUTH.
+    let caps: u32 = 0x0200 | 0x8000 | 0x0008 | 0x8_0000;
+    let mut p = caps.to_le_bytes().to_vec();
+    p.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0; 23]);
+    p.extend_from_slice(b"alice\0");
+    p.push(32);
+    p.extend_from_slice(&[7; 32]);
+    p.extend_from_slice(b"shop\0caching_sha2_password\0");
+    p
+}
+
 #[tokio::test]
 async fn malformed_and_out_of_order_input_gets_an_error_and_a_close() {
     let fx = MyProxy::start("read", serde_json::json!({})).await;
@@ -55,6 +87,17 @@ async fn malformed_and_out_of_order_input_gets_an_error_and_a_close() {
     // Wrong sequence id.
     let answer = exchange(port, &packet(7, &[0u8; 40])).await;
     assert!(err_code(&answer).is_some(), "{answer:?}");
+    // A well-formed response with a wrong sequence id: "packets out of order", as a MySQL
+    // server answers.
+    let answer = exchange(port, &packet(7, &handshake_response())).await;
+    assert_eq!(err_code(&answer), Some(1156), "{answer:?}");
+    // The right one, then an answer to dbward's "perform full authentication" (sequence 2)
+    // out of sequence: asking for the RSA key with 9 instead of 3.
+    let mut bytes = packet(1, &handshake_response());
+    bytes.extend_from_slice(&packet(9, &[0x02]));
+    let answer = exchange(port, &bytes).await;
+    assert_eq!(answer.get(4..6), Some(&[0x01, 0x04][..]), "{answer:?}");
+    assert_eq!(last_err_code(&answer), Some(1156), "{answer:?}");
     // A packet far over the handshake ceiling: refused from its header, without buffering it.
     let mut huge = vec![0xFF, 0xFF, 0xFF, 1];
     huge.extend_from_slice(&[0u8; 1024]);

@@ -133,6 +133,7 @@ impl HandshakeError {
         match self {
             Self::TlsRequired(_) => (3159, "HY000"),
             Self::Packet(PacketError::TooLarge(..)) => (1153, "08S01"),
+            Self::Packet(PacketError::Sequence { .. }) => (1156, "08S01"),
             _ => (1043, "08S01"),
         }
     }
@@ -200,7 +201,10 @@ pub async fn greet(
     // The first packet is read exactly (never past it): a client may send its TLS ClientHello
     // right behind an SSLRequest, and those bytes belong to the TLS acceptor.
     let mut reader = PacketReader::default();
-    let (seq, first) = match read_exact_packet(&mut tcp).await {
+    let (seq, first) = match read_exact_packet(&mut tcp)
+        .await
+        .and_then(|(seq, p)| in_sequence(seq, 1).map(|()| (seq, p)))
+    {
         Ok(p) => p,
         Err(e) => return Err((Some(MaybeTls::Plain(tcp)), e)),
     };
@@ -222,9 +226,13 @@ pub async fn greet(
         };
         let mut stream = MaybeTls::Server(Box::new(tls_stream));
         let mut reader2 = PacketReader::default();
-        let (seq, _, payload) = match reader2.read(&mut stream, MAX_HANDSHAKE).await {
+        let read = reader2.read(&mut stream, MAX_HANDSHAKE).await;
+        let (seq, _, payload) = match read
+            .map_err(HandshakeError::from)
+            .and_then(|(seq, last, p)| in_sequence(seq, 2).map(|()| (seq, last, p)))
+        {
             Ok(p) => p,
-            Err(e) => return Err((Some(stream), e.into())),
+            Err(e) => return Err((Some(stream), e)),
         };
         reader = reader2;
         (stream, payload, seq)
@@ -332,8 +340,7 @@ pub async fn switch_to_caching_sha2(h: &mut Hello) -> Result<(), HandshakeError>
     let mut p = Vec::new();
     switch.serialize(&mut p);
     h.seq = write_packet(&mut h.stream, h.seq, &p).await?;
-    let (s, _, answer) = h.reader.read(&mut h.stream, MAX_HANDSHAKE).await?;
-    h.seq = s.wrapping_add(1);
+    let answer = read_answer(&mut h.stream, &mut h.reader, &mut h.seq).await?;
     h.scrambled = answer.to_vec();
     Ok(())
 }
@@ -396,8 +403,7 @@ pub async fn full_authentication(
     };
     // AuthMoreData: 0x01, then 0x04 "perform full authentication".
     *seq = write_packet(stream, *seq, &[0x01, 0x04]).await?;
-    let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
-    *seq = s.wrapping_add(1);
+    let payload = read_answer(stream, reader, seq).await?;
     let Some((login, key)) = exchange else {
         let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
         return String::from_utf8(password.to_vec())
@@ -410,9 +416,7 @@ pub async fn full_authentication(
         more.push(0x01);
         more.extend_from_slice(key.public_pem().as_bytes());
         *seq = write_packet(stream, *seq, &more).await?;
-        let (s, _, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
-        *seq = s.wrapping_add(1);
-        payload
+        read_answer(stream, reader, seq).await?
     } else {
         // A client given the key beforehand sends the ciphertext at once. Anything else
         // (a password in the clear, over plain TCP) fails to decrypt, as on a MySQL server.
@@ -422,6 +426,29 @@ pub async fn full_authentication(
         .exchange
         .password(&login, key, ciphertext.to_vec(), *nonce)
         .await)
+}
+
+/// A client packet's sequence id must follow dbward's last packet's, as a MySQL server
+/// requires ("packets out of order", 1156).
+fn in_sequence(got: u8, want: u8) -> Result<(), HandshakeError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(PacketError::Sequence { got, want }.into())
+    }
+}
+
+/// Reads the client's answer to dbward's last handshake packet: its sequence id must be `seq`
+/// (the one after dbward's), which then moves past it.
+async fn read_answer(
+    stream: &mut MaybeTls,
+    reader: &mut PacketReader,
+    seq: &mut u8,
+) -> Result<BytesMut, HandshakeError> {
+    let (got, last, payload) = reader.read(stream, MAX_HANDSHAKE).await?;
+    in_sequence(got, *seq)?;
+    *seq = last.wrapping_add(1);
+    Ok(payload)
 }
 
 /// Sends an ERR packet with `seq`.

@@ -908,6 +908,14 @@ impl MyRelay {
             .read(&mut self.client, 64 * 1024)
             .await
             .map_err(|e| fail(ER_NET_READ_ERROR, format!("client: {e}"), seq))?;
+        if s != seq {
+            return Err(Done::End(
+                1156,
+                "08S01",
+                format!("dbward: packet out of order (sequence id {s}, expected {seq})"),
+                seq,
+            ));
+        }
         seq = s.wrapping_add(1);
         let denied = || {
             format!(
