@@ -79,13 +79,7 @@ async fn plaintext_clients_log_in_by_the_rsa_key_exchange() {
     // mysql_async (mysql_common's RSA), no TLS.
     {
         use mysql_async::prelude::Queryable as _;
-        let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(fx.port())
-            .user(Some("alice"))
-            .pass(Some(fx.password.clone()))
-            .db_name(Some("shop"));
-        let mut conn = mysql_async::Conn::new(opts)
+        let mut conn = mysql_async::Conn::new(fx.mysql_async_opts())
             .await
             .expect("mysql_async login");
         let value: Option<i64> = conn.query_first("SELECT 6 * 7").await.expect("query");
@@ -343,12 +337,8 @@ async fn upstream_account_identified_via_ed25519() {
     // KILL QUERY from a second session: dbward logs in upstream for it, with the same plugin.
     {
         use mysql_async::prelude::Queryable as _;
-        let opts = mysql_async::OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(fx.port())
-            .user(Some("alice"))
-            .pass(Some(fx.password.clone()))
-            .db_name(Some("shop"))
+        let opts = fx
+            .mysql_async_opts()
             .ssl_opts(mysql_async::SslOpts::default().with_danger_accept_invalid_certs(true));
         let mut sleeper = mysql_async::Conn::new(opts.clone()).await.expect("login");
         let mut killer = mysql_async::Conn::new(opts).await.expect("login");

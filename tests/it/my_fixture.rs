@@ -287,6 +287,16 @@ impl MyProxy {
         )
     }
 
+    /// `mysql_async` options for alice through dbward, without TLS (callers add it).
+    pub fn mysql_async_opts(&self) -> mysql_async::OptsBuilder {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port())
+            .user(Some("alice"))
+            .pass(Some(self.password.clone()))
+            .db_name(Some("shop"))
+    }
+
     /// A sqlx MySQL connection through dbward (TLS, certificate not verified).
     pub async fn sqlx(&self) -> sqlx::MySqlConnection {
         use sqlx::Connection as _;

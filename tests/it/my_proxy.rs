@@ -213,13 +213,7 @@ async fn mysql_async_prepared_statements_and_transactions() {
         "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), at DATETIME, price DECIMAL(8,2), data BLOB)",
     );
     let ssl = mysql_async::SslOpts::default().with_root_certs(vec![fx.tls_cert().into()]);
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(fx.port())
-        .user(Some("alice"))
-        .pass(Some(fx.password.clone()))
-        .db_name(Some("shop"))
-        .ssl_opts(ssl);
+    let opts = fx.mysql_async_opts().ssl_opts(ssl);
     let pool = mysql_async::Pool::new(opts);
     let mut conn = pool.get_conn().await.expect("connect through dbward");
     "INSERT INTO t (id, name, at, price, data) VALUES (?, ?, ?, ?, ?)"

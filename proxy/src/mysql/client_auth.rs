@@ -422,10 +422,7 @@ pub async fn full_authentication(
         // (a password in the clear, over plain TCP) fails to decrypt, as on a MySQL server.
         payload
     };
-    Ok(login
-        .exchange
-        .password(&login, key, ciphertext.to_vec(), *nonce)
-        .await)
+    Ok(login.password(key, ciphertext.to_vec(), *nonce).await)
 }
 
 /// A client packet's sequence id must follow dbward's last packet's, as a MySQL server

@@ -123,6 +123,42 @@ pub struct RsaLogin<'a> {
     pub client: std::net::IpAddr,
 }
 
+impl RsaLogin<'_> {
+    /// The password in `ciphertext`, decrypted on the authenticator's workers. One that does
+    /// not decrypt becomes a random password that matches no user's, so the caller's check
+    /// fails after the same work as a wrong password.
+    ///
+    /// # Errors
+    /// The (user, client) pair is locked out by the failure throttle (checked first, so a
+    /// locked-out guesser costs no decryption), or the workers are overloaded.
+    pub async fn password(
+        &self,
+        key: Arc<RsaKey>,
+        ciphertext: Vec<u8>,
+        nonce: [u8; 20],
+    ) -> Result<String, AuthError> {
+        let auth = self.auth;
+        if let Some(retry_after) = auth.throttle().locked_for(self.user, self.client) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let decrypted = auth
+            .on_worker(move || key.password(&ciphertext, &nonce))
+            .await?
+            .flatten();
+        Ok(decrypted.unwrap_or_else(|| {
+            // For the admin only (the client gets a wrong password's answer): a client that
+            // holds another key, or sent the password in the clear over plain TCP.
+            tracing::info!(
+                user = self.user,
+                client = %self.client,
+                "a caching_sha2_password answer did not decrypt with dbward's RSA key"
+            );
+            let noise: [u8; 32] = dbward_core::crypto::random_bytes();
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, noise)
+        }))
+    }
+}
+
 /// The MySQL front door's key: configured, or generated once on first use.
 #[derive(Debug, Default)]
 pub struct RsaExchange {
@@ -159,41 +195,6 @@ impl RsaExchange {
             })
             .await
             .cloned()
-    }
-
-    /// The password in `ciphertext`, decrypted on the authenticator's workers. One that does
-    /// not decrypt becomes a random password that matches no user's, so the caller's check
-    /// fails after the same work as a wrong password.
-    ///
-    /// # Errors
-    /// The (user, client) pair is locked out by the failure throttle (checked first, so a
-    /// locked-out guesser costs no decryption), or the workers are overloaded.
-    pub async fn password(
-        &self,
-        login: &RsaLogin<'_>,
-        key: Arc<RsaKey>,
-        ciphertext: Vec<u8>,
-        nonce: [u8; 20],
-    ) -> Result<String, AuthError> {
-        let auth = login.auth;
-        if let Some(retry_after) = auth.throttle().locked_for(login.user, login.client) {
-            return Err(AuthError::Throttled { retry_after });
-        }
-        let decrypted = auth
-            .on_worker(move || key.password(&ciphertext, &nonce))
-            .await?
-            .flatten();
-        Ok(decrypted.unwrap_or_else(|| {
-            // For the admin only (the client gets a wrong password's answer): a client that
-            // holds another key, or sent the password in the clear over plain TCP.
-            tracing::info!(
-                user = login.user,
-                client = %login.client,
-                "a caching_sha2_password answer did not decrypt with dbward's RSA key"
-            );
-            let noise: [u8; 32] = dbward_core::crypto::random_bytes();
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, noise)
-        }))
     }
 }
 
