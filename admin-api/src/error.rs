@@ -97,7 +97,19 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::not_found(what),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => Self::invalid(m),
-            other => Self::internal(&other),
+            other => match other.unavailable() {
+                Some(why) => {
+                    tracing::warn!(error = %other, "the store is unavailable");
+                    Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        format!(
+                            "dbward's store is unavailable ({why}); nothing was changed, retry later"
+                        ),
+                    )
+                }
+                None => Self::internal(&other),
+            },
         }
     }
 }

@@ -234,6 +234,8 @@ pub struct DbwardProcess {
     pub http: String,
     pub pg_port: u16,
     pub dir: tempfile::TempDir,
+    /// The data directory: `dir` itself, or a tmpfs under it ([`DbwardProcess::spawn_on_tmpfs`]).
+    pub data_dir: PathBuf,
     /// Standard output after the banner, when the test reads it ([`DbwardProcess::spawn_with_config`]).
     pub stdout: Option<tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>>,
 }
@@ -251,11 +253,51 @@ impl DbwardProcess {
     /// Like [`DbwardProcess::spawn`] with `config` as its TOML file; the caller reads the rest
     /// of standard output.
     pub async fn spawn_with_config(config: &str) -> Self {
-        use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().to_owned();
+        let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"));
+        Self::spawn_command(command, dir, &data_dir, config).await
+    }
+
+    /// Like [`DbwardProcess::spawn_with_config`], with its data directory (`dir/data`) on a
+    /// tmpfs of `size_kib` that only dbward's own mount namespace sees (`unshare -m`): a disk
+    /// that fills up without touching the machine's. The test reaches it through
+    /// [`DbwardProcess::data_path`].
+    pub async fn spawn_on_tmpfs(size_kib: u64, config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir(&data_dir).expect("data dir");
+        let mut command = tokio::process::Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount -t tmpfs -o size={size_kib}k,mode=700 dbward-test \"$1\" && shift && exec \"$@\""
+            ))
+            .arg("sh")
+            .arg(&data_dir)
+            .arg(env!("CARGO_BIN_EXE_dbward"));
+        Self::spawn_command(command, dir, &data_dir, config).await
+    }
+
+    /// `path` inside the data directory, as dbward sees it (through its mount namespace).
+    pub fn data_path(&self, path: &str) -> PathBuf {
+        let pid = self.child.id().expect("running");
+        let data_dir = self.data_dir.strip_prefix("/").expect("absolute");
+        PathBuf::from(format!("/proc/{pid}/root"))
+            .join(data_dir)
+            .join(path)
+    }
+
+    async fn spawn_command(
+        mut command: tokio::process::Command,
+        dir: tempfile::TempDir,
+        data_dir: &std::path::Path,
+        config: &str,
+    ) -> Self {
+        use tokio::io::AsyncBufReadExt as _;
         let config_file = dir.path().join("dbward.toml");
         std::fs::write(&config_file, config).expect("config file");
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbward"))
+        let mut child = command
             .args([
                 "serve",
                 "--http-listen",
@@ -268,7 +310,7 @@ impl DbwardProcess {
             .arg("--config")
             .arg(&config_file)
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(data_dir)
             .env("DBWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -296,6 +338,7 @@ impl DbwardProcess {
             child,
             http: http.expect("http"),
             pg_port: pg_port.expect("pg port"),
+            data_dir: data_dir.to_owned(),
             dir,
             stdout: Some(lines),
         }
@@ -320,8 +363,52 @@ impl DbwardProcess {
         std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset VmHWM");
     }
 
-    /// An admin API call.
+    /// Registers `upstream` as the database `name` and alice (password `alice-password-123`)
+    /// with an `access_level` grant on it; returns alice's plaintext conninfo to dbward.
+    pub async fn grant_alice(
+        &self,
+        upstream: &PgDatabase,
+        name: &str,
+        access_level: &str,
+    ) -> String {
+        let db = self
+            .admin("POST", "/api/databases", serde_json::json!({
+                "name": name, "engine": "postgres", "host": "127.0.0.1", "port": upstream.port(),
+                "database": upstream.name, "username": upstream.user(),
+                "password": upstream.password(), "tls_mode": "disable",
+            }))
+            .await;
+        let user = self
+            .admin(
+                "POST",
+                "/api/users",
+                serde_json::json!({"username": "alice", "password": "alice-password-123"}),
+            )
+            .await;
+        self.admin(
+            "POST",
+            "/api/grants",
+            serde_json::json!({
+                "user_id": user["id"], "database_id": db["id"], "access_level": access_level,
+                "expires_at": "2099-01-01T00:00:00Z",
+            }),
+        )
+        .await;
+        format!(
+            "host=127.0.0.1 port={} dbname={name} user=alice password=alice-password-123 sslmode=disable",
+            self.pg_port
+        )
+    }
+
+    /// An admin API call that must succeed; its JSON body.
     pub async fn admin(&self, method: &str, path: &str, body: Value) -> Value {
+        let (status, json) = self.admin_call(method, path, body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {json}");
+        json
+    }
+
+    /// An admin API call: its status and JSON body (`Null` when empty).
+    pub async fn admin_call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let resp = reqwest::Client::new()
             .request(method, format!("{}{path}", self.http))
@@ -330,8 +417,11 @@ impl DbwardProcess {
             .send()
             .await
             .expect("request");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.expect("json")
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        assert_no_secrets(&text);
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, json)
     }
 }
 

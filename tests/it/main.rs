@@ -8,6 +8,7 @@ mod audit_forward;
 mod audit_statements;
 mod audit_trail;
 mod cost;
+mod disk_full;
 mod dump_tools;
 mod harness;
 mod huge_statements;

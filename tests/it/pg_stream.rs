@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use serde_json::json;
 
 use crate::harness::{DbwardProcess, PgDatabase};
 
@@ -22,34 +21,7 @@ async fn large_results_stream_with_bounded_memory() {
         .unwrap_or(200);
     let upstream = PgDatabase::create().await;
     let dbward = DbwardProcess::spawn().await;
-    let db = dbward
-        .admin("POST", "/api/databases", json!({
-            "name": "big", "engine": "postgres", "host": "127.0.0.1", "port": upstream.port(),
-            "database": upstream.name, "username": upstream.user(), "password": upstream.password(),
-            "tls_mode": "disable",
-        }))
-        .await;
-    let user = dbward
-        .admin(
-            "POST",
-            "/api/users",
-            json!({"username": "alice", "password": "alice-password-123"}),
-        )
-        .await;
-    dbward
-        .admin(
-            "POST",
-            "/api/grants",
-            json!({
-                "user_id": user["id"], "database_id": db["id"], "access_level": "read",
-                "expires_at": "2099-01-01T00:00:00Z",
-            }),
-        )
-        .await;
-    let conninfo = format!(
-        "host=127.0.0.1 port={} dbname=big user=alice password=alice-password-123 sslmode=disable",
-        dbward.pg_port
-    );
+    let conninfo = dbward.grant_alice(&upstream, "big", "read").await;
     let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
         .await
         .expect("connect");

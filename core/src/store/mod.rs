@@ -34,7 +34,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 
 pub use audit::{AdminAuditEntry, AuditFilter, AuditOutcome, AuditRecord};
@@ -86,6 +87,46 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Why the store cannot serve anyone right now, when this error says so: its disk is full,
+    /// it cannot be reached, it is shutting down. `None` for an error of the request or of
+    /// dbward itself. A failed write has changed nothing either way (it ran in a transaction).
+    #[must_use]
+    pub fn unavailable(&self) -> Option<&'static str> {
+        let Self::Database(e) = self else {
+            return None;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Some("it cannot be reached"),
+            sqlx::Error::Database(d) => {
+                let code = d.code()?;
+                if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // Primary result codes: the low byte of an extended one.
+                    match code.parse::<u32>().ok()? & 0xff {
+                        13 => Some("its disk is full"),
+                        10 => Some("its disk cannot be written"),
+                        5 | 6 => Some("it is busy"),
+                        14 => Some("its file cannot be opened"),
+                        _ => None,
+                    }
+                } else if code == "53100" {
+                    Some("its disk is full")
+                } else if code.starts_with("53") {
+                    Some("it is out of resources")
+                } else if code.starts_with("57P") || code.starts_with("08") {
+                    Some("it cannot be reached")
+                } else if code == "25006" {
+                    Some("it is read-only")
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Maps a unique-constraint violation to `Conflict(message)`, other errors as they are.
     fn conflict_on_unique(e: sqlx::Error, message: impl Into<String>) -> Self {
         match &e {
@@ -165,6 +206,41 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Whether the SQLite write connection may go back to the pool after a use. A transaction whose
+/// `COMMIT` failed with `SQLITE_FULL` or `SQLITE_IOERR` (a full disk) has been rolled back by
+/// SQLite itself; sqlx does not see that, its `ROLLBACK` then fails ("no transaction is
+/// active"), and it keeps counting the transaction as open. Its next `begin` would issue a
+/// `SAVEPOINT` instead of `BEGIN`, and after the next failure a `ROLLBACK TO` that leaves a
+/// transaction open for good: every later "commit" (admin changes, audit batches) would only
+/// release a nested savepoint, seen by this connection alone and lost at restart. So a
+/// connection released with a transaction still counted is checked once sqlx's own rollback has
+/// run, and closed (SQLite rolls back whatever it holds) unless both sqlx and SQLite agree that
+/// no transaction is open. A committed transaction costs nothing here.
+async fn sqlite_write_connection_is_sound(
+    conn: &mut SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // The ping queues behind the rollback that dropping the transaction sent.
+    if conn.ping().await.is_err() || conn.is_in_transaction() {
+        tracing::warn!(
+            "the store's write connection lost track of a failed transaction; reopening it"
+        );
+        return Ok(false);
+    }
+    // sqlx's count is back to zero: SQLite must be in autocommit mode too, or `BEGIN` fails.
+    let open = sqlx::raw_sql("BEGIN").execute(&mut *conn).await.is_err();
+    if open || sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+        tracing::warn!(
+            "the store's write connection holds a transaction it should not; reopening it"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -201,6 +277,7 @@ impl Store {
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .test_before_acquire(false)
+                    .after_release(|conn, _| Box::pin(sqlite_write_connection_is_sound(conn)))
                     .connect_with(opts.clone())
                     .await?;
                 SQLITE_MIGRATIONS
