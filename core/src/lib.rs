@@ -42,6 +42,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod files;
 pub mod gate;
 pub mod model;
 pub mod policy;

@@ -3,7 +3,6 @@
 //! `localhost`, `127.0.0.1` and `::1`. Clients see a certificate they cannot verify until an
 //! operator supplies a real one; that is still better than cleartext.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Errors obtaining the certificate pair.
@@ -185,15 +184,7 @@ fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), TlsFilesErro
         path: path.to_owned(),
         source,
     };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(path).map_err(io)?;
-    f.write_all(content).map_err(io)?;
-    f.sync_all().map_err(io)
+    crate::files::write_whole(path, content, mode, true).map_err(io)
 }
 
 #[cfg(test)]

@@ -177,3 +177,70 @@ async fn a_full_disk_refuses_statements_and_changes_then_resumes_with_nothing_lo
     let head: serde_json::Value = serde_json::from_slice(&head).expect("a whole head file");
     assert!(head["seq"].as_i64().is_some_and(|s| s > 0), "{head}");
 }
+
+#[tokio::test]
+async fn a_first_start_on_a_full_disk_says_so_and_the_next_one_starts() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let config = dir.path().join("dbward.toml");
+    std::fs::write(&config, "").expect("config");
+    // In dbward's own mount namespace: a full tmpfs, a first start, then room and a second.
+    let script = r#"
+        D="$1"; shift
+        mount -t tmpfs -o size=2m,mode=700 dbward-test "$D" || exit 99
+        head -c 4194304 /dev/zero > "$D/filler" 2>/dev/null
+        "$@" 2>&1; echo "first start exited: $?"
+        rm "$D/filler"
+        exec "$@"
+    "#;
+    let mut child = tokio::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(&data)
+        .arg(env!("CARGO_BIN_EXE_dbward"))
+        .args([
+            "serve",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--pg-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--mysql-listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("DBWARD_ADMIN_PASSWORD", crate::harness::ADMIN_PASSWORD)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("unshare");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut first = Vec::new();
+    let started = loop {
+        let line = tokio::time::timeout(Duration::from_mins(1), lines.next_line())
+            .await
+            .expect("output in time")
+            .expect("read")
+            .unwrap_or_else(|| panic!("dbward ended: {first:?}"));
+        if line.trim_start().starts_with("admin API:") {
+            break true;
+        }
+        first.push(line);
+    };
+    assert!(started);
+    let first = first.join("\n");
+    assert!(first.contains("first start exited: 1"), "{first}");
+    assert!(first.contains("cannot open the store"), "{first}");
+    assert!(first.contains("database or disk is full"), "{first}");
+    child.kill().await.expect("stop");
+}

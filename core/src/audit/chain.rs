@@ -244,14 +244,10 @@ impl HeadFile {
         }
     }
 
-    /// Replaces it atomically (written beside, then renamed).
+    /// Replaces it whole ([`crate::files::write_whole`]).
     pub fn write(&self, head: &Head) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(head).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, &self.path)
+        let bytes = serde_json::to_vec(head).map_err(std::io::Error::other)?;
+        crate::files::write_whole(&self.path, &bytes, 0o644, true)
     }
 }
 
@@ -267,7 +263,7 @@ pub fn instance_id(data_dir: &Path) -> std::io::Result<String> {
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = uuid::Uuid::now_v7().to_string();
-            std::fs::write(&path, format!("{id}\n"))?;
+            crate::files::write_whole(&path, format!("{id}\n").as_bytes(), 0o644, false)?;
             Ok(id)
         }
         Err(e) => Err(e),

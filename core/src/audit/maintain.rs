@@ -40,10 +40,15 @@ pub async fn run(
 /// Writes the store's head to the file if it moved.
 pub async fn sync_head(store: &Store, head_file: &HeadFile, last: &mut Option<super::chain::Head>) {
     match store.audit_head().await {
-        Ok(Some(head)) if last.as_ref() != Some(&head) => match head_file.write(&head) {
-            Ok(()) => *last = Some(head),
-            Err(e) => tracing::error!(error = %e, "cannot write the audit head file"),
-        },
+        Ok(Some(head)) if last.as_ref() != Some(&head) => {
+            // Off the reactor: the write waits for the disk (fsync).
+            let (file, written) = (head_file.clone(), head.clone());
+            match tokio::task::spawn_blocking(move || file.write(&written)).await {
+                Ok(Ok(())) => *last = Some(head),
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit head file"),
+                Err(e) => tracing::error!(error = %e, "the audit head file's writer failed"),
+            }
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot read the audit chain head"),
     }

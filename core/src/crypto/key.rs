@@ -1,6 +1,5 @@
 //! The master key: loading, generating, and deriving purpose-bound sub-keys.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -67,7 +66,8 @@ impl MasterKey {
         Ok(Self::from_bytes(bytes))
     }
 
-    /// Reads `path`, or creates it with a fresh key (mode 0600) when it does not exist.
+    /// Reads `path`, or creates it with a fresh key (mode 0600, whole or not at all) when it does
+    /// not exist.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
@@ -77,13 +77,8 @@ impl MasterKey {
             Ok(text) => Self::from_base64(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut file = opts.open(path).map_err(io)?;
-                writeln!(file, "{}", B64.encode(key.bytes.expose())).map_err(io)?;
-                file.sync_all().map_err(io)?;
+                let text = format!("{}\n", B64.encode(key.bytes.expose()));
+                crate::files::write_whole(path, text.as_bytes(), 0o600, false).map_err(io)?;
                 Ok(key)
             }
             Err(e) => Err(io(e)),
