@@ -558,61 +558,99 @@ async fn strict_mode_commits_each_event_before_the_statement_runs() {
     fx.dbward.stop().await;
 }
 
-#[tokio::test]
-async fn statements_are_refused_while_the_store_cannot_be_written() {
-    let store_db = PgDatabase::create().await;
-    let store_url = store_db.url.clone();
-    let fx = PgProxy::start_with("write", |c| {
-        c.store_url = Some(store_url);
+/// A PostgreSQL store whose audit table a test renames away (every write fails) and back.
+struct BreakableStore {
+    db: PgDatabase,
+    raw: tokio_postgres::Client,
+}
+
+impl BreakableStore {
+    async fn create() -> Self {
+        let db = PgDatabase::create().await;
+        let (raw, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .expect("store connection");
+        tokio::spawn(conn);
+        Self { db, raw }
+    }
+
+    /// Points `c` at this store, with a short `audit.unavailable_wait`.
+    fn configure(&self, c: &mut dbward_core::config::Config) {
+        c.store_url = Some(self.db.url.clone());
         c.secret_key = Some(dbward_core::crypto::Secret::new(
             "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=".into(),
         ));
         c.audit.unavailable_wait = Duration::from_millis(300);
-    })
-    .await;
+    }
+
+    async fn set_broken(&self, broken: bool) {
+        let sql = if broken {
+            "ALTER TABLE audit_log RENAME TO audit_log_away"
+        } else {
+            "ALTER TABLE audit_log_away RENAME TO audit_log"
+        };
+        self.raw.batch_execute(sql).await.expect("rename");
+    }
+}
+
+/// Runs `insert(i)` for i = 1, 2… until one is refused; returns its `i` and how many ran.
+/// `insert` answers `Ok` or the refusal's error code and message.
+async fn first_refusal<F, Fut>(mut insert: F) -> (i64, usize)
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), (String, String)>>,
+{
+    let mut allowed = 0;
+    for i in 1..100 {
+        match insert(i).await {
+            Ok(()) => allowed += 1,
+            Err((code, message)) => {
+                assert!(message.contains("audit"), "{code} {message}");
+                return (i, allowed);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no statement was refused during the outage");
+}
+
+#[tokio::test]
+async fn statements_are_refused_while_the_store_cannot_be_written() {
+    let store = BreakableStore::create().await;
+    let fx = PgProxy::start_with("write", |c| store.configure(c)).await;
     fx.upstream_sql("CREATE TABLE t (id int)").await;
     let c = fx.connect().await.expect("connect");
     c.batch_execute("INSERT INTO t VALUES (0)")
         .await
         .expect("insert");
-    let (raw, conn) = tokio_postgres::connect(&store_db.url, tokio_postgres::NoTls)
-        .await
-        .expect("store connection");
-    tokio::spawn(conn);
-    raw.batch_execute("ALTER TABLE audit_log RENAME TO audit_log_away")
-        .await
-        .expect("break the store");
+    store.set_broken(true).await;
     // The first statement after the outage began may still be queued (its event is written
     // when the store is back); once the writer has failed, statements are refused.
-    let mut refused = None;
-    let mut allowed = 1;
-    for i in 1..100 {
-        match c
-            .batch_execute(&format!("INSERT INTO t VALUES ({i})"))
-            .await
-        {
-            Ok(()) => allowed += 1,
-            Err(e) => {
-                let db = e.as_db_error().expect("a database error");
-                assert_eq!(db.code().code(), "58000", "{db:?}");
-                assert!(db.message().contains("audit"), "{}", db.message());
-                refused = Some(i);
-                break;
-            }
+    let (refused, ran) = first_refusal(|i| {
+        let c = &c;
+        async move {
+            c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
+                .await
+                .map_err(|e| {
+                    let db = e.as_db_error().expect("a database error");
+                    assert_eq!(db.code().code(), "58000", "{db:?}");
+                    (db.code().code().to_owned(), db.message().to_owned())
+                })
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let refused = refused.expect("a statement was refused during the outage");
+    })
+    .await;
+    let mut allowed = 1 + ran;
     let direct = fx.direct().await;
     let n: i64 = direct
-        .query_one("SELECT count(*) FROM t WHERE id = $1", &[&refused])
+        .query_one(
+            "SELECT count(*) FROM t WHERE id = $1",
+            &[&i32::try_from(refused).expect("id")],
+        )
         .await
         .expect("count")
         .get(0);
     assert_eq!(n, 0, "the refused statement did not run");
-    raw.batch_execute("ALTER TABLE audit_log_away RENAME TO audit_log")
-        .await
-        .expect("repair the store");
+    store.set_broken(false).await;
     let mut back = false;
     for _ in 0..200 {
         if c.batch_execute("INSERT INTO t VALUES (1000)").await.is_ok() {
@@ -648,5 +686,76 @@ async fn statements_are_refused_while_the_store_cannot_be_written() {
     assert_eq!(found, allowed);
     let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
     assert_eq!(report["ok"], true, "{report}");
+    fx.dbward.stop().await;
+}
+
+#[tokio::test]
+async fn mysql_statements_are_refused_while_the_store_cannot_be_written() {
+    use mysql_async::prelude::Queryable as _;
+    let store = BreakableStore::create().await;
+    let fx =
+        crate::my_fixture::MyProxy::start_with("write", json!({}), |c| store.configure(c)).await;
+    fx.upstream.sql("CREATE TABLE t (id int)");
+    let mut conn = mysql_async::Conn::new(fx.mysql_async_opts())
+        .await
+        .expect("connect");
+    conn.query_drop("INSERT INTO t VALUES (0)")
+        .await
+        .expect("insert");
+    let stmt = conn
+        .prep("INSERT INTO t VALUES (?)")
+        .await
+        .expect("prepare");
+    store.set_broken(true).await;
+    let conn = tokio::sync::Mutex::new(conn);
+    let (refused, _) = first_refusal(|i| {
+        let conn = &conn;
+        async move {
+            let mut conn = conn.lock().await;
+            match conn.query_drop(format!("INSERT INTO t VALUES ({i})")).await {
+                Ok(()) => Ok(()),
+                Err(mysql_async::Error::Server(e)) => {
+                    assert_eq!(e.code, 1290, "{e:?}");
+                    Err((e.code.to_string(), e.message))
+                }
+                Err(e) => panic!("a server error, not {e}"),
+            }
+        }
+    })
+    .await;
+    let mut conn = conn.into_inner();
+    assert_eq!(
+        fx.upstream
+            .sql(&format!("SELECT count(*) FROM t WHERE id = {refused}")),
+        "0",
+        "the refused statement did not run"
+    );
+    // A statement prepared before the outage: its execution is refused the same way.
+    let err = conn
+        .exec_drop(&stmt, (5000,))
+        .await
+        .expect_err("refused while the store is broken");
+    assert!(
+        matches!(&err, mysql_async::Error::Server(e) if e.code == 1290),
+        "{err:?}"
+    );
+    store.set_broken(false).await;
+    let mut back = false;
+    for _ in 0..200 {
+        if conn.exec_drop(&stmt, (6000,)).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        back,
+        "the same session runs statements again once the store is back"
+    );
+    assert_eq!(
+        fx.upstream
+            .sql("SELECT count(*) FROM t WHERE id IN (5000, 6000)"),
+        "1"
+    );
     fx.dbward.stop().await;
 }
