@@ -151,6 +151,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     // One audit writer for every front door's statement events.
     let (audit_writer, audit_sink) =
         dbward_core::audit::AuditWriter::spawn(store.clone(), &config.audit);
+    let audit_health = audit_sink.health();
     let audit_maintenance = tokio::spawn(dbward_core::audit::maintain::run(
         store.clone(),
         head_file.clone(),
@@ -241,6 +242,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         key: key.clone(),
         auth,
         sessions: registry.clone(),
+        audit: audit_health,
         tls: config.http.tls,
     });
     let listener = tokio::net::TcpListener::bind(config.http.listen)

@@ -20,6 +20,8 @@ pub struct AdminState {
     pub auth: Arc<Authenticator>,
     /// Live proxy sessions of this instance.
     pub sessions: Arc<dbward_core::sessions::SessionRegistry>,
+    /// Whether the audit writer can write (for `/api/health`).
+    pub audit: dbward_core::audit::AuditHealth,
     /// Whether this listener serves HTTPS (basic auth is then fine from anywhere).
     pub tls: bool,
 }

@@ -276,6 +276,7 @@ async fn plain_http_basic_auth_from_a_remote_address_is_refused() {
             key: started.key.clone(),
             auth: Arc::new(Authenticator::new(started.store.clone(), config.auth)),
             sessions: Arc::default(),
+            audit: dbward_core::audit::AuditHealth::default(),
             tls: false,
         })
     };

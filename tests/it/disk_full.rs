@@ -104,6 +104,14 @@ async fn a_full_disk_refuses_statements_and_changes_then_resumes_with_nothing_lo
         .get(0);
     assert_eq!(ran, 0, "the refused statement did not reach the upstream");
 
+    // Monitoring sees it: the store still reads, the audit trail cannot be written.
+    let (status, health) = dbward.admin_call("GET", "/api/health", json!(null)).await;
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(
+        health,
+        json!({"status": "degraded", "store": "ok", "audit": "failing"})
+    );
+
     // An admin change fails whole: no user without its audit entry.
     let (status, body) = dbward
         .admin_call(
@@ -148,6 +156,12 @@ async fn a_full_disk_refuses_statements_and_changes_then_resumes_with_nothing_lo
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(back, "statements run again once there is space");
+    let (status, health) = dbward.admin_call("GET", "/api/health", json!(null)).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(
+        health,
+        json!({"status": "ok", "store": "ok", "audit": "ok"})
+    );
     dbward
         .admin(
             "POST",

@@ -279,6 +279,26 @@ pub struct AuditSink {
     folded: Arc<FoldBudget>,
 }
 
+/// Whether the audit writer's last write succeeded, for `/api/health`. Cheap to clone; the
+/// default (for an API without a writer) reads as writable.
+#[derive(Clone, Debug)]
+pub struct AuditHealth(Arc<AtomicBool>);
+
+impl Default for AuditHealth {
+    fn default() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl AuditHealth {
+    /// `false` from a failed write until the next one succeeds (meanwhile, under the default
+    /// `refuse` policy, statements are refused).
+    #[must_use]
+    pub fn writable(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The writer task's handle.
 #[derive(Debug)]
 pub struct AuditWriter {
@@ -287,6 +307,12 @@ pub struct AuditWriter {
 }
 
 impl AuditSink {
+    /// The writer's health, for `/api/health`.
+    #[must_use]
+    pub fn health(&self) -> AuditHealth {
+        AuditHealth(self.healthy.clone())
+    }
+
     /// Queues an event. Waits while the queue is full, or (policy `refuse`) while the store is
     /// failing, at most `audit.unavailable_wait`; in strict mode, until the event is committed.
     /// An error means the statement must not run.
