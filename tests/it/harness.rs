@@ -116,6 +116,11 @@ pub struct Dbward {
 }
 
 impl Dbward {
+    /// The certificate dbward generated in its data directory, for clients that verify it.
+    pub fn tls_cert(&self) -> PathBuf {
+        self.dir.as_ref().expect("data dir").path().join("tls.crt")
+    }
+
     /// Points the registered database `db_id` at a loopback port nobody listens on (a dead
     /// upstream).
     pub async fn point_at_a_closed_port(&self, db_id: i64) {

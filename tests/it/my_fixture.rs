@@ -214,12 +214,7 @@ impl MyProxy {
 
     /// The certificate dbward generated in its data directory, for clients that verify it.
     pub fn tls_cert(&self) -> std::path::PathBuf {
-        self.dbward
-            .dir
-            .as_ref()
-            .expect("data dir")
-            .path()
-            .join("tls.crt")
+        self.dbward.tls_cert()
     }
 
     /// The dbward MySQL port.

@@ -270,6 +270,33 @@ async fn asyncpg_pool_under_a_read_grant() {
     fx.dbward.stop().await;
 }
 
+/// PostgreSQL 17's direct TLS (`sslnegotiation=direct`, ALPN `postgresql`), which this
+/// machine's libpq 15 cannot send: asyncpg verifies dbward's certificate and runs a session;
+/// direct TLS without ALPN is refused with 08P01.
+#[tokio::test]
+async fn direct_tls_with_alpn_and_without() {
+    let fx = PgProxy::start("read").await;
+    let cert = fx.dbward.tls_cert();
+    let out = crate::harness::run_client(
+        "asyncpg_direct_tls.py",
+        "",
+        &[
+            "127.0.0.1".into(),
+            fx.port().to_string(),
+            fx.user.clone(),
+            fx.password.clone(),
+            fx.db_name.clone(),
+            cert.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        out,
+        "alpn=postgresql answer=42 count=10 | refused=08P01 direct TLS requires ALPN \"postgresql\""
+    );
+    fx.dbward.stop().await;
+}
+
 /// Ctrl-C to a running psql (SIGINT); its standard error once it has ended.
 async fn ctrl_c(child: tokio::process::Child) -> String {
     let pid = child.id().expect("pid").to_string();
