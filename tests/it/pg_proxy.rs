@@ -441,6 +441,21 @@ async fn psql_with_tls_and_protocol_negotiation() {
     tcp.read_exact(&mut head).await.expect("answer");
     assert_eq!(head[0], b'v', "NegotiateProtocolVersion first");
     assert_eq!(&head[5..9], &[0, 0, 0, 0], "newest minor: 0");
+    // GSSENCRequest (libpq sends it first when it holds Kerberos credentials): declined with
+    // 'N', and the client goes on in plaintext on the same connection.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .expect("tcp");
+    tcp.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30])
+        .await
+        .expect("write");
+    let mut answer = [0u8; 1];
+    tcp.read_exact(&mut answer).await.expect("answer");
+    assert_eq!(answer[0], b'N', "GSSAPI encryption declined");
+    packet[4..8].copy_from_slice(&[0, 3, 0, 0]);
+    tcp.write_all(&packet).await.expect("startup");
+    tcp.read_exact(&mut answer).await.expect("answer");
+    assert_eq!(answer[0], b'R', "an authentication request follows");
     fx.dbward.stop().await;
 }
 
