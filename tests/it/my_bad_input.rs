@@ -103,8 +103,6 @@ async fn malformed_and_out_of_order_input_gets_an_error_and_a_close() {
     huge.extend_from_slice(&[0u8; 1024]);
     let answer = exchange(port, &huge).await;
     assert_eq!(err_code(&answer), Some(1153), "{answer:?}");
-    // A truncated handshake response, then silence: the handshake timeout closes it.
-    // (Covered by the PostgreSQL handshake timeout test: the same deadline applies.)
     // Everyone else keeps working.
     let (ok, out, err) = fx.mysql(&["-e", "SELECT 1"]).await;
     assert!(ok, "{err}");
@@ -169,5 +167,61 @@ async fn idle_sessions_end_with_a_clear_error() {
     assert!(e.to_string().contains("idle"), "{e}");
     let (_, audit) = fx.dbward.admin("GET", "/api/audit?limit=20", None).await;
     assert!(audit.to_string().contains("mysql.session_end"), "{audit}");
+    fx.dbward.stop().await;
+}
+
+/// Reads until dbward closes the connection; returns what it sent and how long that took.
+async fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+        .await
+        .expect("closed within 10 s")
+        .expect("read");
+    (answer, started.elapsed())
+}
+
+#[tokio::test]
+async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.handshake_timeout = Duration::from_millis(500);
+        c.auth.credential_cache_ttl = Duration::ZERO;
+    })
+    .await;
+    let port = fx.port();
+    // Silent after the greeting (a port scanner, a client that hung): closed, without an
+    // answer it would not read.
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (greeting, waited) = until_closed(&mut s).await;
+    assert_eq!(
+        greeting.get(4),
+        Some(&10),
+        "the greeting only: {greeting:?}"
+    );
+    assert!(waited >= Duration::from_millis(400), "{waited:?}");
+    // A truncated handshake response, then silence.
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let response = packet(1, &handshake_response());
+    s.write_all(&response[..20]).await.expect("write");
+    let (_, waited) = until_closed(&mut s).await;
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    // A whole response, then no answer to "perform full authentication": a clear ERR.
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(&response).await.expect("write");
+    let (answer, waited) = until_closed(&mut s).await;
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(last_err_code(&answer).is_some(), "{answer:?}");
+    assert!(text.contains("timed out during authentication"), "{text}");
+    // Everyone else keeps working.
+    let (ok, out, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1");
     fx.dbward.stop().await;
 }
