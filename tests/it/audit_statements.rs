@@ -423,3 +423,59 @@ async fn a_folded_row_says_which_statement_returned_what() {
     assert!(results[1]["bytes"].as_i64() > results[0]["bytes"].as_i64());
     fx.dbward.stop().await;
 }
+
+/// `audit.max_statement_bytes` cuts the stored text (on a character boundary) and records the
+/// full length; `audit.normalized_statements_only` stores the text with its literals replaced,
+/// so personal data in `WHERE` clauses stays out of the trail.
+#[tokio::test]
+async fn statement_texts_are_cut_or_normalized_as_configured() {
+    let fx = PgProxy::start_with("read", |c| c.audit.max_statement_bytes = 64).await;
+    let c = fx.connect().await.expect("connect");
+    // 73 bytes, a two-byte character across the 64th byte.
+    let kept = format!("SELECT 'cut-here', '{}", "a".repeat(43));
+    let long = format!("{kept}é', 12345");
+    c.simple_query(&long).await.expect("select");
+    let rows = statements_in_trail(&fx.dbward, "cut-here", "query", 1).await;
+    let row = rows.first().expect("a row");
+    assert_eq!(row["statement"], kept, "{row}");
+    assert_eq!(row["details"]["truncated"], true, "{row}");
+    assert_eq!(row["details"]["sql_bytes"], long.len(), "{row}");
+    fx.dbward.stop().await;
+
+    let fx = PgProxy::start_with("read", |c| c.audit.normalized_statements_only = true).await;
+    let c = fx.connect().await.expect("connect");
+    fx.upstream_sql("CREATE TABLE patients (name text, born date)")
+        .await;
+    c.simple_query("SELECT born FROM patients WHERE name = 'Ada Lovelace' AND born > '1815-01-01'")
+        .await
+        .expect("select");
+    c.query(
+        "SELECT born FROM patients WHERE name = $1",
+        &[&"Grace Hopper"],
+    )
+    .await
+    .expect("extended");
+    let simple =
+        statements_in_trail(&fx.dbward, "FROM patients WHERE name = ? AND", "query", 1).await;
+    let row = simple.first().expect("the simple query's row");
+    assert_eq!(
+        row["statement"], "SELECT born FROM patients WHERE name = ? AND born > ?",
+        "{row}"
+    );
+    let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=100", None).await;
+    let trail = page.to_string();
+    assert!(
+        !trail.contains("Lovelace") && !trail.contains("1815"),
+        "{trail}"
+    );
+    assert!(
+        !trail.contains("Hopper"),
+        "bound values are not recorded either: {trail}"
+    );
+    // The extended protocol's placeholder is normalized like a literal.
+    assert!(
+        trail.contains("\"SELECT born FROM patients WHERE name = ?\""),
+        "{trail}"
+    );
+    fx.dbward.stop().await;
+}
