@@ -759,3 +759,56 @@ async fn mysql_statements_are_refused_while_the_store_cannot_be_written() {
     );
     fx.dbward.stop().await;
 }
+
+/// Retention by count, end to end: the background pruner keeps the newest `audit.max_events`
+/// rows every `audit.prune_interval`, records an `audit.prune` row, and the rest still
+/// verifies; the grant's usage counters do not move back.
+#[tokio::test]
+async fn the_pruner_keeps_the_newest_events_and_the_chain_verifies() {
+    let fx = PgProxy::start_with("read", |c| {
+        c.audit.max_events = Some(30);
+        c.audit.prune_interval = Duration::from_millis(300);
+    })
+    .await;
+    let c = fx.connect().await.expect("connect");
+    for i in 0..60 {
+        // A denial between two selects ends their run: every statement is a row of its own.
+        c.simple_query(&format!("SELECT {i} AS pruned_{i}"))
+            .await
+            .expect("select");
+        c.simple_query(&format!("DELETE FROM pruned_{i}"))
+            .await
+            .expect_err("denied");
+    }
+    drop(c);
+    let (_, grants) = fx.dbward.admin("GET", "/api/grants", None).await;
+    let grant_path = format!("/api/grants/{}", grants[0]["id"]);
+    let (_, before) = fx.dbward.admin("GET", &grant_path, None).await;
+    let used = before["used_queries"].as_i64().expect("used");
+    assert!(used >= 60, "{before}");
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, page) = fx.dbward.admin("GET", "/api/audit?limit=1000", None).await;
+        rows = page["items"].as_array().expect("items").clone();
+        if rows.len() <= 32 && rows.iter().any(|r| r["action"] == "audit.prune") {
+            break;
+        }
+    }
+    assert!(rows.len() <= 32, "{} rows kept", rows.len());
+    assert!(
+        rows.iter().any(|r| r["action"] == "audit.prune"),
+        "the pruning is recorded: {:?}",
+        rows.iter()
+            .map(|r| (r["action"].clone(), r["kind"].clone()))
+            .collect::<Vec<_>>()
+    );
+    let texts: String = rows.iter().map(|r| r["statement"].to_string()).collect();
+    assert!(texts.contains("pruned_59"), "the newest rows stay: {texts}");
+    assert!(!texts.contains("pruned_0\""), "the oldest rows go: {texts}");
+    let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
+    assert_eq!(report["ok"], true, "{report}");
+    let (_, after) = fx.dbward.admin("GET", &grant_path, None).await;
+    assert_eq!(after["used_queries"], before["used_queries"], "no refund");
+    fx.dbward.stop().await;
+}
