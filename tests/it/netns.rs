@@ -284,3 +284,76 @@ async fn remote_mysql_clients_need_tls_when_required() {
     assert!(remote, "{page}");
     fx.dbward.stop().await;
 }
+
+impl TestHost {
+    /// Takes the namespace's address away: the host's ARP requests for it go unanswered, so a
+    /// connect to it hangs (for about 3 s, then "no route to host") instead of being refused.
+    fn go_silent(&self) {
+        let peer_if = format!("{}b", self.host_if.strip_suffix('a').expect("host side"));
+        let dropped = ip(&[
+            "netns",
+            "exec",
+            &self.ns,
+            "ip",
+            "addr",
+            "del",
+            &format!("{}/30", self.client_addr),
+            "dev",
+            &peer_if,
+        ]);
+        assert!(dropped, "address removed");
+    }
+}
+
+/// An upstream that does not answer at all (its packets vanish) is given up after
+/// `connect_timeout`, with a FATAL / ERR that says so, on both front doors.
+#[tokio::test]
+async fn an_upstream_that_does_not_answer_is_given_up_after_the_connect_timeout() {
+    use std::time::{Duration, Instant};
+    let host = TestHost::create();
+    host.go_silent();
+    let fx = PgProxy::start_with("read", |c| {
+        c.pg.connect_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(serde_json::json!({"host": host.client_addr})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let started = Instant::now();
+    let (ok, _, err) = fx.psql(&["-c", "SELECT 1"]).await;
+    let waited = started.elapsed();
+    assert!(!ok);
+    assert!(
+        err.contains("could not connect to the upstream of database") && err.contains("timed out"),
+        "{err}"
+    );
+    assert!(waited < Duration::from_millis(2500), "{waited:?}");
+    fx.dbward.stop().await;
+
+    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.connect_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let (s, body) = fx
+        .dbward
+        .admin(
+            "PATCH",
+            &format!("/api/databases/{}", fx.db_id),
+            Some(serde_json::json!({"host": host.client_addr})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let started = Instant::now();
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    let waited = started.elapsed();
+    assert!(!ok);
+    assert!(err.contains("timed out"), "{err}");
+    assert!(waited < Duration::from_millis(2500), "{waited:?}");
+    fx.dbward.stop().await;
+}
