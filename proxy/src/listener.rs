@@ -14,6 +14,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::session_threads::SessionThreads;
 
+/// Settings of a connection to an upstream server (both protocols).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// TCP connect timeout (and for the whole login).
+    pub connect_timeout: Duration,
+    /// Socket options.
+    pub tcp: TcpOptions,
+}
+
 /// TCP settings applied to every accepted (and upstream) socket.
 #[derive(Debug, Clone, Copy)]
 pub struct TcpOptions {

@@ -207,3 +207,101 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
         .expect("query");
     fx.dbward.stop().await;
 }
+
+/// The keepalive timers `ss` shows on the established TCP sockets from local port `sport` (to
+/// `dport`, if given): seconds left until the first probe, one entry per socket. A socket with
+/// data in flight shows its retransmission timer instead, so this asks again (for up to 5 s)
+/// until every socket shows its keepalive timer.
+pub fn keepalive_timers(sport: u16, dport: Option<u16>) -> Vec<f64> {
+    let filter = match dport {
+        Some(d) => format!("( sport = :{sport} and dport = :{d} )"),
+        None => format!("( sport = :{sport} )"),
+    };
+    let mut lines = String::new();
+    for _ in 0..100 {
+        let out = std::process::Command::new("ss")
+            .args(["-tnoH", "state", "established", &filter])
+            .output()
+            .expect("ss");
+        lines = String::from_utf8_lossy(&out.stdout).into_owned();
+        let timers: Option<Vec<f64>> = lines.lines().map(keepalive_seconds).collect();
+        match timers {
+            Some(t) if !t.is_empty() => return t,
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    panic!("no keepalive timer on every socket: {lines}");
+}
+
+/// The keepalive timer of one line of `ss -o`: `timer:(keepalive,29sec,0)`, `16min` (and,
+/// below 10 s, a form the tests avoid).
+fn keepalive_seconds(line: &str) -> Option<f64> {
+    let timer = line.split("timer:(keepalive,").nth(1)?;
+    let split = timer.find(|c: char| c.is_ascii_alphabetic())?;
+    let (value, unit) = timer.split_at(split);
+    let value: f64 = value.parse().ok()?;
+    if unit.starts_with("min") {
+        Some(value * 60.0)
+    } else {
+        unit.starts_with("sec").then_some(value)
+    }
+}
+
+/// `limits.tcp_keepalive` is set on both of a session's sockets, the client's and the
+/// upstream's, on both front doors (seen by `ss`: a keepalive timer at most the configured idle
+/// time; the MySQL front door's upstream socket had none).
+#[tokio::test]
+async fn tcp_keepalive_is_on_both_sides() {
+    use mysql_async::prelude::Queryable as _;
+    let fx = PgProxy::start_with("read", |c| {
+        c.limits.tcp_keepalive = Duration::from_secs(30);
+    })
+    .await;
+    let c = fx.connect().await.expect("connect");
+    let upstream_port: i32 = c
+        .query_one("SELECT inet_client_port()", &[])
+        .await
+        .expect("port")
+        .get(0);
+    let client_side = keepalive_timers(fx.port(), None);
+    assert_eq!(client_side.len(), 1, "{client_side:?}");
+    let upstream_side = keepalive_timers(u16::try_from(upstream_port).expect("port"), Some(5432));
+    assert_eq!(upstream_side.len(), 1, "{upstream_side:?}");
+    for t in client_side.iter().chain(&upstream_side) {
+        assert!(
+            (20.0..=30.0).contains(t),
+            "a keepalive timer of {t} s, not the configured 30 s (the kernel's default: 7,200)"
+        );
+    }
+    drop(c);
+    fx.dbward.stop().await;
+
+    // The MySQL front door: the client's socket and the upstream login's.
+    let fx = crate::my_fixture::MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.limits.tcp_keepalive = Duration::from_secs(30);
+    })
+    .await;
+    let mut conn = mysql_async::Conn::new(fx.mysql_async_opts())
+        .await
+        .expect("connect");
+    let host: String = conn
+        .query_first("SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()")
+        .await
+        .expect("processlist")
+        .expect("a row");
+    let upstream_port: u16 = host
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a port in {host}"));
+    let timers = [
+        keepalive_timers(fx.port(), None),
+        keepalive_timers(upstream_port, Some(3306)),
+    ];
+    for side in &timers {
+        assert_eq!(side.len(), 1, "{timers:?}");
+        assert!((20.0..=30.0).contains(&side[0]), "{timers:?}");
+    }
+    drop(conn);
+    fx.dbward.stop().await;
+}

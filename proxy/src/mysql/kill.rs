@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use dbward_core::crypto::Secret;
 use dbward_core::model::Database;
@@ -102,7 +101,7 @@ pub async fn kill(
     user_id: i64,
     id: u32,
     query_only: bool,
-    connect_timeout: Duration,
+    opts: &crate::listener::ConnectOptions,
 ) -> Result<(), (u16, String)> {
     let unknown = || (1094, format!("Unknown thread id: {id}"));
     let target = map.lookup(id, user_id).ok_or_else(unknown)?;
@@ -113,13 +112,13 @@ pub async fn kill(
         );
         return Ok(());
     }
-    kill_query(&target, connect_timeout).await
+    kill_query(&target, opts).await
 }
 
 /// Logs in upstream with `target`'s credentials and runs `KILL QUERY <its thread>` there.
 pub async fn kill_query(
     target: &KillTarget,
-    connect_timeout: Duration,
+    opts: &crate::listener::ConnectOptions,
 ) -> Result<(), (u16, String)> {
     let mut up = super::upstream::connect(
         &target.database,
@@ -131,7 +130,7 @@ pub async fn kill_query(
         mysql_common::constants::MariadbCapabilities::empty(),
         45,
         HashMap::new(),
-        connect_timeout,
+        opts,
     )
     .await
     .map_err(|e| {

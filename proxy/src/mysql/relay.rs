@@ -72,8 +72,8 @@ pub struct MyRelayConfig {
     /// This session's connection id (the greeting's), under which its upstream thread is
     /// registered for `KILL`.
     pub connection_id: u32,
-    /// Upstream connect timeout (`KILL QUERY` logs in upstream).
-    pub connect_timeout: Duration,
+    /// How to reach the upstream (`KILL QUERY` logs in upstream).
+    pub upstream: crate::listener::ConnectOptions,
     /// What `COM_CHANGE_USER` re-checks.
     pub change_user: ChangeUserContext,
 }
@@ -393,9 +393,9 @@ impl MyRelay {
         else {
             return;
         };
-        let timeout = self.config.connect_timeout;
+        let opts = self.config.upstream;
         tokio::spawn(async move {
-            if let Err((code, e)) = super::kill::kill_query(&target, timeout).await {
+            if let Err((code, e)) = super::kill::kill_query(&target, &opts).await {
                 tracing::debug!(code, error = %e, "killing the abandoned statement upstream");
             }
         });
@@ -1010,7 +1010,7 @@ impl MyRelay {
             self.config.user_id,
             id,
             query_only,
-            self.config.connect_timeout,
+            &self.config.upstream,
         )
         .await;
         match result {

@@ -388,7 +388,7 @@ impl MyServer {
             registry: self.sessions.clone(),
             user_id: info.user_id,
             connection_id,
-            connect_timeout: self.config.connect_timeout,
+            upstream: self.upstream_options(),
             change_user: super::relay::ChangeUserContext {
                 auth: self.auth.clone(),
                 store: self.store.clone(),
@@ -727,7 +727,7 @@ impl MyServer {
             h.hello.mariadb_capabilities,
             h.hello.collation,
             attributes,
-            self.config.connect_timeout,
+            &self.upstream_options(),
         )
         .await
         .map_err(|e| {
@@ -855,6 +855,16 @@ impl MyServer {
             setup,
             kill_target,
         }))
+    }
+
+    /// How this front door reaches upstreams: its connect timeout, the limits' keepalive.
+    fn upstream_options(&self) -> crate::listener::ConnectOptions {
+        crate::listener::ConnectOptions {
+            connect_timeout: self.config.connect_timeout,
+            tcp: crate::listener::TcpOptions {
+                keepalive: self.config.limits.tcp_keepalive,
+            },
+        }
     }
 
     /// Writes a connection audit row; false if it could not be written.

@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
@@ -98,10 +97,10 @@ pub async fn connect(
     client_mariadb_caps: MariadbCapabilities,
     collation: u8,
     attributes: HashMap<String, String, std::hash::RandomState>,
-    connect_timeout: Duration,
+    opts: &crate::listener::ConnectOptions,
 ) -> Result<Upstream, UpstreamError> {
     tokio::time::timeout(
-        connect_timeout,
+        opts.connect_timeout,
         login(
             db,
             user,
@@ -109,6 +108,7 @@ pub async fn connect(
             (client_caps, client_mariadb_caps),
             collation,
             attributes,
+            opts.tcp,
         ),
     )
     .await
@@ -126,11 +126,12 @@ async fn login(
     (client_caps, client_mariadb_caps): (CapabilityFlags, MariadbCapabilities),
     collation: u8,
     attributes: HashMap<String, String>,
+    tcp_options: crate::listener::TcpOptions,
 ) -> Result<Upstream, UpstreamError> {
     let tcp = TcpStream::connect((db.host.as_str(), db.port))
         .await
         .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-    let _ = tcp.set_nodelay(true);
+    crate::listener::configure(&tcp, tcp_options);
     let mut stream = MaybeTls::Plain(tcp);
     let mut reader = PacketReader::default();
     let (_, _, payload) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;

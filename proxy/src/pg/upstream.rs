@@ -17,7 +17,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Buf as _, BytesMut};
 use dbward_core::crypto::Secret;
@@ -90,14 +89,7 @@ pub struct Upstream {
     pub role: String,
 }
 
-/// Settings of the upstream connection.
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    /// TCP connect timeout (and for the whole login).
-    pub connect_timeout: Duration,
-    /// Socket options.
-    pub tcp: crate::listener::TcpOptions,
-}
+pub use crate::listener::ConnectOptions;
 
 /// Connects and logs in to `db` for a session at `level`.
 pub async fn connect(
