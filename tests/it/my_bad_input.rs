@@ -225,3 +225,39 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     assert_eq!(out.trim(), "1");
     fx.dbward.stop().await;
 }
+
+/// `mysql.max_message_bytes` bounds the commands dbward reads whole: a bigger one gets ERR
+/// 1153 and the connection closes. Results stream whatever their size.
+#[tokio::test]
+async fn oversized_commands_are_refused_and_large_results_pass() {
+    use mysql_async::prelude::Queryable as _;
+    let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
+        c.mysql.max_message_bytes = 1 << 20;
+    })
+    .await;
+    let mut conn = mysql_async::Conn::new(fx.mysql_async_opts())
+        .await
+        .expect("connect");
+    let big: String = conn
+        .query_first("SELECT REPEAT('x', 3000000)")
+        .await
+        .expect("a 3 MB value streams")
+        .expect("a row");
+    assert_eq!(big.len(), 3_000_000);
+    let err = conn
+        .query_drop(format!("SELECT '{}'", "z".repeat(2 << 20)))
+        .await
+        .expect_err("a 2 MB command over the 1 MiB ceiling");
+    match &err {
+        mysql_async::Error::Server(e) => assert_eq!(e.code, 1153, "{e:?}"),
+        other => panic!("an ERR packet, not {other:?}"),
+    }
+    assert!(
+        conn.query_drop("SELECT 1").await.is_err(),
+        "the connection is closed"
+    );
+    let (ok, out, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "1");
+    fx.dbward.stop().await;
+}

@@ -305,3 +305,52 @@ async fn tcp_keepalive_is_on_both_sides() {
     drop(conn);
     fx.dbward.stop().await;
 }
+
+/// `pg.max_message_bytes` bounds what dbward buffers whole (a query, a Parse): a bigger one ends
+/// the session with FATAL 08P01 naming both sizes, judged from its header. What streams through
+/// is not bounded by it: a 3 MB value in a result, a 3 MB COPY FROM STDIN.
+#[tokio::test]
+async fn oversized_client_messages_end_the_session_and_large_results_pass() {
+    use futures_util::SinkExt as _;
+    let fx = PgProxy::start_with("ddl", |c| c.pg.max_message_bytes = 1 << 20).await;
+    let c = fx.connect().await.expect("connect");
+    let big: String = c
+        .query_one("SELECT repeat('x', 3000000)", &[])
+        .await
+        .expect("a 3 MB value streams")
+        .get(0);
+    assert_eq!(big.len(), 3_000_000);
+    c.batch_execute("CREATE TABLE t (v text)")
+        .await
+        .expect("table");
+    let sink = c.copy_in("COPY t FROM STDIN").await.expect("copy in");
+    futures_util::pin_mut!(sink);
+    for _ in 0..3 {
+        let line = format!("{}\n", "y".repeat(999_999));
+        sink.send(bytes::Bytes::from(line)).await.expect("send");
+    }
+    assert_eq!(sink.finish().await.expect("finish"), 3);
+    let err = c
+        .simple_query(&format!("SELECT '{}'", "z".repeat(2 << 20)))
+        .await
+        .expect_err("a 2 MB query over the 1 MiB ceiling");
+    let db = err
+        .as_db_error()
+        .expect("a FATAL, not a dropped connection");
+    assert_eq!(db.code().code(), "08P01", "{db:?}");
+    assert!(
+        db.message()
+            .contains("exceeds dbward's limit of 1048576 bytes"),
+        "{}",
+        db.message()
+    );
+    assert!(c.is_closed() || c.simple_query("SELECT 1").await.is_err());
+    // Others go on.
+    fx.connect()
+        .await
+        .expect("connect")
+        .query_one("SELECT 1", &[])
+        .await
+        .expect("query");
+    fx.dbward.stop().await;
+}
