@@ -158,3 +158,32 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// Gives the answers that tower's layers and axum's router make on their own (a body over
+/// `http.max_body_bytes`, a request slower than `http.request_timeout`, a method a route does
+/// not have) the API's error shape; every other response passes as it is.
+pub async fn json_errors(response: Response) -> Response {
+    let (code, message) = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "this route does not take that method")
+        }
+        _ => return response,
+    };
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let body = ApiError::new(parts.status, code, message).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, body.into_body())
+}

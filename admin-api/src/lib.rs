@@ -8,7 +8,8 @@
 //!   (public, any authenticated user, or a permission on top of `api_access`). The `authorize`
 //!   middleware looks every request up in it by its matched route, so a route missing from the
 //!   table is refused (fail closed) and tests compare the table with the router.
-//! - Errors are `{"error": {"code", "message"}}` ([`error::ApiError`]); a 5xx says
+//! - Errors are `{"error": {"code", "message"}}` ([`error::ApiError`]), also those the layers
+//!   and the router make on their own ([`error::json_errors`]: 405, 408, 413); a 5xx says
 //!   "internal error" and only the log gets the cause. Request bodies go through our own
 //!   [`extract::Json`] extractor so that malformed bodies answer in the same shape.
 //! - Every mutation is audited: successes by the store in the same transaction as the change,
@@ -42,5 +43,6 @@ pub fn router(state: AdminState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.http.request_timeout,
         ))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }

@@ -331,3 +331,63 @@ fn readme_permission_table_matches_the_code() {
         assert!(rows.contains(&row.as_str()), "README lacks `{row}`");
     }
 }
+
+/// What the layers and the router answer on their own comes in the API's error shape too: a
+/// body over `http.max_body_bytes` (413, nothing written), a request slower than
+/// `http.request_timeout` (408), a method a route does not take (405, with `Allow`).
+#[tokio::test]
+async fn limits_and_wrong_methods_answer_in_the_error_shape() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.http.max_body_bytes = 1024;
+    config.http.request_timeout = std::time::Duration::from_millis(500);
+    let d = Dbward::start_with(config).await;
+    let (status, body) = d
+        .admin(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "bob", "password": "p".repeat(2000)})),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    let (_, users) = d.admin("GET", "/api/users", None).await;
+    assert!(!users.to_string().contains("\"bob\""), "{users}");
+
+    let resp = d
+        .http
+        .delete(d.url("/api/health"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET,HEAD");
+    let body: Value = resp.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+
+    // Headers, then 10 of the 100 body bytes promised, then nothing.
+    let mut tcp = tokio::net::TcpStream::connect(d.addr).await.expect("tcp");
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("admin:{ADMIN_PASSWORD}"),
+    );
+    tcp.write_all(
+        format!(
+            "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"username"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("an answer within 5 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+    d.stop().await;
+}
