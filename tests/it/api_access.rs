@@ -391,3 +391,51 @@ async fn limits_and_wrong_methods_answer_in_the_error_shape() {
     assert!(answer.contains("\"request_timeout\""), "{answer}");
     d.stop().await;
 }
+
+/// A flood of logins beyond `auth.hash_workers` busy and `auth.hash_queue` waiting is refused at
+/// once (503 `overloaded` with the API's error shape; MySQL ERR 1040), not queued without bound;
+/// once it has passed, logins work again.
+#[tokio::test]
+async fn a_flood_of_logins_is_refused_quickly_and_then_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path().to_owned());
+    config.auth.hash_workers = 1;
+    config.auth.hash_queue = 1;
+    config.auth.credential_cache_ttl = std::time::Duration::ZERO;
+    let d = Dbward::start_with(config).await;
+    let calls = (0..24).map(|_| d.admin("GET", "/api/me", None));
+    let answers = futures_util::future::join_all(calls).await;
+    let overloaded: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    let served = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(!overloaded.is_empty(), "{answers:?}");
+    assert!(served >= 1, "{answers:?}");
+    assert_eq!(overloaded.len() + served, answers.len(), "{answers:?}");
+    assert_eq!(overloaded[0].1["error"]["code"], "overloaded");
+    let (status, _) = d.admin("GET", "/api/me", None).await;
+    assert_eq!(status, 200, "served once the flood has passed");
+    d.stop().await;
+
+    let fx = crate::my_fixture::MyProxy::start_with("read", json!({}), |c| {
+        c.auth.hash_workers = 1;
+        c.auth.hash_queue = 1;
+        c.auth.credential_cache_ttl = std::time::Duration::ZERO;
+    })
+    .await;
+    let logins = (0..16).map(|_| mysql_async::Conn::new(fx.mysql_async_opts()));
+    let results = futures_util::future::join_all(logins).await;
+    let refused: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            Err(mysql_async::Error::Server(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert!(!refused.is_empty(), "some logins refused");
+    assert!(refused.iter().all(|e| e.code == 1040), "{refused:?}");
+    assert!(results.iter().any(Result::is_ok), "some logins served");
+    drop(results);
+    mysql_async::Conn::new(fx.mysql_async_opts())
+        .await
+        .expect("a login once the flood has passed");
+    fx.dbward.stop().await;
+}
