@@ -181,36 +181,83 @@ async fn wrong_password_and_unknown_user_get_28p01() {
     fx.dbward.stop().await;
 }
 
+async fn revoke_grant(fx: &PgProxy, g: i64) {
+    let (s, body) = fx
+        .dbward
+        .admin("DELETE", &format!("/api/grants/{g}"), None)
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
 #[tokio::test]
 async fn sessions_need_a_grant_active_now() {
     let dbward = crate::harness::Dbward::start().await;
     let upstream = crate::harness::PgDatabase::create().await;
     let fx = PgProxy::register(dbward, upstream).await;
-    let expect = |fx: &PgProxy, needle: &'static str| {
+    let expect = |fx: &PgProxy, code: &'static str, needle: &'static str| {
         let conninfo = fx.conninfo();
         async move {
             let err = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
                 .await
                 .err()
                 .expect("refused");
-            assert_eq!(sqlstate(&err), "28000", "{err}");
+            assert_eq!(sqlstate(&err), code, "{err}");
             let msg = err.as_db_error().expect("db error").message().to_owned();
             assert!(msg.contains(needle), "`{msg}` lacks `{needle}`");
         }
     };
-    expect(&fx, "you hold no grant").await;
-    fx.grant("read", "+2h", "+3h").await;
-    expect(&fx, "starts at").await;
-    fx.grant("read", "-3h", "-2h").await;
-    expect(&fx, "starts at").await; // a future grant is the more useful news
+    expect(&fx, "28000", "you hold no grant").await;
     let g = fx.grant("read", "-1h", "+1h").await;
     fx.connect().await.expect("active grant works");
-    let (s, _) = fx
+    revoke_grant(&fx, g).await;
+    expect(&fx, "28000", "was revoked").await;
+    fx.grant("read", "-3h", "-2h").await;
+    expect(&fx, "28000", "expired at").await; // an expiry says more than a revocation
+    let future = fx.grant("read", "+2h", "+3h").await;
+    expect(&fx, "28000", "starts at").await; // a future grant is the most useful news
+    revoke_grant(&fx, future).await;
+    fx.grant("read", "-1h", "+1h").await;
+    fx.connect().await.expect("active grant works");
+    let user = format!("/api/users/{}", fx.user_id);
+    let (s, body) = fx
         .dbward
-        .admin("DELETE", &format!("/api/grants/{g}"), None)
+        .admin("PATCH", &user, Some(serde_json::json!({"enabled": false})))
         .await;
-    assert_eq!(s, 200);
-    expect(&fx, "starts at").await;
+    assert_eq!(s, 200, "{body}");
+    expect(&fx, "28000", "your dbward account is disabled").await;
+    let (s, body) = fx
+        .dbward
+        .admin("PATCH", &user, Some(serde_json::json!({"enabled": true})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    fx.dbward.point_at_a_closed_port(fx.db_id).await;
+    expect(&fx, "08006", "could not connect to the upstream").await;
+    // Each refusal is in the trail with its reason, written before the client heard it.
+    let wanted = [
+        "no_grant",
+        "grant_revoked",
+        "grant_expired",
+        "grant_not_started",
+        "user_disabled",
+        "upstream_unavailable",
+    ];
+    let (_, page) = fx
+        .dbward
+        .admin("GET", "/api/audit?action=pg.connect&limit=100", None)
+        .await;
+    let reasons: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["outcome"] == "failure")
+        .filter_map(|r| r["details"]["reason"].as_str())
+        .collect();
+    for reason in wanted {
+        assert!(
+            reasons.contains(&reason),
+            "{reason} missing from {reasons:?}"
+        );
+    }
     fx.dbward.stop().await;
 }
 

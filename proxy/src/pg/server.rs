@@ -206,7 +206,7 @@ impl PgServer {
         };
         match outcome {
             Err(refusal) => {
-                Box::pin(fatal(&mut client, refusal.code, &refusal.message)).await;
+                // Audited before the client hears the refusal, as on the MySQL front door.
                 let details = json!({
                     "database": params.database, "tls": client.is_tls(),
                     "reason": refusal.reason, "message": refusal.message,
@@ -220,6 +220,7 @@ impl PgServer {
                     details,
                 ))
                 .await;
+                Box::pin(fatal(&mut client, refusal.code, &refusal.message)).await;
             }
             Ok(opened) => {
                 return Some(Box::new(Established {
