@@ -2600,3 +2600,84 @@ async fn upstream_password_hashes_are_admin_only() {
     );
     fx.dbward.stop().await;
 }
+
+/// Every reason a MySQL login is refused after the password, with its code and message, and
+/// its `mysql.connect` row in the trail (written before the client hears the refusal).
+#[tokio::test]
+async fn mysql_logins_need_a_grant_active_now_and_each_refusal_is_audited() {
+    let fx = MyProxy::start("read", serde_json::json!({})).await;
+    let admin = |method: &'static str, path: String, body: Option<serde_json::Value>| {
+        let d = &fx.dbward;
+        async move {
+            let (s, b) = d.admin(method, &path, body).await;
+            assert!((200..300).contains(&s), "{path}: {s} {b}");
+            b
+        }
+    };
+    let grant = |starts: i64, expires: i64| {
+        let at = |h: i64| {
+            dbward_core::time::format_rfc3339(
+                time::OffsetDateTime::now_utc() + time::Duration::hours(h),
+            )
+        };
+        serde_json::json!({"user_id": fx.user_id, "database_id": fx.db_id,
+            "access_level": "read", "starts_at": at(starts), "expires_at": at(expires)})
+    };
+    let refused = |wanted: &'static str| {
+        let fx = &fx;
+        async move {
+            let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+            assert!(!ok, "refused");
+            assert!(err.contains(wanted), "{err} lacks {wanted}");
+        }
+    };
+    let grants = admin("GET", "/api/grants".into(), None).await;
+    let first = grants[0]["id"].as_i64().expect("id");
+    admin("DELETE", format!("/api/grants/{first}"), None).await;
+    refused("ERROR 1044 (42000): your grant on database \"shop\" was revoked").await;
+    admin("POST", "/api/grants".into(), Some(grant(-3, -2))).await;
+    refused("expired at").await;
+    let future = admin("POST", "/api/grants".into(), Some(grant(2, 3))).await;
+    refused("starts at").await;
+    admin("DELETE", format!("/api/grants/{}", future["id"]), None).await;
+    admin("POST", "/api/grants".into(), Some(grant(-1, 1))).await;
+    let (ok, _, err) = fx.mysql(&["-e", "SELECT 1"]).await;
+    assert!(ok, "{err}");
+    let user = format!("/api/users/{}", fx.user_id);
+    admin(
+        "PATCH",
+        user.clone(),
+        Some(serde_json::json!({"enabled": false})),
+    )
+    .await;
+    refused("ERROR 1045 (28000)").await;
+    admin("PATCH", user, Some(serde_json::json!({"enabled": true}))).await;
+    fx.dbward.point_at_a_closed_port(fx.db_id).await;
+    refused("could not connect to the upstream of database \"shop\"").await;
+    let page = admin(
+        "GET",
+        "/api/audit?action=mysql.connect&limit=100".into(),
+        None,
+    )
+    .await;
+    let reasons: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["outcome"] == "failure")
+        .filter_map(|r| r["details"]["reason"].as_str())
+        .collect();
+    for reason in [
+        "grant_revoked",
+        "grant_expired",
+        "grant_not_started",
+        "user_disabled",
+        "upstream_unavailable",
+    ] {
+        assert!(
+            reasons.contains(&reason),
+            "{reason} missing from {reasons:?}"
+        );
+    }
+    fx.dbward.stop().await;
+}
