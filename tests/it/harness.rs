@@ -205,6 +205,25 @@ impl Dbward {
         (status, json)
     }
 
+    /// The `details.reason` of every failed `action` (`pg.connect`, `mysql.connect`) in the
+    /// trail, newest first.
+    pub async fn failure_reasons(&self, action: &str) -> Vec<String> {
+        let (_, page) = self
+            .admin(
+                "GET",
+                &format!("/api/audit?action={action}&limit=100"),
+                None,
+            )
+            .await;
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|r| r["outcome"] == "failure")
+            .filter_map(|r| r["details"]["reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// `call` as the bootstrapped admin.
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(method, path, Some(("admin", ADMIN_PASSWORD)), body)
