@@ -72,7 +72,12 @@ impl Started {
     pub async fn finish(self) -> anyhow::Result<()> {
         let http = self.http.await.context("HTTP server task")?;
         // Sessions end with 57P01; a running upstream query is cancelled.
-        let n = self.registry.kill_all("dbward is shutting down");
+        let n = self
+            .registry
+            .kill_all(&dbward_core::sessions::EndReason::new(
+                "shutdown",
+                "dbward is shutting down",
+            ));
         if n > 0 {
             tracing::info!(sessions = n, "ending sessions");
         }

@@ -60,7 +60,34 @@ pub struct SessionInfo {
 struct Entry {
     info: SessionInfo,
     kill: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    reason: Arc<Mutex<Option<EndReason>>>,
+}
+
+/// Why dbward ends a session: a stable code for the trail's session-end row (`cause`:
+/// `grant_expired`, `grant_revoked`, `grant_deleted`, `user_disabled`, `database_removed`,
+/// `database_changed`, `killed_by_admin`, `killed_by_user`, `shutdown`, and the front doors'
+/// own: `idle_timeout`, `idle_in_transaction_timeout`, `quota`, `setting_changed`,
+/// `protocol_error`, `error`), and the message the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndReason {
+    /// Stable code.
+    pub cause: &'static str,
+    /// What the client is told.
+    pub message: String,
+}
+
+impl EndReason {
+    /// A reason with `cause` and `message`.
+    pub fn new(cause: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            cause,
+            message: message.into(),
+        }
+    }
+
+    fn unknown() -> Self {
+        Self::new("error", "session ended by dbward")
+    }
 }
 
 /// Caps on concurrent sessions (0: no cap). A `read` grant handed to a contractor must not be
@@ -101,7 +128,7 @@ pub struct SessionHandle {
     id: Uuid,
     registry: Arc<SessionRegistry>,
     kill: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    reason: Arc<Mutex<Option<EndReason>>>,
 }
 
 impl SessionHandle {
@@ -115,13 +142,13 @@ impl SessionHandle {
     ///
     /// # Cancel safety
     /// Cancel safe: it only waits on a token.
-    pub async fn killed(&self) -> String {
+    pub async fn killed(&self) -> EndReason {
         self.kill.cancelled().await;
         self.reason
             .lock()
             .expect("session reason lock poisoned")
             .clone()
-            .unwrap_or_else(|| "session ended by dbward".into())
+            .unwrap_or_else(EndReason::unknown)
     }
 
     /// What the registry knows about this session.
@@ -147,7 +174,7 @@ impl SessionHandle {
 
     /// The reason given when the session was ended, if it was.
     #[must_use]
-    pub fn reason(&self) -> Option<String> {
+    pub fn reason(&self) -> Option<EndReason> {
         self.reason
             .lock()
             .expect("session reason lock poisoned")
@@ -159,7 +186,7 @@ impl SessionHandle {
 #[derive(Clone)]
 pub struct KillSignal {
     kill: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    reason: Arc<Mutex<Option<EndReason>>>,
 }
 
 impl KillSignal {
@@ -167,13 +194,13 @@ impl KillSignal {
     ///
     /// # Cancel safety
     /// Cancel safe: it only waits on a token.
-    pub async fn wait(&self) -> String {
+    pub async fn wait(&self) -> EndReason {
         self.kill.cancelled().await;
         self.reason
             .lock()
             .expect("session reason lock poisoned")
             .clone()
-            .unwrap_or_else(|| "session ended by dbward".into())
+            .unwrap_or_else(EndReason::unknown)
     }
 }
 
@@ -246,7 +273,7 @@ impl SessionRegistry {
     }
 
     /// Ends a session with `reason`; false if it is not live here.
-    pub fn kill(&self, id: Uuid, reason: &str) -> bool {
+    pub fn kill(&self, id: Uuid, reason: &EndReason) -> bool {
         let sessions = self
             .sessions
             .lock()
@@ -261,7 +288,7 @@ impl SessionRegistry {
 
 impl SessionRegistry {
     /// Ends every live session with `reason` (shutdown). Returns how many.
-    pub fn kill_all(&self, reason: &str) -> usize {
+    pub fn kill_all(&self, reason: &EndReason) -> usize {
         let sessions = self
             .sessions
             .lock()
@@ -273,10 +300,10 @@ impl SessionRegistry {
     }
 }
 
-fn end(entry: &Entry, reason: &str) {
+fn end(entry: &Entry, reason: &EndReason) {
     let mut r = entry.reason.lock().expect("session reason lock poisoned");
     if r.is_none() {
-        *r = Some(reason.to_owned());
+        *r = Some(reason.clone());
     }
     entry.kill.cancel();
 }
@@ -284,40 +311,46 @@ fn end(entry: &Entry, reason: &str) {
 /// Why a session may no longer exist, if it may not, by `facts` about the live sessions'
 /// grants, users and databases (fetched for all of them at once). A grant, user or database the
 /// store no longer has ends the session.
-fn verdict(s: &SessionInfo, facts: &SessionFacts, now: OffsetDateTime) -> Option<String> {
+fn verdict(s: &SessionInfo, facts: &SessionFacts, now: OffsetDateTime) -> Option<EndReason> {
+    let db = &s.database;
     if now >= s.expires_at {
-        return Some(format!(
-            "your grant on database \"{}\" expired at {}",
-            s.database,
-            crate::time::format_rfc3339(s.expires_at)
+        return Some(EndReason::new(
+            "grant_expired",
+            format!(
+                "your grant on database \"{db}\" expired at {}",
+                crate::time::format_rfc3339(s.expires_at)
+            ),
         ));
     }
     match facts.grants.get(&s.grant_id) {
         Some(false) => {}
         Some(true) => {
-            return Some(format!(
-                "your grant on database \"{}\" was revoked",
-                s.database
+            return Some(EndReason::new(
+                "grant_revoked",
+                format!("your grant on database \"{db}\" was revoked"),
             ));
         }
         None => {
-            return Some(format!(
-                "your grant on database \"{}\" no longer exists",
-                s.database
+            return Some(EndReason::new(
+                "grant_deleted",
+                format!("your grant on database \"{db}\" no longer exists"),
             ));
         }
     }
     if !facts.usable_users.contains(&s.user_id) {
-        return Some("your dbward account was disabled".into());
+        return Some(EndReason::new(
+            "user_disabled",
+            "your dbward account was disabled",
+        ));
     }
     match facts.databases.get(&s.database_id) {
-        None => Some(format!(
-            "database \"{}\" was removed from dbward",
-            s.database
+        None => Some(EndReason::new(
+            "database_removed",
+            format!("database \"{db}\" was removed from dbward"),
         )),
-        Some(version) if *version != s.database_version => Some(format!(
-            "the connection settings of database \"{}\" changed; reconnect",
-            s.database
+        Some(version) if *version != s.database_version => Some(EndReason::new(
+            "database_changed",
+            format!("the connection settings of database \"{db}\" changed; reconnect"),
         )),
         Some(_) => None,
     }
@@ -362,7 +395,7 @@ pub async fn watch(
         let now = crate::time::now();
         for s in &sessions {
             if let Some(reason) = verdict(s, &facts, now) {
-                tracing::info!(session = %s.id, user = %s.username, %reason, "ending session");
+                tracing::info!(session = %s.id, user = %s.username, cause = reason.cause, message = %reason.message, "ending session");
                 registry.kill(s.id, &reason);
             }
         }
@@ -403,22 +436,29 @@ mod tests {
         let now = crate::time::now();
         let s = session(now);
         assert_eq!(verdict(&s, &facts(), now), None, "all is well");
-        let ends = |f: SessionFacts, at: OffsetDateTime| verdict(&s, &f, at).unwrap_or_default();
-        assert!(ends(facts(), now + time::Duration::hours(2)).contains("expired at"));
+        let ends = |f: SessionFacts, at: OffsetDateTime| {
+            verdict(&s, &f, at)
+                .map(|r| format!("{}: {}", r.cause, r.message))
+                .unwrap_or_default()
+        };
+        assert!(
+            ends(facts(), now + time::Duration::hours(2))
+                .contains("grant_expired: your grant on database \"orders\" expired at")
+        );
         let mut f = facts();
         f.grants.insert(3, true);
-        assert!(ends(f, now).contains("was revoked"));
+        assert!(ends(f, now).starts_with("grant_revoked: "));
         let mut f = facts();
         f.grants.clear();
-        assert!(ends(f, now).contains("no longer exists"));
+        assert!(ends(f, now).starts_with("grant_deleted: "));
         let mut f = facts();
         f.usable_users.clear();
-        assert!(ends(f, now).contains("account was disabled"));
+        assert!(ends(f, now).starts_with("user_disabled: "));
         let mut f = facts();
         f.databases.clear();
-        assert!(ends(f, now).contains("was removed from dbward"));
+        assert!(ends(f, now).starts_with("database_removed: "));
         let mut f = facts();
         f.databases.insert(2, 78);
-        assert!(ends(f, now).contains("connection settings"));
+        assert!(ends(f, now).starts_with("database_changed: the connection settings"));
     }
 }

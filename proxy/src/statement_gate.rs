@@ -57,7 +57,7 @@ pub enum SessionEnd {
     /// A protocol violation or an I/O error.
     Error(String),
     /// dbward ended it (policy, kill, timeout), with the error sent to the client.
-    Ended(String),
+    Ended(dbward_core::sessions::EndReason),
 }
 
 /// What a session-end audit row records besides how the session ended (both front doors).
@@ -72,14 +72,21 @@ pub struct EndFacts<'a> {
 }
 
 impl SessionEnd {
-    /// How the session-end audit row names it (`end`), and its message if any.
+    /// dbward ended it: why, as a stable code, and what the client was told.
     #[must_use]
-    fn audited(&self) -> (&'static str, Option<String>) {
+    pub fn ended(cause: &'static str, message: impl Into<String>) -> Self {
+        Self::Ended(dbward_core::sessions::EndReason::new(cause, message))
+    }
+
+    /// How the session-end audit row names it (`end`), the cause when dbward ended it, and the
+    /// message if any.
+    #[must_use]
+    fn audited(&self) -> (&'static str, Option<&'static str>, Option<String>) {
         match self {
-            Self::ClientQuit => ("client_quit", None),
-            Self::UpstreamClosed => ("upstream_closed", None),
-            Self::Error(e) => ("error", Some(e.clone())),
-            Self::Ended(m) => ("ended_by_dbward", Some(m.clone())),
+            Self::ClientQuit => ("client_quit", None, None),
+            Self::UpstreamClosed => ("upstream_closed", None, None),
+            Self::Error(e) => ("error", None, Some(e.clone())),
+            Self::Ended(r) => ("ended_by_dbward", Some(r.cause), Some(r.message.clone())),
         }
     }
 
@@ -88,10 +95,10 @@ impl SessionEnd {
     pub fn details(&self, f: &EndFacts<'_>) -> serde_json::Value {
         let seconds = f.started.elapsed().as_secs_f64();
         tracing::info!(end = ?self, seconds, "session ended");
-        let (why, message) = self.audited();
+        let (why, cause, message) = self.audited();
         serde_json::json!({
             "database": f.database, "session_id": f.session_id, "grant_id": f.grant_id,
-            "duration_seconds": seconds, "end": why, "message": message,
+            "duration_seconds": seconds, "end": why, "cause": cause, "message": message,
             "statements": f.statements, "result_bytes": f.result_bytes,
         })
     }

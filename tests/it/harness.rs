@@ -224,6 +224,32 @@ impl Dbward {
             .collect()
     }
 
+    /// Waits (up to 5 s) until the trail holds `n` session-end rows (`pg.session_end`,
+    /// `mysql.session_end`) and returns their `details.cause`, newest first.
+    pub async fn end_causes(&self, action: &str, n: usize) -> Vec<String> {
+        let mut causes = Vec::new();
+        for _ in 0..100 {
+            let (_, page) = self
+                .admin(
+                    "GET",
+                    &format!("/api/audit?action={action}&limit=100"),
+                    None,
+                )
+                .await;
+            causes = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|r| r["details"]["cause"].as_str().unwrap_or("-").to_owned())
+                .collect();
+            if causes.len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        causes
+    }
+
     /// `call` as the bootstrapped admin.
     pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(method, path, Some(("admin", ADMIN_PASSWORD)), body)

@@ -775,7 +775,21 @@ async fn kill_query_reaches_only_the_same_users_sessions() {
         "the statement was stopped ({elapsed:?})"
     );
     busy.execute("SELECT 1").await.expect("the session goes on");
-    busy.close().await.expect("close");
+    // `KILL [CONNECTION] n` ends the whole session.
+    killer
+        .execute("KILL 1")
+        .await
+        .expect("kill the first session");
+    let e = busy
+        .execute("SELECT 1")
+        .await
+        .expect_err("the first session has ended");
+    assert!(
+        e.to_string().contains("KILL CONNECTION") || e.to_string().contains("1927"),
+        "{e}"
+    );
+    let causes = fx.dbward.end_causes("mysql.session_end", 1).await;
+    assert_eq!(causes, ["killed_by_user"]);
     killer.close().await.expect("close");
     fx.dbward.stop().await;
 }
@@ -1652,6 +1666,7 @@ async fn killing_a_session_mid_result_tells_the_client_why() {
     };
     let details = &end["details"];
     assert_eq!(details["end"], "ended_by_dbward", "{end}");
+    assert_eq!(details["cause"], "killed_by_admin", "{end}");
     assert!(
         details["message"]
             .as_str()

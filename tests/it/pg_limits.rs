@@ -95,6 +95,8 @@ async fn idle_in_transaction_sessions_end_and_roll_back() {
     assert_eq!(code(&err).0, "25P03");
     let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "rolled back");
+    let causes = fx.dbward.end_causes("pg.session_end", 1).await;
+    assert_eq!(causes, ["idle_in_transaction_timeout"]);
     fx.dbward.stop().await;
 }
 
@@ -125,6 +127,8 @@ async fn idle_sessions_end_but_busy_ones_do_not() {
             "terminating connection due to idle-session timeout".into()
         )
     );
+    let causes = fx.dbward.end_causes("pg.session_end", 1).await;
+    assert_eq!(causes, ["idle_timeout"]);
     fx.dbward.stop().await;
 }
 

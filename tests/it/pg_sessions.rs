@@ -99,6 +99,8 @@ async fn revoking_the_grant_ends_idle_and_busy_sessions() {
     upstream_backends_gone(&fx).await;
     let n: i64 = fx.upstream_count("t").await;
     assert_eq!(n, 0, "the open transaction was not committed");
+    let causes = fx.dbward.end_causes("pg.session_end", 3).await;
+    assert_eq!(causes, ["grant_revoked"; 3], "the trail says why");
     fx.dbward.stop().await;
 }
 
@@ -118,6 +120,8 @@ async fn grant_expiry_ends_the_session() {
     assert!(e.message().contains("expired"), "{}", e.message());
     assert!(time::OffsetDateTime::now_utc() < expires + time::Duration::milliseconds(1500));
     upstream_backends_gone(&fx).await;
+    let causes = fx.dbward.end_causes("pg.session_end", 1).await;
+    assert_eq!(causes, ["grant_expired"]);
     fx.dbward.stop().await;
 }
 
@@ -162,6 +166,8 @@ async fn admin_lists_and_kills_sessions() {
     let (_, sessions) = fx.dbward.admin("GET", "/api/sessions", None).await;
     assert_eq!(sessions.as_array().map(Vec::len), Some(0));
     upstream_backends_gone(&fx).await;
+    let causes = fx.dbward.end_causes("pg.session_end", 1).await;
+    assert_eq!(causes, ["killed_by_admin"]);
     fx.dbward.stop().await;
 }
 
@@ -217,6 +223,8 @@ async fn disabling_the_user_or_changing_the_database_ends_sessions() {
     let e = fatal_of(conn2, Duration::from_secs(3)).await;
     assert!(e.message().contains("disabled"), "{}", e.message());
     upstream_backends_gone(&fx).await;
+    let causes = fx.dbward.end_causes("pg.session_end", 2).await;
+    assert_eq!(causes, ["user_disabled", "database_changed"]);
     fx.dbward.stop().await;
 }
 

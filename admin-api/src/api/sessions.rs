@@ -33,7 +33,10 @@ pub(crate) async fn kill(
     id: Result<Path<uuid::Uuid>, axum::extract::rejection::PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id.map_err(|_| ApiError::invalid("the id in the path must be a UUID"))?;
-    let reason = format!("terminated by dbward administrator {}", p.username);
+    let reason = dbward_core::sessions::EndReason::new(
+        "killed_by_admin",
+        format!("terminated by dbward administrator {}", p.username),
+    );
     if !state.sessions.kill(id, &reason) {
         return Err(ApiError::not_found("session"));
     }

@@ -108,7 +108,10 @@ pub async fn kill(
     if !query_only {
         registry.kill(
             target.session_id,
-            "killed by KILL CONNECTION from the same user",
+            &dbward_core::sessions::EndReason::new(
+                "killed_by_user",
+                "killed by KILL CONNECTION from the same user",
+            ),
         );
         return Ok(());
     }

@@ -138,6 +138,9 @@ const MAX_SPAN: usize = 64 * 1024;
 enum Done {
     /// The session must end with this (code, message) ERR sent to the client, with `seq`.
     End(u16, &'static str, String, u8),
+    /// The session was ended from outside (the registry: an admin, the grant, shutdown), with
+    /// `seq` for its ERR.
+    Killed(dbward_core::sessions::EndReason, u8),
     /// The client hung up while its statement ran.
     ClientGone,
 }
@@ -235,7 +238,7 @@ impl MyRelay {
                 tokio::select! {
                     biased;
                     reason = &mut killed => {
-                        return self.end(1927, "70100", reason, 0).await;
+                        return self.end_with(1927, "70100", reason, 0).await;
                     }
                     r = self.client_reader.read_idle(&mut self.client, self.config.max_message_bytes) => break r,
                     () = &mut idle => {
@@ -244,11 +247,12 @@ impl MyRelay {
                             continue;
                         }
                         let why = if self.status & SERVER_STATUS_IN_TRANS != 0 {
-                            "dbward ended the session: idle in a transaction too long"
+                            ("idle_in_transaction_timeout", "dbward ended the session: idle in a transaction too long")
                         } else {
-                            "dbward ended the session: idle too long"
+                            ("idle_timeout", "dbward ended the session: idle too long")
                         };
-                        return self.end(4031, "HY000", why.into(), 0).await;
+                        let why = dbward_core::sessions::EndReason::new(why.0, why.1);
+                        return self.end_with(4031, "HY000", why, 0).await;
                     }
                 }
             };
@@ -299,7 +303,7 @@ impl MyRelay {
                         let _ = self.client.shutdown().await;
                         return SessionEnd::Ended(reason);
                     }
-                    Err(Done::End(1927, "70100", reason, self.up.reader.next_seq(1)))
+                    Err(Done::Killed(reason, self.up.reader.next_seq(1)))
                 }
             };
             if let Ok(None) = step {
@@ -328,6 +332,9 @@ impl MyRelay {
                 Ok(None) => {}
                 Err(Done::End(code, state, message, seq)) => {
                     return self.end(code, state, message, seq).await;
+                }
+                Err(Done::Killed(reason, seq)) => {
+                    return self.end_with(1927, "70100", reason, seq).await;
                 }
                 Err(Done::ClientGone) => {
                     return SessionEnd::Error(
@@ -429,12 +436,36 @@ impl MyRelay {
         }
     }
 
-    /// Sends an ERR (after anything pending) and ends the session.
+    /// Sends an ERR (after anything pending) and ends the session; its cause follows from
+    /// the code.
     async fn end(&mut self, code: u16, state: &str, message: String, seq: u8) -> SessionEnd {
-        put_packet(&mut self.out, seq, &err_payload(code, state, &message));
+        let cause = match code {
+            1226 => "quota",
+            1227 => "setting_changed",
+            1043 | 1047 | 1153 | 1156 => "protocol_error",
+            1044 | 1045 => "change_user_refused",
+            _ => "error",
+        };
+        let reason = dbward_core::sessions::EndReason::new(cause, message);
+        self.end_with(code, state, reason, seq).await
+    }
+
+    /// [`Self::end`] with its cause given.
+    async fn end_with(
+        &mut self,
+        code: u16,
+        state: &str,
+        reason: dbward_core::sessions::EndReason,
+        seq: u8,
+    ) -> SessionEnd {
+        put_packet(
+            &mut self.out,
+            seq,
+            &err_payload(code, state, &reason.message),
+        );
         let _ = self.client.send(&self.out).await;
         let _ = self.client.shutdown().await;
-        SessionEnd::Ended(message)
+        SessionEnd::Ended(reason)
     }
 
     /// Answers the client with an ERR for its command (sequence id 1); the session goes on.

@@ -48,6 +48,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{Buf as _, BytesMut};
 use dbward_core::model::AccessLevel;
 use dbward_core::quota::{Allowance, QuotaError};
+use dbward_core::sessions::EndReason;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::stream::SendExt as _;
@@ -448,7 +449,7 @@ fn client_to_upstream(
         let mut read_at = std::time::Instant::now();
         let fatal = |code: &'static str, message: String| {
             fatal_request.ask(code, message.clone());
-            std::future::ready(SessionEnd::Ended(message))
+            std::future::ready(SessionEnd::ended(cause_of(code), message))
         };
         loop {
             loop {
@@ -1147,7 +1148,8 @@ fn upstream_to_client(
                 }
                 () = std::future::poll_fn(|cx| fatal.poll_asked(cx)) => {
                     if let Some((code, message)) = fatal.take() {
-                        return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, message)).await;
+                        let reason = EndReason::new(cause_of(code), message);
+                        return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, reason)).await;
                     }
                 }
                 r = chunk.fill(&mut upstream, &mut buf, &mut out) => match r {
@@ -1167,7 +1169,8 @@ fn upstream_to_client(
                             } else {
                                 ("25P03", "terminating connection due to idle-in-transaction timeout")
                             };
-                            return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, why.into())).await;
+                            let reason = EndReason::new(cause_of(code), why);
+                            return Box::pin(end_mid_stream(&mut framer, &mut upstream, &mut buf, &cycles, &mut client, &mut out, code, reason)).await;
                         }
                         Some(d) => idle_timer.as_mut().reset(d),
                         None => idle_timer.as_mut().reset(now + recheck),
@@ -1229,7 +1232,7 @@ async fn end_mid_stream(
     client: &mut WriteHalf,
     out: &mut BytesMut,
     code: &'static str,
-    message: String,
+    reason: EndReason,
 ) -> SessionEnd {
     if framer.passthrough > 0 && !framer.discard {
         let rest = tokio::time::timeout(FINISH_WAIT, async {
@@ -1255,10 +1258,10 @@ async fn end_mid_stream(
         if !matches!(rest, Ok(Ok(()))) {
             cycles.lock().expect("cycles lock poisoned").ended = true;
             let _ = client.shutdown().await;
-            return SessionEnd::Ended(message);
+            return SessionEnd::Ended(reason);
         }
     }
-    end_session(cycles, client, out, code, message).await
+    end_session_for(cycles, client, out, code, reason).await
 }
 
 /// Sends what is pending plus a FATAL error to the client and closes its side.
@@ -1269,11 +1272,42 @@ async fn end_session(
     code: &'static str,
     message: String,
 ) -> SessionEnd {
+    end_session_for(
+        cycles,
+        client,
+        out,
+        code,
+        EndReason::new(cause_of(code), message),
+    )
+    .await
+}
+
+/// [`end_session`] with its cause given.
+async fn end_session_for(
+    cycles: &Mutex<Cycles>,
+    client: &mut WriteHalf,
+    out: &mut BytesMut,
+    code: &'static str,
+    reason: EndReason,
+) -> SessionEnd {
     cycles.lock().expect("cycles lock poisoned").ended = true;
-    codec::error_response(out, Severity::Fatal, code, &message);
+    codec::error_response(out, Severity::Fatal, code, &reason.message);
     let _ = client.send(out).await;
     let _ = client.shutdown().await;
-    SessionEnd::Ended(message)
+    SessionEnd::Ended(reason)
+}
+
+/// What the trail's session-end row names as the cause of a FATAL with `code` that dbward
+/// sends on its own.
+fn cause_of(code: &str) -> &'static str {
+    match code {
+        "57P05" => "idle_timeout",
+        "25P03" => "idle_in_transaction_timeout",
+        "53400" => "quota",
+        "08006" => "setting_changed",
+        "08P01" => "protocol_error",
+        _ => "error",
+    }
 }
 
 /// Settings the session must keep, as the upstream reports them in `ParameterStatus`: the
