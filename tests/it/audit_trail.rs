@@ -821,3 +821,82 @@ async fn the_pruner_keeps_the_newest_events_and_the_chain_verifies() {
     assert_eq!(after["used_queries"], 60, "pruning refunds nothing");
     fx.dbward.stop().await;
 }
+
+/// A store that hangs (a lock held on the audit table) rather than fails: once the queue
+/// (`audit.queue_events`) is full, statements wait for room (back-pressure) instead of running
+/// without their events or dropping them; when the store moves again, every statement runs and
+/// every event is written.
+#[tokio::test]
+async fn a_full_queue_holds_statements_back_and_loses_nothing() {
+    let store = BreakableStore::create().await;
+    let fx = PgProxy::start_with("read", |c| {
+        store.configure(c);
+        c.audit.queue_events = 4;
+        c.audit.batch_events = 1;
+        c.audit.unavailable_wait = Duration::from_secs(30);
+    })
+    .await;
+    let c = fx.connect().await.expect("connect");
+    c.simple_query("SELECT 'warm'").await.expect("select");
+    // Hold the audit table: the writer's next insert waits on the lock.
+    let (mut holder, conn) = tokio_postgres::connect(&store.db.url, tokio_postgres::NoTls)
+        .await
+        .expect("store connection");
+    tokio::spawn(conn);
+    let lock = holder.transaction().await.expect("begin");
+    lock.batch_execute("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = ran.clone();
+    let worker = tokio::spawn(async move {
+        for i in 0..30 {
+            // Two shapes in turn: no two neighbours share a row.
+            let sql = if i % 2 == 0 {
+                format!("SELECT {i} AS held_{i}")
+            } else {
+                format!("SELECT 'x{i}' AS held_{i}, 1")
+            };
+            c.simple_query(&sql).await.expect("runs, late");
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let while_held = ran.load(std::sync::atomic::Ordering::SeqCst);
+    // The queue's 4 places, the writer's batch in hand and folded executions waiting for it
+    // (at most `queue_events` more): far from all 30.
+    assert!(
+        while_held <= 12,
+        "statements wait while the queue is full ({while_held} ran)"
+    );
+    lock.rollback().await.expect("release");
+    tokio::time::timeout(Duration::from_secs(20), worker)
+        .await
+        .expect("all ran once the store moved")
+        .expect("join");
+    let mut found = 0;
+    for _ in 0..100 {
+        let (_, page) = fx
+            .dbward
+            .admin(
+                "GET",
+                "/api/audit?action=statement.allowed&q=held_&limit=1000",
+                None,
+            )
+            .await;
+        found = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| crate::harness::json_texts_of(r).len())
+            .sum::<usize>();
+        if found == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found, 30, "every event written");
+    let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
+    assert_eq!(report["ok"], true, "{report}");
+    fx.dbward.stop().await;
+}
