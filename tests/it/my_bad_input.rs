@@ -261,3 +261,77 @@ async fn oversized_commands_are_refused_and_large_results_pass() {
     assert_eq!(out.trim(), "1");
     fx.dbward.stop().await;
 }
+
+/// The session caps and the idle-in-transaction timeout on the MySQL front door, as on the
+/// PostgreSQL one: a third session on a grant capped at 2 gets ERR 1040 naming the cap, a slot
+/// frees when a session ends; connections beyond `limits.max_connections` get ERR 1040 before
+/// the handshake; a session idle inside a transaction is ended, its transaction rolled back.
+#[tokio::test]
+async fn mysql_session_caps_and_idle_transactions() {
+    use mysql_async::prelude::Queryable as _;
+    let fx = MyProxy::start_with("write", serde_json::json!({}), |c| {
+        c.limits.max_sessions_per_grant = 2;
+        c.limits.max_sessions_per_user = 3;
+        c.limits.max_connections = 3;
+        c.limits.idle_in_transaction_timeout = Duration::from_secs(1);
+    })
+    .await;
+    fx.upstream.sql("CREATE TABLE t (x int)");
+    let connect = || mysql_async::Conn::new(fx.mysql_async_opts());
+    let a = connect().await.expect("first");
+    let mut b = connect().await.expect("second");
+    match connect().await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1040, "{e:?}");
+            assert_eq!(e.message, "too many sessions on this grant (limit 2)");
+        }
+        other => panic!("a third session on the grant: {other:?}"),
+    }
+    // Two sessions and a third connection held open before its handshake: the listener's cap.
+    let held = TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .expect("tcp");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = TcpStream::connect(("127.0.0.1", fx.port()))
+        .await
+        .expect("tcp");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), over.read_to_end(&mut answer)).await;
+    assert_eq!(err_code(&answer), Some(1040), "{answer:?}");
+    assert!(String::from_utf8_lossy(&answer).contains("too many connections to dbward"));
+    drop(held);
+    a.disconnect().await.expect("disconnect");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let _c = loop {
+        match connect().await {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = e;
+            }
+            Err(e) => panic!("the slot never freed: {e}"),
+        }
+    };
+    // Idle inside a transaction: ended, rolled back.
+    b.query_drop("BEGIN").await.expect("begin");
+    b.query_drop("INSERT INTO t VALUES (1)")
+        .await
+        .expect("insert");
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    // The ERR (4031, as MySQL 8 sends at its wait_timeout) comes unasked, with sequence id 0;
+    // mysql_async reports it as packets out of sync (sqlx shows its text, see above).
+    b.query_drop("COMMIT")
+        .await
+        .expect_err("ended while idle in a transaction");
+    assert_eq!(
+        fx.upstream.sql("SELECT COUNT(*) FROM t"),
+        "0",
+        "rolled back"
+    );
+    let causes = fx.dbward.end_causes("mysql.session_end", 2).await;
+    assert!(
+        causes.iter().any(|c| c == "idle_in_transaction_timeout"),
+        "{causes:?}"
+    );
+    fx.dbward.stop().await;
+}
