@@ -27,6 +27,14 @@ where
                 "unsupported_media_type",
                 "expected Content-Type: application/json",
             )),
+            // A body over `http.max_body_bytes` that came without a length (chunked).
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                ))
+            }
             Err(e) => Err(ApiError::invalid(e.body_text())),
         }
     }

@@ -332,12 +332,24 @@ fn readme_permission_table_matches_the_code() {
     }
 }
 
+/// Sends `request` as is and returns the first answer dbward writes (within 5 s).
+async fn raw_http(addr: SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("an answer within 5 s")
+        .expect("read");
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
 /// What the layers and the router answer on their own comes in the API's error shape too: a
 /// body over `http.max_body_bytes` (413, nothing written), a request slower than
 /// `http.request_timeout` (408), a method a route does not take (405, with `Allow`).
 #[tokio::test]
 async fn limits_and_wrong_methods_answer_in_the_error_shape() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path().to_owned());
     config.http.max_body_bytes = 1024;
@@ -352,6 +364,23 @@ async fn limits_and_wrong_methods_answer_in_the_error_shape() {
         .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    // The same without a length: a chunked body, cut at the limit.
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("admin:{ADMIN_PASSWORD}"),
+    );
+    let mut request = format!(
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let chunk = format!("100\r\n{}\r\n", " ".repeat(256));
+    for _ in 0..8 {
+        request.push_str(&chunk);
+    }
+    request.push_str("0\r\n\r\n");
+    let answer = raw_http(d.addr, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"payload_too_large\""), "{answer}");
     let (_, users) = d.admin("GET", "/api/users", None).await;
     assert!(!users.to_string().contains("\"bob\""), "{users}");
 
@@ -367,26 +396,14 @@ async fn limits_and_wrong_methods_answer_in_the_error_shape() {
     assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
 
     // Headers, then 10 of the 100 body bytes promised, then nothing.
-    let mut tcp = tokio::net::TcpStream::connect(d.addr).await.expect("tcp");
-    let auth = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("admin:{ADMIN_PASSWORD}"),
-    );
-    tcp.write_all(
-        format!(
+    let answer = raw_http(
+        d.addr,
+        &format!(
             "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"username"
-        )
-        .as_bytes(),
+        ),
     )
-    .await
-    .expect("write");
-    let mut answer = vec![0u8; 4096];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut answer))
-        .await
-        .expect("an answer within 5 s")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer[..n]);
+    .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"request_timeout\""), "{answer}");
     d.stop().await;
