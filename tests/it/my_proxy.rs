@@ -677,6 +677,16 @@ async fn load_data_local_infile_on_a_write_grant() {
     let (ok, _, err) = fx.mysql(&["--local-infile=1", "-e", &sql]).await;
     assert!(ok, "{err}");
     assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "3");
+    // A name the statement quotes (a doubled quote) is the file the server asks for.
+    let quoted = dir.path().join("it's.csv");
+    std::fs::write(&quoted, "4,four\n").expect("write");
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE '{}' INTO TABLE t FIELDS TERMINATED BY ','",
+        quoted.display().to_string().replace('\'', "''")
+    );
+    let (ok, _, err) = fx.mysql(&["--local-infile=1", "-e", &sql]).await;
+    assert!(ok, "{err}");
+    assert_eq!(fx.upstream.sql("SELECT count(*) FROM t"), "4");
     fx.dbward.stop().await;
 }
 

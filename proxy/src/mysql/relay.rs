@@ -1403,7 +1403,9 @@ fn statement_id(payload: &[u8]) -> Option<u32> {
 /// A prepared statement's SQL text and classification.
 type PreparedStatement = (Arc<str>, Arc<dbward_core::policy::Classification>);
 
-/// The file name of a `LOAD DATA LOCAL INFILE '...'` statement.
+/// The file name of a `LOAD DATA LOCAL INFILE '...'` statement, unquoted as the server reads
+/// it (a doubled quote, MySQL's backslash escapes). A name read differently from the server's
+/// only refuses the file, never sends another one.
 fn infile_name(sql: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(sql);
     let lower = text.to_ascii_lowercase();
@@ -1411,10 +1413,26 @@ fn infile_name(sql: &[u8]) -> Option<String> {
     let rest = text[at..].trim_start();
     let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let mut name = String::new();
-    let mut chars = rest[1..].chars();
+    let mut chars = rest[1..].chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => name.push(chars.next()?),
+            '\\' => match chars.next()? {
+                'n' => name.push('\n'),
+                't' => name.push('\t'),
+                'r' => name.push('\r'),
+                '0' => name.push('\0'),
+                'b' => name.push('\u{8}'),
+                'Z' => name.push('\u{1a}'),
+                c @ ('%' | '_') => {
+                    name.push('\\');
+                    name.push(c);
+                }
+                c => name.push(c),
+            },
+            c if c == quote && chars.peek() == Some(&quote) => {
+                chars.next();
+                name.push(quote);
+            }
             c if c == quote => return Some(name),
             c => name.push(c),
         }
@@ -1435,6 +1453,11 @@ mod tests {
         assert_eq!(
             infile_name(b"load data local infile \"x\\\"y\" into table t").as_deref(),
             Some("x\"y")
+        );
+        assert_eq!(
+            infile_name(b"LOAD DATA LOCAL INFILE '/tmp/it''s\\tab\\\\x.csv' INTO TABLE t")
+                .as_deref(),
+            Some("/tmp/it's\tab\\x.csv")
         );
         assert_eq!(infile_name(b"SELECT 1"), None);
     }
