@@ -900,3 +900,83 @@ async fn a_full_queue_holds_statements_back_and_loses_nothing() {
     assert_eq!(report["ok"], true, "{report}");
     fx.dbward.stop().await;
 }
+
+/// `audit.store_unavailable = "queue"`: while the store cannot be written, statements go on
+/// running and their events wait in the queue (`audit.queue_events`); once it is full they are
+/// refused. When the store is back every queued event is written.
+#[tokio::test]
+async fn the_queue_policy_runs_statements_until_the_queue_is_full() {
+    let store = BreakableStore::create().await;
+    let fx = PgProxy::start_with("write", |c| {
+        store.configure(c);
+        c.audit.store_unavailable = dbward_core::config::StoreUnavailable::Queue;
+        c.audit.queue_events = 20;
+        c.audit.batch_events = 1;
+    })
+    .await;
+    fx.upstream_sql("CREATE TABLE t (id int)").await;
+    let c = fx.connect().await.expect("connect");
+    c.batch_execute("INSERT INTO t VALUES (0)")
+        .await
+        .expect("insert");
+    store.set_broken(true).await;
+    let (refused, ran) = first_refusal(|i| {
+        let c = &c;
+        async move {
+            c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
+                .await
+                .map_err(|e| {
+                    let db = e.as_db_error().expect("a database error");
+                    assert_eq!(db.code().code(), "58000", "{db:?}");
+                    (db.code().code().to_owned(), db.message().to_owned())
+                })
+        }
+    })
+    .await;
+    // Under `refuse` the first failed write stops statements; here the queue's 20 places
+    // (and the batch the writer holds) fill first.
+    assert!(
+        ran >= 15,
+        "statements ran on while the queue had room ({ran})"
+    );
+    assert_eq!(
+        fx.upstream_count("t").await,
+        i64::try_from(1 + ran).expect("n")
+    );
+    let direct = fx.direct().await;
+    let n: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM t WHERE id = $1",
+            &[&i32::try_from(refused).expect("id")],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "the refused statement did not run");
+    store.set_broken(false).await;
+    let mut found = 0;
+    for _ in 0..200 {
+        let (_, page) = fx
+            .dbward
+            .admin(
+                "GET",
+                "/api/audit?action=statement.allowed&q=insert%20into%20t&limit=1000",
+                None,
+            )
+            .await;
+        found = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| crate::harness::json_texts_of(r).len())
+            .sum();
+        if found == 1 + ran {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found, 1 + ran, "every queued event was written");
+    let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
+    assert_eq!(report["ok"], true, "{report}");
+    fx.dbward.stop().await;
+}
