@@ -476,6 +476,11 @@ pub struct Database {
     pub tls_client_cert: Option<String>,
     /// Whether a client-certificate key is stored (it is never shown).
     pub has_tls_client_key: bool,
+    /// PostgreSQL only: the upstream login must be SCRAM-SHA-256-PLUS, bound to the TLS
+    /// channel (libpq's `channel_binding=require`); anything else (trust, MD5, cleartext,
+    /// SCRAM without the binding) is refused. Protects the login from a machine in the middle
+    /// even when the certificate is not verified (`tls_mode` `require`).
+    pub require_channel_binding: bool,
     /// Folder, or `None` for the root.
     pub folder_id: Option<i64>,
     /// Position inside the folder.

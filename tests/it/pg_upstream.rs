@@ -389,3 +389,71 @@ async fn scram_is_bound_to_the_tls_channel_so_a_relaying_middle_fails() {
         .expect("bound to the real server's certificate");
     s.dbward.stop().await;
 }
+
+/// `require_channel_binding` (libpq's `channel_binding=require`): the login must be
+/// SCRAM-SHA-256-PLUS bound to the TLS channel, even when the certificate is not verified; an
+/// MD5 login, a server that lets dbward in without SCRAM (trust), or no TLS is refused, with a
+/// message that says so. It needs the postgres engine and TLS.
+#[tokio::test]
+async fn channel_binding_can_be_required() {
+    let s = setup().await;
+    s.database(
+        "bound",
+        "read",
+        json!({"tls_mode": "require", "require_channel_binding": true}),
+    )
+    .await;
+    let client = s
+        .connect("bound")
+        .await
+        .expect("SCRAM-SHA-256-PLUS over TLS");
+    let ssl: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert!(ssl);
+    s.database(
+        "md5_bound",
+        "read",
+        json!({"username": "md5_user", "tls_mode": "require", "require_channel_binding": true}),
+    )
+    .await;
+    assert_refused(
+        s.connect("md5_bound").await,
+        "channel binding is required for this database, but the upstream asked for a password",
+    );
+    // The shared server trusts local logins (and speaks no TLS): nothing to bind to.
+    let shared = crate::harness::PgDatabase::create().await;
+    s.database(
+        "trusting",
+        "read",
+        json!({"port": shared.port(), "database": shared.name, "password": null,
+               "tls_mode": "prefer", "require_channel_binding": true}),
+    )
+    .await;
+    assert_refused(s.connect("trusting").await, "channel binding is required");
+    // Without TLS, or for MySQL, the setting makes no sense: refused when registered.
+    for (fields, needle) in [
+        (json!({"tls_mode": "disable"}), "needs TLS"),
+        (
+            json!({"engine": "mysql", "port": 3306}),
+            "postgres engine only",
+        ),
+    ] {
+        let mut body = json!({
+            "name": "nonsense", "engine": "postgres", "host": "127.0.0.1", "port": 5432,
+            "database": "postgres", "username": "postgres", "require_channel_binding": true,
+        });
+        for (k, v) in fields.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (status, answer) = s.dbward.admin("POST", "/api/databases", Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.to_string().contains(needle), "{answer}");
+    }
+    s.dbward.stop().await;
+}

@@ -238,6 +238,7 @@ fn pg_input(name: &str) -> DatabaseInput {
         tls_ca_cert: None,
         tls_client_cert: None,
         tls_client_key: None,
+        require_channel_binding: false,
         folder_id: None,
         position: 0,
         description: String::new(),

@@ -52,6 +52,9 @@ pub struct DatabaseInput {
     /// PEM client key (write-only).
     #[schema(value_type = Option<String>, format = Password, write_only)]
     pub tls_client_key: Option<Secret<String>>,
+    /// PostgreSQL only: the upstream login must be SCRAM-SHA-256-PLUS over TLS.
+    #[serde(default)]
+    pub require_channel_binding: bool,
     /// Folder.
     pub folder_id: Option<i64>,
     /// Position in the folder.
@@ -101,6 +104,8 @@ pub struct DatabasePatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, format = Password, write_only)]
     pub tls_client_key: Option<Option<Secret<String>>>,
+    /// Channel binding required (PostgreSQL).
+    pub require_channel_binding: Option<bool>,
     /// Folder; `null` moves to the root.
     #[serde(default, deserialize_with = "double_option")]
     pub folder_id: Option<Option<i64>>,
@@ -158,8 +163,8 @@ struct Row {
 
 const SELECT_DATABASE: &str = "SELECT id, uid, name, engine, redshift, host, port, \
      database_name, username, password_sealed, read_username, read_password_sealed, tls_mode, \
-     tls_ca_cert, tls_client_cert, tls_client_key_sealed, folder_id, position, description, \
-     created_at, updated_at FROM databases";
+     tls_ca_cert, tls_client_cert, tls_client_key_sealed, require_channel_binding, folder_id, \
+     position, description, created_at, updated_at FROM databases";
 
 fn database_row<R: sqlx::Row>(r: &R) -> Result<Row, sqlx::Error>
 where
@@ -186,7 +191,8 @@ where
             text.hash(&mut h);
         }
         let redshift: bool = r.try_get("redshift")?;
-        (redshift, port).hash(&mut h);
+        let binding: bool = r.try_get("require_channel_binding")?;
+        (redshift, binding, port).hash(&mut h);
         for column in ["host", "database_name", "username"] {
             r.try_get::<String, _>(column)?.hash(&mut h);
         }
@@ -219,6 +225,7 @@ where
             tls_ca_cert: r.try_get("tls_ca_cert")?,
             tls_client_cert: r.try_get("tls_client_cert")?,
             has_tls_client_key: tls_client_key_sealed.is_some(),
+            require_channel_binding: r.try_get("require_channel_binding")?,
             folder_id: r.try_get("folder_id")?,
             position: r.try_get("position")?,
             description: r.try_get("description")?,
@@ -273,6 +280,12 @@ fn validate(db: &Database, has_read_password: bool) -> Result<(), StoreError> {
     if db.has_tls_client_key && db.tls_client_cert.is_none() {
         return invalid("tls_client_key needs tls_client_cert");
     }
+    if db.require_channel_binding && db.engine != Engine::Postgres {
+        return invalid("require_channel_binding applies to the postgres engine only");
+    }
+    if db.require_channel_binding && db.tls_mode == TlsMode::Disable {
+        return invalid("require_channel_binding needs TLS: tls_mode must not be disable");
+    }
     Ok(())
 }
 
@@ -291,7 +304,7 @@ fn summary(db: &Database) -> serde_json::Value {
         "port": db.port, "database": db.database, "username": db.username,
         "has_password": db.has_password, "read_username": db.read_username,
         "has_read_password": db.has_read_password, "tls_mode": db.tls_mode,
-        "folder_id": db.folder_id,
+        "require_channel_binding": db.require_channel_binding, "folder_id": db.folder_id,
     })
 }
 
@@ -443,6 +456,7 @@ impl Store {
             tls_ca_cert: input.tls_ca_cert.clone(),
             tls_client_cert: input.tls_client_cert.clone(),
             has_tls_client_key: input.tls_client_key.is_some(),
+            require_channel_binding: input.require_channel_binding,
             folder_id: input.folder_id,
             position: input.position,
             description: input.description.clone(),
@@ -464,8 +478,9 @@ impl Store {
                 "INSERT INTO databases (uid, name, engine, redshift, host, port, database_name, \
                  username, password_sealed, read_username, read_password_sealed, tls_mode, \
                  tls_ca_cert, tls_client_cert, tls_client_key_sealed, folder_id, position, \
-                 description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
+                 description, created_at, updated_at, require_channel_binding) VALUES ($1, $2, \
+                 $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 $19, $20) RETURNING id",
             )
             .bind(&uid)
             .bind(&db.name)
@@ -486,6 +501,7 @@ impl Store {
             .bind(db.position)
             .bind(&db.description)
             .bind(crate::time::to_micros(now))
+            .bind(db.require_channel_binding)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
@@ -546,6 +562,9 @@ impl Store {
         if let Some(v) = patch.tls_mode {
             db.tls_mode = v;
         }
+        if let Some(v) = patch.require_channel_binding {
+            db.require_channel_binding = v;
+        }
         if let Some(v) = &patch.tls_ca_cert {
             db.tls_ca_cert.clone_from(v);
         }
@@ -586,7 +605,8 @@ impl Store {
                  database_name = $5, username = $6, password_sealed = $7, read_username = $8, \
                  read_password_sealed = $9, tls_mode = $10, tls_ca_cert = $11, \
                  tls_client_cert = $12, tls_client_key_sealed = $13, folder_id = $14, \
-                 position = $15, description = $16, updated_at = $17 WHERE id = $18",
+                 position = $15, description = $16, updated_at = $17, \
+                 require_channel_binding = $19 WHERE id = $18",
             )
             .bind(&db.name)
             .bind(db.redshift)
@@ -606,6 +626,7 @@ impl Store {
             .bind(&db.description)
             .bind(now_micros())
             .bind(id)
+            .bind(db.require_channel_binding)
             .execute(&mut *tx)
             .await
             .map_err(|e| {

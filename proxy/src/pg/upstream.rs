@@ -56,6 +56,9 @@ pub enum UpstreamError {
     /// The upstream asked for a cleartext password over an unverified channel.
     #[error("the upstream asked for a cleartext password over an unverified connection")]
     InsecurePassword,
+    /// The database requires channel binding and the login did not bind.
+    #[error("channel binding is required for this database, but {0}")]
+    BindingRequired(&'static str),
     /// The upstream asked for a method dbward does not speak.
     #[error("the upstream asked for an unsupported authentication method ({0})")]
     UnsupportedAuth(i32),
@@ -149,6 +152,7 @@ pub async fn connect(
             password.as_ref(),
             loopback || verified,
             binding,
+            db.require_channel_binding,
         )
         .await?;
         let (parameter_status, pid, secret) = read_until_ready(&mut stream).await?;
@@ -261,15 +265,19 @@ fn channel_binding(stream: &MaybeTls) -> Option<Vec<u8>> {
 /// whenever it speaks TLS), so that a machine in the middle of an unverified TLS connection
 /// (`tls_mode` `prefer` or `require`) cannot relay the exchange: the server's proof then
 /// fails. Over TLS without PLUS offered, the client says it could have bound ('y'), so a
-/// server that can bind refuses a downgrade.
+/// server that can bind refuses a downgrade. `require_binding` (libpq's
+/// `channel_binding=require`) accepts nothing but a completed SCRAM-SHA-256-PLUS exchange:
+/// no password is sent another way, and a server that lets dbward in without one is left.
 async fn login(
     stream: &mut MaybeTls,
     user: &str,
     password: Option<&Secret<String>>,
     may_send_cleartext: bool,
     binding: Option<Vec<u8>>,
+    require_binding: bool,
 ) -> Result<(), UpstreamError> {
     let mut scram: Option<ScramSha256> = None;
+    let (mut plus, mut bound) = (false, false);
     loop {
         let (tag, mut body) = codec::read_message(stream, 64 * 1024).await?;
         match tag {
@@ -290,7 +298,17 @@ async fn login(
         let code = body.get_i32();
         let mut out = BytesMut::new();
         let need_password = || password.ok_or(UpstreamError::NoPassword);
+        if require_binding && matches!(code, 3 | 5) {
+            return Err(UpstreamError::BindingRequired(
+                "the upstream asked for a password instead of SCRAM-SHA-256-PLUS",
+            ));
+        }
         match code {
+            0 if require_binding && !bound => {
+                return Err(UpstreamError::BindingRequired(
+                    "the upstream let dbward in without SCRAM-SHA-256-PLUS",
+                ));
+            }
             0 => return Ok(()),
             3 => {
                 if !may_send_cleartext {
@@ -320,9 +338,15 @@ async fn login(
                         "SCRAM-SHA-256-PLUS",
                         ChannelBinding::tls_server_end_point(end_point.clone()),
                     ),
+                    _ if require_binding => {
+                        return Err(UpstreamError::BindingRequired(
+                            "the upstream does not offer SCRAM-SHA-256-PLUS over TLS",
+                        ));
+                    }
                     Some(_) => ("SCRAM-SHA-256", ChannelBinding::unrequested()),
                     _ => ("SCRAM-SHA-256", ChannelBinding::unsupported()),
                 };
+                plus = mechanism == "SCRAM-SHA-256-PLUS";
                 let s = ScramSha256::new(need_password()?.expose().as_bytes(), binding);
                 let r = frontend::sasl_initial_response(mechanism, s.message(), &mut out);
                 scram = Some(s);
@@ -343,6 +367,7 @@ async fn login(
                 s.finish(&body).map_err(|_| {
                     UpstreamError::Protocol("the upstream's SCRAM signature is wrong".into())
                 })?;
+                bound = plus;
                 continue;
             }
             other => return Err(UpstreamError::UnsupportedAuth(other)),
