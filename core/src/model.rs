@@ -481,6 +481,11 @@ pub struct Database {
     /// SCRAM without the binding) is refused. Protects the login from a machine in the middle
     /// even when the certificate is not verified (`tls_mode` `require`).
     pub require_channel_binding: bool,
+    /// MySQL only: the server's RSA public key (PEM), pinned. Without TLS, a
+    /// `caching_sha2_password` full authentication encrypts the password with it instead of
+    /// asking the server for its key (which a machine in the middle could answer with its own),
+    /// as the mysql client's `--server-public-key-path`.
+    pub mysql_server_public_key: Option<String>,
     /// Folder, or `None` for the root.
     pub folder_id: Option<i64>,
     /// Position inside the folder.

@@ -372,3 +372,60 @@ async fn upstream_account_identified_via_ed25519() {
     assert!(!ok && err.contains("Access denied"), "{err}");
     fx.dbward.stop().await;
 }
+
+/// `mysql_server_public_key` pins the upstream's RSA key: without TLS, dbward encrypts the
+/// password with it at once instead of asking the server for its key (which a machine in the
+/// middle could answer with its own). The right key logs in; another key's ciphertext is a
+/// wrong password to the server. Only the mysql engine takes it, only as a PEM public key.
+#[tokio::test]
+async fn the_upstream_rsa_key_can_be_pinned() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (private, public) = openssl_key_pair(keys.path());
+    let others = tempfile::tempdir().expect("tempdir");
+    let (_, other_public) = openssl_key_pair(others.path());
+    let b = MyProxy::start_with("read", json!({}), |c| {
+        // No fast path: every login is a full authentication.
+        c.auth.credential_cache_ttl = Duration::ZERO;
+        c.mysql.rsa_private_key = Some(private.clone());
+    })
+    .await;
+    let a = MyProxy::start("read", json!({})).await;
+    let pem = |p: &std::path::Path| std::fs::read_to_string(p).expect("pem");
+    register_chained(
+        &a,
+        &b,
+        "pinned",
+        "127.0.0.1",
+        b.port(),
+        json!({"tls_mode": "disable", "mysql_server_public_key": pem(&public)}),
+    )
+    .await;
+    register_chained(
+        &a,
+        &b,
+        "mispinned",
+        "127.0.0.1",
+        b.port(),
+        json!({"tls_mode": "disable", "mysql_server_public_key": pem(&other_public)}),
+    )
+    .await;
+    let (ok, out, err) = through(&a, "pinned").await;
+    assert!(ok && out == b.upstream.name, "{out} {err}");
+    assert_eq!(login_paths(&b, 1).await, ["full_rsa"]);
+    let (ok, _, err) = through(&a, "mispinned").await;
+    assert!(!ok, "a password encrypted for another key does not log in");
+    assert!(err.contains("could not connect to the upstream"), "{err}");
+    // Only for MySQL databases, only a PEM public key.
+    for (engine, key, needle) in [
+        ("postgres", pem(&public), "mysql engine only"),
+        ("mysql", "not a key".to_owned(), "RSA public key in PEM"),
+    ] {
+        let body = json!({"name": "x", "engine": engine, "host": "127.0.0.1",
+            "database": "d", "username": "u", "mysql_server_public_key": key});
+        let (s, answer) = a.dbward.admin("POST", "/api/databases", Some(body)).await;
+        assert_eq!(s, 400, "{answer}");
+        assert!(answer.to_string().contains(needle), "{answer}");
+    }
+    a.dbward.stop().await;
+    b.dbward.stop().await;
+}

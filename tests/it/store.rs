@@ -239,6 +239,7 @@ fn pg_input(name: &str) -> DatabaseInput {
         tls_client_cert: None,
         tls_client_key: None,
         require_channel_binding: false,
+        mysql_server_public_key: None,
         folder_id: None,
         position: 0,
         description: String::new(),

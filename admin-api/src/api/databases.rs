@@ -54,8 +54,8 @@ impl From<Database> for GrantedDatabase {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(crate) enum DatabaseView {
-    /// With `manage_connections`.
-    Full(Database),
+    /// With `manage_connections` (boxed: the other view is a fraction of its size).
+    Full(Box<Database>),
     /// Without it.
     Granted(GrantedDatabase),
 }
@@ -68,7 +68,9 @@ pub(crate) async fn list(
     if p.has(Permission::ManageConnections) {
         let all = state.store.list_databases().await?;
         return Ok(axum::Json(
-            all.into_iter().map(DatabaseView::Full).collect(),
+            all.into_iter()
+                .map(|d| DatabaseView::Full(Box::new(d)))
+                .collect(),
         ));
     }
     let granted = state
@@ -90,9 +92,9 @@ pub(crate) async fn one(
     Id(id): Id,
 ) -> Result<axum::Json<DatabaseView>, ApiError> {
     if p.has(Permission::ManageConnections) {
-        return Ok(axum::Json(DatabaseView::Full(
+        return Ok(axum::Json(DatabaseView::Full(Box::new(
             state.store.get_database(id).await?,
-        )));
+        ))));
     }
     let db = state
         .store

@@ -55,6 +55,8 @@ pub struct DatabaseInput {
     /// PostgreSQL only: the upstream login must be SCRAM-SHA-256-PLUS over TLS.
     #[serde(default)]
     pub require_channel_binding: bool,
+    /// MySQL only: the server's RSA public key (PEM), pinned.
+    pub mysql_server_public_key: Option<String>,
     /// Folder.
     pub folder_id: Option<i64>,
     /// Position in the folder.
@@ -106,6 +108,9 @@ pub struct DatabasePatch {
     pub tls_client_key: Option<Option<Secret<String>>>,
     /// Channel binding required (PostgreSQL).
     pub require_channel_binding: Option<bool>,
+    /// The server's pinned RSA public key (MySQL); `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub mysql_server_public_key: Option<Option<String>>,
     /// Folder; `null` moves to the root.
     #[serde(default, deserialize_with = "double_option")]
     pub folder_id: Option<Option<i64>>,
@@ -163,8 +168,9 @@ struct Row {
 
 const SELECT_DATABASE: &str = "SELECT id, uid, name, engine, redshift, host, port, \
      database_name, username, password_sealed, read_username, read_password_sealed, tls_mode, \
-     tls_ca_cert, tls_client_cert, tls_client_key_sealed, require_channel_binding, folder_id, \
-     position, description, created_at, updated_at FROM databases";
+     tls_ca_cert, tls_client_cert, tls_client_key_sealed, require_channel_binding, \
+     mysql_server_public_key, folder_id, position, description, created_at, updated_at \
+     FROM databases";
 
 fn database_row<R: sqlx::Row>(r: &R) -> Result<Row, sqlx::Error>
 where
@@ -196,7 +202,12 @@ where
         for column in ["host", "database_name", "username"] {
             r.try_get::<String, _>(column)?.hash(&mut h);
         }
-        for column in ["read_username", "tls_ca_cert", "tls_client_cert"] {
+        for column in [
+            "read_username",
+            "tls_ca_cert",
+            "tls_client_cert",
+            "mysql_server_public_key",
+        ] {
             r.try_get::<Option<String>, _>(column)?.hash(&mut h);
         }
         for sealed in [
@@ -226,6 +237,7 @@ where
             tls_client_cert: r.try_get("tls_client_cert")?,
             has_tls_client_key: tls_client_key_sealed.is_some(),
             require_channel_binding: r.try_get("require_channel_binding")?,
+            mysql_server_public_key: r.try_get("mysql_server_public_key")?,
             folder_id: r.try_get("folder_id")?,
             position: r.try_get("position")?,
             description: r.try_get("description")?,
@@ -285,6 +297,16 @@ fn validate(db: &Database, has_read_password: bool) -> Result<(), StoreError> {
     }
     if db.require_channel_binding && db.tls_mode == TlsMode::Disable {
         return invalid("require_channel_binding needs TLS: tls_mode must not be disable");
+    }
+    if let Some(pem) = &db.mysql_server_public_key {
+        if db.engine != Engine::Mysql {
+            return invalid("mysql_server_public_key applies to the mysql engine only");
+        }
+        if !pem.contains("-----BEGIN PUBLIC KEY-----")
+            && !pem.contains("-----BEGIN RSA PUBLIC KEY-----")
+        {
+            return invalid("mysql_server_public_key must be an RSA public key in PEM");
+        }
     }
     Ok(())
 }
@@ -457,6 +479,7 @@ impl Store {
             tls_client_cert: input.tls_client_cert.clone(),
             has_tls_client_key: input.tls_client_key.is_some(),
             require_channel_binding: input.require_channel_binding,
+            mysql_server_public_key: input.mysql_server_public_key.clone(),
             folder_id: input.folder_id,
             position: input.position,
             description: input.description.clone(),
@@ -478,9 +501,9 @@ impl Store {
                 "INSERT INTO databases (uid, name, engine, redshift, host, port, database_name, \
                  username, password_sealed, read_username, read_password_sealed, tls_mode, \
                  tls_ca_cert, tls_client_cert, tls_client_key_sealed, folder_id, position, \
-                 description, created_at, updated_at, require_channel_binding) VALUES ($1, $2, \
-                 $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $19, $20) RETURNING id",
+                 description, created_at, updated_at, require_channel_binding, \
+                 mysql_server_public_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21) RETURNING id",
             )
             .bind(&uid)
             .bind(&db.name)
@@ -502,6 +525,7 @@ impl Store {
             .bind(&db.description)
             .bind(crate::time::to_micros(now))
             .bind(db.require_channel_binding)
+            .bind(&db.mysql_server_public_key)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
@@ -565,6 +589,9 @@ impl Store {
         if let Some(v) = patch.require_channel_binding {
             db.require_channel_binding = v;
         }
+        if let Some(v) = &patch.mysql_server_public_key {
+            db.mysql_server_public_key.clone_from(v);
+        }
         if let Some(v) = &patch.tls_ca_cert {
             db.tls_ca_cert.clone_from(v);
         }
@@ -606,7 +633,7 @@ impl Store {
                  read_password_sealed = $9, tls_mode = $10, tls_ca_cert = $11, \
                  tls_client_cert = $12, tls_client_key_sealed = $13, folder_id = $14, \
                  position = $15, description = $16, updated_at = $17, \
-                 require_channel_binding = $19 WHERE id = $18",
+                 require_channel_binding = $19, mysql_server_public_key = $20 WHERE id = $18",
             )
             .bind(&db.name)
             .bind(db.redshift)
@@ -627,6 +654,7 @@ impl Store {
             .bind(now_micros())
             .bind(id)
             .bind(db.require_channel_binding)
+            .bind(&db.mysql_server_public_key)
             .execute(&mut *tx)
             .await
             .map_err(|e| {

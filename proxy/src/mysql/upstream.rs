@@ -6,7 +6,8 @@
 //! `client_ed25519` (`IDENTIFIED VIA ed25519`),
 //! `caching_sha2_password` (MySQL 8's: fast path, else full authentication: over TLS the
 //! password as it is; without TLS, loopback included, RSA-encrypted with the server's public
-//! key, the only form a MySQL server then takes),
+//! key, the only form a MySQL server then takes: the database's pinned key when it has one, else
+//! the key the server sends when asked),
 //! `mysql_clear_password` (only over verified TLS or to a loopback server). The session then
 //! starts in the database's configured schema, with the client's capabilities (so result
 //! packets, relayed raw, have the format the client expects), and is set up for the grant:
@@ -294,18 +295,25 @@ async fn login(
                 }
                 Some(0x04) => {
                     // Without TLS the server takes only the RSA-encrypted password, whatever
-                    // the host (MySQL counts loopback TCP as insecure too).
-                    // Ask for the server's RSA public key, then send the password XOR the
-                    // nonce, encrypted with it.
-                    write_packet(&mut stream, seq, &[0x02]).await?;
-                    let (s, _, key) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
-                    let key = match key.split_first() {
-                        Some((0x01, pem)) => pem,
-                        Some((0xFF, _)) => return Err(UpstreamError::Refused(err_text(&key))),
-                        _ => {
-                            return Err(UpstreamError::Protocol(
-                                "the upstream sent no RSA public key".into(),
-                            ));
+                    // the host (MySQL counts loopback TCP as insecure too): with the pinned
+                    // key at once, else with the key the server sends when asked.
+                    let fetched;
+                    let (key, seq) = if let Some(pem) = &db.mysql_server_public_key {
+                        (pem.as_bytes(), seq)
+                    } else {
+                        write_packet(&mut stream, seq, &[0x02]).await?;
+                        let (s, _, answer) = reader.read(&mut stream, MAX_LOGIN_PACKET).await?;
+                        fetched = answer;
+                        match fetched.split_first() {
+                            Some((0x01, pem)) => (pem, s.wrapping_add(1)),
+                            Some((0xFF, _)) => {
+                                return Err(UpstreamError::Refused(err_text(&fetched)));
+                            }
+                            _ => {
+                                return Err(UpstreamError::Protocol(
+                                    "the upstream sent no RSA public key".into(),
+                                ));
+                            }
                         }
                     };
                     let mut p = secret.clone();
@@ -315,7 +323,7 @@ async fn login(
                     }
                     let encrypted = mysql_common::crypto::encrypt(&p, key)
                         .map_err(|e| UpstreamError::Protocol(format!("RSA: {e}")))?;
-                    write_packet(&mut stream, s.wrapping_add(1), &encrypted).await?;
+                    write_packet(&mut stream, seq, &encrypted).await?;
                 }
                 _ => return Err(UpstreamError::Protocol("unexpected auth data".into())),
             },
