@@ -67,7 +67,7 @@ struct Entry {
 /// `grant_expired`, `grant_revoked`, `grant_deleted`, `user_disabled`, `database_removed`,
 /// `database_changed`, `killed_by_admin`, `killed_by_user`, `shutdown`, and the front doors'
 /// own: `idle_timeout`, `idle_in_transaction_timeout`, `quota`, `setting_changed`,
-/// `protocol_error`, `error`), and the message the client is told.
+/// `protocol_error`, `change_user_refused`, `error`), and the message the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndReason {
     /// Stable code.
