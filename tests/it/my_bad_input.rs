@@ -288,10 +288,19 @@ async fn mysql_session_caps_and_idle_transactions() {
         other => panic!("a third session on the grant: {other:?}"),
     }
     // Two sessions and a third connection held open before its handshake: the listener's cap.
-    let held = TcpStream::connect(("127.0.0.1", fx.port()))
-        .await
-        .expect("tcp");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // (The refused session's connection gives its place back once its task has ended, which
+    // may come after its client heard the refusal: retry until the third is greeted.)
+    let held = loop {
+        let mut s = TcpStream::connect(("127.0.0.1", fx.port()))
+            .await
+            .expect("tcp");
+        let mut header = [0u8; 5];
+        s.read_exact(&mut header).await.expect("an answer");
+        if header[4] == 10 {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let mut over = TcpStream::connect(("127.0.0.1", fx.port()))
         .await
         .expect("tcp");
