@@ -160,6 +160,31 @@ impl MaybeTls {
     }
 }
 
+/// After an error that ends a session while the client may still be sending (a message over
+/// the size ceiling, refused from its header): reads and drops what comes, at most
+/// [`LINGER_BYTES`] for at most [`LINGER_TIME`], until the client closes. The client's write
+/// then ends, and it reads the error instead of failing on a reset connection.
+pub async fn linger<R: AsyncRead + Unpin>(client: &mut R) {
+    use tokio::io::AsyncReadExt as _;
+    let mut scrap = vec![0u8; 64 * 1024];
+    let mut left = LINGER_BYTES;
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        while left > 0 {
+            match client.read(&mut scrap).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
+/// The most bytes [`linger`] reads.
+pub const LINGER_BYTES: usize = 64 << 20;
+
+/// The longest [`linger`] waits.
+pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The reading half of a [`MaybeTls`].
 pub enum ReadHalf {
     /// Plain TCP.

@@ -260,7 +260,12 @@ impl MyRelay {
                 Ok(c) => c,
                 Err(PacketError::Closed) => return SessionEnd::ClientQuit,
                 Err(e @ PacketError::TooLarge(..)) => {
-                    return self.end(1153, "08S01", e.to_string(), 1).await;
+                    let end = self.end(1153, "08S01", e.to_string(), 1).await;
+                    // The client may still be writing the packet it was refused: read and drop
+                    // the rest for a moment, so that its write ends and it reads the ERR
+                    // instead of failing on a closed connection.
+                    Box::pin(crate::stream::linger(&mut self.client)).await;
+                    return end;
                 }
                 Err(e) => return SessionEnd::Error(format!("client: {e}")),
             };

@@ -236,8 +236,9 @@ pub fn run(
                 if matches!(end, SessionEnd::Ended(_)) {
                     // Let the client read the FATAL and hang up first: closing a socket with unread
                     // input makes the kernel send RST, and the client could lose the message. The
-                    // client task forwards nothing upstream any more (`ended`), it only drains.
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut c2u).await;
+                    // client task forwards nothing upstream any more (`ended`), it only drains
+                    // (for as long as it lingers after an oversized message).
+                    let _ = tokio::time::timeout(crate::stream::LINGER_TIME, &mut c2u).await;
                 }
                 c2u.abort();
                 end
@@ -495,7 +496,7 @@ fn client_to_upstream(
                     }
                 }
                 if total - 5 > config.max_message_bytes {
-                    return fatal(
+                    let end = fatal(
                         "08P01",
                         format!(
                             "message of {} bytes exceeds dbward's limit of {} bytes",
@@ -504,6 +505,9 @@ fn client_to_upstream(
                         ),
                     )
                     .await;
+                    // The other task sends the FATAL; the client may still be writing.
+                    Box::pin(crate::stream::linger(&mut client)).await;
+                    return end;
                 }
                 if buf.len() < total {
                     buf.reserve(total - buf.len());
