@@ -614,6 +614,21 @@ where
     panic!("no statement was refused during the outage");
 }
 
+/// `INSERT INTO t VALUES (i)` for i = 1, 2… until one is refused with 58000 (see
+/// [`first_refusal`]).
+async fn inserts_until_refused(c: &tokio_postgres::Client) -> (i64, usize) {
+    first_refusal(|i| async move {
+        c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
+            .await
+            .map_err(|e| {
+                let db = e.as_db_error().expect("a database error");
+                assert_eq!(db.code().code(), "58000", "{db:?}");
+                (db.code().code().to_owned(), db.message().to_owned())
+            })
+    })
+    .await
+}
+
 #[tokio::test]
 async fn statements_are_refused_while_the_store_cannot_be_written() {
     let store = BreakableStore::create().await;
@@ -626,19 +641,7 @@ async fn statements_are_refused_while_the_store_cannot_be_written() {
     store.set_broken(true).await;
     // The first statement after the outage began may still be queued (its event is written
     // when the store is back); once the writer has failed, statements are refused.
-    let (refused, ran) = first_refusal(|i| {
-        let c = &c;
-        async move {
-            c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
-                .await
-                .map_err(|e| {
-                    let db = e.as_db_error().expect("a database error");
-                    assert_eq!(db.code().code(), "58000", "{db:?}");
-                    (db.code().code().to_owned(), db.message().to_owned())
-                })
-        }
-    })
-    .await;
+    let (refused, ran) = inserts_until_refused(&c).await;
     let mut allowed = 1 + ran;
     let direct = fx.direct().await;
     let n: i64 = direct
@@ -920,19 +923,7 @@ async fn the_queue_policy_runs_statements_until_the_queue_is_full() {
         .await
         .expect("insert");
     store.set_broken(true).await;
-    let (refused, ran) = first_refusal(|i| {
-        let c = &c;
-        async move {
-            c.batch_execute(&format!("INSERT INTO t VALUES ({i})"))
-                .await
-                .map_err(|e| {
-                    let db = e.as_db_error().expect("a database error");
-                    assert_eq!(db.code().code(), "58000", "{db:?}");
-                    (db.code().code().to_owned(), db.message().to_owned())
-                })
-        }
-    })
-    .await;
+    let (refused, ran) = inserts_until_refused(&c).await;
     // Under `refuse` the first failed write stops statements; here the queue's 20 places
     // (and the batch the writer holds) fill first.
     assert!(

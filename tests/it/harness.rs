@@ -257,6 +257,22 @@ impl Dbward {
     }
 }
 
+/// Reads until dbward closes the connection (within 10 s); returns what it sent and how long
+/// that took.
+pub async fn until_closed(s: &mut tokio::net::TcpStream) -> (Vec<u8>, std::time::Duration) {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        s.read_to_end(&mut answer),
+    )
+    .await
+    .expect("closed within 10 s")
+    .expect("read");
+    (answer, started.elapsed())
+}
+
 /// Passwords every test uses, which no response may ever contain.
 pub const TEST_SECRETS: &[&str] = &[
     ADMIN_PASSWORD,

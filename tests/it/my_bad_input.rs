@@ -170,17 +170,6 @@ async fn idle_sessions_end_with_a_clear_error() {
     fx.dbward.stop().await;
 }
 
-/// Reads until dbward closes the connection; returns what it sent and how long that took.
-async fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
-    let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
-        .await
-        .expect("closed within 10 s")
-        .expect("read");
-    (answer, started.elapsed())
-}
-
 #[tokio::test]
 async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     let fx = MyProxy::start_with("read", serde_json::json!({}), |c| {
@@ -194,7 +183,7 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     let mut s = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    let (greeting, waited) = until_closed(&mut s).await;
+    let (greeting, waited) = crate::harness::until_closed(&mut s).await;
     assert_eq!(
         greeting.get(4),
         Some(&10),
@@ -207,14 +196,14 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
         .expect("connect");
     let response = packet(1, &handshake_response());
     s.write_all(&response[..20]).await.expect("write");
-    let (_, waited) = until_closed(&mut s).await;
+    let (_, waited) = crate::harness::until_closed(&mut s).await;
     assert!(waited < Duration::from_secs(5), "{waited:?}");
     // A whole response, then no answer to "perform full authentication": a clear ERR.
     let mut s = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
     s.write_all(&response).await.expect("write");
-    let (answer, waited) = until_closed(&mut s).await;
+    let (answer, waited) = crate::harness::until_closed(&mut s).await;
     assert!(waited < Duration::from_secs(5), "{waited:?}");
     let text = String::from_utf8_lossy(&answer);
     assert!(last_err_code(&answer).is_some(), "{answer:?}");

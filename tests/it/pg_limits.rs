@@ -132,17 +132,6 @@ async fn idle_sessions_end_but_busy_ones_do_not() {
     fx.dbward.stop().await;
 }
 
-/// Reads until dbward closes the connection; returns what it sent and how long that took.
-async fn until_closed(s: &mut tokio::net::TcpStream) -> (Vec<u8>, Duration) {
-    let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
-        .await
-        .expect("closed within 10 s")
-        .expect("read");
-    (answer, started.elapsed())
-}
-
 #[tokio::test]
 async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     use tokio::io::AsyncWriteExt as _;
@@ -153,7 +142,7 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     let connect = || tokio::net::TcpStream::connect(("127.0.0.1", fx.port()));
     // Silent (a port scanner, a client that hung before its startup packet): closed.
     let mut s = connect().await.expect("connect");
-    let (answer, waited) = until_closed(&mut s).await;
+    let (answer, waited) = crate::harness::until_closed(&mut s).await;
     assert!(answer.is_empty(), "{answer:?}");
     assert!(waited >= Duration::from_millis(400), "{waited:?}");
     // TLS asked for, then no TLS handshake: closed.
@@ -161,24 +150,14 @@ async fn the_handshake_timeout_closes_silent_and_stalled_clients() {
     s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
         .await
         .expect("SSLRequest");
-    let (answer, waited) = until_closed(&mut s).await;
+    let (answer, waited) = crate::harness::until_closed(&mut s).await;
     assert_eq!(answer, b"S");
     assert!(waited < Duration::from_secs(5), "{waited:?}");
     // A startup packet, then no answer to the password request: FATAL 08P01 saying why.
     let mut s = connect().await.expect("connect");
-    let mut startup = vec![0, 3, 0, 0];
-    for kv in [&b"user"[..], b"alice", b"database", b"orders"] {
-        startup.extend_from_slice(kv);
-        startup.push(0);
-    }
-    startup.push(0);
-    let mut packet = u32::try_from(startup.len() + 4)
-        .expect("len")
-        .to_be_bytes()
-        .to_vec();
-    packet.extend_from_slice(&startup);
+    let packet = crate::pg_raw::startup_packet(0, &[b"user", b"alice", b"database", b"orders"]);
     s.write_all(&packet).await.expect("startup");
-    let (answer, waited) = until_closed(&mut s).await;
+    let (answer, waited) = crate::harness::until_closed(&mut s).await;
     assert!(waited < Duration::from_secs(5), "{waited:?}");
     assert_eq!(
         answer.first(),

@@ -379,24 +379,17 @@ async fn bad_startup_input_gets_a_protocol_error_and_dbward_keeps_serving() {
     // Garbage.
     let _ = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     // A replication connection is refused by name.
-    let mut startup = vec![0, 3, 0, 0];
-    for kv in [
-        &b"user"[..],
-        b"alice",
-        b"database",
-        b"orders",
-        b"replication",
-        b"database",
-    ] {
-        startup.extend_from_slice(kv);
-        startup.push(0);
-    }
-    startup.push(0);
-    let mut packet = u32::try_from(startup.len() + 4)
-        .expect("len")
-        .to_be_bytes()
-        .to_vec();
-    packet.extend_from_slice(&startup);
+    let packet = crate::pg_raw::startup_packet(
+        0,
+        &[
+            b"user",
+            b"alice",
+            b"database",
+            b"orders",
+            b"replication",
+            b"database",
+        ],
+    );
     let answer = raw_exchange(port, &packet).await;
     assert!(String::from_utf8_lossy(&answer).contains("replication connections are not allowed"));
     // Everyone else is still served.
@@ -459,17 +452,8 @@ async fn psql_with_tls_and_protocol_negotiation() {
         String::from_utf8_lossy(&plain.stderr)
     );
     // A client asking for protocol 3.2 (libpq 18) is negotiated down to 3.0.
-    let mut startup = vec![0, 3, 0, 2];
-    for kv in [&b"user"[..], b"alice", b"database", b"orders"] {
-        startup.extend_from_slice(kv);
-        startup.push(0);
-    }
-    startup.push(0);
-    let mut packet = u32::try_from(startup.len() + 4)
-        .expect("len")
-        .to_be_bytes()
-        .to_vec();
-    packet.extend_from_slice(&startup);
+    let login: &[&[u8]] = &[b"user", b"alice", b"database", b"orders"];
+    let packet = crate::pg_raw::startup_packet(2, login);
     let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", fx.port()))
         .await
         .expect("tcp");
@@ -489,8 +473,9 @@ async fn psql_with_tls_and_protocol_negotiation() {
     let mut answer = [0u8; 1];
     tcp.read_exact(&mut answer).await.expect("answer");
     assert_eq!(answer[0], b'N', "GSSAPI encryption declined");
-    packet[4..8].copy_from_slice(&[0, 3, 0, 0]);
-    tcp.write_all(&packet).await.expect("startup");
+    tcp.write_all(&crate::pg_raw::startup_packet(0, login))
+        .await
+        .expect("startup");
     tcp.read_exact(&mut answer).await.expect("answer");
     assert_eq!(answer[0], b'R', "an authentication request follows");
     fx.dbward.stop().await;

@@ -94,6 +94,22 @@ impl RawClient {
 }
 
 /// Encodes Parse/Bind/Execute of an unnamed statement with text parameters.
+/// A StartupMessage of protocol `minor` (3.`minor`) with `params` as name, value, name...
+pub fn startup_packet(minor: u8, params: &[&[u8]]) -> Vec<u8> {
+    let mut body = vec![0, 3, 0, minor];
+    for kv in params {
+        body.extend_from_slice(kv);
+        body.push(0);
+    }
+    body.push(0);
+    let mut packet = u32::try_from(body.len() + 4)
+        .expect("len")
+        .to_be_bytes()
+        .to_vec();
+    packet.extend_from_slice(&body);
+    packet
+}
+
 pub fn extended_query(out: &mut BytesMut, sql: &str, params: &[&str]) {
     frontend::parse("", sql, std::iter::empty(), out).expect("parse");
     frontend::bind(
