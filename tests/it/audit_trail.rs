@@ -665,27 +665,7 @@ async fn statements_are_refused_while_the_store_cannot_be_written() {
     }
     assert!(back, "statements run again once the store is back");
     // Every allowed INSERT has its event, including those queued during the outage.
-    let mut found = 0;
-    for _ in 0..100 {
-        let (_, page) = fx
-            .dbward
-            .admin(
-                "GET",
-                "/api/audit?action=statement.allowed&q=insert%20into%20t&limit=1000",
-                None,
-            )
-            .await;
-        found = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|r| crate::harness::json_texts_of(r).len())
-            .sum();
-        if found == allowed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let found = fx.dbward.allowed_in_trail("insert into t", allowed).await;
     assert_eq!(found, allowed);
     let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
     assert_eq!(report["ok"], true, "{report}");
@@ -877,27 +857,7 @@ async fn a_full_queue_holds_statements_back_and_loses_nothing() {
         .await
         .expect("all ran once the store moved")
         .expect("join");
-    let mut found = 0;
-    for _ in 0..100 {
-        let (_, page) = fx
-            .dbward
-            .admin(
-                "GET",
-                "/api/audit?action=statement.allowed&q=held_&limit=1000",
-                None,
-            )
-            .await;
-        found = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|r| crate::harness::json_texts_of(r).len())
-            .sum::<usize>();
-        if found == 30 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let found = fx.dbward.allowed_in_trail("held_", 30).await;
     assert_eq!(found, 30, "every event written");
     let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
     assert_eq!(report["ok"], true, "{report}");
@@ -945,27 +905,7 @@ async fn the_queue_policy_runs_statements_until_the_queue_is_full() {
         .get(0);
     assert_eq!(n, 0, "the refused statement did not run");
     store.set_broken(false).await;
-    let mut found = 0;
-    for _ in 0..200 {
-        let (_, page) = fx
-            .dbward
-            .admin(
-                "GET",
-                "/api/audit?action=statement.allowed&q=insert%20into%20t&limit=1000",
-                None,
-            )
-            .await;
-        found = page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|r| crate::harness::json_texts_of(r).len())
-            .sum();
-        if found == 1 + ran {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let found = fx.dbward.allowed_in_trail("insert into t", 1 + ran).await;
     assert_eq!(found, 1 + ran, "every queued event was written");
     let (_, report) = fx.dbward.admin("GET", "/api/audit/verify", None).await;
     assert_eq!(report["ok"], true, "{report}");

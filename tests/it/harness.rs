@@ -127,14 +127,40 @@ impl Dbward {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = closed.local_addr().expect("addr").port();
         drop(closed);
+        self.patch_database(db_id, serde_json::json!({"port": port}))
+            .await;
+    }
+
+    /// `PATCH /api/databases/{db_id}` with `fields`, which must succeed.
+    pub async fn patch_database(&self, db_id: i64, fields: Value) {
         let (s, body) = self
-            .admin(
-                "PATCH",
-                &format!("/api/databases/{db_id}"),
-                Some(serde_json::json!({"port": port})),
-            )
+            .admin("PATCH", &format!("/api/databases/{db_id}"), Some(fields))
             .await;
         assert_eq!(s, 200, "{body}");
+    }
+
+    /// Waits (up to 10 s) until the trail holds `want` allowed executions of statements
+    /// containing `q` (folded rows counted by their texts); returns how many it holds.
+    pub async fn allowed_in_trail(&self, q: &str, want: usize) -> usize {
+        let path = format!(
+            "/api/audit?action=statement.allowed&q={}&limit=1000",
+            q.replace(' ', "%20")
+        );
+        let mut found = 0;
+        for _ in 0..200 {
+            let (_, page) = self.admin("GET", &path, None).await;
+            found = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|r| json_texts_of(r).len())
+                .sum();
+            if found == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        found
     }
 
     /// Starts dbward on a fresh SQLite store.
